@@ -1,0 +1,54 @@
+/**
+ * The one module that owns TensorFlow.js set-up. Everything else imports `tf` from here and never calls
+ * `tf.setBackend` itself.
+ *
+ * Why: with `@tensorflow/tfjs-backend-wasm` imported, creating a tensor before the backend has finished
+ * initialising throws ("highest priority backend 'wasm' has not yet been initialized"). So every entry point
+ * (CLI command, test, bench) awaits `initBackend()` first, and library code creates tensors only when called.
+ *
+ * Backends: `wasm` (default: XNNPACK, single-threaded in Node), `cpu` (plain JS, slower, always available),
+ * `tensorflow` (only when the user has installed `@tensorflow/tfjs-node` themselves).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+
+export { tf };
+
+export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+let quietened = false;
+
+/** Selects and initialises a backend; safe to call more than once. Returns the backend now in use. */
+export async function initBackend(name: BackendName = 'wasm'): Promise<BackendName> {
+  if (!(BACKENDS as readonly string[]).includes(name)) {
+    throw new Error(`backend: expected one of ${BACKENDS.join(', ')}, got '${String(name)}'`);
+  }
+  if (!quietened) {
+    // tfjs prints a banner suggesting tfjs-node in Node; it is noise for a CLI user.
+    tf.env().set('IS_TEST', true);
+    tf.env().set('PROD', true);
+    quietened = true;
+  }
+  if (name === 'tensorflow') {
+    try {
+      // Optional peer: not a dependency of this package. The specifier is built at run time so that
+      // bundlers and the type checker do not try to resolve it.
+      const spec = '@tensorflow/tfjs-node';
+      await import(spec);
+    } catch {
+      throw new Error("backend: 'tensorflow' needs @tensorflow/tfjs-node, which is not installed (npm install @tensorflow/tfjs-node)");
+    }
+  }
+  if (tf.getBackend() !== name || !tf.findBackend(name)) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`backend: could not initialise '${name}'`);
+  }
+  await tf.ready();
+  return tf.getBackend() as BackendName;
+}
+
+/** The backend in use, or undefined before `initBackend`. */
+export function currentBackend(): string | undefined {
+  return tf.engine().backendName ?? undefined;
+}

@@ -1,0 +1,10 @@
+/** The list of commands. Each module registers its command(s) on the program. */
+import type { Command } from 'commander';
+
+type Register = (program: Command) => void;
+
+const registrations: Register[] = [];
+
+export function registerAll(program: Command): void {
+  for (const register of registrations) register(program);
+}

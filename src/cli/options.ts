@@ -1,0 +1,42 @@
+/** Parsers for option values shared by several commands. They throw UsageError (exit 2) on bad values. */
+import { UsageError } from '../errors.ts';
+import { BACKENDS, type BackendName } from '../backend.ts';
+
+export function parseIntOption(name: string, min = -Infinity, max = Infinity) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new UsageError(`--${name}`, `expected an integer${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+export function parseFloatOption(name: string, min = -Infinity, max = Infinity) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new UsageError(`--${name}`, `expected a number${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+/** "2,4" -> [2, 4] */
+export function parseIntList(name: string, min = 0) {
+  return (value: string): number[] =>
+    value.split(',').map((s) => {
+      const n = Number(s.trim());
+      if (s.trim() === '' || !Number.isInteger(n) || n < min) {
+        throw new UsageError(`--${name}`, `expected a comma-separated list of integers >= ${min}, got '${value}'`);
+      }
+      return n;
+    });
+}
+
+export function parseBackend(value: string): BackendName {
+  if (!(BACKENDS as readonly string[]).includes(value)) {
+    throw new UsageError('--backend', `expected one of ${BACKENDS.join('|')}, got '${value}'`);
+  }
+  return value as BackendName;
+}

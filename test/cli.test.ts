@@ -1,0 +1,15 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from './helpers/cli.ts';
+
+test('unknown command is a usage error: exit 2, no stack trace', async () => {
+  const r = await runCli(['no-such-command']);
+  assert.equal(r.code, 2);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('--help exits 0 and lists the program', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Usage: emopia/);
+});
