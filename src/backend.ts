@@ -25,8 +25,7 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendNa
     throw new Error(`backend: expected one of ${BACKENDS.join(', ')}, got '${String(name)}'`);
   }
   if (!quietened) {
-    // tfjs prints a banner suggesting tfjs-node in Node; it is noise for a CLI user.
-    tf.env().set('IS_TEST', true);
+    // PROD skips tfjs's debug checks (NaN scans of every kernel output).
     tf.env().set('PROD', true);
     quietened = true;
   }

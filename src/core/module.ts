@@ -1,0 +1,156 @@
+/**
+ * A small module system over tf.Variable: named parameters, children, and a state dict in PyTorch's layout
+ * and names, so that PyTorch checkpoints load by name.
+ *
+ * Layout convention: a Linear stores its weight transposed, wT [in, out], because the wasm backend only runs
+ * untransposed 2-D matmuls fast (see ops.ts). The state dict converts to and from PyTorch's [out, in]
+ * at this boundary only.
+ */
+import { tf } from '../backend.ts';
+import { InputError, fmtShape } from '../errors.ts';
+import { type Rng, normalArray, uniformArray } from '../random.ts';
+import { layerNorm, linear, embedding } from './ops.ts';
+
+/** A tensor in plain memory, as read from or written to a file. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+type Layout = 'same' | 'transpose2d';
+
+export abstract class Module {
+  private readonly ownParams = new Map<string, { v: tf.Variable; layout: Layout }>();
+  private readonly children = new Map<string, Module>();
+
+  protected addParam(name: string, value: tf.Tensor, layout: Layout = 'same'): tf.Variable {
+    const v = tf.variable(value, true);
+    value.dispose();
+    this.ownParams.set(name, { v, layout });
+    return v;
+  }
+
+  protected addChild<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  /** All parameters with their PyTorch names, in registration order. */
+  namedParameters(prefix = ''): Array<[string, tf.Variable]> {
+    const out: Array<[string, tf.Variable]> = [];
+    for (const [n, p] of this.ownParams) out.push([prefix + n, p.v]);
+    for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): tf.Variable[] {
+    return this.namedParameters().map(([, v]) => v);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((s, v) => s + v.size, 0);
+  }
+
+  private namedEntries(prefix = ''): Array<[string, { v: tf.Variable; layout: Layout }]> {
+    const out: Array<[string, { v: tf.Variable; layout: Layout }]> = [];
+    for (const [n, p] of this.ownParams) out.push([prefix + n, p]);
+    for (const [n, c] of this.children) out.push(...c.namedEntries(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** Parameters in PyTorch's layout (Linear weights [out, in]), copied to host memory. */
+  stateDict(): Map<string, HostTensor> {
+    const sd = new Map<string, HostTensor>();
+    for (const [name, { v, layout }] of this.namedEntries()) {
+      const t = layout === 'transpose2d' ? tf.tidy(() => tf.transpose(v)) : v;
+      sd.set(name, { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
+      if (t !== v) t.dispose();
+    }
+    return sd;
+  }
+
+  /**
+   * Assigns parameters from a state dict in PyTorch's layout. With `strict`, every parameter must be present
+   * and no unknown key may remain (except those listed in `ignore`). Shapes must match exactly.
+   */
+  loadStateDict(sd: Map<string, HostTensor>, opts: { strict?: boolean; ignore?: (key: string) => boolean } = {}): void {
+    const strict = opts.strict ?? true;
+    const entries = this.namedEntries();
+    const known = new Set(entries.map(([n]) => n));
+    if (strict) {
+      const missing = entries.filter(([n]) => !sd.has(n)).map(([n]) => n);
+      if (missing.length) throw new InputError('state dict', `missing ${missing.length} parameter(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+      const unexpected = [...sd.keys()].filter((k) => !known.has(k) && !opts.ignore?.(k));
+      if (unexpected.length) throw new InputError('state dict', `unexpected key(s): ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`);
+    }
+    for (const [name, { v, layout }] of entries) {
+      const src = sd.get(name);
+      if (!src) continue;
+      const want = layout === 'transpose2d' ? [v.shape[1] as number, v.shape[0] as number] : v.shape;
+      if (src.shape.length !== want.length || src.shape.some((d, i) => d !== want[i])) {
+        throw new InputError(`state dict '${name}'`, `expected shape ${fmtShape(want)}, got ${fmtShape(src.shape)}`);
+      }
+      tf.tidy(() => {
+        const t = tf.tensor(src.data, src.shape, 'float32');
+        v.assign(layout === 'transpose2d' ? tf.transpose(t) : t);
+      });
+    }
+  }
+
+  dispose(): void {
+    for (const { v } of this.ownParams.values()) v.dispose();
+    for (const c of this.children.values()) c.dispose();
+  }
+}
+
+/** torch.nn.Linear: y = x Wᵀ + b. Parameters `weight` [out, in] (stored as [in, out]) and `bias` [out]. */
+export class Linear extends Module {
+  readonly weight: tf.Variable; // (in, out) here; (out, in) in the state dict
+  readonly bias?: tf.Variable; // (out,)
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, opts: { bias?: boolean; init?: 'torch' | 'xavier' } = {}) {
+    super();
+    // PyTorch's default: kaiming_uniform(a=sqrt(5)) == U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+    const bound = opts.init === 'xavier' ? Math.sqrt(6 / (inFeatures + outFeatures)) : 1 / Math.sqrt(inFeatures);
+    this.weight = this.addParam('weight', tf.tensor2d(uniformArray(rng, inFeatures * outFeatures, -bound, bound), [inFeatures, outFeatures]), 'transpose2d');
+    if (opts.bias ?? true) {
+      const bb = opts.init === 'xavier' ? 0 : 1 / Math.sqrt(inFeatures);
+      this.bias = this.addParam('bias', tf.tensor1d(uniformArray(rng, outFeatures, -bb, bb)));
+    }
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight, this.bias); // (..., in) -> (..., out)
+  }
+}
+
+/** torch.nn.LayerNorm over the last axis: `weight` and `bias` [d]. */
+export class LayerNorm extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+
+  constructor(readonly dim: number, readonly eps = 1e-5) {
+    super();
+    this.weight = this.addParam('weight', tf.ones([dim]));
+    this.bias = this.addParam('bias', tf.zeros([dim]));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps); // (..., d)
+  }
+}
+
+/** torch.nn.Embedding: `weight` [V, d], initialised N(0, 1) as PyTorch does. */
+export class Embedding extends Module {
+  readonly weight: tf.Variable;
+
+  constructor(readonly numEmbeddings: number, readonly dim: number, rng: Rng) {
+    super();
+    this.weight = this.addParam('weight', tf.tensor2d(normalArray(rng, numEmbeddings * dim), [numEmbeddings, dim]));
+  }
+
+  /** ids [...] (int32) -> [..., d] */
+  forward(ids: tf.Tensor): tf.Tensor {
+    return embedding(this.weight, ids); // (..., d)
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Differentiable building blocks with the TensorFlow.js wasm work-arounds, in one place
+ * (../shared/reference/typescript-ecosystem.md §1):
+ *
+ * - wasm runs a matmul through XNNPACK only when it is 2-D-like (batch 1) and not transposed; batched or
+ *   transposed matmuls (including the ones tf.matMul's own gradient emits) fall to a scalar loop at ~1 GFLOP/s.
+ *   `matmul` therefore loops over the batch with plain 2-D products, and its gradient uses explicit
+ *   `tf.transpose` followed by plain products.
+ * - wasm has no gradient for `gather` (UnsortedSegmentSum is missing), so `embedding` computes the table's
+ *   gradient as oneHot(ids)^T · dy.
+ *
+ * Everything here is pure: no state, no randomness except what is passed in.
+ */
+import { tf } from '../backend.ts';
+import type { Rng } from '../random.ts';
+
+type Tensor = tf.Tensor;
+
+/** tf.customGrad with the argument types tfjs's typings cannot express (inputs, then the save function). */
+function customGrad<A extends Tensor[]>(
+  f: (...args: [...A, tf.GradSaveFunc]) => { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] },
+): (...args: A) => Tensor {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => Tensor;
+}
+
+/** True where tf.matMul's batched/transposed kernels are slow and the 2-D loop is faster. */
+function loopMatmuls(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+/** [M,K] x [K,N] -> [M,N], whose gradient uses only plain (untransposed) 2-D products. */
+const matmul2d = customGrad<[Tensor, Tensor]>((a, b, save) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), // (M, N)
+    gradFunc: (dy, saved) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), // (M, N) x (N, K) -> (M, K)
+        tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), // (K, M) x (M, N) -> (K, N)
+      ];
+    },
+  };
+});
+
+/** [B,M,K] x [B,K,N] -> [B,M,N] as a loop of 2-D products, forward and backward. */
+const matmulBatchLoop = customGrad<[Tensor, Tensor]>((a, b, save) => {
+  save([a, b]);
+  const value = tf.tidy(() => {
+    const as = tf.unstack(a) as tf.Tensor2D[]; // B x (M, K)
+    const bs = tf.unstack(b) as tf.Tensor2D[]; // B x (K, N)
+    return tf.stack(as.map((ai, i) => tf.matMul(ai, bs[i] as tf.Tensor2D))); // (B, M, N)
+  });
+  return {
+    value,
+    gradFunc: (dy, saved) => {
+      const [sa, sb] = saved as [tf.Tensor3D, tf.Tensor3D];
+      const dys = tf.unstack(dy) as tf.Tensor2D[]; // B x (M, N)
+      const sas = tf.unstack(sa) as tf.Tensor2D[];
+      const sbs = tf.unstack(sb) as tf.Tensor2D[];
+      const da = tf.stack(dys.map((d, i) => tf.matMul(d, tf.transpose(sbs[i] as tf.Tensor2D)))); // (B, M, K)
+      const db = tf.stack(dys.map((d, i) => tf.matMul(tf.transpose(sas[i] as tf.Tensor2D), d))); // (B, K, N)
+      return [da, db];
+    },
+  };
+});
+
+/**
+ * Matrix product over the last two axes: a [...,M,K] x b [...,K,N] -> [...,M,N], with equal leading (batch)
+ * axes; or a [...,K] x b [K,N] -> [...,N] when b is 2-D (a weight). Transpose explicitly with `transposeLast`.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (b.rank === 2) {
+    const K = b.shape[0] as number;
+    const N = b.shape[1] as number;
+    const lead = a.shape.slice(0, -1);
+    const a2 = a.reshape([-1, K]); // (prod(lead), K)
+    const y = loopMatmuls() ? matmul2d(a2, b) : tf.matMul(a2, b); // (prod(lead), N)
+    return y.reshape([...lead, N]); // (..., N)
+  }
+  const M = a.shape[a.rank - 2] as number;
+  const K = a.shape[a.rank - 1] as number;
+  const N = b.shape[b.rank - 1] as number;
+  const lead = a.shape.slice(0, -2);
+  const a3 = a.reshape([-1, M, K]) as tf.Tensor3D; // (B', M, K)
+  const b3 = b.reshape([-1, K, N]) as tf.Tensor3D; // (B', K, N)
+  const y = loopMatmuls() ? matmulBatchLoop(a3, b3) : tf.matMul(a3, b3); // (B', M, N)
+  return y.reshape([...lead, M, N]); // (..., M, N)
+}
+
+/** Swaps the last two axes: [..., M, N] -> [..., N, M]. */
+export function transposeLast(x: Tensor): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  perm[x.rank - 1] = x.rank - 2;
+  perm[x.rank - 2] = x.rank - 1;
+  return tf.transpose(x, perm);
+}
+
+/** y = x · Wᵀ + b, with the weight stored pre-transposed as wT [in, out]: x [..., in] -> [..., out]. */
+export function linear(x: Tensor, wT: Tensor, b?: Tensor): Tensor {
+  const y = matmul(x, wT); // (..., out)
+  return b ? tf.add(y, b) : y; // (..., out)
+}
+
+/** Rows of `table` [V, D] picked by integer `ids` [...] -> [..., D]; differentiable in `table` on every backend. */
+export function embedding(table: Tensor, ids: Tensor): Tensor {
+  const V = table.shape[0] as number;
+  const D = table.shape[1] as number;
+  const flat = ids.dtype === 'int32' ? ids.reshape([-1]) : ids.reshape([-1]).toInt(); // (N,)
+  // The ids travel as a second input so that the engine keeps them alive until the backward pass.
+  const lookup = customGrad<[Tensor, Tensor]>((t, idx, save) => {
+    save([idx]);
+    return {
+      value: tf.gather(t, idx), // (N, D)
+      gradFunc: (dy, saved) => {
+        const oh = tf.transpose(tf.oneHot(saved[0] as tf.Tensor1D, V).toFloat()); // (V, N)
+        return [tf.matMul(oh, dy as tf.Tensor2D), tf.zerosLike(saved[0] as Tensor)]; // (V, D), ids get none
+      },
+    };
+  });
+  return lookup(table, flat).reshape([...ids.shape, D]); // (..., D)
+}
+
+/** Layer normalisation over the last axis, as torch.nn.LayerNorm (biased variance). x [..., D]. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const { mean, variance } = tf.moments(x, -1, true); // (..., 1) each
+  const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))); // (..., D)
+  return tf.add(tf.mul(xhat, gamma), beta); // (..., D)
+}
+
+/** GELU with the exact erf form, as torch.nn.functional.gelu's default. */
+export function gelu(x: Tensor): Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))); // same shape as x
+}
+
+export function relu(x: Tensor): Tensor {
+  return tf.relu(x);
+}
+
+export type Activation = 'relu' | 'gelu';
+
+export function activation(name: Activation, x: Tensor): Tensor {
+  return name === 'gelu' ? gelu(x) : relu(x);
+}
+
+/** Inverted dropout when `rng` is given (training), identity otherwise. The mask is drawn from `rng`. */
+export function dropout(x: Tensor, rate: number, rng?: Rng): Tensor {
+  if (!rng || rate <= 0) return x;
+  return tf.dropout(x, rate, undefined, rng.nextSeed()); // same shape as x
+}
