@@ -7,7 +7,9 @@ export class Rng {
   private s: number;
 
   constructor(seed: number) {
-    this.s = seed >>> 0;
+    if (!Number.isFinite(seed)) throw new RangeError(`Rng: expected a finite seed, got ${seed}`);
+    // Fold any integer (also negative or above 2^32) into 32 bits.
+    this.s = (Math.trunc(seed) % 4294967296) >>> 0;
   }
 
   /** The state, for checkpoints. */
@@ -29,6 +31,7 @@ export class Rng {
 
   /** An integer in [0, n). */
   nextInt(n: number): number {
+    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.nextInt: expected a positive integer, got ${n}`);
     return Math.floor(this.next() * n);
   }
 
@@ -61,6 +64,9 @@ export class Rng {
     return new Rng(Math.floor(this.next() * 4294967296));
   }
 }
+
+/** The same class under the name the music code uses. */
+export { Rng as Random };
 
 /** Float32Array of `n` samples from U(lo, hi). */
 export function uniformArray(rng: Rng, n: number, lo: number, hi: number): Float32Array {

@@ -1,0 +1,36 @@
+/**
+ * Sinusoidal positional encoding (Vaswani et al. 2017), as a frozen table [maxLen, d]:
+ *   PE(pos, 2i)   = sin(pos / 10000^(2i/d))
+ *   PE(pos, 2i+1) = cos(pos / 10000^(2i/d))
+ * Computed in float64 and rounded once to float32, as PyTorch's tutorials do in float32 (differences ~1e-7).
+ */
+import { tf } from '../backend.ts';
+
+/** The table as plain numbers, rows = positions. */
+export function sinusoidalTable(maxLen: number, d: number): Float32Array {
+  const out = new Float32Array(maxLen * d);
+  for (let pos = 0; pos < maxLen; pos++) {
+    for (let i = 0; 2 * i < d; i++) {
+      const angle = pos / Math.pow(10000, (2 * i) / d);
+      out[pos * d + 2 * i] = Math.sin(angle);
+      if (2 * i + 1 < d) out[pos * d + 2 * i + 1] = Math.cos(angle);
+    }
+  }
+  return out;
+}
+
+/** The frozen table as a tensor [maxLen, d] (not a parameter: it never trains). */
+export function positionalEncoding(maxLen: number, d: number): tf.Tensor2D {
+  return tf.tensor2d(sinusoidalTable(maxLen, d), [maxLen, d]); // (maxLen, d)
+}
+
+/** Adds rows offset..offset+T-1 of `table` [maxLen, d] to x [B, T, d]. */
+export function addPositional(x: tf.Tensor, table: tf.Tensor, offset = 0): tf.Tensor {
+  const T = x.shape[1] as number;
+  const d = x.shape[2] as number;
+  const maxLen = table.shape[0] as number;
+  if (offset + T > maxLen) {
+    throw new Error(`positional encoding: positions up to ${offset + T} requested, table has ${maxLen}`);
+  }
+  return tf.add(x, tf.slice(table, [offset, 0], [T, d])); // (B, T, d) + (T, d)
+}
