@@ -1,0 +1,163 @@
+/**
+ * The score model, and the pure transforms on it (after magenta-js `core/sequences.ts`): every function returns
+ * a new object and leaves its input alone.
+ *
+ * A `Score` is one piano part in beat ticks: 480 ticks per beat, whatever the source file used (times are
+ * rescaled, so they may be fractional; 384 -> 480 is exact). The tokenizer reads only this, so a beat tracker can
+ * later produce a Score whose ticks follow tracked beats (see `retimeToBeats`) without touching the tokenizer.
+ */
+import { GRID, TEMPO_BINS } from './vocab.ts';
+
+export interface Note {
+  pitch: number;
+  velocity: number;
+  /** Onset and release in beat ticks (480 per beat). */
+  start: number;
+  end: number;
+}
+export interface TempoChange {
+  tick: number;
+  bpm: number;
+}
+export interface TimeSignature {
+  tick: number;
+  numerator: number;
+  denominator: number;
+}
+export interface Marker {
+  tick: number;
+  text: string;
+}
+/** Sustain pedal (CC64): down at value >= 64. */
+export interface PedalEvent {
+  tick: number;
+  down: boolean;
+}
+
+export interface Score {
+  ticksPerBeat: 480;
+  /** Sorted by start, then pitch. */
+  notes: Note[];
+  /** Sorted by tick. A score read from MIDI always has one at tick 0 (MIDI's default 120 BPM if the file has none). */
+  tempos: TempoChange[];
+  timeSignatures: TimeSignature[];
+  markers: Marker[];
+  pedals: PedalEvent[];
+}
+
+export function emptyScore(): Score {
+  return { ticksPerBeat: 480, notes: [], tempos: [], timeSignatures: [], markers: [], pedals: [] };
+}
+
+export function sortNotes(notes: Note[]): Note[] {
+  return notes.sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.end - b.end);
+}
+
+/** numpy's `np.round`: halves go to the even neighbour (0.5 -> 0, 1.5 -> 2). */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** The tempo bin nearest to `bpm` (ties to the lower bin, as numpy's argmin). */
+export function tempoBin(bpm: number): number {
+  let best = TEMPO_BINS[0] as number;
+  for (const b of TEMPO_BINS) if (Math.abs(b - bpm) < Math.abs(best - bpm)) best = b;
+  return best;
+}
+
+/** The velocity bin: nearest even number (ties down, as argmin over 0,2,...,128), at least 40. */
+export function velocityBin(velocity: number): number {
+  let best = 0;
+  for (let b = 0; b <= 128; b += 2) if (Math.abs(b - velocity) < Math.abs(best - velocity)) best = b;
+  return Math.max(GRID.minVelocity, best);
+}
+
+/**
+ * Sustain pedal applied to durations (`--pedal extend`): a note released while the pedal is down keeps sounding
+ * until the pedal is lifted, or until the same pitch is struck again, whichever comes first.
+ */
+export function applySustain(score: Score): Score {
+  const pedals = [...score.pedals].sort((a, b) => a.tick - b.tick);
+  // Intervals [down, up) where the pedal is held.
+  const spans: Array<[number, number]> = [];
+  let downAt: number | null = null;
+  for (const p of pedals) {
+    if (p.down && downAt === null) downAt = p.tick;
+    else if (!p.down && downAt !== null) {
+      spans.push([downAt, p.tick]);
+      downAt = null;
+    }
+  }
+  if (downAt !== null) spans.push([downAt, Infinity]);
+  const notes = score.notes.map((n) => ({ ...n }));
+  const lastEnd = notes.reduce((m, n) => Math.max(m, n.end), 0);
+  for (const n of notes) {
+    // Binary search would do; pedal spans per piece are few enough for a scan.
+    for (const [a, b] of spans) {
+      if (n.end >= a && n.end < b) {
+        n.end = Math.max(n.end, Number.isFinite(b) ? b : lastEnd);
+        break;
+      }
+    }
+  }
+  // A re-struck pitch cuts the sounding note.
+  const byPitch = new Map<number, Note[]>();
+  for (const n of notes) {
+    const list = byPitch.get(n.pitch) ?? [];
+    list.push(n);
+    byPitch.set(n.pitch, list);
+  }
+  for (const list of byPitch.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 0; i + 1 < list.length; i++) {
+      const a = list[i] as Note;
+      const b = list[i + 1] as Note;
+      if (a.end > b.start && b.start > a.start) a.end = b.start;
+    }
+  }
+  return { ...score, notes: sortNotes(notes), pedals: [] };
+}
+
+/**
+ * Re-times a score onto a beat grid: `beats` are the source ticks of successive beats (from a beat tracker);
+ * the result has beat k at tick 480*k, times in between interpolated linearly, and one tempo per beat taken from
+ * `secondsAt` (source tick -> seconds), as CP's synchronizer does. Times before the first or after the last beat
+ * are extrapolated with the nearest beat interval.
+ */
+export function retimeToBeats(score: Score, beats: readonly number[], secondsAt: (tick: number) => number): Score {
+  if (beats.length < 2) throw new RangeError(`retimeToBeats: expected at least 2 beats, got ${beats.length}`);
+  const B = GRID.ticksPerBeat;
+  const map = (t: number): number => {
+    let k = 0;
+    let lo = 0;
+    let hi = beats.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((beats[mid] as number) <= t) {
+        k = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    k = Math.min(k, beats.length - 2);
+    const a = beats[k] as number;
+    const b = beats[k + 1] as number;
+    return (k + (t - a) / (b - a)) * B;
+  };
+  const tempos: TempoChange[] = [];
+  for (let k = 0; k + 1 < beats.length; k++) {
+    const secs = secondsAt(beats[k + 1] as number) - secondsAt(beats[k] as number);
+    if (secs > 0) tempos.push({ tick: k * B, bpm: 60 / secs });
+  }
+  return {
+    ticksPerBeat: 480,
+    notes: sortNotes(score.notes.map((n) => ({ ...n, start: map(n.start), end: map(n.end) }))),
+    tempos,
+    timeSignatures: score.timeSignatures.map((s) => ({ ...s, tick: map(s.tick) })),
+    markers: score.markers.map((m) => ({ ...m, tick: map(m.tick) })),
+    pedals: score.pedals.map((p) => ({ ...p, tick: map(p.tick) })),
+  };
+}
