@@ -5,4 +5,3 @@
 export { tf, initBackend, BACKENDS, type BackendName } from './backend.ts';
 export { InputError, UsageError } from './errors.ts';
 export * from './music/index.ts';
-export { Random } from './random.ts';
