@@ -5,3 +5,18 @@
 export { tf, initBackend, BACKENDS, type BackendName } from './backend.ts';
 export { InputError, UsageError } from './errors.ts';
 export * from './music/index.ts';
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  toFloat32,
+  float32ToFloat16,
+  float16ToFloat32,
+  float32ToBfloat16,
+  bfloat16ToFloat32,
+  stateDictFromSafetensors,
+  safetensorsFromStateDict,
+  SAFE_DTYPES,
+  type SafeDType,
+  type SafeTensor,
+  type ParsedSafetensors,
+} from './io/safetensors.ts';

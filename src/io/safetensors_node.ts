@@ -1,0 +1,32 @@
+/**
+ * Safetensors files on disk (Node only): read with one-line errors for missing or unreadable files, write
+ * atomically. The format itself is in safetensors.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { parseSafetensors, serializeSafetensors, type ParsedSafetensors, type SafeTensor } from './safetensors.ts';
+
+/** Reads and parses `path`; every failure is an InputError naming the file. */
+export function readSafetensorsFile(path: string): ParsedSafetensors {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? (err as Error).message})`;
+    throw new InputError(path, why);
+  }
+  try {
+    return parseSafetensors(bytes);
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(path, err.message);
+    throw err;
+  }
+}
+
+/** Serialises and writes `path` through a temporary file. */
+export function writeSafetensorsFile(path: string, tensors: Map<string, SafeTensor> | Record<string, SafeTensor>, metadata?: Record<string, string>): void {
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+}
