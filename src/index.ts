@@ -4,7 +4,6 @@
  */
 export { tf, initBackend, BACKENDS, type BackendName } from './backend.ts';
 export { InputError, UsageError } from './errors.ts';
-export * from './music/index.ts';
 export {
   parseSafetensors,
   serializeSafetensors,
