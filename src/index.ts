@@ -19,3 +19,32 @@ export {
   type SafeTensor,
   type ParsedSafetensors,
 } from './io/safetensors.ts';
+export {
+  MASKED_SCORE,
+  paddingMask,
+  selfAttentionMask,
+  keyPaddingMask,
+  causalMask,
+  crossAttentionMask,
+  andMasks,
+  applyMask,
+  fromTorchBoolMask,
+  fromTorchFloatMask,
+  maskToArray,
+} from './core/masks.ts';
+export { scaledDotProductAttention, MultiHeadAttention, type AttentionDropout, type MultiHeadAttentionOptions } from './core/attention.ts';
+export {
+  Transformer,
+  TransformerEncoder,
+  TransformerDecoder,
+  TransformerEncoderLayer,
+  TransformerDecoderLayer,
+  TRANSFORMER_DEFAULTS,
+  type TransformerConfig,
+  type LayerConfig,
+  type EncodeOptions,
+  type DecodeOptions,
+  type ForwardOptions,
+} from './core/transformer.ts';
+export { TokenEmbedding } from './core/embedding.ts';
+export { sinusoidalTable, positionalEncoding, addPositional } from './core/positional.ts';
