@@ -48,10 +48,6 @@ export interface EncodeStats {
   notes: number;
   /** Notes dropped because their pitch is outside 22..107. */
   outOfRange: number;
-  /** Notes merged into another note of the same pitch at the same grid onset (the longer is kept). */
-  duplicatesMerged: number;
-  /** Notes shortened to end at the next grid onset of their pitch. */
-  overlapsClipped: number;
   /** Empty bars removed from the start. */
   leadingBarsRemoved: number;
   bars: number;
@@ -107,39 +103,18 @@ export function quantize(score: Score, opts: EncodeOptions = {}, what = 'score')
   const first = inRange.reduce((m, n) => Math.min(m, n.start), Infinity);
   const offset = Math.floor(gridOf(first) / BAR) * BAR;
 
-  // One note per (onset, pitch): the longest, then the loudest.
-  const byKey = new Map<number, QuantNote>();
-  let duplicatesMerged = 0;
   let lastOnset = 0;
-  for (const n of inRange) {
+  const notes: QuantNote[] = inRange.map((n) => {
     const onset = gridOf(n.start - offset);
-    const duration = roundHalfEven(Math.min(Math.max(0, n.end - n.start), GRID.maxDuration) / P) * P;
-    const q: QuantNote = { onset, pitch: n.pitch, duration, velocity: velocityBin(n.velocity) };
-    const key = onset * 128 + n.pitch;
-    const had = byKey.get(key);
-    if (had) {
-      duplicatesMerged++;
-      if (q.duration > had.duration || (q.duration === had.duration && q.velocity > had.velocity)) byKey.set(key, q);
-    } else byKey.set(key, q);
     lastOnset = Math.max(lastOnset, onset);
-  }
+    const duration = roundHalfEven(Math.min(Math.max(0, n.end - n.start), GRID.maxDuration) / P) * P;
+    return { onset, pitch: n.pitch, duration, velocity: velocityBin(n.velocity) };
+  });
   const bars = Math.floor(lastOnset / BAR) + 1;
   const maxBars = opts.maxBars ?? 10000;
   if (bars > maxBars) throw new InputError(what, `too long: ${bars} bars after quantization, the limit is ${maxBars}`);
-
-  const notes = [...byKey.values()].sort((a, b) => a.onset - b.onset || b.pitch - a.pitch);
-  // A pitch sounds once at a time: cut a note at the next onset of its pitch.
-  let overlapsClipped = 0;
-  const nextOnset = new Map<number, number>();
-  for (let i = notes.length - 1; i >= 0; i--) {
-    const n = notes[i] as QuantNote;
-    const next = nextOnset.get(n.pitch);
-    if (next !== undefined && n.onset + n.duration > next) {
-      n.duration = next - n.onset;
-      overlapsClipped++;
-    }
-    nextOnset.set(n.pitch, n.onset);
-  }
+  // EMOPIA's order: onset, then descending pitch; equal notes (EMOPIA keeps them) longest and loudest first.
+  notes.sort((a, b) => a.onset - b.onset || b.pitch - a.pitch || b.duration - a.duration || b.velocity - a.velocity);
 
   const end = bars * BAR;
   const tempos = new Map<number, number>();
@@ -152,7 +127,7 @@ export function quantize(score: Score, opts: EncodeOptions = {}, what = 'score')
     const at = gridOf(c.tick - offset);
     if (at < end) chords.set(at, c.text);
   }
-  return { notes, tempos, chords, bars, stats: { outOfRange, duplicatesMerged, overlapsClipped, leadingBarsRemoved: offset / BAR } };
+  return { notes, tempos, chords, bars, stats: { outOfRange, leadingBarsRemoved: offset / BAR } };
 }
 
 /** The readable words of a quantized score. */

@@ -7,8 +7,8 @@
  * there (a re-strike); a note-off with nothing sounding is ignored; notes still sounding at the end of their
  * track end at the track's last event.
  *
- * Writing: format 1, a tempo/marker track and one piano track, 480 ticks per beat. A note that would overlap the
- * next note of its pitch is cut at that note's onset, so that reading the file back gives the same notes.
+ * Writing: format 1, a tempo/marker track and one piano track (program 0), 480 ticks per beat. Notes of one pitch
+ * that overlap (EMOPIA's words allow it) are spread over channels, so that reading the file back gives them all.
  */
 import { parseMidi, writeMidi, type MidiData, type MidiEvent } from 'midi-file';
 import { InputError } from '../errors.ts';
@@ -183,26 +183,31 @@ export function scoreToMidi(score: Score): Uint8Array {
   for (const m of score.markers) meta.push({ tick: tick(m.tick), order: 2, event: { deltaTime: 0, type: 'marker', text: m.text, meta: true } });
 
   piano.push({ tick: 0, order: 0, event: { deltaTime: 0, type: 'trackName', text: 'piano', meta: true } });
-  piano.push({ tick: 0, order: 1, event: { deltaTime: 0, type: 'programChange', channel: 0, programNumber: 0 } });
-  // One note per pitch and onset (the longest), each cut at the next onset of its pitch, so that no two notes of
-  // one pitch overlap and reading the file back gives the same notes.
-  const sorted = sortNotes(score.notes.map((n) => ({ ...n, start: tick(n.start), end: Math.max(tick(n.start), tick(n.end)) })));
-  const notes: Note[] = [];
-  const nextStart = new Map<number, number>();
-  for (let i = sorted.length - 1; i >= 0; i--) {
-    const n = sorted[i] as Note;
-    const next = nextStart.get(n.pitch);
-    if (next === n.start) continue;
-    if (next !== undefined && n.end > next) n.end = next;
-    nextStart.set(n.pitch, n.start);
-    notes.push(n);
-  }
+  // A pitch that is still sounding on channel 0 when it is struck again goes to the next free channel (10, the
+  // drum channel, skipped), so overlapping and repeated notes of one pitch read back exactly.
+  const notes = sortNotes(score.notes.map((n) => ({ ...n, start: tick(n.start), end: Math.max(tick(n.start), tick(n.end)) })));
+  const busyUntil: number[][] = [];
+  const channelsUsed = new Set<number>([0]);
   for (const n of notes) {
+    let ch = 0;
+    for (; ch < 16; ch++) {
+      if (ch === DRUM_CHANNEL) continue;
+      const row = (busyUntil[ch] ??= new Array<number>(128).fill(-1));
+      if ((row[n.pitch] as number) < n.start || ((row[n.pitch] as number) === n.start && n.end > n.start)) break;
+    }
+    if (ch === 16) {
+      // Sixteen voices of one pitch at once: cut the note short rather than lose it.
+      ch = 0;
+      n.end = n.start;
+    }
+    (busyUntil[ch] as number[])[n.pitch] = n.end;
+    channelsUsed.add(ch);
     const velocity = Math.min(127, Math.max(1, Math.round(n.velocity)));
     // At one tick, note-offs (order 2) go before note-ons (order 3); a zero-length note's off follows its on.
-    piano.push({ tick: n.start, order: 3, event: { deltaTime: 0, type: 'noteOn', channel: 0, noteNumber: n.pitch, velocity } });
-    piano.push({ tick: n.end, order: n.end === n.start ? 4 : 2, event: { deltaTime: 0, type: 'noteOff', channel: 0, noteNumber: n.pitch, velocity: 0 } });
+    piano.push({ tick: n.start, order: 3, event: { deltaTime: 0, type: 'noteOn', channel: ch, noteNumber: n.pitch, velocity } });
+    piano.push({ tick: n.end, order: n.end === n.start ? 4 : 2, event: { deltaTime: 0, type: 'noteOff', channel: ch, noteNumber: n.pitch, velocity: 0 } });
   }
+  for (const ch of channelsUsed) piano.push({ tick: 0, order: 1, event: { deltaTime: 0, type: 'programChange', channel: ch, programNumber: 0 } });
   const toTrack = (items: Timed[]): MidiEvent[] => {
     items.sort((a, b) => a.tick - b.tick || a.order - b.order);
     let prev = 0;

@@ -1,0 +1,164 @@
+/**
+ * The dataset builder and reader on the file system (Node only; the format is in dataset.ts).
+ */
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { InputError } from '../errors.ts';
+import { writeDirAtomic } from '../io/atomic.ts';
+import type { EncodeOptions } from './cp_tokenizer.ts';
+import {
+  encodeFile,
+  observedVocab,
+  packWords,
+  parseDataset,
+  remapWords,
+  songOf,
+  splitBySong,
+  type BuildSummary,
+  type ClipEntry,
+  type Dataset,
+  type DatasetIndex,
+  type EncodedFile,
+} from './dataset.ts';
+import type { ReadMidiOptions } from './midi_io.ts';
+import { FAMILIES, N_FAMILIES, Vocab } from './vocab.ts';
+
+/** Every .mid/.midi file under `dir`, sorted by relative path. */
+export function listMidiFiles(dir: string): string[] {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new InputError(dir, 'no such folder, expected a folder of MIDI files');
+  }
+  if (!st.isDirectory()) throw new InputError(dir, 'expected a folder of MIDI files, got a file');
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(mid|midi)$/i.test(e.name)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export interface BuildOptions extends Omit<EncodeOptions, 'emotion'>, ReadMidiOptions {
+  /** 'full' (default), 'observed', or a vocabulary to use. */
+  vocab?: 'full' | 'observed' | Vocab;
+  /** Fraction of songs held out for validation (default 0.1). */
+  valid?: number;
+  seed?: number;
+  /** Called after each file with the count done. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BuildResult {
+  index: DatasetIndex;
+  vocab: Vocab;
+}
+
+/**
+ * Encodes every MIDI file under `midiDir` and writes the dataset folder `outDir` atomically (temporary folder,
+ * then rename). Bad files are skipped and listed; InputError when no file was usable.
+ */
+export async function buildDataset(midiDir: string, outDir: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const files = listMidiFiles(midiDir);
+  if (files.length === 0) throw new InputError(midiDir, 'no .mid or .midi files in this folder');
+  const grid = Vocab.fullGrid();
+  const encoded: Array<EncodedFile & { source: string }> = [];
+  const skipped: Array<{ file: string; reason: string }> = [];
+  files.forEach((path, i) => {
+    const source = relative(midiDir, path);
+    try {
+      const bytes = readFileSync(path);
+      encoded.push({ ...encodeFile(bytes, source, opts, grid), source });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      skipped.push({ file: source, reason: err.message.startsWith(`${source}: `) ? err.message.slice(source.length + 2) : err.message });
+    }
+    opts.onProgress?.(i + 1, files.length);
+  });
+
+  // Names must be unique: clips from different sub-folders with one base name keep their relative path.
+  const seen = new Map<string, number>();
+  for (const e of encoded) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
+  for (const e of encoded) if ((seen.get(e.name) as number) > 1) e.name = e.source.replace(/\.(mid|midi)$/i, '');
+
+  const vocab = opts.vocab === undefined || opts.vocab === 'full' ? grid : opts.vocab === 'observed' ? observedVocab(encoded.map((e) => e.words), grid) : opts.vocab;
+  const kept: Array<EncodedFile & { source: string }> = [];
+  for (const e of encoded) {
+    try {
+      e.words = remapWords(e.words, grid, vocab, e.source);
+      kept.push(e);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      skipped.push({ file: e.source, reason: err.message.slice(e.source.length + 2) });
+    }
+  }
+  if (kept.length === 0) {
+    throw new InputError(midiDir, `no usable MIDI file (${skipped.length} skipped; first: ${skipped[0]?.file}: ${skipped[0]?.reason})`);
+  }
+
+  const validFraction = opts.valid ?? 0.1;
+  const seed = opts.seed ?? 0;
+  const validNames = splitBySong(kept.map((e) => e.name), validFraction, seed);
+  const clips: ClipEntry[] = [];
+  let offset = 0;
+  for (const e of kept) {
+    const length = e.words.length / N_FAMILIES;
+    clips.push({ name: e.name, source: e.source, song: songOf(e.name), emotion: e.emotion, split: validNames.has(e.name) ? 'valid' : 'train', offset, length, notes: e.stats.notes });
+    offset += length;
+  }
+  const sum = (f: (e: EncodedFile) => number) => kept.reduce((s, e) => s + f(e), 0);
+  const summary: BuildSummary = {
+    files: files.length,
+    clips: kept.length,
+    train: clips.filter((c) => c.split === 'train').length,
+    valid: clips.filter((c) => c.split === 'valid').length,
+    words: offset,
+    notes: sum((e) => e.stats.notes),
+    notesOutOfRange: sum((e) => e.stats.outOfRange),
+    drumNotesDropped: sum((e) => e.info.drumNotesDropped),
+    restrikes: sum((e) => e.info.restrikes),
+    unterminated: sum((e) => e.info.unterminated),
+    skipped: skipped.length,
+  };
+  const index: DatasetIndex = { format: 'emopia-ts/dataset', version: 1, families: [...FAMILIES], wordsFile: 'words.u16', seed, validFraction, clips, summary, skipped };
+  const bytes = packWords(kept.map((e) => e.words));
+  await writeDirAtomic(outDir, (tmp) => {
+    writeFileSync(join(tmp, 'vocab.json'), `${JSON.stringify(vocab.toJSON())}\n`);
+    writeFileSync(join(tmp, 'words.u16'), bytes);
+    writeFileSync(join(tmp, 'index.json'), `${JSON.stringify(index, null, 1)}\n`);
+  });
+  return { index, vocab };
+}
+
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new InputError(path, 'cannot read this file (is this a dataset folder made by `emopia dataset build`?)');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(path, `expected JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads a dataset folder: {vocab, train, valid}, each clip {name, emotion, words: Int32Array (n*8)}. */
+export function readDataset(dir: string): Dataset {
+  const index = readJson(join(dir, 'index.json')) as Partial<DatasetIndex>;
+  const vocabJson = readJson(join(dir, 'vocab.json'));
+  const wordsPath = join(dir, typeof index.wordsFile === 'string' ? index.wordsFile : 'words.u16');
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(wordsPath);
+  } catch {
+    throw new InputError(wordsPath, 'cannot read the words file of this dataset');
+  }
+  return parseDataset(index, vocabJson, bytes, dir);
+}
