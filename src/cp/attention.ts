@@ -1,0 +1,176 @@
+/**
+ * The attention of EMOPIA's encoder layers, with fast-transformers' parameter names
+ * (`query_projection`, `key_projection`, `value_projection`, `out_projection`, each a Linear with bias;
+ * idiap/fast-transformers `attention/attention_layer.py`).
+ *
+ * Two kinds:
+ * - `linear`: causal linear attention (fast-transformers `causal_linear_attention.py`, the one EMOPIA trains
+ *   with). Feature map phi(x) = elu(x) + 1, no softmax, no 1/sqrt(dh) scaling:
+ *     out_i = phi(q_i)ᵀ S_i / (phi(q_i)·z_i + 1e-6),  S_i = sum_{j<=i} phi(k_j) v_jᵀ,  z_i = sum_{j<=i} phi(k_j).
+ *   Training uses a chunked form that never holds a [B,T,h,dh,dh] tensor: inside a chunk, the masked
+ *   (phi(Q) phi(K)ᵀ) V; across chunks, the running S [dh,dh] and z [dh] per batch and head.
+ *   Generation uses the recurrent form (`recurrent/attention/self_attention/linear_attention.py`): S and z
+ *   are the whole state, so each new word costs the same.
+ * - `softmax`: causal masked softmax attention through the core's scaledDotProductAttention; generation keeps
+ *   a key/value cache.
+ */
+import { tf } from '../backend.ts';
+import { Linear, Module } from '../core/module.ts';
+import { scaledDotProductAttention } from '../core/attention.ts';
+import { causalMask } from '../core/masks.ts';
+import { matmul, transposeLast } from '../core/ops.ts';
+import type { Rng } from '../random.ts';
+import type { AttentionKind } from './config.ts';
+
+type Tensor = tf.Tensor;
+
+/** The epsilon of fast-transformers' normaliser Z = 1/(phi(q)·z + eps). */
+export const LINEAR_EPS = 1e-6;
+
+/** The feature map of EMOPIA's linear attention: elu(x) + 1 (always positive). */
+export function phi(x: Tensor): Tensor {
+  return tf.add(tf.elu(x), 1); // same shape as x
+}
+
+/** Lower-triangular ones [n, n] (including the diagonal): the causal mask inside a chunk, as floats. */
+function lowerOnes(n: number): Tensor {
+  return tf.linalg.bandPart(tf.ones([n, n]), -1, 0); // (n, n)
+}
+
+/**
+ * Causal linear attention over whole sequences, chunk by chunk.
+ * fq, fk: feature-mapped queries and keys [B,h,T,dh]; v [B,h,T,dv]; chunk: chunk length (any value >= 1).
+ * Returns [B,h,T,dv]. Equal (up to float rounding) to the O(T²) masked form for every chunk size.
+ */
+export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: number, eps = LINEAR_EPS): Tensor {
+  return tf.tidy(() => {
+    const [B, h, T, dh] = fq.shape as [number, number, number, number];
+    const dv = v.shape[3] as number;
+    const outs: Tensor[] = [];
+    let S: Tensor | null = null; // (B, h, dh, dv): sum of phi(k) vᵀ over earlier chunks
+    let z: Tensor | null = null; // (B, h, dh): sum of phi(k) over earlier chunks
+    for (let s = 0; s < T; s += chunk) {
+      const n = Math.min(chunk, T - s);
+      const qc = tf.slice(fq, [0, 0, s, 0], [B, h, n, dh]); // (B, h, n, dh)
+      const kc = tf.slice(fk, [0, 0, s, 0], [B, h, n, dh]); // (B, h, n, dh)
+      const vc = tf.slice(v, [0, 0, s, 0], [B, h, n, dv]); // (B, h, n, dv)
+      const A = tf.mul(matmul(qc, transposeLast(kc)), lowerOnes(n)); // (B, h, n, n), zero above the diagonal
+      let num = matmul(A, vc); // (B, h, n, dv)
+      let den = tf.sum(A, -1); // (B, h, n)
+      if (S && z) {
+        num = tf.add(num, matmul(qc, S)); // (B, h, n, dv)
+        den = tf.add(den, tf.sum(tf.mul(qc, tf.expandDims(z, 2)), -1)); // (B, h, n)
+      }
+      outs.push(tf.div(num, tf.expandDims(tf.add(den, eps), -1))); // (B, h, n, dv)
+      if (s + n < T) {
+        const kv = matmul(transposeLast(kc), vc); // (B, h, dh, dv)
+        const ks = tf.sum(kc, 2); // (B, h, dh)
+        S = S ? tf.add(S, kv) : kv;
+        z = z ? tf.add(z, ks) : ks;
+      }
+    }
+    return outs.length === 1 ? (outs[0] as Tensor) : tf.concat(outs, 2); // (B, h, T, dv)
+  });
+}
+
+/** The recurrent state of one layer: linear attention keeps S and z; softmax keeps the keys and values seen. */
+export type LayerState =
+  | { kind: 'linear'; S: Tensor /* (B, h, dh, dh) */; z: Tensor /* (B, h, dh) */ }
+  | { kind: 'softmax'; k: Tensor | null /* (B, h, t, dh) */; v: Tensor | null /* (B, h, t, dh) */ };
+
+export function layerStateTensors(s: LayerState): Tensor[] {
+  if (s.kind === 'linear') return [s.S, s.z];
+  return [s.k, s.v].filter((t): t is Tensor => t !== null);
+}
+
+/** fast-transformers' AttentionLayer: four projections around the inner attention. */
+export class CPAttention extends Module {
+  readonly query_projection: Linear;
+  readonly key_projection: Linear;
+  readonly value_projection: Linear;
+  readonly out_projection: Linear;
+  readonly dh: number;
+
+  constructor(readonly dModel: number, readonly nHeads: number, readonly kind: AttentionKind, readonly chunkSize: number, readonly attnDropout: number, rng: Rng) {
+    super();
+    this.query_projection = this.addChild('query_projection', new Linear(dModel, dModel, rng));
+    this.key_projection = this.addChild('key_projection', new Linear(dModel, dModel, rng));
+    this.value_projection = this.addChild('value_projection', new Linear(dModel, dModel, rng));
+    this.out_projection = this.addChild('out_projection', new Linear(dModel, dModel, rng));
+    this.dh = dModel / nHeads;
+  }
+
+  /** [B, L, d] -> [B, h, L, dh] */
+  private split(x: Tensor): Tensor {
+    const [B, L] = x.shape as [number, number, number];
+    return tf.transpose(x.reshape([B, L, this.nHeads, this.dh]), [0, 2, 1, 3]); // (B, h, L, dh)
+  }
+
+  /** Whole sequences, causal: x [B, T, d] -> [B, T, d]. rng given = training (attention dropout for softmax). */
+  forward(x: Tensor, rng?: Rng): Tensor {
+    return tf.tidy(() => {
+      const [B, T, d] = x.shape as [number, number, number];
+      const q = this.split(this.query_projection.forward(x)); // (B, h, T, dh)
+      const k = this.split(this.key_projection.forward(x)); // (B, h, T, dh)
+      const v = this.split(this.value_projection.forward(x)); // (B, h, T, dh)
+      let heads: Tensor;
+      if (this.kind === 'linear') {
+        heads = causalLinearAttention(phi(q), phi(k), v, this.chunkSize); // (B, h, T, dh)
+      } else {
+        const causal = causalMask(T); // (T, T), true = may attend
+        const drop = rng && this.attnDropout > 0 ? { rate: this.attnDropout, rng } : undefined;
+        heads = scaledDotProductAttention(q, k, v, causal, drop); // (B, h, T, dh)
+      }
+      const merged = tf.transpose(heads, [0, 2, 1, 3]).reshape([B, T, d]); // (B, T, d)
+      return this.out_projection.forward(merged); // (B, T, d)
+    });
+  }
+
+  /** An empty state for `batch` sequences. */
+  initState(batch: number): LayerState {
+    if (this.kind === 'linear') {
+      return { kind: 'linear', S: tf.zeros([batch, this.nHeads, this.dh, this.dh]), z: tf.zeros([batch, this.nHeads, this.dh]) };
+    }
+    return { kind: 'softmax', k: null, v: null };
+  }
+
+  /**
+   * One new position per sequence: x [B, d] -> [B, d], and the state after it. The given state's tensors are
+   * disposed (the state is consumed); the returned ones are kept outside any tidy.
+   */
+  step(x: Tensor, state: LayerState): { y: Tensor; state: LayerState } {
+    const [B, d] = x.shape as [number, number];
+    const h = this.nHeads;
+    const dh = this.dh;
+    let next: LayerState | undefined;
+    const y = tf.tidy(() => {
+      const q = this.query_projection.forward(x).reshape([B, h, dh]); // (B, h, dh)
+      const k = this.key_projection.forward(x).reshape([B, h, dh]); // (B, h, dh)
+      const v = this.value_projection.forward(x).reshape([B, h, dh]); // (B, h, dh)
+      let heads: Tensor;
+      if (state.kind === 'linear') {
+        const fq = phi(q); // (B, h, dh)
+        const fk = phi(k); // (B, h, dh)
+        const S = tf.add(state.S, tf.mul(tf.expandDims(fk, 3), tf.expandDims(v, 2))); // (B, h, dh, dh) += phi(k) vᵀ
+        const z = tf.add(state.z, fk); // (B, h, dh)
+        const num = tf.sum(tf.mul(tf.expandDims(fq, 3), S), 2); // (B, h, dh): phi(q)ᵀ S
+        const den = tf.add(tf.sum(tf.mul(fq, z), -1), LINEAR_EPS); // (B, h)
+        heads = tf.div(num, tf.expandDims(den, -1)); // (B, h, dh)
+        next = { kind: 'linear', S: tf.keep(S), z: tf.keep(z) };
+      } else {
+        const k1 = tf.expandDims(k, 2); // (B, h, 1, dh)
+        const v1 = tf.expandDims(v, 2); // (B, h, 1, dh)
+        const K = state.k ? tf.concat([state.k, k1], 2) : k1; // (B, h, t, dh)
+        const V = state.v ? tf.concat([state.v, v1], 2) : v1; // (B, h, t, dh)
+        // One query against every cached key: scores by a broadcast product (no batched matmul on wasm).
+        const scores = tf.mul(tf.sum(tf.mul(tf.expandDims(q, 2), K), -1), 1 / Math.sqrt(dh)); // (B, h, t)
+        const p = tf.softmax(scores, -1); // (B, h, t)
+        heads = tf.sum(tf.mul(tf.expandDims(p, -1), V), 2); // (B, h, dh)
+        next = { kind: 'softmax', k: tf.keep(K), v: tf.keep(V) };
+      }
+      return this.out_projection.forward(heads.reshape([B, d])); // (B, d)
+    });
+    for (const t of layerStateTensors(state)) t.dispose();
+    return { y, state: next as LayerState };
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * EMOPIA's compound-word Transformer (port of annahung31/EMOPIA `workspace/transformer/models.py`, whose
+ * encoder is idiap/fast-transformers' TransformerEncoder / RecurrentEncoder).
+ *
+ *   word [.., 8] -> one embedding per family * sqrt(its width) -> concat -> in_linear -> + sinusoidal -> dropout
+ *   -> N post-norm layers: x = norm1(x + drop(attn(x))); out = norm2(x + drop(linear2(drop(gelu(linear1(x))))))
+ *   -> final LayerNorm = h
+ *   heads: proj_type(h); y = project_concat_type([h, type embedding]); proj_<family>(y) for the seven others.
+ *
+ * The type embedding in the second head is the true next type in training and the sampled type in generation.
+ * Parameter names equal EMOPIA's state_dict keys, so its checkpoints load by name (`pos_emb.pe` is ignored).
+ */
+import { tf } from '../backend.ts';
+import { InputError, fmtShape } from '../errors.ts';
+import { Embedding, LayerNorm, Linear, Module } from '../core/module.ts';
+import { dropout, gelu } from '../core/ops.ts';
+import { positionalEncoding } from '../core/positional.ts';
+import { Rng } from '../random.ts';
+import { FAMILIES, FAMILY_INDEX, type Family } from '../music/vocab.ts';
+import { CPAttention, type LayerState, layerStateTensors } from './attention.ts';
+import { type CPConfig, validateConfig } from './config.ts';
+
+type Tensor = tf.Tensor;
+
+/** The seven families predicted from [h, type embedding]. */
+export const NON_TYPE_FAMILIES = FAMILIES.filter((f) => f !== 'type') as Exclude<Family, 'type'>[];
+export type NonTypeFamily = Exclude<Family, 'type'>;
+
+/** The ids of one family from words [..., 8] (int32) -> [...]. */
+export function familyIds(words: Tensor, family: Family): Tensor {
+  const r = words.rank;
+  const begin = words.shape.map((_, i) => (i === r - 1 ? FAMILY_INDEX[family] : 0));
+  const size = words.shape.map((n, i) => (i === r - 1 ? 1 : n));
+  return tf.slice(words, begin, size).reshape(words.shape.slice(0, -1)); // (...)
+}
+
+/** EMOPIA's `Embeddings`: nn.Embedding in `lut`, output scaled by sqrt(width). */
+class ScaledEmbedding extends Module {
+  readonly lut: Embedding;
+  constructor(n: number, readonly dim: number, rng: Rng) {
+    super();
+    this.lut = this.addChild('lut', new Embedding(n, dim, rng));
+  }
+  forward(ids: Tensor): Tensor {
+    return tf.mul(this.lut.forward(ids), Math.sqrt(this.dim)); // (..., dim)
+  }
+}
+
+/** fast-transformers' TransformerEncoderLayer (post-norm). */
+class EncoderLayer extends Module {
+  readonly attention: CPAttention;
+  readonly linear1: Linear;
+  readonly linear2: Linear;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+
+  constructor(private readonly cfg: CPConfig, rng: Rng) {
+    super();
+    this.attention = this.addChild('attention', new CPAttention(cfg.dModel, cfg.nHeads, cfg.attention, cfg.chunkSize, cfg.dropout, rng));
+    this.linear1 = this.addChild('linear1', new Linear(cfg.dModel, cfg.dFF, rng));
+    this.linear2 = this.addChild('linear2', new Linear(cfg.dFF, cfg.dModel, rng));
+    this.norm1 = this.addChild('norm1', new LayerNorm(cfg.dModel));
+    this.norm2 = this.addChild('norm2', new LayerNorm(cfg.dModel));
+  }
+
+  /** The part after attention: x [..., d] is the input, a the attention output. */
+  private feedForward(x: Tensor, a: Tensor, rng?: Rng): Tensor {
+    const p = this.cfg.dropout;
+    const x1 = this.norm1.forward(tf.add(x, dropout(a, p, rng))); // (..., d)
+    const y = dropout(gelu(this.linear1.forward(x1)), p, rng); // (..., dFF)
+    return this.norm2.forward(tf.add(x1, dropout(this.linear2.forward(y), p, rng))); // (..., d)
+  }
+
+  forward(x: Tensor, rng?: Rng): Tensor {
+    return tf.tidy(() => this.feedForward(x, this.attention.forward(x, rng), rng)); // (B, T, d)
+  }
+
+  step(x: Tensor, state: LayerState): { y: Tensor; state: LayerState } {
+    const a = this.attention.step(x, state); // (B, d)
+    const y = tf.tidy(() => this.feedForward(x, a.y)); // (B, d)
+    a.y.dispose();
+    return { y, state: a.state };
+  }
+}
+
+/** A list of children named 0, 1, ... (torch.nn.ModuleList). */
+class ModuleList<M extends Module> extends Module {
+  readonly items: M[] = [];
+  push(m: M): void {
+    this.addChild(String(this.items.length), m);
+    this.items.push(m);
+  }
+}
+
+class Encoder extends Module {
+  readonly layers: ModuleList<EncoderLayer>;
+  readonly norm: LayerNorm;
+  constructor(cfg: CPConfig, rng: Rng) {
+    super();
+    this.layers = this.addChild('layers', new ModuleList<EncoderLayer>());
+    for (let i = 0; i < cfg.nLayers; i++) this.layers.push(new EncoderLayer(cfg, rng));
+    this.norm = this.addChild('norm', new LayerNorm(cfg.dModel));
+  }
+}
+
+/** The incremental state of generation: the position reached and one attention state per layer. */
+export interface CPState {
+  batch: number;
+  /** Number of words already read (the next word's position). */
+  pos: number;
+  layers: LayerState[];
+}
+
+/** Every tensor held by a state. */
+export function stateTensors(state: CPState): Tensor[] {
+  return state.layers.flatMap(layerStateTensors);
+}
+
+export function disposeState(state: CPState): void {
+  for (const t of stateTensors(state)) t.dispose();
+}
+
+export class CPTransformer extends Module {
+  readonly config: CPConfig;
+  private readonly emb = {} as Record<Family, ScaledEmbedding>;
+  private readonly proj = {} as Record<Family, Linear>;
+  readonly in_linear: Linear;
+  readonly transformer_encoder: Encoder;
+  readonly project_concat_type: Linear;
+  /** The sinusoidal table [maxLen, d] (a buffer, not a parameter). */
+  private readonly pe: tf.Tensor2D;
+
+  /** Builds the model with PyTorch's default initialisation drawn from `rng` (default seed 0). */
+  constructor(config: CPConfig, rng: Rng = new Rng(0)) {
+    super();
+    const cfg = validateConfig(config);
+    this.config = cfg;
+    for (const f of FAMILIES) this.emb[f] = this.addChild(`word_emb_${f}`, new ScaledEmbedding(cfg.nClasses[f], cfg.embSizes[f], rng));
+    const embTotal = FAMILIES.reduce((s, f) => s + cfg.embSizes[f], 0);
+    this.in_linear = this.addChild('in_linear', new Linear(embTotal, cfg.dModel, rng));
+    this.transformer_encoder = this.addChild('transformer_encoder', new Encoder(cfg, rng));
+    this.project_concat_type = this.addChild('project_concat_type', new Linear(cfg.dModel + cfg.embSizes.type, cfg.dModel, rng));
+    // EMOPIA's order: tempo, chord, barbeat, type, pitch, duration, velocity, emotion.
+    for (const f of FAMILIES) this.proj[f] = this.addChild(`proj_${f}`, new Linear(cfg.dModel, cfg.nClasses[f], rng));
+    this.pe = positionalEncoding(cfg.maxLen, cfg.dModel);
+  }
+
+  /** Names of state-dict entries that EMOPIA checkpoints carry but this model does not use as parameters. */
+  static isIgnoredKey(key: string): boolean {
+    return key === 'pos_emb.pe';
+  }
+
+  /** Loads an EMOPIA-named state dict (accepts and ignores `pos_emb.pe`). */
+  override loadStateDict(sd: Parameters<Module['loadStateDict']>[0], opts: Parameters<Module['loadStateDict']>[1] = {}): void {
+    super.loadStateDict(sd, { ...opts, ignore: (k) => CPTransformer.isIgnoredKey(k) || (opts.ignore?.(k) ?? false) });
+  }
+
+  private checkWords(what: string, words: Tensor, rank: number): void {
+    if (words.rank !== rank || words.shape[rank - 1] !== FAMILIES.length) {
+      throw new InputError(what, `expected int32 ${rank === 3 ? '[B,T,8]' : '[B,8]'}, got ${fmtShape(words.shape)}`);
+    }
+    if (words.dtype !== 'int32') throw new InputError(what, `expected dtype int32, got ${words.dtype}`);
+  }
+
+  /** Concatenated scaled embeddings through in_linear: words [..., 8] -> [..., d]. */
+  private embed(words: Tensor): Tensor {
+    const parts = FAMILIES.map((f) => this.emb[f].forward(familyIds(words, f))); // 8 x (..., e_f)
+    return this.in_linear.forward(tf.concat(parts, -1)); // (..., sum e) -> (..., d)
+  }
+
+  /** The hidden states h [B, T, d] of words [B, T, 8]; rng given = training (dropout on). */
+  forwardHidden(words: Tensor, rng?: Rng): Tensor {
+    this.checkWords('words', words, 3);
+    const T = words.shape[1] as number;
+    if (T > this.config.maxLen) throw new InputError('words', `sequence of ${T} words is longer than the model's maxLen ${this.config.maxLen}`);
+    return tf.tidy(() => {
+      const e = this.embed(words); // (B, T, d)
+      const pos = tf.slice(this.pe, [0, 0], [T, this.config.dModel]); // (T, d)
+      let x = dropout(tf.add(e, pos), this.config.dropout, rng); // (B, T, d)
+      for (const layer of this.transformer_encoder.layers.items) x = layer.forward(x, rng); // (B, T, d)
+      return this.transformer_encoder.norm.forward(x); // (B, T, d)
+    });
+  }
+
+  /** Type logits from h [..., d] -> [..., nClasses.type]. */
+  typeLogits(h: Tensor): Tensor {
+    return tf.tidy(() => this.proj.type.forward(h)); // (..., n_type)
+  }
+
+  /**
+   * The seven other families' logits given the type of the word being predicted:
+   * h [..., d], type [...] int32 -> { family: [..., nClasses[family]] }.
+   */
+  logitsGivenType(h: Tensor, type: Tensor): Record<NonTypeFamily, Tensor> {
+    return tf.tidy(() => {
+      const te = this.emb.type.forward(type); // (..., e_type)
+      const y = this.project_concat_type.forward(tf.concat([h, te], -1)); // (..., d + e_type) -> (..., d)
+      const out = {} as Record<NonTypeFamily, Tensor>;
+      for (const f of NON_TYPE_FAMILIES) out[f] = this.proj[f].forward(y); // (..., n_f)
+      return out;
+    });
+  }
+
+  /**
+   * Teacher-forced logits for training: words x [B, T, 8] int32 and the true type of the next word
+   * nextType [B, T] int32 -> logits [B, T, nClasses[f]] for every family. rng given = dropout on.
+   */
+  forwardTrain(x: Tensor, nextType: Tensor, rng?: Rng): Record<Family, Tensor> {
+    this.checkWords('words', x, 3);
+    const [B, T] = x.shape as [number, number, number];
+    if (nextType.rank !== 2 || nextType.shape[0] !== B || nextType.shape[1] !== T) {
+      throw new InputError('next types', `expected [${B},${T}] int32, got ${fmtShape(nextType.shape)}`);
+    }
+    return tf.tidy(() => {
+      const h = this.forwardHidden(x, rng); // (B, T, d)
+      const rest = this.logitsGivenType(h, nextType); // 7 x (B, T, n_f)
+      return { ...rest, type: this.typeLogits(h) } as Record<Family, Tensor>; // (B, T, n_f) each
+    });
+  }
+
+  /** An empty generation state for `batch` sequences. */
+  initState(batch: number): CPState {
+    if (!Number.isInteger(batch) || batch < 1) throw new InputError('batch', `expected a positive integer, got ${batch}`);
+    return { batch, pos: 0, layers: this.transformer_encoder.layers.items.map((l) => l.attention.initState(batch)) };
+  }
+
+  /**
+   * Reads one word per sequence: word [B, 8] int32 -> h [B, d] for the next prediction, and the new state.
+   * The given state is consumed (its tensors are disposed); dispose the returned h and, at the end, the state.
+   */
+  step(word: Tensor, state: CPState): { h: Tensor; state: CPState } {
+    this.checkWords('word', word, 2);
+    if (word.shape[0] !== state.batch) throw new InputError('word', `expected batch ${state.batch}, got ${word.shape[0]}`);
+    if (state.pos >= this.config.maxLen) throw new InputError('generation', `reached the model's maxLen of ${this.config.maxLen} words`);
+    let x = tf.tidy(() => tf.add(this.embed(word), tf.slice(this.pe, [state.pos, 0], [1, this.config.dModel]))); // (B, d)
+    const layers: LayerState[] = [];
+    this.transformer_encoder.layers.items.forEach((layer, i) => {
+      const r = layer.step(x, state.layers[i] as LayerState); // (B, d)
+      x.dispose();
+      x = r.y;
+      layers.push(r.state);
+    });
+    const h = tf.tidy(() => this.transformer_encoder.norm.forward(x)); // (B, d)
+    x.dispose();
+    return { h, state: { batch: state.batch, pos: state.pos + 1, layers } };
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.pe.dispose();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The compound-word model: EMOPIA's parameter names and count, chunked linear attention against the O(T²)
+ * reference, causality, and step-by-step (recurrent / KV cache) equal to the full forward pass.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, initBackend } from '../../src/backend.ts';
+import { Rng } from '../../src/random.ts';
+import { FAMILIES, type Family } from '../../src/music/vocab.ts';
+import { EMOPIA_CLASSES, countParameters, makeConfig, type AttentionKind, type CPConfig } from '../../src/cp/config.ts';
+import { causalLinearAttention, LINEAR_EPS } from '../../src/cp/attention.ts';
+import { CPTransformer, disposeState, familyIds } from '../../src/cp/model.ts';
+import { assertClose, maxAbsDiff } from '../helpers/close.ts';
+
+const TINY_CLASSES: Record<Family, number> = { tempo: 7, chord: 9, barbeat: 5, type: 4, pitch: 11, duration: 6, velocity: 5, emotion: 5 };
+
+function tinyConfig(attention: AttentionKind, chunkSize = 4): CPConfig {
+  return makeConfig('tiny', TINY_CLASSES, { attention, chunkSize });
+}
+
+/** Random words [B, T, 8] within each family's range (flat, FAMILIES order). */
+function randomWords(rng: Rng, B: number, T: number): Int32Array {
+  const out = new Int32Array(B * T * 8);
+  for (let i = 0; i < B * T; i++) FAMILIES.forEach((f, j) => (out[i * 8 + j] = rng.nextInt(TINY_CLASSES[f])));
+  return out;
+}
+
+function expectedEmopiaKeys(): string[] {
+  const keys: string[] = [];
+  for (const f of ['tempo', 'chord', 'barbeat', 'type', 'pitch', 'duration', 'velocity', 'emotion']) keys.push(`word_emb_${f}.lut.weight`);
+  keys.push('in_linear.weight', 'in_linear.bias');
+  for (let i = 0; i < 12; i++) {
+    for (const p of ['query', 'key', 'value', 'out']) keys.push(`transformer_encoder.layers.${i}.attention.${p}_projection.weight`, `transformer_encoder.layers.${i}.attention.${p}_projection.bias`);
+    for (const m of ['linear1', 'linear2', 'norm1', 'norm2']) keys.push(`transformer_encoder.layers.${i}.${m}.weight`, `transformer_encoder.layers.${i}.${m}.bias`);
+  }
+  keys.push('transformer_encoder.norm.weight', 'transformer_encoder.norm.bias', 'project_concat_type.weight', 'project_concat_type.bias');
+  for (const f of ['tempo', 'chord', 'barbeat', 'type', 'pitch', 'duration', 'velocity', 'emotion']) keys.push(`proj_${f}.weight`, `proj_${f}.bias`);
+  return keys;
+}
+
+test('emopia preset with EMOPIA class counts: 39,096,813 parameters under EMOPIA state_dict keys', async () => {
+  await initBackend('wasm');
+  const cfg = makeConfig('emopia', { ...EMOPIA_CLASSES });
+  assert.equal(countParameters(cfg), 39_096_813);
+  const before = tf.memory().numTensors;
+  const model = new CPTransformer(cfg, new Rng(1));
+  assert.equal(model.numParameters(), 39_096_813);
+  const names = model.namedParameters().map(([n]) => n);
+  assert.deepEqual(names, expectedEmopiaKeys());
+  // PyTorch shapes of a few entries (Linear weights are [out, in] in the state dict).
+  const shapes = new Map(model.namedParameters().map(([n, v]) => [n, v.shape]));
+  assert.deepEqual(shapes.get('word_emb_pitch.lut.weight'), [87, 512]);
+  assert.deepEqual(shapes.get('in_linear.weight'), [1376, 512]); // stored [in, out]
+  assert.deepEqual(shapes.get('project_concat_type.weight'), [544, 512]);
+  model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+/** out_i = sum_{j<=i} (fq_i·fk_j) v_j / (sum_{j<=i} fq_i·fk_j + eps), in float64 loops. */
+function naiveLinear(fq: Float32Array, fk: Float32Array, v: Float32Array, BH: number, T: number, dh: number): Float64Array {
+  const out = new Float64Array(BH * T * dh);
+  for (let b = 0; b < BH; b++) {
+    for (let i = 0; i < T; i++) {
+      let den = 0;
+      const num = new Float64Array(dh);
+      for (let j = 0; j <= i; j++) {
+        let a = 0;
+        for (let c = 0; c < dh; c++) a += (fq[(b * T + i) * dh + c] as number) * (fk[(b * T + j) * dh + c] as number);
+        den += a;
+        for (let c = 0; c < dh; c++) num[c] = (num[c] as number) + a * (v[(b * T + j) * dh + c] as number);
+      }
+      for (let c = 0; c < dh; c++) out[(b * T + i) * dh + c] = (num[c] as number) / (den + LINEAR_EPS);
+    }
+  }
+  return out;
+}
+
+test('chunked causal linear attention equals the O(T²) masked form for every chunk size', async () => {
+  await initBackend('wasm');
+  const rng = new Rng(7);
+  const [B, h, T, dh] = [2, 2, 7, 3];
+  const n = B * h * T * dh;
+  const fq = Float32Array.from({ length: n }, () => rng.next() * 2); // positive, like elu+1
+  const fk = Float32Array.from({ length: n }, () => rng.next() * 2);
+  const v = Float32Array.from({ length: n }, () => rng.normal());
+  const ref = naiveLinear(fq, fk, v, B * h, T, dh);
+  const [tq, tk, tv] = [fq, fk, v].map((a) => tf.tensor4d(a, [B, h, T, dh]));
+  const before = tf.memory().numTensors;
+  for (const chunk of [1, 2, 3, 7, 10]) {
+    const out = causalLinearAttention(tq!, tk!, tv!, chunk);
+    assert.deepEqual(out.shape, [B, h, T, dh]);
+    assertClose(out.dataSync(), ref, 1e-5, `chunk ${chunk}`);
+    out.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([tq!, tk!, tv!]);
+});
+
+for (const attention of ['linear', 'softmax'] as const) {
+  test(`${attention}: changing future words never changes earlier logits`, async () => {
+    await initBackend('wasm');
+    const model = new CPTransformer(tinyConfig(attention), new Rng(3));
+    const rng = new Rng(11);
+    const [B, T, cut] = [2, 10, 6];
+    const a = randomWords(rng, B, T);
+    const b = a.slice();
+    for (let bi = 0; bi < B; bi++) for (let t = cut; t < T; t++) for (let j = 0; j < 8; j++) b[(bi * T + t) * 8 + j] = (a[(bi * T + t) * 8 + j]! + 1) % TINY_CLASSES[FAMILIES[j]!];
+    const nt = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.nextInt(4)), [B, T], 'int32');
+    const before = tf.memory().numTensors;
+    const run = (w: Int32Array) => tf.tidy(() => model.forwardTrain(tf.tensor3d(w, [B, T, 8], 'int32'), nt));
+    const la = run(a);
+    const lb = run(b);
+    for (const f of FAMILIES) {
+      const n = TINY_CLASSES[f];
+      const [xa, xb] = [la[f].arraySync() as number[][][], lb[f].arraySync() as number[][][]];
+      for (let bi = 0; bi < B; bi++) {
+        const early = maxAbsDiff(xa[bi]!.slice(0, cut).flat(), xb[bi]!.slice(0, cut).flat());
+        assert.ok(early < 1e-6, `${f}: earlier logits moved by ${early}`);
+        const late = maxAbsDiff(xa[bi]!.slice(cut).flat(), xb[bi]!.slice(cut).flat());
+        assert.ok(late > 1e-4, `${f}: later logits should depend on the changed words (diff ${late})`);
+        assert.equal(xa[bi]![0]!.length, n);
+      }
+    }
+    tf.dispose([...Object.values(la), ...Object.values(lb)]);
+    assert.equal(tf.memory().numTensors, before);
+    nt.dispose();
+    model.dispose();
+  });
+
+  test(`${attention}: step-by-step logits equal one full forward pass (within 1e-4)`, async () => {
+    await initBackend('wasm');
+    const model = new CPTransformer(tinyConfig(attention, 3), new Rng(5));
+    const rng = new Rng(13);
+    const [B, T] = [2, 9];
+    const words = tf.tensor3d(randomWords(rng, B, T), [B, T, 8], 'int32');
+    const nextType = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.nextInt(4)), [B, T], 'int32');
+    const full = model.forwardTrain(words, nextType);
+    const before = tf.memory().numTensors;
+    let state = model.initState(B);
+    let held = -1;
+    for (let t = 0; t < T; t++) {
+      const w = tf.tidy(() => tf.slice(words, [0, t, 0], [B, 1, 8]).reshape([B, 8]));
+      const r = model.step(w, state);
+      state = r.state;
+      const ty = tf.tidy(() => tf.slice(nextType, [0, t], [B, 1]).reshape([B]));
+      const stepLogits = { ...model.logitsGivenType(r.h, ty), type: model.typeLogits(r.h) };
+      for (const f of FAMILIES) {
+        const ref = tf.tidy(() => tf.slice(full[f], [0, t, 0], [B, 1, TINY_CLASSES[f]]).reshape([B, TINY_CLASSES[f]]));
+        assertClose(stepLogits[f].dataSync(), ref.dataSync(), 1e-4, `${attention} ${f} at t=${t}`);
+        ref.dispose();
+      }
+      tf.dispose([w, ty, r.h, ...Object.values(stepLogits)]);
+      // Linear attention: a constant state; softmax: the cache grows in size but not in number of tensors.
+      if (t === 0) held = tf.memory().numTensors;
+      else assert.equal(tf.memory().numTensors, held, `tensors held after word ${t}`);
+    }
+    disposeState(state);
+    assert.ok(tf.memory().numTensors <= before);
+    tf.dispose([words, nextType, ...Object.values(full)]);
+    model.dispose();
+  });
+}
+
+test('familyIds picks families by name from [B,T,8] and [B,8]', async () => {
+  await initBackend('wasm');
+  const w = tf.tensor2d([[0, 1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16, 17]], [2, 8], 'int32');
+  assert.deepEqual(Array.from(familyIds(w, 'pitch').dataSync()), [4, 14]);
+  assert.deepEqual(Array.from(familyIds(w.reshape([1, 2, 8]), 'emotion').dataSync()), [7, 17]);
+  tf.dispose(w);
+});
