@@ -1,0 +1,161 @@
+/**
+ * Training windows and batches over compound-word clips.
+ *
+ * A sample is `seq + 1` words: x = words[:-1], y = words[1:] (targets shifted by one, as EMOPIA). Every
+ * sample starts with the clip's first word, its Emotion word:
+ * - a clip of at most seq + 1 words is one sample, padded at the end with the all-zero EOS word, with loss
+ *   mask 1 at the real target positions and 0 on the padding (EMOPIA's layout);
+ * - a longer clip (EMOPIA truncates these) gives ceil((n - 1) / seq) windows per epoch at random starts
+ *   s in [1, n - seq]: the Emotion word followed by words[s .. s+seq-1]. When s > 1 the first target
+ *   (words[s], which nothing before it in the window can predict) is masked out.
+ *
+ * Every epoch draws its windows and shuffles them with an Rng derived from (seed, epoch) only, so the
+ * batch of any step can be rebuilt from (seed, step) alone: resuming needs no saved data cursor beyond the
+ * step. Batches are the shuffled windows in groups of `batch`; the last group of an epoch may be smaller.
+ * A batch is padded to its longest sample (not to seq): the padding is masked, and causal attention makes
+ * real positions independent of it.
+ */
+import { tf } from '../../backend.ts';
+import { InputError } from '../../errors.ts';
+import { Rng } from '../../random.ts';
+import { FAMILY_INDEX, N_FAMILIES } from '../../music/vocab.ts';
+
+/** A clip as the dataset reader gives it: `words` holds n words of 8 integers (FAMILIES order), row-major. */
+export interface Clip {
+  name: string;
+  emotion: number;
+  words: Int32Array;
+}
+
+export interface WindowOptions {
+  /** Words per training sample after the shift (x and y length); EMOPIA uses 1024. */
+  seq: number;
+  /** Samples per batch. */
+  batch: number;
+  seed: number;
+}
+
+/** One sample: clip `clip`, the head word, then words [start, start + len) of the clip. */
+export interface WindowRef {
+  clip: number;
+  /** First word after the head word: 1 for the clip's own beginning. */
+  start: number;
+}
+
+/** Number of words of a clip. */
+export function clipLength(clip: Clip): number {
+  return clip.words.length / N_FAMILIES;
+}
+
+/** Windows a clip gives per epoch. */
+export function windowsPerClip(n: number, seq: number): number {
+  return n <= seq + 1 ? 1 : Math.ceil((n - 1) / seq);
+}
+
+/** Checks that training can run on `clips` with `seq`; InputError otherwise. */
+export function checkClips(clips: readonly Clip[], what: string): void {
+  if (clips.length === 0) throw new InputError(what, 'expected at least one clip, got none');
+  for (const c of clips) {
+    if (c.words.length % N_FAMILIES !== 0) throw new InputError(`${what} clip '${c.name}'`, `expected a multiple of ${N_FAMILIES} integers, got ${c.words.length}`);
+    if (clipLength(c) < 2) throw new InputError(`${what} clip '${c.name}'`, `expected at least 2 words, got ${clipLength(c)}`);
+  }
+}
+
+/** The Rng of an epoch: a function of (seed, epoch) only. */
+function epochRng(seed: number, epoch: number): Rng {
+  const base = new Rng(seed);
+  const mixed = (base.fork().state ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0;
+  return new Rng(mixed);
+}
+
+/** The shuffled windows of one epoch. */
+export function epochWindows(clips: readonly Clip[], opts: WindowOptions, epoch: number): WindowRef[] {
+  const rng = epochRng(opts.seed, epoch);
+  const refs: WindowRef[] = [];
+  clips.forEach((c, i) => {
+    const n = clipLength(c);
+    const k = windowsPerClip(n, opts.seq);
+    if (k === 1 && n <= opts.seq + 1) refs.push({ clip: i, start: 1 });
+    else for (let j = 0; j < k; j++) refs.push({ clip: i, start: 1 + rng.nextInt(n - opts.seq) });
+  });
+  return rng.shuffle(refs);
+}
+
+export function batchesPerEpoch(clips: readonly Clip[], opts: WindowOptions): number {
+  const windows = clips.reduce((s, c) => s + windowsPerClip(clipLength(c), opts.seq), 0);
+  return Math.ceil(windows / opts.batch);
+}
+
+/** The windows of global step `step` (0-based), with its epoch and index in the epoch. */
+export function batchAt(clips: readonly Clip[], opts: WindowOptions, step: number): { epoch: number; index: number; refs: WindowRef[] } {
+  const per = batchesPerEpoch(clips, opts);
+  const epoch = Math.floor(step / per);
+  const index = step % per;
+  const refs = epochWindows(clips, opts, epoch).slice(index * opts.batch, (index + 1) * opts.batch);
+  return { epoch, index, refs };
+}
+
+/** Consecutive windows covering every clip once, in order (validation: no randomness). */
+export function coveringWindows(clips: readonly Clip[], seq: number): WindowRef[] {
+  const refs: WindowRef[] = [];
+  clips.forEach((c, i) => {
+    const n = clipLength(c);
+    for (let start = 1; start === 1 || start < n; start += seq) refs.push({ clip: i, start });
+  });
+  return refs;
+}
+
+/** A batch in host memory: x, y [B,T,8] and mask [B,T], row-major. */
+export interface HostBatch {
+  B: number;
+  T: number;
+  x: Int32Array;
+  y: Int32Array;
+  mask: Float32Array;
+  /** Positions with mask 1 (the words the loss is taken over). */
+  words: number;
+}
+
+/** Builds the arrays of a batch: each sample is the head word then up to seq words from `start`. */
+export function buildBatch(clips: readonly Clip[], refs: readonly WindowRef[], seq: number): HostBatch {
+  const F = N_FAMILIES;
+  const samples = refs.map(({ clip, start }) => {
+    const c = clips[clip];
+    if (!c) throw new Error(`buildBatch: no clip ${clip}`);
+    const n = clipLength(c);
+    const end = Math.min(n, start + seq); // words [start, end) follow the head word
+    const w = new Int32Array((1 + end - start) * F);
+    w.set(c.words.subarray(0, F), 0);
+    w.set(c.words.subarray(start * F, end * F), F);
+    return { w, len: 1 + end - start, midSong: start > 1 };
+  });
+  const B = samples.length;
+  const T = Math.max(...samples.map((s) => s.len - 1));
+  const x = new Int32Array(B * T * F); // zeros: the EOS word pads
+  const y = new Int32Array(B * T * F);
+  const mask = new Float32Array(B * T);
+  let words = 0;
+  samples.forEach((s, b) => {
+    const L = s.len - 1;
+    x.set(s.w.subarray(0, L * F), b * T * F);
+    y.set(s.w.subarray(F, (L + 1) * F), b * T * F);
+    for (let t = s.midSong ? 1 : 0; t < L; t++) {
+      mask[b * T + t] = 1;
+      words++;
+    }
+  });
+  return { B, T, x, y, mask, words };
+}
+
+/** The tensors of a batch: x, y [B,T,8] int32, mask [B,T] float32, and nextType [B,T] int32 (y's type). */
+export function batchTensors(hb: HostBatch): { x: tf.Tensor; y: tf.Tensor; mask: tf.Tensor; nextType: tf.Tensor } {
+  const F = N_FAMILIES;
+  const nt = new Int32Array(hb.B * hb.T);
+  for (let i = 0; i < nt.length; i++) nt[i] = hb.y[i * F + FAMILY_INDEX.type] as number;
+  return {
+    x: tf.tensor3d(hb.x, [hb.B, hb.T, F], 'int32'), // (B, T, 8)
+    y: tf.tensor3d(hb.y, [hb.B, hb.T, F], 'int32'), // (B, T, 8)
+    mask: tf.tensor2d(hb.mask, [hb.B, hb.T], 'float32'), // (B, T)
+    nextType: tf.tensor2d(nt, [hb.B, hb.T], 'int32'), // (B, T)
+  };
+}

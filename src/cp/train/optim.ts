@@ -1,0 +1,131 @@
+/**
+ * Adam as torch.optim.Adam (no weight decay, no amsgrad), written over tf.Variables so that its whole state
+ * (the step count and the first and second moments of every parameter, keyed by the parameter's PyTorch
+ * name) can be saved and restored exactly in float32; and gradient clipping by global norm as
+ * torch.nn.utils.clip_grad_norm_.
+ */
+import { tf } from '../../backend.ts';
+import { InputError, fmtShape } from '../../errors.ts';
+import type { HostTensor } from '../../core/module.ts';
+
+export interface AdamOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+/** The saved form: step in JSON, moments as tensors named `exp_avg.<param>` and `exp_avg_sq.<param>` (torch's names). */
+export interface AdamState {
+  step: number;
+  tensors: Map<string, HostTensor>;
+}
+
+/** A non-trainable variable of zeros shaped like `p` (tf.variable keeps its own copy of the initial tensor). */
+function zerosVariable(p: tf.Tensor): tf.Variable {
+  const z = tf.zerosLike(p);
+  const v = tf.variable(z, false);
+  z.dispose();
+  return v;
+}
+
+export class Adam {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Updates applied so far (torch's `state['step']`). */
+  step = 0;
+  private readonly params: ReadonlyMap<string, tf.Variable>;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+
+  constructor(params: Iterable<[string, tf.Variable]>, opts: AdamOptions = {}) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.params = new Map(params);
+    for (const [name, p] of this.params) {
+      this.m.set(name, zerosVariable(p));
+      this.v.set(name, zerosVariable(p));
+    }
+  }
+
+  /**
+   * One update with learning rate `lr`. `grads` maps parameter names to gradients (a parameter without a
+   * gradient is left alone, as torch does for `grad is None`). Gradients are not disposed.
+   */
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    this.step += 1;
+    const bc1 = 1 - this.beta1 ** this.step;
+    const bc2Sqrt = Math.sqrt(1 - this.beta2 ** this.step);
+    const stepSize = lr / bc1;
+    for (const [name, g] of grads) {
+      const p = this.params.get(name);
+      const m = this.m.get(name);
+      const v = this.v.get(name);
+      if (!p || !m || !v) throw new Error(`Adam: no parameter named '${name}'`);
+      tf.tidy(() => {
+        const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)); // same shape as p
+        const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.mul(g, g), 1 - this.beta2)); // same shape as p
+        const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), this.eps); // same shape as p
+        m.assign(m1);
+        v.assign(v1);
+        p.assign(tf.sub(p, tf.mul(tf.div(m1, denom), stepSize)));
+      });
+    }
+  }
+
+  /** Copies the state to host memory. */
+  state(): AdamState {
+    const tensors = new Map<string, HostTensor>();
+    for (const [name, m] of this.m) tensors.set(`exp_avg.${name}`, { shape: m.shape.slice(), data: m.dataSync() as Float32Array });
+    for (const [name, v] of this.v) tensors.set(`exp_avg_sq.${name}`, { shape: v.shape.slice(), data: v.dataSync() as Float32Array });
+    return { step: this.step, tensors };
+  }
+
+  /** Restores a saved state; every parameter's moments must be present with the parameter's shape. */
+  loadState(state: AdamState, what = 'optimizer state'): void {
+    if (!Number.isInteger(state.step) || state.step < 0) throw new InputError(what, `expected a step count >= 0, got ${state.step}`);
+    const known = new Set<string>();
+    for (const [kind, table] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
+      for (const [name, variable] of table) {
+        const key = `${kind}.${name}`;
+        known.add(key);
+        const t = state.tensors.get(key);
+        if (!t) throw new InputError(what, `missing '${key}'`);
+        if (t.shape.length !== variable.shape.length || t.shape.some((d, i) => d !== variable.shape[i])) {
+          throw new InputError(what, `'${key}': expected shape ${fmtShape(variable.shape)}, got ${fmtShape(t.shape)}`);
+        }
+      }
+    }
+    const extra = [...state.tensors.keys()].filter((k) => !known.has(k));
+    if (extra.length) throw new InputError(what, `unexpected tensor(s): ${extra.slice(0, 3).join(', ')}`);
+    for (const [kind, table] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
+      for (const [name, variable] of table) {
+        const t = state.tensors.get(`${kind}.${name}`) as HostTensor;
+        tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
+      }
+    }
+    this.step = state.step;
+  }
+
+  dispose(): void {
+    for (const t of this.m.values()) t.dispose();
+    for (const t of this.v.values()) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+/**
+ * Clips gradients to a global L2 norm of at most `maxNorm`, as torch.nn.utils.clip_grad_norm_: the factor
+ * min(1, maxNorm / (norm + 1e-6)) multiplies every gradient. Returns new gradient tensors (the inputs are
+ * not disposed) and the norm before clipping (NaN or Infinity when a gradient is not finite).
+ */
+export function clipGradNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
+  const gs = [...grads.values()];
+  const norm = gs.length === 0 ? 0 : tf.tidy(() => tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0] as number);
+  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, g] of grads) out.set(name, tf.tidy(() => tf.mul(g, coef)));
+  return { grads: out, norm };
+}

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, initBackend } from '../../src/backend.ts';
+import { batchAt, batchesPerEpoch, batchTensors, buildBatch, coveringWindows, epochWindows, type Clip } from '../../src/cp/train/batches.ts';
+import { FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
+
+const F = N_FAMILIES;
+const TYPE = FAMILY_INDEX.type;
+const EMO = FAMILY_INDEX.emotion;
+
+/** A clip whose word i has pitch column = i (so positions are readable) and an Emotion word first. */
+function clip(name: string, n: number, emotion: number): Clip {
+  const words = new Int32Array(n * F);
+  for (let i = 0; i < n; i++) {
+    words[i * F + TYPE] = i === 0 ? 1 : 3;
+    words[i * F + FAMILY_INDEX.pitch] = i;
+  }
+  words[EMO] = emotion;
+  return { name, emotion, words };
+}
+
+const clips = [clip('Q1_a_0', 30, 1), clip('Q3_b_0', 5, 3), clip('Q4_c_0', 12, 4)];
+const opts = { seq: 8, batch: 2, seed: 7 };
+
+test('windows: long clips give ceil((n-1)/seq) random windows, short clips one; all start with the Emotion word', () => {
+  const refs = epochWindows(clips, opts, 0);
+  // 30 words -> ceil(29/8) = 4 windows; 5 words -> 1; 12 words -> ceil(11/8) = 2.
+  assert.equal(refs.length, 7);
+  assert.deepEqual([0, 1, 2].map((c) => refs.filter((r) => r.clip === c).length), [4, 1, 2]);
+  assert.equal(batchesPerEpoch(clips, opts), 4);
+  const starts = refs.filter((r) => r.clip === 0).map((r) => r.start);
+  assert.ok(starts.every((s) => s >= 1 && s <= 30 - 8), `starts within [1, n - seq]: ${starts}`);
+  const hb = buildBatch(clips, refs, opts.seq);
+  assert.equal(hb.T, 8);
+  for (let b = 0; b < hb.B; b++) {
+    const ref = refs[b]!;
+    const c = clips[ref.clip]!;
+    assert.equal(hb.x[b * hb.T * F + TYPE], 1, 'x starts with an Emotion word');
+    assert.equal(hb.x[b * hb.T * F + EMO], c.emotion, "... carrying the clip's emotion");
+    // After the head, x continues at words[start] and y is x shifted by one.
+    if (hb.T > 1 && ref.start + 1 < c.words.length / F) assert.equal(hb.x[(b * hb.T + 1) * F + FAMILY_INDEX.pitch], ref.start);
+    assert.equal(hb.y[b * hb.T * F + FAMILY_INDEX.pitch], ref.start);
+  }
+});
+
+test('windows and batches are deterministic for (seed, step) and change with the seed and the epoch', () => {
+  const a = epochWindows(clips, opts, 0);
+  assert.deepEqual(epochWindows(clips, opts, 0), a);
+  assert.notDeepEqual(epochWindows(clips, { ...opts, seed: 8 }, 0), a);
+  assert.notDeepEqual(epochWindows(clips, opts, 1), a);
+  // Step 5 is the second batch of epoch 1, whatever was computed before.
+  const s5 = batchAt(clips, opts, 5);
+  assert.equal(s5.epoch, 1);
+  assert.equal(s5.index, 1);
+  assert.deepEqual(s5.refs, epochWindows(clips, opts, 1).slice(2, 4));
+  // The last batch of an epoch holds the remainder.
+  assert.equal(batchAt(clips, opts, 3).refs.length, 1);
+});
+
+test('padding uses the all-zero EOS word and the loss mask covers exactly the real targets', async () => {
+  await initBackend('wasm');
+  // Clip 1 (5 words) whole from its start, and clip 0 from word 10 (a mid-song window).
+  const hb = buildBatch(clips, [{ clip: 1, start: 1 }, { clip: 0, start: 10 }], opts.seq);
+  assert.equal(hb.T, 8);
+  // Sample 0: x = words 0..3 then padding, y = words 1..4 then padding; mask 1 on the 4 real targets.
+  assert.deepEqual(Array.from(hb.mask.subarray(0, 8)), [1, 1, 1, 1, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(hb.x.subarray(4 * F, 8 * F)), new Array(4 * F).fill(0), 'x padding is EOS (all zero)');
+  assert.deepEqual(Array.from(hb.y.subarray(4 * F, 8 * F)), new Array(4 * F).fill(0), 'y padding is EOS (all zero)');
+  // Sample 1: x = [Emotion, w10..w16], y = [w10..w17]; the first target (w10, unpredictable from the head) is masked.
+  assert.deepEqual(Array.from(hb.mask.subarray(8, 16)), [0, 1, 1, 1, 1, 1, 1, 1]);
+  const yPitch = Array.from({ length: 8 }, (_, t) => hb.y[(8 + t) * F + FAMILY_INDEX.pitch]);
+  assert.deepEqual(yPitch, [10, 11, 12, 13, 14, 15, 16, 17]);
+  assert.equal(hb.words, 4 + 7);
+  const before = tf.memory().numTensors;
+  const t = batchTensors(hb);
+  assert.deepEqual(t.x.shape, [2, 8, 8]);
+  assert.deepEqual(Array.from(t.nextType.dataSync()).slice(0, 5), [3, 3, 3, 3, 0], 'nextType is the type column of y');
+  tf.dispose(Object.values(t));
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('validation windows cover every clip in order, without randomness', () => {
+  assert.deepEqual(coveringWindows(clips, 8), [
+    { clip: 0, start: 1 }, { clip: 0, start: 9 }, { clip: 0, start: 17 }, { clip: 0, start: 25 },
+    { clip: 1, start: 1 },
+    { clip: 2, start: 1 }, { clip: 2, start: 9 },
+  ]);
+});
