@@ -52,6 +52,8 @@ export interface BuildOptions extends Omit<EncodeOptions, 'emotion'>, ReadMidiOp
   seed?: number;
   /** Called after each file with the count done. */
   onProgress?: (done: number, total: number) => void;
+  /** Called for each file that is skipped, with the reason. */
+  onSkip?: (file: string, reason: string) => void;
 }
 
 export interface BuildResult {
@@ -76,7 +78,9 @@ export async function buildDataset(midiDir: string, outDir: string, opts: BuildO
       encoded.push({ ...encodeFile(bytes, source, opts, grid), source });
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      skipped.push({ file: source, reason: err.message.startsWith(`${source}: `) ? err.message.slice(source.length + 2) : err.message });
+      const reason = err.message.startsWith(`${source}: `) ? err.message.slice(source.length + 2) : err.message;
+      skipped.push({ file: source, reason });
+      opts.onSkip?.(source, reason);
     }
     opts.onProgress?.(i + 1, files.length);
   });
@@ -94,7 +98,9 @@ export async function buildDataset(midiDir: string, outDir: string, opts: BuildO
       kept.push(e);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      skipped.push({ file: e.source, reason: err.message.slice(e.source.length + 2) });
+      const reason = err.message.slice(e.source.length + 2);
+      skipped.push({ file: e.source, reason });
+      opts.onSkip?.(e.source, reason);
     }
   }
   if (kept.length === 0) {

@@ -45,9 +45,8 @@ function ascii(bytes: Uint8Array, at: number, n: number): string {
 /** Structural checks that midi-file does not make (it reads past the end of truncated data silently). */
 function checkStructure(bytes: Uint8Array, what: string): void {
   if (bytes.length === 0) throw new InputError(what, 'empty file (0 bytes), expected a standard MIDI file');
-  if (bytes.length < 14 || ascii(bytes, 0, 4) !== 'MThd') {
-    throw new InputError(what, `not a standard MIDI file: expected header 'MThd', got '${ascii(bytes, 0, 4)}'${bytes.length < 14 ? ` (${bytes.length} bytes)` : ''}`);
-  }
+  if (ascii(bytes, 0, 4) !== 'MThd') throw new InputError(what, `not a standard MIDI file: expected header 'MThd', got '${ascii(bytes, 0, 4)}'`);
+  if (bytes.length < 14) throw new InputError(what, `truncated: the MIDI header needs 14 bytes, the file has ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getUint32(4);
   if (headerLen < 6) throw new InputError(what, `corrupt MIDI header: expected length >= 6, got ${headerLen}`);

@@ -1,0 +1,74 @@
+/** File helpers shared by the music commands: reading inputs with one-line errors, vocabularies, words JSON. */
+import { readFileSync } from 'node:fs';
+import { InputError, UsageError } from '../../errors.ts';
+import { FAMILIES, N_FAMILIES, Vocab, parseEmotion, type Emotion } from '../../music/index.ts';
+
+export function readInput(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'expected a file, got a folder' : `cannot read (${code ?? String(err)})`);
+  }
+}
+
+export function readJsonFile(path: string): unknown {
+  const text = new TextDecoder().decode(readInput(path));
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(path, `expected JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `--vocab FILE` (a vocab.json) or the default full grid. */
+export function loadVocab(path: string | undefined): Vocab {
+  return path === undefined ? Vocab.fullGrid() : Vocab.fromJSON(readJsonFile(path), path);
+}
+
+export function parseEmotionOption(value: string): Emotion {
+  try {
+    return parseEmotion(value.toUpperCase());
+  } catch {
+    throw new UsageError('--emotion', `expected Q1, Q2, Q3 or Q4, got '${value}'`);
+  }
+}
+
+export function parseChoice<T extends string>(name: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name}`, `expected one of ${choices.join('|')}, got '${value}'`);
+    return value as T;
+  };
+}
+
+/** The words file written by `encode`: one word per line, so that it stays readable and diffable. */
+export function wordsJson(vocab: Vocab, words: Int32Array, events: ReadonlyArray<Record<string, unknown>>, extra: Record<string, unknown>): string {
+  const rows: string[] = [];
+  for (let i = 0; i < words.length; i += N_FAMILIES) rows.push(`[${Array.from(words.subarray(i, i + N_FAMILIES)).join(',')}]`);
+  const ev = events.map((e) => JSON.stringify(FAMILIES.map((f) => String(e[f]))));
+  const head = JSON.stringify({ families: FAMILIES, vocab: vocab.id() ?? vocab.toJSON(), ...extra });
+  return `${head.slice(0, -1)},\n"words": [\n${rows.join(',\n')}\n],\n"events": [\n${ev.join(',\n')}\n]}\n`;
+}
+
+/** Parses a words file: {families, vocab, words: [[8 ints], ...]}. */
+export function parseWordsJson(json: unknown, what: string): { vocab: Vocab; words: Int32Array } {
+  if (typeof json !== 'object' || json === null) throw new InputError(what, 'expected a JSON object with "families", "vocab" and "words"');
+  const o = json as { families?: unknown; vocab?: unknown; words?: unknown };
+  if (!Array.isArray(o.families) || o.families.join(',') !== FAMILIES.join(',')) {
+    throw new InputError(what, `expected "families": [${FAMILIES.join(',')}], got ${JSON.stringify(o.families)}`);
+  }
+  const vocab = Vocab.fromJSON(o.vocab ?? null, `${what}: vocab`);
+  if (!Array.isArray(o.words)) throw new InputError(what, 'expected "words": a list of words of 8 integers');
+  const words = new Int32Array(o.words.length * N_FAMILIES);
+  o.words.forEach((w: unknown, i: number) => {
+    if (!Array.isArray(w) || w.length !== N_FAMILIES || !w.every((x) => Number.isInteger(x))) {
+      throw new InputError(what, `word ${i}: expected ${N_FAMILIES} integers, got ${JSON.stringify(w)}`);
+    }
+    w.forEach((x: number, j: number) => {
+      const f = FAMILIES[j] as (typeof FAMILIES)[number];
+      if (x < 0 || x >= vocab.size(f)) throw new InputError(what, `word ${i}: ${f} index ${x} is outside the vocabulary (size ${vocab.size(f)})`);
+      words[i * N_FAMILIES + j] = x;
+    });
+  });
+  return { vocab, words };
+}

@@ -1,0 +1,37 @@
+/** `emopia encode IN.mid [-o OUT.json]`: a MIDI file to EMOPIA compound words. */
+import type { Command } from 'commander';
+import { writeFileAtomic } from '../../io/atomic.ts';
+import { emotionFromName } from '../../music/dataset.ts';
+import { readMidi, scoreToWords, type Emotion, type EncodeOptions } from '../../music/index.ts';
+import { loadVocab, parseChoice, parseEmotionOption, readInput, wordsJson } from './_music_io.ts';
+
+interface EncodeCliOptions {
+  output?: string;
+  emotion?: Emotion;
+  vocab?: string;
+  pedal: 'ignore' | 'extend';
+  chords: NonNullable<EncodeOptions['chords']>;
+}
+
+export function register(program: Command): void {
+  program
+    .command('encode')
+    .description('encode a MIDI file as EMOPIA compound words (JSON: families, vocab, words, events)')
+    .argument('<in.mid>', 'MIDI file')
+    .option('-o, --output <out.json>', 'write here instead of standard output')
+    .option('--emotion <Q>', 'emotion quadrant Q1..Q4 (default: from a Q1_..Q4_ file name, else 0 = unknown)', parseEmotionOption)
+    .option('--vocab <vocab.json>', 'vocabulary file (default: the full grid)')
+    .option('--pedal <mode>', 'sustain pedal: ignore (as EMOPIA) or extend', parseChoice('pedal', ['ignore', 'extend'] as const), 'ignore')
+    .option('--chords <mode>', 'chords: auto (markers if any, else recognise), recognise, markers, none', parseChoice('chords', ['auto', 'recognise', 'markers', 'none'] as const), 'auto')
+    .action((input: string, opts: EncodeCliOptions) => {
+      const vocab = loadVocab(opts.vocab);
+      const { score, info } = readMidi(readInput(input), input);
+      const emotion = opts.emotion ?? emotionFromName(input);
+      const { words, events, stats } = scoreToWords(score, vocab, { emotion, pedal: opts.pedal, chords: opts.chords }, input);
+      const text = wordsJson(vocab, words, events, { emotion, stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated } });
+      if (opts.output) {
+        writeFileAtomic(opts.output, text);
+        process.stderr.write(`emopia encode: ${input} -> ${opts.output}: ${stats.words} words, ${stats.notes} notes, ${stats.bars} bars${stats.outOfRange ? `, ${stats.outOfRange} notes out of range dropped` : ''}${info.drumNotesDropped ? `, ${info.drumNotesDropped} drum notes dropped` : ''}\n`);
+      } else process.stdout.write(text);
+    });
+}
