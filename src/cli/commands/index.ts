@@ -1,10 +1,16 @@
 /** The list of commands. Each module registers its command(s) on the program. */
 import type { Command } from 'commander';
 import { register as registerExplain } from './explain.ts';
+import { register as registerEncode } from './encode.ts';
+import { register as registerDecode } from './decode.ts';
+import { register as registerDataset } from './dataset.ts';
+
+import { register as torchParity } from './torch_parity.ts';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerExplain];
+const registrations: Register[] = [
+  torchParity,registerEncode, registerDecode, registerDataset, registerExplain];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);
