@@ -27,7 +27,7 @@ import {
   type Vocab,
 } from './vocab.ts';
 
-export interface EncodeOptions {
+export interface TokenizeOptions {
   /** 0 (unknown, default) or 1..4 for Q1..Q4. */
   emotion?: Emotion;
   /**
@@ -43,7 +43,7 @@ export interface EncodeOptions {
 }
 
 /** What quantization did, for summaries: nothing is dropped or changed silently. */
-export interface EncodeStats {
+export interface TokenizeStats {
   /** Notes in the words. */
   notes: number;
   /** Notes dropped because their pitch is outside 22..107. */
@@ -72,7 +72,7 @@ export interface Quantized {
   /** Chord value per grid tick. */
   chords: Map<number, string>;
   bars: number;
-  stats: Omit<EncodeStats, 'words' | 'notes' | 'bars'>;
+  stats: Omit<TokenizeStats, 'words' | 'notes' | 'bars'>;
 }
 
 const P = GRID.ticksPerPosition;
@@ -80,7 +80,7 @@ const BAR = GRID.ticksPerBar;
 const gridOf = (t: number) => Math.max(0, roundHalfEven(t / P) * P);
 
 /** Chord markers of the score: its own chord markers, or recognised ones. */
-function chordMarkers(score: Score, mode: NonNullable<EncodeOptions['chords']>): Array<{ tick: number; text: string }> {
+function chordMarkers(score: Score, mode: NonNullable<TokenizeOptions['chords']>): Array<{ tick: number; text: string }> {
   if (mode === 'none') return [];
   const own: Array<{ tick: number; text: string }> = [];
   for (const m of score.markers) {
@@ -92,7 +92,7 @@ function chordMarkers(score: Score, mode: NonNullable<EncodeOptions['chords']>):
 }
 
 /** Quantizes a score to EMOPIA's grid. Throws InputError when no note is in range or the piece is too long. */
-export function quantize(score: Score, opts: EncodeOptions = {}, what = 'score'): Quantized {
+export function quantize(score: Score, opts: TokenizeOptions = {}, what = 'score'): Quantized {
   const src = opts.pedal === 'extend' ? applySustain(score) : score;
   const inRange = src.notes.filter((n) => n.pitch >= GRID.minPitch && n.pitch <= GRID.maxPitch);
   const outOfRange = src.notes.length - inRange.length;
@@ -156,14 +156,14 @@ export function quantizedToEvents(q: Quantized, emotion: Emotion = 0): CompoundE
 }
 
 /** Score -> readable words and what quantization did. */
-export function scoreToEvents(score: Score, opts: EncodeOptions = {}, what = 'score'): { events: CompoundEvent[]; stats: EncodeStats } {
+export function scoreToEvents(score: Score, opts: TokenizeOptions = {}, what = 'score'): { events: CompoundEvent[]; stats: TokenizeStats } {
   const q = quantize(score, opts, what);
   const events = quantizedToEvents(q, opts.emotion ?? 0);
   return { events, stats: { ...q.stats, notes: q.notes.length, bars: q.bars, words: events.length } };
 }
 
 /** Score -> words (n*8 indices, FAMILIES order). Throws InputError when a value is missing from `vocab`. */
-export function scoreToWords(score: Score, vocab: Vocab, opts: EncodeOptions = {}, what = 'score'): { words: Int32Array; events: CompoundEvent[]; stats: EncodeStats } {
+export function scoreToWords(score: Score, vocab: Vocab, opts: TokenizeOptions = {}, what = 'score'): { words: Int32Array; events: CompoundEvent[]; stats: TokenizeStats } {
   const { events, stats } = scoreToEvents(score, opts, what);
   return { words: eventsToWords(events, vocab, what), events, stats };
 }

@@ -11,7 +11,7 @@
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { readMidi, type MidiReadInfo, type ReadMidiOptions } from './midi_io.ts';
-import { scoreToWords, type EncodeOptions, type EncodeStats } from './cp_tokenizer.ts';
+import { scoreToWords, type TokenizeOptions, type TokenizeStats } from './cp_tokenizer.ts';
 import { FAMILIES, N_FAMILIES, Vocab, type Emotion, type Family, type VocabValue } from './vocab.ts';
 
 export interface Clip {
@@ -103,12 +103,12 @@ export interface EncodedFile {
   emotion: Emotion;
   /** Words in the full-grid vocabulary. */
   words: Int32Array;
-  stats: EncodeStats;
+  stats: TokenizeStats;
   info: MidiReadInfo;
 }
 
 /** Reads and encodes one file onto the full grid; throws InputError naming `source` on bad input. */
-export function encodeFile(bytes: Uint8Array, source: string, opts: EncodeOptions & ReadMidiOptions = {}, grid = Vocab.fullGrid()): EncodedFile {
+export function encodeFile(bytes: Uint8Array, source: string, opts: TokenizeOptions & ReadMidiOptions = {}, grid = Vocab.fullGrid()): EncodedFile {
   const { score, info } = readMidi(bytes, source, opts);
   const emotion = opts.emotion ?? emotionFromName(source);
   const { words, stats } = scoreToWords(score, grid, { ...opts, emotion }, source);

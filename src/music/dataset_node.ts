@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeDirAtomic } from '../io/atomic.ts';
-import type { EncodeOptions } from './cp_tokenizer.ts';
+import type { TokenizeOptions } from './cp_tokenizer.ts';
 import {
   encodeFile,
   observedVocab,
@@ -44,7 +44,7 @@ export function listMidiFiles(dir: string): string[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-export interface BuildOptions extends Omit<EncodeOptions, 'emotion'>, ReadMidiOptions {
+export interface BuildOptions extends Omit<TokenizeOptions, 'emotion'>, ReadMidiOptions {
   /** 'full' (default), 'observed', or a vocabulary to use. */
   vocab?: 'full' | 'observed' | Vocab;
   /** Fraction of songs held out for validation (default 0.1). */

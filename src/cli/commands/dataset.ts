@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { datasetStats, type DatasetStats } from '../../music/dataset.ts';
 import { buildDataset, readDataset } from '../../music/dataset_node.ts';
-import { FAMILIES, Vocab, type EncodeOptions } from '../../music/index.ts';
+import { FAMILIES, Vocab, type TokenizeOptions } from '../../music/index.ts';
 import { parseFloatOption, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { parseChoice, readJsonFile } from './_music_io.ts';
@@ -14,7 +14,7 @@ interface BuildCliOptions {
   valid: number;
   seed: number;
   pedal: 'ignore' | 'extend';
-  chords: NonNullable<EncodeOptions['chords']>;
+  chords: NonNullable<TokenizeOptions['chords']>;
 }
 
 export function register(program: Command): void {

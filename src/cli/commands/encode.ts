@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../io/atomic.ts';
 import { emotionFromName } from '../../music/dataset.ts';
-import { readMidi, scoreToWords, type Emotion, type EncodeOptions } from '../../music/index.ts';
+import { readMidi, scoreToWords, type Emotion, type TokenizeOptions } from '../../music/index.ts';
 import { loadVocab, parseChoice, parseEmotionOption, readInput, wordsJson } from './_music_io.ts';
 
 interface EncodeCliOptions {
@@ -10,7 +10,7 @@ interface EncodeCliOptions {
   emotion?: Emotion;
   vocab?: string;
   pedal: 'ignore' | 'extend';
-  chords: NonNullable<EncodeOptions['chords']>;
+  chords: NonNullable<TokenizeOptions['chords']>;
 }
 
 export function register(program: Command): void {
