@@ -4,13 +4,11 @@ import { register as registerExplain } from './explain.ts';
 import { register as registerEncode } from './encode.ts';
 import { register as registerDecode } from './decode.ts';
 import { register as registerDataset } from './dataset.ts';
-
-import { register as torchParity } from './torch_parity.ts';
+import { register as registerTorchParity } from './torch_parity.ts';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [
-  torchParity,registerEncode, registerDecode, registerDataset, registerExplain];
+const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);
