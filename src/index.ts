@@ -49,3 +49,4 @@ export {
 } from './core/transformer.ts';
 export { TokenEmbedding } from './core/embedding.ts';
 export { sinusoidalTable, positionalEncoding, addPositional } from './core/positional.ts';
+export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } from './music/dataset_node.ts';

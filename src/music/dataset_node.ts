@@ -44,7 +44,7 @@ export function listMidiFiles(dir: string): string[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-export interface BuildOptions extends Omit<TokenizeOptions, 'emotion'>, ReadMidiOptions {
+export interface DatasetBuildOptions extends Omit<TokenizeOptions, 'emotion'>, ReadMidiOptions {
   /** 'full' (default), 'observed', or a vocabulary to use. */
   vocab?: 'full' | 'observed' | Vocab;
   /** Fraction of songs held out for validation (default 0.1). */
@@ -65,7 +65,7 @@ export interface BuildResult {
  * Encodes every MIDI file under `midiDir` and writes the dataset folder `outDir` atomically (temporary folder,
  * then rename). Bad files are skipped and listed; InputError when no file was usable.
  */
-export async function buildDataset(midiDir: string, outDir: string, opts: BuildOptions = {}): Promise<BuildResult> {
+export async function buildDataset(midiDir: string, outDir: string, opts: DatasetBuildOptions = {}): Promise<BuildResult> {
   const files = listMidiFiles(midiDir);
   if (files.length === 0) throw new InputError(midiDir, 'no .mid or .midi files in this folder');
   const grid = Vocab.fullGrid();

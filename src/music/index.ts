@@ -15,7 +15,8 @@
  *   midiToScore(bytes, what?): Score; readMidi(bytes, what?): {score, info}; scoreToMidi(score): Uint8Array
  *   scoreToWords(score, vocab, {emotion, chords, pedal}): {words: Int32Array (n*8), events, stats}
  *   wordsToScore(words, vocab): {score, emotion, skipped}; scoreToEvents / eventsToScore (readable words)
- *   parseDataset(indexJson, vocabJson, bytes): Dataset;  readDataset(dir) in dataset_node.ts (Node only)
+ *   parseDataset(indexJson, vocabJson, bytes): Dataset; emotionFromName, songOf, splitBySong, datasetStats
+ *   readDataset(dir), buildDataset(midiDir, outDir, opts): in dataset_node.ts (Node only; re-exported by src/index.ts)
  *     Dataset = {vocab: Vocab, train: Clip[], valid: Clip[]}; Clip = {name, emotion, words: Int32Array (n*8)}
  */
 export * from './vocab.ts';
@@ -24,3 +25,4 @@ export * from './score.ts';
 export * from './midi_io.ts';
 export * from './chords.ts';
 export * from './cp_tokenizer.ts';
+export * from './dataset.ts';
