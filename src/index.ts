@@ -50,3 +50,4 @@ export {
 export { TokenEmbedding } from './core/embedding.ts';
 export { sinusoidalTable, positionalEncoding, addPositional } from './core/positional.ts';
 export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } from './music/dataset_node.ts';
+export { runTorchParity, transformerConfigFromTorch, isParityDataKey, PARITY_TOLERANCE, type ParityResult } from './core/torch_interop.ts';
