@@ -168,3 +168,32 @@ test('familyIds picks families by name from [B,T,8] and [B,8]', async () => {
   assert.deepEqual(Array.from(familyIds(w.reshape([1, 2, 8]), 'emotion').dataSync()), [7, 17]);
   tf.dispose(w);
 });
+
+test('linear: gradients flow to every parameter through the chunked attention; dropout is seeded', async () => {
+  await initBackend('wasm');
+  const model = new CPTransformer(tinyConfig('linear', 3), new Rng(9));
+  const rng = new Rng(21);
+  const [B, T] = [2, 7];
+  const x = tf.tensor3d(randomWords(rng, B, T), [B, T, 8], 'int32');
+  const nt = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.nextInt(4)), [B, T], 'int32');
+  const before = tf.memory().numTensors;
+  const loss = (r?: Rng) => () => tf.addN(FAMILIES.map((f) => tf.mean(tf.square(model.forwardTrain(x, nt, r)[f])))) as tf.Scalar;
+  const { value, grads } = tf.variableGrads(loss(new Rng(1)));
+  const names = model.namedParameters();
+  for (const [name, v] of names) {
+    const g = grads[v.name];
+    assert.ok(g, `no gradient for ${name}`);
+    const a = g.dataSync();
+    assert.ok(a.every(Number.isFinite), `non-finite gradient for ${name}`);
+    // Every embedding row of an unused id has zero gradient, but each table has some used rows.
+    assert.ok(a.some((u) => u !== 0), `zero gradient for ${name}`);
+  }
+  const again = tf.tidy(() => loss(new Rng(1))());
+  const other = tf.tidy(() => loss(new Rng(2))());
+  assert.equal(again.dataSync()[0], value.dataSync()[0], 'same dropout seed, same loss');
+  assert.notEqual(other.dataSync()[0], value.dataSync()[0], 'another dropout seed, another loss');
+  tf.dispose([value, again, other, ...Object.values(grads)]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, nt]);
+  model.dispose();
+});
