@@ -1,0 +1,182 @@
+/**
+ * The training loop behind `emopia train`: sets up a fresh, resumed (--resume) or initialised (--init) run,
+ * steps the Trainer, validates and checkpoints every N steps, logs one JSON row per step, and stops
+ * cleanly on request (Ctrl-C) or with a one-line error on a non-finite loss, keeping the last good
+ * checkpoint.
+ */
+import { InputError, UsageError } from '../../errors.ts';
+import { Rng } from '../../random.ts';
+import { startProgress, type Progress } from '../../cli/progress.ts';
+import type { Dataset } from '../../music/dataset.ts';
+import { FAMILIES, type Family } from '../../music/vocab.ts';
+import { makeConfig, type AttentionKind, type PresetName } from '../config.ts';
+import { CPTransformer } from '../model.ts';
+import { batchesPerEpoch, checkClips } from './batches.ts';
+import { loadCheckpoint } from './model_files.ts';
+import { loadRun, runDirInUse, saveRun, type TrainState } from './run_dir.ts';
+import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from './trainer.ts';
+
+export interface RunOptions {
+  /** The dataset (readDataset's result) and where it came from (for messages). */
+  data: Dataset;
+  dataDir: string;
+  /** The run folder. */
+  out: string;
+  preset: PresetName;
+  /** Overrides the preset's attention kind (fresh and --init runs). */
+  attention?: AttentionKind;
+  /** Total updates of the run (counting those before a resume); or `epochs` passes over the training windows. */
+  steps?: number;
+  epochs?: number;
+  batch: number;
+  seq: number;
+  lr: number;
+  warmup: number;
+  seed: number;
+  /** Continue the run in `out` with its own settings. */
+  resume?: boolean;
+  /** Start from the weights of another run folder, with a fresh optimizer. */
+  init?: string;
+  validEvery: number;
+  saveEvery: number;
+  /** Show a progress bar (or log lines when stderr is not a terminal). */
+  progress?: boolean;
+  /** Set `stopped` to finish the current step, save and return (Ctrl-C). */
+  stop?: { stopped: boolean };
+  /** Human-readable notes (stderr in the CLI). */
+  note?: (line: string) => void;
+}
+
+export interface RunResult {
+  step: number;
+  totalSteps: number;
+  interrupted: boolean;
+  lastTrain?: StepResult;
+  lastValid?: ValidResult;
+  /** Steps of the last checkpoint written. */
+  savedStep?: number;
+}
+
+const round = (x: number) => Number(x.toPrecision(6));
+const roundLosses = (l: Record<Family, number>) => Object.fromEntries(FAMILIES.map((f) => [f, round(l[f])]));
+
+/** Runs training to `steps` (or `epochs`) and returns where it stopped. */
+export async function runTraining(opts: RunOptions): Promise<RunResult> {
+  const note = opts.note ?? (() => {});
+  const { train, valid, vocab } = opts.data;
+  checkClips(train, `dataset ${opts.dataDir} (train split)`);
+
+  let trainer: Trainer;
+  let log: string[] = [];
+  let init: string | undefined;
+  if (opts.resume) {
+    const snap = loadRun(opts.out);
+    if (!snap.vocab.equals(vocab)) {
+      snap.model.dispose();
+      throw new InputError(opts.dataDir, `its vocabulary differs from the run's ${opts.out}/vocab.json (sizes ${vocab.sizes().join(',')} vs ${snap.vocab.sizes().join(',')})`);
+    }
+    trainer = new Trainer(snap.model, train, valid, snap.state.settings);
+    trainer.optimizer.loadState(snap.optimizer, `${opts.out}/optimizer.safetensors`);
+    trainer.step = snap.state.step;
+    trainer.rng = Rng.fromState(snap.state.rng);
+    log = [...snap.log];
+    init = snap.state.init;
+    note(`resuming ${opts.out} at step ${trainer.step}`);
+  } else {
+    if (runDirInUse(opts.out)) throw new InputError(opts.out, 'already exists and is not empty; pass --resume to continue that run, or choose another --out');
+    let model: CPTransformer;
+    if (opts.init) {
+      const ck = loadCheckpoint(opts.init);
+      if (!ck.vocab.equals(vocab)) {
+        ck.model.dispose();
+        throw new InputError(opts.dataDir, `its vocabulary differs from the --init run's ${opts.init}/vocab.json (sizes ${vocab.sizes().join(',')} vs ${ck.vocab.sizes().join(',')})`);
+      }
+      model = ck.model;
+      if (opts.attention && opts.attention !== model.config.attention) {
+        const sd = model.stateDict();
+        const cfg = { ...model.config, attention: opts.attention };
+        model.dispose();
+        model = new CPTransformer(cfg);
+        model.loadStateDict(sd);
+      }
+      init = opts.init;
+    } else {
+      const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
+      model = new CPTransformer(makeConfig(opts.preset, nClasses, opts.attention ? { attention: opts.attention } : {}), new Rng(opts.seed));
+    }
+    if (opts.seq + 1 > model.config.maxLen) {
+      model.dispose();
+      throw new UsageError('--seq', `expected at most ${model.config.maxLen - 1} (the model's maxLen ${model.config.maxLen} minus 1), got ${opts.seq}`);
+    }
+    const settings: TrainSettings = { seq: opts.seq, batch: opts.batch, seed: opts.seed, peakLr: opts.lr, warmup: opts.warmup, clip: 3 };
+    trainer = new Trainer(model, train, valid, settings);
+  }
+
+  const s = trainer.settings;
+  const perEpoch = batchesPerEpoch(train, s);
+  const totalSteps = opts.steps ?? (opts.epochs ?? 1) * perEpoch;
+  const result: RunResult = { step: trainer.step, totalSteps, interrupted: false };
+  const snapshot = (): TrainState => ({
+    format: 'emopia-ts/train-state',
+    version: 1,
+    step: trainer.step,
+    epoch: Math.floor(trainer.step / perEpoch),
+    rng: trainer.rng.state,
+    settings: s,
+    ...(init ? { init } : {}),
+    data: { train: train.length, valid: valid.length },
+    ...(result.lastValid ? { lastValid: { step: trainer.step, loss: result.lastValid.loss } } : {}),
+  });
+  const save = async () => {
+    await saveRun(opts.out, { model: trainer.model, vocab, optimizer: trainer.optimizer.state(), state: snapshot(), log });
+    result.savedStep = trainer.step;
+  };
+
+  if (trainer.step >= totalSteps) {
+    note(`nothing to do: the run is at step ${trainer.step} and --steps/--epochs asks for ${totalSteps}`);
+    trainer.model.dispose();
+    trainer.dispose();
+    return result;
+  }
+  note(`training ${trainer.model.numParameters().toLocaleString('en-US')} parameters (${trainer.model.config.attention} attention) on ${train.length} clips, ${perEpoch} batches per epoch, steps ${trainer.step + 1}..${totalSteps}`);
+
+  const startStep = trainer.step;
+  let bar: Progress | undefined;
+  try {
+    bar = opts.progress ? startProgress('train', totalSteps - startStep, 'steps') : undefined;
+    while (trainer.step < totalSteps && !opts.stop?.stopped) {
+      let r: StepResult;
+      try {
+        r = trainer.trainStep();
+      } catch (err) {
+        if (!(err instanceof DivergedError)) throw err;
+        const kept = result.savedStep ?? (opts.resume ? startStep : undefined);
+        throw new InputError('training stopped', `${err.message}; ${kept !== undefined ? `${opts.out} keeps the checkpoint of step ${kept}` : 'no checkpoint was written'}`);
+      }
+      result.lastTrain = r;
+      const wps = r.words / r.seconds;
+      log.push(JSON.stringify({ kind: 'train', step: r.step, epoch: r.epoch, loss: round(r.loss), losses: roundLosses(r.losses), lr: r.lr, gradNorm: round(r.gradNorm), words: r.words, wordsPerSec: round(wps) }));
+      bar?.update(r.step - startStep, `step ${r.step} loss ${r.loss.toFixed(3)} ${wps.toFixed(0)} words/s`);
+      if (r.step % opts.validEvery === 0 || r.step === totalSteps) {
+        const v = trainer.validate();
+        if (v) {
+          result.lastValid = v;
+          log.push(JSON.stringify({ kind: 'valid', step: r.step, loss: round(v.loss), losses: roundLosses(v.losses), words: v.words }));
+        }
+      }
+      if (r.step % opts.saveEvery === 0 || r.step === totalSteps) await save();
+      // Lets a Ctrl-C handler run between steps.
+      await new Promise((res) => setImmediate(res));
+    }
+    if (opts.stop?.stopped && result.savedStep !== trainer.step) {
+      await save();
+    }
+    result.interrupted = Boolean(opts.stop?.stopped) && trainer.step < totalSteps;
+    result.step = trainer.step;
+    return result;
+  } finally {
+    bar?.stop();
+    trainer.model.dispose();
+    trainer.dispose();
+  }
+}

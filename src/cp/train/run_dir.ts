@@ -1,0 +1,120 @@
+/**
+ * The run folder of `emopia train` (Node only):
+ *
+ *   model.safetensors, config.json, vocab.json   the model, as every other command reads it (../checkpoint.ts)
+ *   optimizer.safetensors                         Adam's moments, `exp_avg.<param>` / `exp_avg_sq.<param>`, F32
+ *   train-state.json                              step, epoch, dropout Rng state, Adam step, the settings
+ *   train-log.jsonl                               one JSON object per step (kind "train") and per validation ("valid")
+ *
+ * A checkpoint is written as a whole folder through writeDirAtomic: the folder is either the previous
+ * checkpoint or the new one, never a mix, so an interrupted save or a crash loses at most the steps since the
+ * last checkpoint and `--resume` always finds a consistent state.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../../errors.ts';
+import { writeDirAtomic } from '../../io/atomic.ts';
+import { readSafetensorsFile } from '../../io/safetensors_node.ts';
+import { safetensorsFromStateDict, stateDictFromSafetensors } from '../../io/safetensors.ts';
+import { writeFileSync } from 'node:fs';
+import type { Vocab } from '../../music/vocab.ts';
+import type { CPTransformer } from '../model.ts';
+import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model_files.ts';
+import type { AdamState } from './optim.ts';
+import type { TrainSettings } from './trainer.ts';
+
+export const STATE_FILE = 'train-state.json';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const LOG_FILE = 'train-log.jsonl';
+
+export interface TrainState {
+  format: 'emopia-ts/train-state';
+  version: 1;
+  /** Updates done. */
+  step: number;
+  epoch: number;
+  /** State of the dropout Rng after `step` updates. */
+  rng: number;
+  settings: TrainSettings;
+  /** Where the run started from with --init, if it did. */
+  init?: string;
+  /** Clips in the splits the run was trained on (a changed dataset is reported on resume). */
+  data: { train: number; valid: number };
+  lastValid?: { step: number; loss: number };
+}
+
+export interface RunSnapshot {
+  model: CPTransformer;
+  vocab: Vocab;
+  optimizer: AdamState;
+  state: TrainState;
+  /** The whole log, as lines without newlines. */
+  log: readonly string[];
+}
+
+/** True when `dir` holds files of a run (or anything else): training refuses to write over it without --resume. */
+export function runDirInUse(dir: string): boolean {
+  return existsSync(dir) && (!isDir(dir) || readdirSync(dir).length > 0);
+}
+
+function isDir(p: string): boolean {
+  try {
+    return readdirSync(p) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a complete checkpoint into `dir`, replacing the previous one atomically. */
+export async function saveRun(dir: string, snap: RunSnapshot): Promise<void> {
+  await writeDirAtomic(dir, async (tmp) => {
+    await saveCheckpoint(tmp, snap.model, snap.vocab);
+    const meta = { step: String(snap.optimizer.step), format: 'emopia-ts/adam' };
+    writeFileSync(join(tmp, OPTIMIZER_FILE), safetensorsFromStateDict(snap.optimizer.tensors, { metadata: meta }));
+    writeFileSync(join(tmp, STATE_FILE), `${JSON.stringify(snap.state, null, 1)}\n`);
+    writeFileSync(join(tmp, LOG_FILE), snap.log.length ? `${snap.log.join('\n')}\n` : '');
+  });
+}
+
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new InputError(path, 'no such file (is this a run folder written by emopia train?)');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(path, `expected JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Checks the fields of train-state.json that resuming relies on. */
+function parseState(json: unknown, path: string): TrainState {
+  const o = json as Partial<TrainState> | null;
+  if (!o || typeof o !== 'object' || o.format !== 'emopia-ts/train-state' || o.version !== 1) {
+    throw new InputError(path, "expected format 'emopia-ts/train-state' version 1");
+  }
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (!int(o.step) || !int(o.epoch) || !int(o.rng)) throw new InputError(path, 'expected integer step, epoch and rng');
+  const s = o.settings as Partial<TrainSettings> | undefined;
+  const keys: Array<keyof TrainSettings> = ['seq', 'batch', 'seed', 'peakLr', 'warmup', 'clip'];
+  if (!s || keys.some((k) => typeof s[k] !== 'number' || !Number.isFinite(s[k]))) {
+    throw new InputError(path, `expected settings with numbers ${keys.join(', ')}`);
+  }
+  return o as TrainState;
+}
+
+/** Reads a run folder for --resume. */
+export function loadRun(dir: string): RunSnapshot {
+  if (!existsSync(dir)) throw new InputError(dir, 'no such run folder to resume');
+  const statePath = join(dir, STATE_FILE);
+  const state = parseState(readJson(statePath), statePath);
+  const ck: LoadedCheckpoint = loadCheckpoint(dir);
+  const parsed = readSafetensorsFile(join(dir, OPTIMIZER_FILE));
+  const optimizer: AdamState = { step: Number(parsed.metadata.step), tensors: stateDictFromSafetensors(parsed) };
+  const logPath = join(dir, LOG_FILE);
+  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.length > 0) : [];
+  return { model: ck.model, vocab: ck.vocab, optimizer, state, log };
+}

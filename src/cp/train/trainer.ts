@@ -1,0 +1,133 @@
+/**
+ * One training step and one validation pass of the compound-word Transformer, with everything a step
+ * depends on held in one object: the model, the Adam state, the dropout Rng and the step count. The batch of
+ * a step is rebuilt from (seed, step) (batches.ts), so these four things are the whole training state.
+ */
+import { tf } from '../../backend.ts';
+import { Rng } from '../../random.ts';
+import type { CPTransformer } from '../model.ts';
+import { FAMILIES, type Family } from '../../music/vocab.ts';
+import { batchAt, batchTensors, buildBatch, coveringWindows, type Clip, type WindowOptions } from './batches.ts';
+import { cpLoss, familyTargets, maskedCrossEntropySum } from './loss.ts';
+import { Adam, clipGradNorm } from './optim.ts';
+import { learningRate, type ScheduleConfig } from './schedule.ts';
+
+/** Hyper-parameters that fix the sequence of updates; saved with the run and reused on --resume. */
+export interface TrainSettings extends WindowOptions, ScheduleConfig {
+  /** Global gradient-norm limit (EMOPIA 3). */
+  clip: number;
+}
+
+export interface StepResult {
+  /** Updates done after this step (1-based). */
+  step: number;
+  epoch: number;
+  loss: number;
+  losses: Record<Family, number>;
+  lr: number;
+  gradNorm: number;
+  /** Target positions in the batch's loss (mask sum). */
+  words: number;
+  seconds: number;
+}
+
+export interface ValidResult {
+  loss: number;
+  losses: Record<Family, number>;
+  words: number;
+}
+
+/** Thrown when a step gives a loss or gradient that is not finite; the update is not applied. */
+export class DivergedError extends Error {
+  constructor(readonly step: number, readonly value: number, what: string) {
+    super(`${what} is ${value} at step ${step}`);
+    this.name = 'DivergedError';
+  }
+}
+
+export class Trainer {
+  readonly optimizer: Adam;
+  /** The dropout Rng; its state is saved with each checkpoint. */
+  rng: Rng;
+  /** Updates done so far. */
+  step = 0;
+  private readonly ptName = new Map<string, string>();
+  private readonly vars: tf.Variable[];
+
+  constructor(readonly model: CPTransformer, readonly train: readonly Clip[], readonly valid: readonly Clip[], readonly settings: TrainSettings) {
+    const named = model.namedParameters();
+    this.vars = named.map(([, v]) => v);
+    for (const [name, v] of named) this.ptName.set(v.name, name);
+    this.optimizer = new Adam(named);
+    // The dropout stream is seeded apart from the data order and the initialisation.
+    this.rng = new Rng((settings.seed ^ 0x2545f491) >>> 0);
+  }
+
+  /** One update: batch of the current step, forward with dropout, loss, gradients, clipping, Adam. */
+  trainStep(): StepResult {
+    const t0 = performance.now();
+    const s = this.settings;
+    const { epoch, refs } = batchAt(this.train, s, this.step);
+    const hb = buildBatch(this.train, refs, s.seq);
+    const batch = batchTensors(hb);
+    const kept: tf.Scalar[] = [];
+    const rngBefore = this.rng.state;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = this.model.forwardTrain(batch.x, batch.nextType, this.rng); // (B, T, n_f) per family
+      const l = cpLoss(logits, batch.y, batch.mask);
+      for (const f of FAMILIES) kept.push(tf.keep(l.perFamily[f]));
+      return l.total;
+    }, this.vars);
+    const named = new Map<string, tf.Tensor>();
+    for (const [vname, g] of Object.entries(grads)) named.set(this.ptName.get(vname) ?? vname, g);
+    let clipped: Map<string, tf.Tensor> | undefined;
+    try {
+      const loss = value.dataSync()[0] as number;
+      const losses = {} as Record<Family, number>;
+      FAMILIES.forEach((f, i) => (losses[f] = (kept[i] as tf.Scalar).dataSync()[0] as number));
+      if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
+      const c = clipGradNorm(named, s.clip);
+      clipped = c.grads;
+      if (!Number.isFinite(c.norm)) throw new DivergedError(this.step + 1, c.norm, 'the gradient norm');
+      const lr = learningRate(this.step, s);
+      this.optimizer.apply(clipped, lr);
+      this.step += 1;
+      return { step: this.step, epoch, loss, losses, lr, gradNorm: c.norm, words: hb.words, seconds: (performance.now() - t0) / 1000 };
+    } catch (err) {
+      // A failed step leaves the state as it was before it.
+      this.rng = Rng.fromState(rngBefore);
+      throw err;
+    } finally {
+      tf.dispose([value, ...kept, ...named.values(), ...(clipped ? clipped.values() : []), ...Object.values(batch)]);
+    }
+  }
+
+  /** Loss over the whole valid split (every word once, no dropout): Σ CE·mask / Σ mask per family. */
+  validate(): ValidResult | undefined {
+    if (this.valid.length === 0) return undefined;
+    const s = this.settings;
+    const refs = coveringWindows(this.valid, s.seq);
+    const sums = Object.fromEntries(FAMILIES.map((f) => [f, 0])) as Record<Family, number>;
+    let words = 0;
+    for (let i = 0; i < refs.length; i += s.batch) {
+      const hb = buildBatch(this.valid, refs.slice(i, i + s.batch), s.seq);
+      words += hb.words;
+      const part = tf.tidy(() => {
+        const b = batchTensors(hb);
+        const logits = this.model.forwardTrain(b.x, b.nextType); // (B, T, n_f) per family
+        return tf.stack(FAMILIES.map((f) => maskedCrossEntropySum(logits[f], familyTargets(b.y, f), b.mask))); // (8,)
+      });
+      const v = part.dataSync();
+      part.dispose();
+      FAMILIES.forEach((f, j) => (sums[f] += v[j] as number));
+    }
+    const losses = {} as Record<Family, number>;
+    for (const f of FAMILIES) losses[f] = sums[f] / Math.max(words, 1);
+    const loss = FAMILIES.reduce((a, f) => a + losses[f], 0) / FAMILIES.length;
+    return { loss, losses, words };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf, initBackend } from '../../src/backend.ts';
+import { makeConfig } from '../../src/cp/config.ts';
+import { CPTransformer } from '../../src/cp/model.ts';
+import { uniformLoss } from '../../src/cp/train/loss.ts';
+import { runTraining, type RunOptions } from '../../src/cp/train/run.ts';
+import { DivergedError, Trainer } from '../../src/cp/train/trainer.ts';
+import { Rng } from '../../src/random.ts';
+import { FAMILIES, Vocab, type Family } from '../../src/music/vocab.ts';
+import { twoPieces } from './train_data.ts';
+
+const vocab = Vocab.fullGrid();
+const clips = twoPieces(vocab);
+const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
+const tmp = mkdtempSync(join(tmpdir(), 'emopia-train-'));
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function options(out: string, extra: Partial<RunOptions> = {}): RunOptions {
+  return {
+    data: { vocab, train: clips, valid: clips },
+    dataDir: 'two-pieces',
+    out,
+    preset: 'tiny',
+    steps: 4,
+    batch: 2,
+    seq: 64,
+    lr: 1e-2,
+    warmup: 10,
+    seed: 5,
+    validEvery: 1000,
+    saveEvery: 1000,
+    ...extra,
+  };
+}
+
+const logRows = (dir: string) => readFileSync(join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number; loss: number });
+
+test('a tiny model overfits two pieces: the dropout-free loss on them falls below a tenth of the uniform loss', async () => {
+  await initBackend('wasm');
+  const out = join(tmp, 'overfit');
+  const r = await runTraining(options(out, { steps: 80, validEvery: 40 }));
+  // Every word of the two pieces is determined by its predecessors (the Emotion word tells the pieces apart),
+  // so the best achievable loss is 0; predicting uniformly costs mean_f ln(nClasses[f]) = 3.28 here.
+  const uniform = uniformLoss(nClasses);
+  assert.ok(uniform > 3.2 && uniform < 3.4, `uniform loss ${uniform}`);
+  const rows = logRows(out);
+  const first = rows.find((row) => row.kind === 'train');
+  assert.ok(first && first.loss > 0.75 * uniform, `the first loss (${first?.loss}) is near the uniform loss`);
+  assert.ok(r.lastValid, 'validation ran');
+  assert.ok(r.lastValid.loss < 0.1 * uniform, `loss ${r.lastValid.loss} < ${0.1 * uniform}`);
+  assert.equal(rows.filter((row) => row.kind === 'train').length, 80);
+  assert.deepEqual(rows.filter((row) => row.kind === 'valid').map((row) => row.step), [40, 80]);
+});
+
+test('resume is exact: 2 steps, resume, 2 more steps gives the same weights and optimizer state as 4 steps', async () => {
+  await initBackend('wasm');
+  const a = join(tmp, 'four');
+  const b = join(tmp, 'two-plus-two');
+  await runTraining(options(a, { steps: 4, validEvery: 1 }));
+  const first = await runTraining(options(b, { steps: 2, validEvery: 1 }));
+  assert.equal(first.savedStep, 2);
+  // On resume the run's own settings apply: a different --lr or --seed given now must not matter.
+  const second = await runTraining(options(b, { steps: 4, validEvery: 1, resume: true, lr: 1, seed: 99 }));
+  assert.equal(second.step, 4);
+  for (const file of ['model.safetensors', 'optimizer.safetensors']) {
+    assert.ok(readFileSync(join(a, file)).equals(readFileSync(join(b, file))), `${file} is byte-identical`);
+  }
+  const la = logRows(a).map((row) => [row.kind, row.step, row.loss]);
+  const lb = logRows(b).map((row) => [row.kind, row.step, row.loss]);
+  assert.deepEqual(lb, la, 'the logs agree step by step');
+  const state = JSON.parse(readFileSync(join(b, 'train-state.json'), 'utf8')) as { step: number };
+  assert.equal(state.step, 4);
+});
+
+test('a training step leaks no tensor, and a non-finite loss stops it without changing the state', async () => {
+  await initBackend('wasm');
+  const model = new CPTransformer(makeConfig('tiny', nClasses), new Rng(3));
+  const trainer = new Trainer(model, clips, [], { seq: 16, batch: 2, seed: 1, peakLr: 1e-3, warmup: 2, clip: 3 });
+  trainer.trainStep(); // the first step may create lasting tensors (none expected, but do not count them)
+  const before = tf.memory().numTensors;
+  const r = trainer.trainStep();
+  assert.equal(r.step, 2);
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaks across a step');
+  const v = trainer.validate();
+  assert.equal(v, undefined, 'no valid split, no validation');
+  // Poison one weight: the next step must throw and leave step, Rng and weights untouched.
+  const [name, w] = model.namedParameters()[0] as [string, tf.Variable];
+  const poisoned = tf.fill(w.shape, NaN);
+  w.assign(poisoned);
+  poisoned.dispose();
+  const rngState = trainer.rng.state;
+  const adamStep = trainer.optimizer.step;
+  assert.throws(() => trainer.trainStep(), (err: unknown) => err instanceof DivergedError && /the training loss is NaN at step 3/.test(err.message), name);
+  assert.equal(trainer.step, 2);
+  assert.equal(trainer.optimizer.step, adamStep);
+  assert.equal(trainer.rng.state, rngState);
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaks on a failed step');
+  trainer.dispose();
+  model.dispose();
+});
