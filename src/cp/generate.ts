@@ -1,0 +1,230 @@
+/**
+ * Emotion-conditioned generation, as EMOPIA's `inference_from_scratch` (annahung31/EMOPIA
+ * workspace/transformer/models.py): feed the prime [Emotion word, Bar word] (or a prompt's words behind the
+ * Emotion word), then per step sample the type from the first head, feed the sampled type to the second head
+ * and sample the other families; emotion is always 0 in generated words.
+ *
+ * Beyond EMOPIA:
+ * - Values that cannot appear in a word of the sampled type are masked out (the tokenizer's grammar), and so
+ *   are the choices that would break the layout checked by `checkWords`: no Emotion word after the start, no
+ *   Note word before the first Beat of its bar, Beat positions increasing within a bar, a Bar word with tempo
+ *   and chord 0 and a Beat word with tempo and chord not 0. Every generated sequence therefore decodes whole.
+ * - Limits: `maxBars` (default 32) and `maxWords`, and the model's maxLen; EMOPIA has none and can run forever.
+ *   When a limit stops the piece, a closing Bar (for maxBars) and an EOS word are appended, as the tokenizer's
+ *   layout ends.
+ */
+import { tf } from '../backend.ts';
+import { InputError } from '../errors.ts';
+import { Rng } from '../random.ts';
+import { typeAllowedValues, type AllowedValues } from '../music/grammar.ts';
+import {
+  FAMILIES, FAMILY_INDEX, N_FAMILIES, barWord, emotionWord, eosWord, parseEmotion,
+  type Emotion, type EmotionName, type Family, type Vocab, type WordType,
+} from '../music/vocab.ts';
+import { CPTransformer, NON_TYPE_FAMILIES, disposeState, type CPState } from './model.ts';
+import { sampleLogits, samplingTable, type SamplingOverrides, type SamplingParams } from './sampling.ts';
+
+export interface GenerateOptions {
+  emotion: Emotion | EmotionName;
+  /** Seed of the sampling (default 0); ignored when `rng` is given. */
+  seed?: number;
+  rng?: Rng;
+  /** Stop after this many bars of new material (default 32). */
+  maxBars?: number;
+  /** Stop after this many generated words (default: no limit but the model's maxLen). */
+  maxWords?: number;
+  /** Per-family temperature / top-p overriding EMOPIA's table. */
+  sampling?: SamplingOverrides;
+  /**
+   * Words to continue (flat n*8, FAMILIES order), e.g. a prompt MIDI's words. A leading Emotion word and a
+   * trailing EOS are removed; the requested emotion's word is put in front.
+   */
+  prompt?: ArrayLike<number>;
+  /** false: EOS is never sampled, generation runs to a limit (for benchmarks). Default true. */
+  stopAtEos?: boolean;
+  /** Called after each generated word with the number generated so far. */
+  onWord?: (generated: number) => void;
+}
+
+export type StopReason = 'eos' | 'maxBars' | 'maxWords' | 'maxLen';
+
+export interface GenerateResult {
+  /** All words (flat n*8): the fed ones (prime or emotion + prompt), the generated ones, and EOS last. */
+  words: Int32Array;
+  /** How many of `words` were fed before sampling began. */
+  fed: number;
+  /** Words sampled by the model (the appended closing Bar / EOS not counted). */
+  generated: number;
+  /** Bars of new material (the fed last bar counts as the first). */
+  bars: number;
+  stoppedBy: StopReason;
+}
+
+/** Where the layout stands, to mask choices that would break it. */
+interface Layout {
+  /** A Beat word has been seen in the current bar (Note words may follow). */
+  afterBeat: boolean;
+  /** Last Beat position in the current bar, -1 after a Bar word. */
+  lastPos: number;
+}
+
+const valueOf = (vocab: Vocab, f: Family, word: ArrayLike<number>): unknown => vocab.values(f)[word[FAMILY_INDEX[f]] as number];
+
+function advance(layout: Layout, vocab: Vocab, word: ArrayLike<number>): void {
+  if (valueOf(vocab, 'type', word) !== 'Metrical') return;
+  const bb = valueOf(vocab, 'barbeat', word);
+  if (bb === 'Bar') {
+    layout.afterBeat = false;
+    layout.lastPos = -1;
+  } else if (typeof bb === 'string' && bb.startsWith('Beat_')) {
+    layout.afterBeat = true;
+    layout.lastPos = Number(bb.slice(5));
+  }
+}
+
+/** The words to feed: the emotion word, then the prompt (minus its own Emotion word and EOS) or a Bar word. */
+export function primeFor(vocab: Vocab, emotion: Emotion | EmotionName, prompt?: ArrayLike<number>): number[][] {
+  const out = [emotionWord(vocab, emotion)];
+  if (!prompt || prompt.length === 0) return [...out, barWord(vocab)];
+  if (prompt.length % N_FAMILIES !== 0) throw new InputError('prompt', `expected a multiple of ${N_FAMILIES} integers, got ${prompt.length}`);
+  const words: number[][] = [];
+  for (let i = 0; i < prompt.length; i += N_FAMILIES) words.push(Array.from({ length: N_FAMILIES }, (_, j) => prompt[i + j] as number));
+  const type = (w: number[]) => valueOf(vocab, 'type', w);
+  if (words.length && type(words[0] as number[]) === 'Emotion') words.shift();
+  while (words.length && type(words[words.length - 1] as number[]) === 'EOS') words.pop();
+  if (words.some((w) => type(w) === 'Emotion' || type(w) === 'EOS')) throw new InputError('prompt', 'expected Emotion only first and EOS only last');
+  if (!words.length) return [...out, barWord(vocab)];
+  return [...out, ...words];
+}
+
+/** Type indices allowed next, given the layout. */
+function allowedTypes(vocab: Vocab, layout: Layout, stopAtEos: boolean): number[] {
+  const ok: WordType[] = ['Metrical'];
+  if (layout.afterBeat) ok.push('Note');
+  if (stopAtEos) ok.push('EOS');
+  return ok.filter((t) => vocab.has('type', t)).map((t) => vocab.encode('type', t)).sort((a, b) => a - b);
+}
+
+/** Samples the non-type families of a word of type `typeName` from their logits (flat, FAMILIES order minus type). */
+function sampleRest(
+  vocab: Vocab, grammar: AllowedValues, typeName: WordType, logits: Float32Array, offsets: Record<Family, number>,
+  table: Record<Family, SamplingParams>, layout: Layout, rng: Rng,
+): Record<Family, number> {
+  const word = {} as Record<Family, number>;
+  const pick = (f: Family, allowed: readonly number[]): number => {
+    const n = vocab.size(f);
+    return sampleLogits(logits.subarray(offsets[f], offsets[f] + n), table[f], rng, allowed);
+  };
+  const allowedOf = (f: Family) => grammar[typeName][f];
+  // EMOPIA's order of sampling: tempo, barbeat, chord, pitch, duration, velocity; barbeat comes first here
+  // because tempo and chord depend on it (0 for Bar, CONTI or a value for a Beat).
+  if (typeName === 'Metrical') {
+    const bbAllowed = allowedOf('barbeat').filter((i) => {
+      const v = vocab.values('barbeat')[i];
+      return v === 'Bar' || (typeof v === 'string' && v.startsWith('Beat_') && Number(v.slice(5)) > layout.lastPos);
+    });
+    word.barbeat = pick('barbeat', bbAllowed);
+    const isBar = vocab.values('barbeat')[word.barbeat] === 'Bar';
+    for (const f of ['tempo', 'chord'] as const) {
+      const zero = vocab.has(f, 0) ? vocab.encode(f, 0) : -1;
+      word[f] = pick(f, allowedOf(f).filter((i) => (isBar ? i === zero : i !== zero)));
+    }
+  }
+  for (const f of NON_TYPE_FAMILIES) {
+    if (word[f] !== undefined) continue;
+    if (f === 'emotion') word[f] = vocab.has('emotion', 0) ? vocab.encode('emotion', 0) : 0;
+    else word[f] = pick(f, allowedOf(f));
+  }
+  return word;
+}
+
+/** Generates one piece with `model`; all tensors are released before returning. */
+export function generate(model: CPTransformer, vocab: Vocab, opts: GenerateOptions): GenerateResult {
+  const emotion = parseEmotion(opts.emotion);
+  if (emotion === 0) throw new InputError('emotion', 'expected Q1, Q2, Q3 or Q4, got 0');
+  const cfg = model.config;
+  const sizes = vocab.sizes();
+  FAMILIES.forEach((f, i) => {
+    if (cfg.nClasses[f] !== sizes[i]) throw new InputError('vocabulary', `family ${f} has ${sizes[i]} values but the model has ${cfg.nClasses[f]} classes`);
+  });
+  const maxBars = opts.maxBars ?? 32;
+  const maxWords = opts.maxWords ?? Infinity;
+  if (!(Number.isInteger(maxBars) && maxBars >= 1)) throw new InputError('maxBars', `expected an integer >= 1, got ${maxBars}`);
+  if (!(maxWords === Infinity || (Number.isInteger(maxWords) && maxWords >= 1))) throw new InputError('maxWords', `expected an integer >= 1, got ${maxWords}`);
+  const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+  const table = samplingTable(opts.sampling);
+  const grammar = typeAllowedValues(vocab);
+  const stopAtEos = opts.stopAtEos ?? true;
+  const fed = primeFor(vocab, emotion, opts.prompt);
+  // The last fed word must leave room for the words to come and the EOS word (which is never fed).
+  if (fed.length >= cfg.maxLen) throw new InputError('prompt', `${fed.length} words do not fit the model's maxLen of ${cfg.maxLen}`);
+  const offsets = {} as Record<Family, number>;
+  let off = 0;
+  for (const f of NON_TYPE_FAMILIES) {
+    offsets[f] = off;
+    off += vocab.size(f);
+  }
+  const words: number[][] = [...fed];
+  const layout: Layout = { afterBeat: false, lastPos: -1 };
+  for (const w of fed) advance(layout, vocab, w);
+  const typeEOS = vocab.encode('type', 'EOS');
+  let state: CPState = model.initState(1);
+  let h: tf.Tensor | null = null;
+  let generated = 0;
+  let bars = 1;
+  let stoppedBy: StopReason = 'maxLen';
+  const feed = (w: number[]) => {
+    const t = tf.tensor2d([w], [1, N_FAMILIES], 'int32'); // (1, 8)
+    const r = model.step(t, state);
+    t.dispose();
+    h?.dispose();
+    h = r.h; // (1, d)
+    state = r.state;
+  };
+  try {
+    for (const w of fed) feed(w);
+    for (;;) {
+      if (generated >= maxWords) {
+        stoppedBy = 'maxWords';
+        break;
+      }
+      if (words.length >= cfg.maxLen) break; // maxLen
+      const hh = h as unknown as tf.Tensor;
+      const typeLogits = tf.tidy(() => model.typeLogits(hh).reshape([-1])); // (n_type,)
+      const tl = typeLogits.dataSync() as Float32Array;
+      typeLogits.dispose();
+      const type = sampleLogits(tl, table.type, rng, allowedTypes(vocab, layout, stopAtEos));
+      if (type === typeEOS) {
+        stoppedBy = 'eos';
+        break;
+      }
+      const typeName = vocab.values('type')[type] as WordType;
+      const rest = tf.tidy(() => {
+        const given = model.logitsGivenType(hh, tf.tensor1d([type], 'int32')); // 7 x (1, n_f)
+        return tf.concat(NON_TYPE_FAMILIES.map((f) => given[f].reshape([-1])), 0); // (sum n_f,)
+      });
+      const logits = rest.dataSync() as Float32Array;
+      rest.dispose();
+      const sampled = sampleRest(vocab, grammar, typeName, logits, offsets, table, layout, rng);
+      const word = FAMILIES.map((f) => (f === 'type' ? type : sampled[f]));
+      generated++;
+      opts.onWord?.(generated);
+      if (typeName === 'Metrical' && vocab.values('barbeat')[sampled.barbeat] === 'Bar') {
+        if (bars >= maxBars) {
+          words.push(word); // the closing Bar
+          stoppedBy = 'maxBars';
+          break;
+        }
+        bars++;
+      }
+      words.push(word);
+      advance(layout, vocab, word);
+      feed(word);
+    }
+  } finally {
+    (h as tf.Tensor | null)?.dispose();
+    disposeState(state);
+  }
+  words.push(eosWord(vocab));
+  return { words: Int32Array.from(words.flat()), fed: fed.length, generated, bars, stoppedBy };
+}

@@ -1,0 +1,144 @@
+/**
+ * Generation with a random-init tiny model: seeded runs are identical, every piece follows the tokenizer's
+ * layout and decodes to MIDI, limits hold, no tensor outlives a run; checkpoint files round-trip.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf, initBackend } from '../../src/backend.ts';
+import { Rng } from '../../src/random.ts';
+import { Vocab, FAMILIES, FAMILY_INDEX } from '../../src/music/vocab.ts';
+import { checkWords } from '../../src/music/grammar.ts';
+import { wordsToScore } from '../../src/music/cp_tokenizer.ts';
+import { midiToScore, scoreToMidi } from '../../src/music/midi_io.ts';
+import { makeConfig, type AttentionKind } from '../../src/cp/config.ts';
+import { CPTransformer } from '../../src/cp/model.ts';
+import { generate, primeFor } from '../../src/cp/generate.ts';
+import { loadModel, saveModel } from '../../src/cp/checkpoint.ts';
+
+const vocab = Vocab.fullGrid();
+const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
+const tinyModel = (attention: AttentionKind, seed = 1) => new CPTransformer(makeConfig('tiny', classes, { attention }), new Rng(seed));
+
+for (const attention of ['linear', 'softmax'] as const) {
+  test(`${attention}: seeded generation is deterministic, follows the layout and decodes to MIDI`, async () => {
+    await initBackend('wasm');
+    const model = tinyModel(attention);
+    const before = tf.memory().numTensors;
+    // An untrained model samples EOS early; EOS is masked here so that pieces reach maxWords.
+    const opts = { emotion: 'Q2' as const, maxWords: 60, maxBars: 1000, stopAtEos: false };
+    const a = generate(model, vocab, { ...opts, seed: 7 });
+    assert.equal(tf.memory().numTensors, before, 'no tensor outlives a generation');
+    const b = generate(model, vocab, { ...opts, seed: 7 });
+    const c = generate(model, vocab, { ...opts, seed: 8 });
+    assert.equal(a.generated, 60);
+    const d = generate(model, vocab, { emotion: 'Q2', seed: 7 }); // EMOPIA's sampling table, EOS allowed
+    assert.equal(d.stoppedBy, 'eos');
+    assert.equal(d.words.length / 8, d.fed + d.generated + 1);
+    assert.deepEqual(checkWords(vocab, d.words), []);
+    assert.deepEqual(a.words, b.words);
+    assert.notDeepEqual(a.words, c.words);
+    for (const r of [a, c]) {
+      assert.ok(r.generated <= 60);
+      assert.equal(r.words.length / 8, r.fed + r.generated + 1, 'fed, generated, EOS');
+      assert.deepEqual(checkWords(vocab, r.words), [], 'the piece follows the layout');
+      // First word: Emotion Q2; then the Bar word of the prime.
+      assert.equal(vocab.decode('type', r.words[FAMILY_INDEX.type]!), 'Emotion');
+      assert.equal(vocab.decode('emotion', r.words[FAMILY_INDEX.emotion]!), 2);
+      assert.equal(vocab.decode('barbeat', r.words[8 + FAMILY_INDEX.barbeat]!), 'Bar');
+      const { score, emotion, skipped } = wordsToScore(r.words, vocab);
+      assert.equal(skipped, 0);
+      assert.equal(emotion, 2);
+      const back = midiToScore(scoreToMidi(score));
+      assert.equal(back.notes.length, score.notes.length);
+    }
+    model.dispose();
+  });
+}
+
+test('limits: maxBars closes the piece with a Bar and EOS; stopAtEos=false runs to maxWords', async () => {
+  await initBackend('wasm');
+  const model = tinyModel('linear', 2);
+  const r = generate(model, vocab, { emotion: 'Q1', seed: 3, maxBars: 2, stopAtEos: false, sampling: { type: { temperature: 3, topP: null } } });
+  assert.equal(r.stoppedBy, 'maxBars');
+  assert.equal(r.bars, 2);
+  const n = r.words.length / 8;
+  const typeAt = (i: number) => vocab.decode('type', r.words[i * 8 + FAMILY_INDEX.type]!);
+  assert.equal(typeAt(n - 1), 'EOS');
+  assert.equal(vocab.decode('barbeat', r.words[(n - 2) * 8 + FAMILY_INDEX.barbeat]!), 'Bar');
+  let barWords = 0;
+  for (let i = 0; i < n; i++) if (typeAt(i) === 'Metrical' && vocab.decode('barbeat', r.words[i * 8 + FAMILY_INDEX.barbeat]!) === 'Bar') barWords++;
+  assert.equal(barWords, 3, 'the prime Bar, one more bar, and the closing Bar');
+  const w = generate(model, vocab, { emotion: 'Q1', seed: 3, maxWords: 25, maxBars: 1000, stopAtEos: false });
+  assert.equal(w.stoppedBy, 'maxWords');
+  assert.equal(w.generated, 25);
+  assert.deepEqual(checkWords(vocab, w.words), []);
+  model.dispose();
+});
+
+test('a prompt is fed behind the requested emotion word, without its own Emotion word and EOS', async () => {
+  await initBackend('wasm');
+  const model = tinyModel('linear', 4);
+  const first = generate(model, vocab, { emotion: 'Q3', seed: 1, maxWords: 20, maxBars: 1000, stopAtEos: false });
+  assert.equal(first.generated, 20);
+  const fed = primeFor(vocab, 'Q4', first.words);
+  assert.equal(fed.length, first.words.length / 8 - 1, 'EOS removed, Emotion word replaced');
+  assert.equal(vocab.decode('emotion', fed[0]![FAMILY_INDEX.emotion]!), 4);
+  assert.deepEqual(fed.slice(1).flat(), Array.from(first.words.slice(8, -8)));
+  const cont = generate(model, vocab, { emotion: 'Q4', seed: 1, maxWords: 20, maxBars: 1000, stopAtEos: false, prompt: first.words });
+  assert.equal(cont.generated, 20);
+  assert.equal(cont.fed, fed.length);
+  assert.deepEqual(Array.from(cont.words.slice(8, cont.fed * 8)), fed.slice(1).flat());
+  assert.deepEqual(checkWords(vocab, cont.words), []);
+  assert.throws(() => generate(model, vocab, { emotion: 'Q5' as 'Q1', maxWords: 3 }), /emotion: expected Q1, Q2, Q3 or Q4, got 'Q5'/);
+  model.dispose();
+});
+
+test('checkpoint: F32 round trip is exact, F16 is close, missing and corrupt files are one-line errors', async () => {
+  await initBackend('wasm');
+  const dir = mkdtempSync(join(tmpdir(), 'emopia-ckpt-'));
+  try {
+    const model = tinyModel('softmax', 6);
+    const run = join(dir, 'run');
+    saveModel(run, model, vocab);
+    const loaded = loadModel(run);
+    assert.deepEqual(loaded.config, model.config);
+    assert.ok(loaded.vocab.equals(vocab));
+    const [sa, sb] = [model.stateDict(), loaded.model.stateDict()];
+    assert.deepEqual([...sb.keys()], [...sa.keys()]);
+    for (const [k, t] of sa) assert.deepEqual(sb.get(k)!.data, t.data, k);
+    const g1 = generate(model, vocab, { emotion: 'Q1', seed: 5, maxWords: 15, stopAtEos: false });
+    const g2 = generate(loaded.model, loaded.vocab, { emotion: 'Q1', seed: 5, maxWords: 15, stopAtEos: false });
+    assert.equal(g1.generated, 15);
+    assert.deepEqual(g1.words, g2.words);
+    loaded.model.dispose();
+
+    const half = join(dir, 'half');
+    saveModel(half, model, vocab, { dtype: 'F16' });
+    const h = loadModel(half);
+    for (const [k, t] of h.model.stateDict()) {
+      const ref = sa.get(k)!.data;
+      let m = 0;
+      t.data.forEach((v, i) => (m = Math.max(m, Math.abs(v - ref[i]!) / Math.max(1, Math.abs(ref[i]!)))));
+      assert.ok(m < 1e-3, `${k}: F16 relative error ${m}`);
+    }
+    h.model.dispose();
+    model.dispose();
+
+    assert.throws(() => loadModel(join(dir, 'nope')), /nope: no such checkpoint folder/);
+    const cfgText = readFileSync(join(run, 'config.json'), 'utf8');
+    writeFileSync(join(run, 'config.json'), '{"dModel": 3');
+    assert.throws(() => loadModel(run), /config\.json: not valid JSON/);
+    writeFileSync(join(run, 'config.json'), cfgText.replace('"nHeads": 2', '"nHeads": 0'));
+    assert.throws(() => loadModel(run), /config\.json: expected nHeads to be a positive integer, got 0/);
+    writeFileSync(join(run, 'config.json'), cfgText);
+    writeFileSync(join(run, 'model.safetensors'), 'not a safetensors file');
+    assert.throws(() => loadModel(run), /model\.safetensors: /);
+    rmSync(join(run, 'vocab.json'));
+    assert.throws(() => loadModel(run), /vocab\.json: no such file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
