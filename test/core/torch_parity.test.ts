@@ -55,7 +55,7 @@ test('the PyTorch fixtures are present', () => {
 
 for (const backend of ['wasm', 'cpu'] as const) {
   for (const file of FILES) {
-    test(`${backend}: ${file} matches PyTorch`, async () => {
+    test(`${backend}: ${file} matches PyTorch`, async (t) => {
       await initBackend(backend);
       const n0 = tf.memory().numTensors;
       const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync(DIR + file)));
@@ -82,6 +82,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const y = model.forward(src, tgt, opts);
       assert.deepEqual(y.shape, out.shape);
       const err = maxAbsDiff(realRows(y.dataSync(), tgtPad, d), realRows(toFloat32(out), tgtPad, d));
+      t.diagnostic(`${backend} ${file}: out max_abs_err=${err.toExponential(2)}`);
       assert.ok(err <= 1e-4, `max abs error at real target positions ${err} > 1e-4`);
       y.dispose();
 
@@ -89,6 +90,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       if (lossWeight) {
         const w = tensorOf(lossWeight, 'loss_weight');
         const params = model.namedParameters();
+        let gradErr = 0;
         const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.forward(src, tgt, opts), w)) as tf.Scalar, params.map(([, v]) => v));
         for (const [name, v] of params) {
           const ref = tensors.get(`grad.${name}`);
@@ -97,8 +99,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
           const g = v.rank === 2 ? tf.transpose(grads[v.name] as tf.Tensor) : (grads[v.name] as tf.Tensor);
           assert.deepEqual(g.shape, ref.shape, `grad.${name} shape`);
           assertClose(g.dataSync(), toFloat32(ref), 1e-3, `grad.${name}`);
+          gradErr = Math.max(gradErr, maxAbsDiff(g.dataSync(), toFloat32(ref)));
           if (g !== grads[v.name]) g.dispose();
         }
+        t.diagnostic(`${backend} ${file}: ${params.length} gradients max_abs_err=${gradErr.toExponential(2)}`);
         tf.dispose([value, w, ...Object.values(grads)]);
       }
       tf.dispose([src, tgt, ...Object.values(opts)]);
