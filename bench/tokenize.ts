@@ -1,0 +1,40 @@
+/**
+ * `npm run bench -- tokenize [DIR]`: files/s and words/s of a dataset build (read MIDI, recognise chords,
+ * quantize, encode, write the folder) over the EMOPIA clips (EMOPIA_DIR, or the first argument).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDataset } from '../src/music/dataset_node.ts';
+import { machineLine } from './_machine.ts';
+
+export async function run(args: string[] = []): Promise<void> {
+  const dir = args[0] ?? process.env.EMOPIA_DIR;
+  if (!dir) {
+    process.stderr.write('bench tokenize: set EMOPIA_DIR=path/to/emopia (the folder of EMOPIA\'s 1078 MIDI clips) or pass the folder\n');
+    process.exitCode = 2;
+    return;
+  }
+  const parent = mkdtempSync(join(tmpdir(), 'emopia-bench-'));
+  try {
+    const times: number[] = [];
+    let summary = { files: 0, words: 0, notes: 0, clips: 0 };
+    // One warm-up build (JIT), then three timed builds; the median is reported.
+    for (let i = 0; i < 4; i++) {
+      const t0 = performance.now();
+      const { index } = await buildDataset(dir, join(parent, 'ds'), {});
+      const secs = (performance.now() - t0) / 1000;
+      if (i > 0) times.push(secs);
+      summary = index.summary;
+    }
+    times.sort((a, b) => a - b);
+    const secs = times[1] as number;
+    process.stdout.write(
+      `tokenize: dataset build of ${summary.files} files (${summary.clips} clips, ${summary.notes} notes, ${summary.words} words), full-grid vocabulary, single thread\n` +
+        `  median of 3: ${secs.toFixed(2)} s = ${(summary.files / secs).toFixed(0)} files/s, ${(summary.words / secs / 1000).toFixed(0)}k words/s (runs: ${times.map((t) => t.toFixed(2)).join(', ')} s)\n` +
+        `  machine: ${machineLine('none (no tensors)')}\n`,
+    );
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+}
