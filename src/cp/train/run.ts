@@ -12,7 +12,7 @@ import { FAMILIES, type Family } from '../../music/vocab.ts';
 import { makeConfig, type AttentionKind, type PresetName } from '../config.ts';
 import { CPTransformer } from '../model.ts';
 import { batchesPerEpoch, checkClips } from './batches.ts';
-import { loadCheckpoint } from './model_files.ts';
+import { loadModel } from '../checkpoint.ts';
 import { loadRun, runDirInUse, saveRun, type TrainState } from './run_dir.ts';
 import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from './trainer.ts';
 
@@ -86,7 +86,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     if (runDirInUse(opts.out)) throw new InputError(opts.out, 'already exists and is not empty; pass --resume to continue that run, or choose another --out');
     let model: CPTransformer;
     if (opts.init) {
-      const ck = loadCheckpoint(opts.init);
+      const ck = loadModel(opts.init);
       if (!ck.vocab.equals(vocab)) {
         ck.model.dispose();
         throw new InputError(opts.dataDir, `its vocabulary differs from the --init run's ${opts.init}/vocab.json (sizes ${vocab.sizes().join(',')} vs ${ck.vocab.sizes().join(',')})`);

@@ -10,16 +10,15 @@
  * checkpoint or the new one, never a mix, so an interrupted save or a crash loses at most the steps since the
  * last checkpoint and `--resume` always finds a consistent state.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { writeDirAtomic } from '../../io/atomic.ts';
 import { readSafetensorsFile } from '../../io/safetensors_node.ts';
 import { safetensorsFromStateDict, stateDictFromSafetensors } from '../../io/safetensors.ts';
-import { writeFileSync } from 'node:fs';
 import type { Vocab } from '../../music/vocab.ts';
 import type { CPTransformer } from '../model.ts';
-import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './model_files.ts';
+import { loadModel, saveModel } from '../checkpoint.ts';
 import type { AdamState } from './optim.ts';
 import type { TrainSettings } from './trainer.ts';
 
@@ -67,8 +66,9 @@ function isDir(p: string): boolean {
 
 /** Writes a complete checkpoint into `dir`, replacing the previous one atomically. */
 export async function saveRun(dir: string, snap: RunSnapshot): Promise<void> {
-  await writeDirAtomic(dir, async (tmp) => {
-    await saveCheckpoint(tmp, snap.model, snap.vocab);
+  await writeDirAtomic(dir, (tmp) => {
+    chmodSync(tmp, 0o755); // a temporary folder is private; a run folder is an ordinary one
+    saveModel(tmp, snap.model, snap.vocab);
     const meta = { step: String(snap.optimizer.step), format: 'emopia-ts/adam' };
     writeFileSync(join(tmp, OPTIMIZER_FILE), safetensorsFromStateDict(snap.optimizer.tensors, { metadata: meta }));
     writeFileSync(join(tmp, STATE_FILE), `${JSON.stringify(snap.state, null, 1)}\n`);
@@ -111,10 +111,10 @@ export function loadRun(dir: string): RunSnapshot {
   if (!existsSync(dir)) throw new InputError(dir, 'no such run folder to resume');
   const statePath = join(dir, STATE_FILE);
   const state = parseState(readJson(statePath), statePath);
-  const ck: LoadedCheckpoint = loadCheckpoint(dir);
   const parsed = readSafetensorsFile(join(dir, OPTIMIZER_FILE));
   const optimizer: AdamState = { step: Number(parsed.metadata.step), tensors: stateDictFromSafetensors(parsed) };
   const logPath = join(dir, LOG_FILE);
   const log = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.length > 0) : [];
+  const ck = loadModel(dir);
   return { model: ck.model, vocab: ck.vocab, optimizer, state, log };
 }

@@ -1,0 +1,108 @@
+/**
+ * `emopia train --data DATASET_DIR --preset small --out RUN_DIR`: trains the compound-word Transformer on a
+ * dataset folder, with validation and checkpoints every N steps, exact --resume, --init from another run,
+ * and Ctrl-C that saves before exiting. The loop itself is src/cp/train/run.ts.
+ */
+import type { Command } from 'commander';
+import { initBackend, type BackendName } from '../../backend.ts';
+import { UsageError } from '../../errors.ts';
+import { ATTENTION_KINDS, PRESET_NAMES, type AttentionKind, type PresetName } from '../../cp/config.ts';
+import { runTraining } from '../../cp/train/run.ts';
+import { readDataset } from '../../music/dataset_node.ts';
+import { parseBackend, parseFloatOption, parseIntOption } from '../options.ts';
+
+interface TrainCliOptions {
+  data: string;
+  out: string;
+  preset: string;
+  steps?: number;
+  epochs?: number;
+  batch: number;
+  seq: number;
+  lr: number;
+  warmup: number;
+  seed: number;
+  attention?: string;
+  resume?: boolean;
+  init?: string;
+  backend: BackendName;
+  validEvery: number;
+  saveEvery: number;
+  progress: boolean;
+}
+
+function choice<T extends string>(name: string, values: readonly T[]) {
+  return (value: string): T => {
+    if (!(values as readonly string[]).includes(value)) throw new UsageError(`--${name}`, `expected one of ${values.join('|')}, got '${value}'`);
+    return value as T;
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train the compound-word Transformer on a dataset folder; checkpoints into a run folder')
+    .requiredOption('--data <dataset_dir>', 'dataset folder made by `emopia dataset build`')
+    .requiredOption('--out <run_dir>', 'run folder: model.safetensors, config.json, vocab.json, optimizer state, train-log.jsonl')
+    .option('--preset <name>', `model size: ${PRESET_NAMES.join(', ')}`, choice('preset', PRESET_NAMES), 'small')
+    .option('--steps <n>', 'train until this many updates in total (counting those before --resume)', parseIntOption('steps', 1))
+    .option('--epochs <n>', 'train for this many passes over the training windows (instead of --steps)', parseIntOption('epochs', 1))
+    .option('--batch <n>', 'windows per batch', parseIntOption('batch', 1), 4)
+    .option('--seq <n>', 'words per training window (EMOPIA 1024)', parseIntOption('seq', 2), 1024)
+    .option('--lr <rate>', 'peak learning rate of Adam', parseFloatOption('lr', 0), 1e-4)
+    .option('--warmup <n>', 'steps of linear warm-up, then inverse-square-root decay', parseIntOption('warmup', 0), 200)
+    .option('--seed <n>', 'seed of initialisation, window draws, data order and dropout', parseIntOption('seed', 0), 42069)
+    .option('--attention <kind>', `attention: ${ATTENTION_KINDS.join('|')} (default: the preset's, linear)`, choice('attention', ATTENTION_KINDS))
+    .option('--resume', "continue the run in --out exactly where its last checkpoint left it (with the run's own settings)")
+    .option('--init <run_dir>', "start from another run's weights (e.g. pre-training, then fine-tuning) with a fresh optimizer")
+    .option('--backend <name>', 'wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', parseBackend, 'wasm')
+    .option('--valid-every <n>', 'validation loss every n steps (and at the end)', parseIntOption('valid-every', 1), 200)
+    .option('--save-every <n>', 'checkpoint every n steps (and at the end, and on Ctrl-C)', parseIntOption('save-every', 1), 200)
+    .option('--no-progress', 'no progress bar')
+    .action(async (opts: TrainCliOptions) => {
+      if (opts.steps !== undefined && opts.epochs !== undefined) throw new UsageError('--steps/--epochs', 'expected one of them, got both');
+      if (opts.steps === undefined && opts.epochs === undefined) throw new UsageError('--steps/--epochs', 'expected one of them (how long to train), got neither');
+      if (opts.resume && opts.init) throw new UsageError('--resume/--init', 'expected at most one of them: --resume continues --out, --init starts a new run from other weights');
+      await initBackend(opts.backend);
+      const data = readDataset(opts.data);
+      const stop = { stopped: false };
+      const onSigint = () => {
+        if (stop.stopped) {
+          process.stderr.write('emopia: interrupted again; exiting without saving (the last checkpoint is kept)\n');
+          process.exit(130);
+        }
+        stop.stopped = true;
+        process.stderr.write('\nemopia: stopping after this step and saving (Ctrl-C again to quit at once)\n');
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const r = await runTraining({
+          data,
+          dataDir: opts.data,
+          out: opts.out,
+          preset: opts.preset as PresetName,
+          ...(opts.attention ? { attention: opts.attention as AttentionKind } : {}),
+          ...(opts.steps !== undefined ? { steps: opts.steps } : { epochs: opts.epochs as number }),
+          batch: opts.batch,
+          seq: opts.seq,
+          lr: opts.lr,
+          warmup: opts.warmup,
+          seed: opts.seed,
+          resume: Boolean(opts.resume),
+          ...(opts.init ? { init: opts.init } : {}),
+          validEvery: opts.validEvery,
+          saveEvery: opts.saveEvery,
+          progress: opts.progress,
+          stop,
+          note: (line) => process.stderr.write(`${line}\n`),
+        });
+        const parts = [`step ${r.step}/${r.totalSteps}`];
+        if (r.lastTrain) parts.push(`train loss ${r.lastTrain.loss.toFixed(4)}`);
+        if (r.lastValid) parts.push(`valid loss ${r.lastValid.loss.toFixed(4)}`);
+        if (r.savedStep !== undefined) parts.push(`saved to ${opts.out}`);
+        process.stdout.write(`${r.interrupted ? 'interrupted at ' : ''}${parts.join(', ')}${r.interrupted ? '; continue with --resume' : ''}\n`);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}
