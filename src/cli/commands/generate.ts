@@ -1,0 +1,158 @@
+/**
+ * `emopia generate --checkpoint RUN_DIR --emotion Q1 -o OUT.mid`: piano music for a requested emotion from a
+ * trained compound-word Transformer (src/cp/generate.ts), written as MIDI with tempo changes and chord markers.
+ *
+ * Everything that can be wrong with the input (checkpoint, emotion, prompt) is checked before anything is
+ * written; each file is written atomically.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { tf, initBackend, type BackendName } from '../../backend.ts';
+import { InputError, UsageError } from '../../errors.ts';
+import { writeFileAtomic } from '../../io/atomic.ts';
+import { FAMILIES, parseEmotion, type Emotion, type Family } from '../../music/vocab.ts';
+import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
+import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
+import { loadModel } from '../../cp/checkpoint.ts';
+import { generate, primeFor } from '../../cp/generate.ts';
+import { disposeState, type CPTransformer } from '../../cp/model.ts';
+import type { SamplingOverrides } from '../../cp/sampling.ts';
+import { Rng } from '../../random.ts';
+import { parseBackend, parseIntOption } from '../options.ts';
+import { startProgress } from '../progress.ts';
+import { readInput } from './_music_io.ts';
+
+interface GenerateCliOptions {
+  checkpoint?: string;
+  emotion: string;
+  output: string;
+  num: number;
+  seed: number;
+  maxBars: number;
+  maxWords?: number;
+  temperature: Array<[Family, number]>;
+  topP: Array<[Family, number | null]>;
+  prompt?: string;
+  backend: BackendName;
+  attentionCheck: 'step' | 'none';
+  progress: boolean;
+}
+
+/** `family=value` pairs, repeatable; `none` (top-p only) turns nucleus sampling off for that family. */
+function familyValue(option: string, check: (v: number) => boolean, expect: string, allowNone: boolean) {
+  return (value: string, previous: Array<[Family, number | null]> = []): Array<[Family, number | null]> => {
+    const m = /^([a-z]+)=(.+)$/.exec(value.trim());
+    const fam = m?.[1] as Family | undefined;
+    if (!m || !fam || !(FAMILIES as readonly string[]).includes(fam)) {
+      throw new UsageError(`--${option}`, `expected family=value with family one of ${FAMILIES.join(', ')}, got '${value}'`);
+    }
+    if (allowNone && m[2] === 'none') return [...previous, [fam, null]];
+    const n = Number(m[2]);
+    if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${option}`, `expected ${expect} for ${fam}, got '${m[2]}'`);
+    return [...previous, [fam, n]];
+  };
+}
+
+function samplingOverrides(opts: GenerateCliOptions): SamplingOverrides {
+  const out: SamplingOverrides = {};
+  for (const [f, t] of opts.temperature) out[f] = { ...out[f], temperature: t as number };
+  for (const [f, p] of opts.topP) out[f] = { ...out[f], topP: p };
+  return out;
+}
+
+/** Output paths: one file, or N numbered files in a folder. */
+function outputPaths(output: string, num: number, emotion: string, seed: number): string[] {
+  const isMidiName = /\.midi?$/i.test(output);
+  const isDir = (existsSync(output) && statSync(output).isDirectory()) || output.endsWith('/') || !isMidiName;
+  if (!isDir) {
+    if (num > 1) throw new UsageError('--output', `with --num ${num}, expected a folder, got the file name '${output}'`);
+    return [output];
+  }
+  if (existsSync(output) && !statSync(output).isDirectory()) throw new InputError(output, 'expected a folder, got a file');
+  return Array.from({ length: num }, (_, i) => join(output, `emopia_${emotion}_seed${seed}_${String(i + 1).padStart(3, '0')}.mid`));
+}
+
+/** Step-by-step logits must equal one full forward pass over the fed words (a check of the loaded model). */
+function checkIncremental(model: CPTransformer, fed: number[][]): void {
+  const T = fed.length;
+  const diff = tf.tidy(() => {
+    const x = tf.tensor3d(fed.flat(), [1, T, 8], 'int32'); // (1, T, 8)
+    const full = model.typeLogits(model.forwardHidden(x)).reshape([T, -1]); // (T, n_type)
+    let state = model.initState(1);
+    const rows: tf.Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      const r = model.step(tf.tensor2d([fed[t] as number[]], [1, 8], 'int32'), state); // (1, d)
+      state = r.state;
+      rows.push(model.typeLogits(r.h)); // (1, n_type)
+    }
+    disposeState(state);
+    return tf.max(tf.abs(tf.sub(tf.concat(rows, 0), full))); // scalar
+  });
+  const d = diff.dataSync()[0] as number;
+  diff.dispose();
+  if (!(d <= 1e-3)) throw new InputError('attention check', `step-by-step logits differ from the full pass by ${d} (expected <= 1e-3); the model or backend is unusable`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('generate')
+    .description('generate piano music for an emotion (Q1..Q4) with a trained model; writes MIDI')
+    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (required for now)')
+    .requiredOption('--emotion <Q1|Q2|Q3|Q4>', 'emotion quadrant: Q1 happy, Q2 tense, Q3 sad, Q4 calm')
+    .requiredOption('-o, --output <out.mid|folder>', 'MIDI file to write, or a folder for --num files')
+    .option('--num <n>', 'number of pieces (written into the -o folder)', parseIntOption('num', 1, 10000), 1)
+    .option('--seed <n>', 'sampling seed; the same seed gives the same files', parseIntOption('seed', 0), 0)
+    .option('--max-bars <n>', 'stop after this many bars', parseIntOption('max-bars', 1), 32)
+    .option('--max-words <n>', 'stop after this many generated words (default: no limit but the model length)', parseIntOption('max-words', 1))
+    .option('--temperature <family=value>', "override EMOPIA's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false), [])
+    .option('--top-p <family=value>', "override EMOPIA's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true), [])
+    .option('--prompt <in.mid>', 'continue this MIDI: its words are fed first, behind the requested emotion word')
+    .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
+    .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prime; 'none': skip", (v: string) => {
+      if (v !== 'step' && v !== 'none') throw new UsageError('--attention-check', `expected step|none, got '${v}'`);
+      return v;
+    }, 'step')
+    .option('--no-progress', 'no progress output')
+    .action(async (opts: GenerateCliOptions) => {
+      if (!opts.checkpoint) {
+        throw new UsageError('--checkpoint', 'required: give a run folder made by `emopia train` (no built-in model is shipped yet)');
+      }
+      const emotion: Emotion = parseEmotion(opts.emotion.toUpperCase()); // InputError (exit 1) for anything but Q1..Q4
+      const emotionName = `Q${emotion}`;
+      const paths = outputPaths(opts.output, opts.num, emotionName, opts.seed);
+      const sampling = samplingOverrides(opts);
+      await initBackend(opts.backend);
+      const { model, vocab } = loadModel(opts.checkpoint);
+      try {
+        let prompt: Int32Array | undefined;
+        if (opts.prompt) {
+          const score = midiToScore(readInput(opts.prompt), opts.prompt);
+          prompt = scoreToWords(score, vocab, { emotion }, opts.prompt).words;
+        }
+        const fed = primeFor(vocab, emotion, prompt);
+        if (opts.attentionCheck === 'step') checkIncremental(model, fed.slice(0, Math.min(fed.length, 64)));
+        const master = new Rng(opts.seed);
+        const seeds = paths.map(() => master.fork());
+        for (const [i, path] of paths.entries()) {
+          const t0 = Date.now();
+          const total = opts.maxWords ?? model.config.maxLen - fed.length;
+          const progress = opts.progress ? startProgress(`generate ${i + 1}/${paths.length}`, total, 'words') : null;
+          const r = generate(model, vocab, {
+            emotion, rng: seeds[i] as Rng, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt,
+            onWord: progress ? (n) => progress.update(n) : undefined,
+          });
+          progress?.stop();
+          const { score, skipped } = wordsToScore(r.words, vocab);
+          writeFileAtomic(path, scoreToMidi(score));
+          const secs = (Date.now() - t0) / 1000;
+          process.stderr.write(
+            `emopia generate: ${path}: ${r.generated} words (${(r.generated / Math.max(secs, 1e-9)).toFixed(0)}/s), ${r.bars} bars, ` +
+              `${score.notes.length} notes, stopped by ${r.stoppedBy}${skipped ? `, ${skipped} words skipped` : ''}\n`,
+          );
+        }
+      } finally {
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,78 @@
+/** `emopia generate` through the real binary: seeded output is byte-identical MIDI; bad input is one line. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../../src/backend.ts';
+import { Rng } from '../../src/random.ts';
+import { Vocab, FAMILIES } from '../../src/music/vocab.ts';
+import { midiToScore } from '../../src/music/midi_io.ts';
+import { makeConfig } from '../../src/cp/config.ts';
+import { CPTransformer } from '../../src/cp/model.ts';
+import { saveModel } from '../../src/cp/checkpoint.ts';
+import { runCli } from '../helpers/cli.ts';
+
+test('emopia generate: files, determinism, prompt, and one-line errors that leave outputs untouched', async () => {
+  await initBackend('wasm');
+  const dir = mkdtempSync(join(tmpdir(), 'emopia-gen-'));
+  try {
+    const vocab = Vocab.fullGrid();
+    const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
+    const model = new CPTransformer(makeConfig('tiny', classes), new Rng(1));
+    // An untrained model ends at once; a very negative EOS bias keeps it going to --max-words.
+    const sd = model.stateDict();
+    sd.get('proj_type.bias')!.data[vocab.encode('type', 'EOS')] = -30;
+    model.loadStateDict(sd);
+    const run = join(dir, 'run');
+    saveModel(run, model, vocab);
+    model.dispose();
+    const common = ['generate', '--checkpoint', run, '--emotion', 'Q3', '--max-words', '40', '--temperature', 'pitch=1.5', '--top-p', 'velocity=0.8', '--no-progress'];
+    const [a, b, many] = await Promise.all([
+      runCli([...common, '--seed', '5', '-o', join(dir, 'a.mid')]),
+      runCli([...common, '--seed', '5', '-o', join(dir, 'b.mid')]),
+      runCli([...common, '--seed', '5', '--num', '2', '-o', join(dir, 'many')]),
+    ]);
+    for (const r of [a, b, many]) assert.equal(r.code, 0, r.stderr);
+    const bytesA = readFileSync(join(dir, 'a.mid'));
+    assert.deepEqual(bytesA, readFileSync(join(dir, 'b.mid')), 'same seed, same bytes');
+    const files = readdirSync(join(dir, 'many')).sort();
+    assert.deepEqual(files, ['emopia_Q3_seed5_001.mid', 'emopia_Q3_seed5_002.mid']);
+    assert.notDeepEqual(readFileSync(join(dir, 'many', files[0]!)), readFileSync(join(dir, 'many', files[1]!)));
+    const score = midiToScore(bytesA);
+    assert.ok(score.notes.length > 0, 'the piece has notes');
+    assert.match(a.stderr, /a\.mid: \d+ words .* \d+ bars, \d+ notes, stopped by (maxWords|maxBars)/);
+
+    // Continue a piece.
+    const cont = await runCli([...common, '--seed', '1', '--prompt', join(dir, 'a.mid'), '-o', join(dir, 'cont.mid')]);
+    assert.equal(cont.code, 0, cont.stderr);
+    assert.ok(midiToScore(readFileSync(join(dir, 'cont.mid'))).notes.length >= score.notes.length);
+
+    // Bad input: one line, exit 1 (input) or 2 (usage), and the existing output is untouched.
+    const out = join(dir, 'keep.mid');
+    writeFileSync(out, 'keep');
+    const broken = join(dir, 'broken');
+    mkdirSync(broken);
+    for (const f of ['config.json', 'vocab.json']) copyFileSync(join(run, f), join(broken, f));
+    writeFileSync(join(broken, 'model.safetensors'), 'garbage');
+    const cases: Array<[string[], number, RegExp]> = [
+      [['--checkpoint', run, '--emotion', 'Q5'], 1, /^emopia: emotion: expected Q1, Q2, Q3 or Q4, got 'Q5'\n$/],
+      [['--checkpoint', join(dir, 'nope'), '--emotion', 'Q1'], 1, /^emopia: .*nope: no such checkpoint folder\n$/],
+      [['--checkpoint', broken, '--emotion', 'Q1'], 1, /^emopia: .*model\.safetensors: .+\n$/],
+      [['--checkpoint', run, '--emotion', 'Q1', '--prompt', join(run, 'config.json')], 1, /^emopia: .*config\.json: .*MIDI.*\n$/],
+      [['--emotion', 'Q1'], 2, /^emopia: --checkpoint: required/],
+      [['--checkpoint', run, '--emotion', 'Q1', '--top-p', 'pitch=2'], 2, /^emopia: --top-p: expected a number in \(0, 1\] for pitch, got '2'\n$/],
+      [['--checkpoint', run, '--emotion', 'Q1', '--num', '2'], 2, /^emopia: --output: with --num 2, expected a folder/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(['generate', ...args, '-o', out, '--no-progress'])));
+    results.forEach((r, i) => {
+      const [args, code, re] = cases[i]!;
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    });
+    assert.equal(readFileSync(out, 'utf8'), 'keep');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
