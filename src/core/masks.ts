@@ -123,9 +123,18 @@ export function andMasks(...masks: Array<tf.Tensor | undefined>): tf.Tensor | un
   });
 }
 
-/** Replaces scores where `mask` is false with MASKED_SCORE. scores [..., T, S], mask broadcastable to it. */
+/**
+ * Replaces scores where `mask` is false with MASKED_SCORE, exactly: scores·m + (1-m)·MASKED_SCORE with m the
+ * mask as 0/1 floats (s·1 + 0 = s, s·0 + MASKED_SCORE = MASKED_SCORE). scores [..., T, S], mask broadcastable
+ * to it. Written as a multiply-add rather than tf.where because where tiles the mask and the fill value to the
+ * full [B,h,T,S] shape (forward and backward), which dominated the attention time on wasm.
+ */
 export function applyMask(scores: tf.Tensor, mask: tf.Tensor): tf.Tensor {
-  return tf.where(mask, scores, tf.scalar(MASKED_SCORE)); // same shape as scores
+  return tf.tidy(() => {
+    const keep = tf.cast(mask, 'float32'); // mask's shape, 1 = allowed
+    const fill = tf.mul(tf.sub(1, keep), MASKED_SCORE); // 0 where allowed, MASKED_SCORE where blocked
+    return tf.add(tf.mul(scores, keep), fill); // same shape as scores
+  });
 }
 
 /** PyTorch bool (or 0/1 integer) mask, true/1 = blocked -> ours, true = allowed. */
