@@ -51,3 +51,31 @@ export { TokenEmbedding } from './core/embedding.ts';
 export { sinusoidalTable, positionalEncoding, addPositional } from './core/positional.ts';
 export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } from './music/dataset_node.ts';
 export { runTorchParity, transformerConfigFromTorch, isParityDataKey, PARITY_TOLERANCE, type ParityResult } from './core/torch_interop.ts';
+export {
+  PRESETS,
+  PRESET_NAMES,
+  EMOPIA_CLASSES,
+  ATTENTION_KINDS,
+  makeConfig,
+  validateConfig,
+  countParameters,
+  type CPConfig,
+  type CPArch,
+  type PresetName,
+  type AttentionKind,
+} from './cp/config.ts';
+export { CPTransformer, familyIds, disposeState, NON_TYPE_FAMILIES, type CPState, type NonTypeFamily } from './cp/model.ts';
+export { causalLinearAttention, LINEAR_EPS } from './cp/attention.ts';
+export {
+  EMOPIA_SAMPLING,
+  samplingTable,
+  softmaxWithTemperature,
+  nucleusSet,
+  nucleusSample,
+  weightedSample,
+  sampleLogits,
+  type SamplingParams,
+  type SamplingOverrides,
+} from './cp/sampling.ts';
+export { generate, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
+export { saveModel, loadModel, readModelMeta, MODEL_FILE, CONFIG_FILE, VOCAB_FILE, type SaveModelOptions } from './cp/checkpoint.ts';
