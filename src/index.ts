@@ -79,3 +79,10 @@ export {
 } from './cp/sampling.ts';
 export { generate, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
 export { saveModel, loadModel, readModelMeta, MODEL_FILE, CONFIG_FILE, VOCAB_FILE, type SaveModelOptions } from './cp/checkpoint.ts';
+export { cpLoss, maskedCrossEntropy, maskedCrossEntropySum, uniformLoss, type CPLoss } from './cp/train/loss.ts';
+export { Adam, clipGradNorm, type AdamOptions, type AdamState } from './cp/train/optim.ts';
+export { learningRate, type ScheduleConfig } from './cp/train/schedule.ts';
+export { epochWindows, batchAt, batchesPerEpoch, buildBatch, batchTensors, coveringWindows, type WindowOptions, type WindowRef, type HostBatch } from './cp/train/batches.ts';
+export { Trainer, DivergedError, type TrainSettings, type StepResult, type ValidResult } from './cp/train/trainer.ts';
+export { runTraining, type RunOptions, type RunResult } from './cp/train/run.ts';
+export { saveRun, loadRun, type TrainState } from './cp/train/run_dir.ts';
