@@ -11,6 +11,8 @@ import { runTraining, type RunOptions } from '../../src/cp/train/run.ts';
 import { DivergedError, Trainer } from '../../src/cp/train/trainer.ts';
 import { Rng } from '../../src/random.ts';
 import { FAMILIES, Vocab, type Family } from '../../src/music/vocab.ts';
+import { readSafetensorsFile } from '../../src/io/safetensors_node.ts';
+import { stateDictFromSafetensors } from '../../src/io/safetensors.ts';
 import { twoPieces } from './train_data.ts';
 
 const vocab = Vocab.fullGrid();
@@ -74,6 +76,29 @@ test('resume is exact: 2 steps, resume, 2 more steps gives the same weights and 
   assert.deepEqual(lb, la, 'the logs agree step by step');
   const state = JSON.parse(readFileSync(join(b, 'train-state.json'), 'utf8')) as { step: number };
   assert.equal(state.step, 4);
+});
+
+test('--init starts from another run\'s weights with a fresh optimizer; a different vocabulary is refused', async () => {
+  await initBackend('wasm');
+  const pre = join(tmp, 'pretrain');
+  await runTraining(options(pre, { steps: 3 }));
+  const fine = join(tmp, 'finetune');
+  // With a learning rate of 0, Adam leaves the weights exactly as loaded.
+  const r = await runTraining(options(fine, { steps: 2, init: pre, lr: 0, attention: 'softmax' }));
+  assert.equal(r.step, 2);
+  const weights = (dir: string) => stateDictFromSafetensors(readSafetensorsFile(join(dir, 'model.safetensors')));
+  const [a, b] = [weights(pre), weights(fine)];
+  assert.equal(a.size, b.size);
+  for (const [name, t] of a) assert.deepEqual(b.get(name)?.data, t.data, `${name} comes from --init`);
+  const state = JSON.parse(readFileSync(join(fine, 'train-state.json'), 'utf8')) as { step: number; init: string };
+  assert.equal(state.step, 2, 'a fresh step count');
+  assert.equal(state.init, pre);
+  const cfg = JSON.parse(readFileSync(join(fine, 'config.json'), 'utf8')) as { attention: string };
+  assert.equal(cfg.attention, 'softmax', '--attention may change with --init (same parameters)');
+  const values = Object.fromEntries(FAMILIES.map((f) => [f, [...vocab.values(f)]])) as Record<Family, Array<string | number>>;
+  values.tempo = values.tempo.slice(0, -1);
+  const other = Vocab.fromValues(values);
+  await assert.rejects(runTraining({ ...options(join(tmp, 'never'), { init: pre }), data: { vocab: other, train: twoPieces(other), valid: [] } }), /vocabulary differs from the --init run's/);
 });
 
 test('a training step leaks no tensor, and a non-finite loss stops it without changing the state', async () => {
