@@ -5,12 +5,13 @@ import { register as registerEncode } from './encode.ts';
 import { register as registerDecode } from './decode.ts';
 import { register as registerDataset } from './dataset.ts';
 import { register as registerTorchParity } from './torch_parity.ts';
+import { register as registerExample } from './example.ts';
 import { register as registerTrain } from './train.ts';
 import { register as registerGenerate } from './generate.ts';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity, registerTrain, registerGenerate];
+const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity, registerTrain, registerGenerate, registerExample];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);
