@@ -8,6 +8,7 @@ idiap/fast-transformers). fast-transformers is not installable here, so its two 
 
 As a benchmark:  /usr/bin/python3 bench/cp_torch.py gen SPEC.json
 SPEC.json: {"config": CPConfig as in config.json, "allowed": {type: {family: [indices]}}, "types": [type names],
+            "typeAllowed": [type indices that may be sampled],
             "prime": [[8 ints], ...], "words": N, "seed": S, "sampling": {family: {"t": .., "p": ..|null}}}
 Prints one JSON line: {"words": N, "seconds": s, "words_per_s": r, "threads": n, "torch": version}.
 """
@@ -199,7 +200,7 @@ def bench_generate(spec):
     allowed = {t: {f: np.array(v, dtype=np.int64) for f, v in fam.items()} for t, fam in spec["allowed"].items()}
     types = spec["types"]
     smp = spec["sampling"]
-    all_types = np.arange(len(types))
+    all_types = np.array(spec.get("typeAllowed", list(range(len(types)))), dtype=np.int64)
     with torch.no_grad():
         state = model.init_state(1)
         t0 = time.perf_counter()

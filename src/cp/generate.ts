@@ -138,6 +138,46 @@ function sampleRest(
   return word;
 }
 
+/** Feeds words and reads the two heads' logits for the next word (flat non-type logits, NON_TYPE_FAMILIES order). */
+interface Stepper {
+  feed(word: number[]): void;
+  typeLogits(): Float32Array;
+  restLogits(type: number): Float32Array;
+  dispose(): void;
+}
+
+/** The tensor path: CPTransformer.step and its heads (the reference). */
+function tensorStepper(model: CPTransformer): Stepper {
+  let state: CPState = model.initState(1);
+  let h: tf.Tensor | null = null;
+  const read = (f: () => tf.Tensor): Float32Array => {
+    const t = tf.tidy(f);
+    const a = t.dataSync() as Float32Array;
+    t.dispose();
+    return a;
+  };
+  return {
+    feed(w) {
+      const t = tf.tensor2d([w], [1, N_FAMILIES], 'int32'); // (1, 8)
+      const r = model.step(t, state);
+      t.dispose();
+      h?.dispose();
+      h = r.h; // (1, d)
+      state = r.state;
+    },
+    typeLogits: () => read(() => model.typeLogits(h as tf.Tensor).reshape([-1])), // (n_type,)
+    restLogits: (type) =>
+      read(() => {
+        const given = model.logitsGivenType(h as tf.Tensor, tf.tensor1d([type], 'int32')); // 7 x (1, n_f)
+        return tf.concat(NON_TYPE_FAMILIES.map((f) => given[f].reshape([-1])), 0); // (sum n_f,)
+      }),
+    dispose() {
+      h?.dispose();
+      disposeState(state);
+    },
+  };
+}
+
 /** Generates one piece with `model`; all tensors are released before returning. */
 export function generate(model: CPTransformer, vocab: Vocab, opts: GenerateOptions): GenerateResult {
   const emotion = parseEmotion(opts.emotion);
@@ -168,44 +208,25 @@ export function generate(model: CPTransformer, vocab: Vocab, opts: GenerateOptio
   const layout: Layout = { afterBeat: false, lastPos: -1 };
   for (const w of fed) advance(layout, vocab, w);
   const typeEOS = vocab.encode('type', 'EOS');
-  let state: CPState = model.initState(1);
-  let h: tf.Tensor | null = null;
+  const stepper = tensorStepper(model);
   let generated = 0;
   let bars = 1;
   let stoppedBy: StopReason = 'maxLen';
-  const feed = (w: number[]) => {
-    const t = tf.tensor2d([w], [1, N_FAMILIES], 'int32'); // (1, 8)
-    const r = model.step(t, state);
-    t.dispose();
-    h?.dispose();
-    h = r.h; // (1, d)
-    state = r.state;
-  };
   try {
-    for (const w of fed) feed(w);
+    for (const w of fed) stepper.feed(w);
     for (;;) {
       if (generated >= maxWords) {
         stoppedBy = 'maxWords';
         break;
       }
       if (words.length >= cfg.maxLen) break; // maxLen
-      const hh = h as unknown as tf.Tensor;
-      const typeLogits = tf.tidy(() => model.typeLogits(hh).reshape([-1])); // (n_type,)
-      const tl = typeLogits.dataSync() as Float32Array;
-      typeLogits.dispose();
-      const type = sampleLogits(tl, table.type, rng, allowedTypes(vocab, layout, stopAtEos));
+      const type = sampleLogits(stepper.typeLogits(), table.type, rng, allowedTypes(vocab, layout, stopAtEos));
       if (type === typeEOS) {
         stoppedBy = 'eos';
         break;
       }
       const typeName = vocab.values('type')[type] as WordType;
-      const rest = tf.tidy(() => {
-        const given = model.logitsGivenType(hh, tf.tensor1d([type], 'int32')); // 7 x (1, n_f)
-        return tf.concat(NON_TYPE_FAMILIES.map((f) => given[f].reshape([-1])), 0); // (sum n_f,)
-      });
-      const logits = rest.dataSync() as Float32Array;
-      rest.dispose();
-      const sampled = sampleRest(vocab, grammar, typeName, logits, offsets, table, layout, rng);
+      const sampled = sampleRest(vocab, grammar, typeName, stepper.restLogits(type), offsets, table, layout, rng);
       const word = FAMILIES.map((f) => (f === 'type' ? type : sampled[f]));
       generated++;
       opts.onWord?.(generated);
@@ -219,11 +240,10 @@ export function generate(model: CPTransformer, vocab: Vocab, opts: GenerateOptio
       }
       words.push(word);
       advance(layout, vocab, word);
-      feed(word);
+      stepper.feed(word);
     }
   } finally {
-    (h as tf.Tensor | null)?.dispose();
-    disposeState(state);
+    stepper.dispose();
   }
   words.push(eosWord(vocab));
   return { words: Int32Array.from(words.flat()), fed: fed.length, generated, bars, stoppedBy };

@@ -14,7 +14,7 @@ import { tf } from '../backend.ts';
 import { InputError, fmtShape } from '../errors.ts';
 import { Embedding, LayerNorm, Linear, Module } from '../core/module.ts';
 import { dropout, gelu } from '../core/ops.ts';
-import { positionalEncoding } from '../core/positional.ts';
+import { sinusoidalTable } from '../core/positional.ts';
 import { Rng } from '../random.ts';
 import { FAMILIES, FAMILY_INDEX, type Family } from '../music/vocab.ts';
 import { CPAttention, type LayerState, layerStateTensors } from './attention.ts';
@@ -127,8 +127,11 @@ export class CPTransformer extends Module {
   readonly in_linear: Linear;
   readonly transformer_encoder: Encoder;
   readonly project_concat_type: Linear;
-  /** The sinusoidal table [maxLen, d] (a buffer, not a parameter). */
-  private readonly pe: tf.Tensor2D;
+  /**
+   * The sinusoidal table [maxLen, d] in host memory (a buffer, not a parameter); rows are uploaded as needed,
+   * because slicing one row out of a large wasm tensor costs milliseconds per call.
+   */
+  readonly peTable: Float32Array;
 
   /** Builds the model with PyTorch's default initialisation drawn from `rng` (default seed 0). */
   constructor(config: CPConfig, rng: Rng = new Rng(0)) {
@@ -142,7 +145,7 @@ export class CPTransformer extends Module {
     this.project_concat_type = this.addChild('project_concat_type', new Linear(cfg.dModel + cfg.embSizes.type, cfg.dModel, rng));
     // EMOPIA's order: tempo, chord, barbeat, type, pitch, duration, velocity, emotion.
     for (const f of FAMILIES) this.proj[f] = this.addChild(`proj_${f}`, new Linear(cfg.dModel, cfg.nClasses[f], rng));
-    this.pe = positionalEncoding(cfg.maxLen, cfg.dModel);
+    this.peTable = sinusoidalTable(cfg.maxLen, cfg.dModel);
   }
 
   /** Names of state-dict entries that EMOPIA checkpoints carry but this model does not use as parameters. */
@@ -175,7 +178,8 @@ export class CPTransformer extends Module {
     if (T > this.config.maxLen) throw new InputError('words', `sequence of ${T} words is longer than the model's maxLen ${this.config.maxLen}`);
     return tf.tidy(() => {
       const e = this.embed(words); // (B, T, d)
-      const pos = tf.slice(this.pe, [0, 0], [T, this.config.dModel]); // (T, d)
+      const d = this.config.dModel;
+      const pos = tf.tensor2d(this.peTable.subarray(0, T * d), [T, d]); // (T, d)
       let x = dropout(tf.add(e, pos), this.config.dropout, rng); // (B, T, d)
       for (const layer of this.transformer_encoder.layers.items) x = layer.forward(x, rng); // (B, T, d)
       return this.transformer_encoder.norm.forward(x); // (B, T, d)
@@ -232,7 +236,8 @@ export class CPTransformer extends Module {
     this.checkWords('word', word, 2);
     if (word.shape[0] !== state.batch) throw new InputError('word', `expected batch ${state.batch}, got ${word.shape[0]}`);
     if (state.pos >= this.config.maxLen) throw new InputError('generation', `reached the model's maxLen of ${this.config.maxLen} words`);
-    let x = tf.tidy(() => tf.add(this.embed(word), tf.slice(this.pe, [state.pos, 0], [1, this.config.dModel]))); // (B, d)
+    const d = this.config.dModel;
+    let x = tf.tidy(() => tf.add(this.embed(word), tf.tensor2d(this.peTable.subarray(state.pos * d, (state.pos + 1) * d), [1, d]))); // (B, d)
     const layers: LayerState[] = [];
     this.transformer_encoder.layers.items.forEach((layer, i) => {
       const r = layer.step(x, state.layers[i] as LayerState); // (B, d)
@@ -243,10 +248,5 @@ export class CPTransformer extends Module {
     const h = tf.tidy(() => this.transformer_encoder.norm.forward(x)); // (B, d)
     x.dispose();
     return { h, state: { batch: state.batch, pos: state.pos + 1, layers } };
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.pe.dispose();
   }
 }

@@ -1,0 +1,86 @@
+/**
+ * `npm run bench -- generate [--words N] [--preset small] [--backend wasm] [--seed S] [--no-torch]`:
+ * words per second of step-by-step generation (batch 1: sample the type, then the other families, feed the
+ * word back) for both attention kinds, next to the same model and loop in PyTorch (bench/cp_torch.py:
+ * recurrent linear attention, softmax with a key/value cache; Debian's python3-torch), with the ratio.
+ *
+ * Both sides use a randomly initialised model of the preset with the full-grid vocabulary, EMOPIA's sampling
+ * table and the grammar's masks, and never stop at EOS, so that both generate exactly N words.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, tf, type BackendName } from '../src/backend.ts';
+import { Rng } from '../src/random.ts';
+import { FAMILIES, Vocab } from '../src/music/vocab.ts';
+import { typeAllowedValues } from '../src/music/grammar.ts';
+import { ATTENTION_KINDS, PRESET_NAMES, makeConfig, countParameters, type PresetName } from '../src/cp/config.ts';
+import { CPTransformer } from '../src/cp/model.ts';
+import { generate, primeFor } from '../src/cp/generate.ts';
+import { EMOPIA_SAMPLING } from '../src/cp/sampling.ts';
+import { machineLine, torchPython } from './_machine.ts';
+
+function arg(args: string[], name: string, dflt: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : dflt;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const words = Number(arg(args, 'words', '500'));
+  const preset = arg(args, 'preset', 'small') as PresetName;
+  const backend = arg(args, 'backend', 'wasm') as BackendName;
+  const seed = Number(arg(args, 'seed', '1'));
+  if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset: expected one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
+  await initBackend(backend);
+  const vocab = Vocab.fullGrid();
+  const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
+  const py = args.includes('--no-torch') ? undefined : torchPython();
+  const tmp = mkdtempSync(join(tmpdir(), 'emopia-bench-gen-'));
+  console.log(`generate bench: preset ${preset}, ${words} words per run after the 2-word prime, batch 1, seed ${seed}`);
+  console.log(`machine: ${machineLine(backend)}`);
+  try {
+    for (const attention of ATTENTION_KINDS) {
+      const cfg = makeConfig(preset, nClasses, { attention });
+      const model = new CPTransformer(cfg, new Rng(seed));
+      const opts = { emotion: 'Q1' as const, maxBars: 1_000_000, stopAtEos: false };
+      generate(model, vocab, { ...opts, seed, maxWords: 20 }); // warm-up (kernel compilation, allocations)
+      const t0 = performance.now();
+      const r = generate(model, vocab, { ...opts, seed, maxWords: words });
+      const secs = (performance.now() - t0) / 1000;
+      const ts = (r.fed + r.generated) / secs;
+      const tensors = tf.memory().numTensors;
+      model.dispose();
+      console.log(
+        `${attention}: d ${cfg.dModel}, ${cfg.nLayers} layers, ${cfg.nHeads} heads, ff ${cfg.dFF}, ${countParameters(cfg).toLocaleString('en')} parameters`,
+      );
+      console.log(`  emopia-ts (${backend}): ${ts.toFixed(1)} words/s (${r.fed + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
+      if (!py) {
+        console.log('  PyTorch: skipped (no python with torch found, or --no-torch)');
+        continue;
+      }
+      const grammar = typeAllowedValues(vocab);
+      const spec = {
+        config: cfg,
+        allowed: grammar,
+        types: vocab.values('type'),
+        typeAllowed: ['Metrical', 'Note'].map((t) => vocab.encode('type', t)),
+        prime: primeFor(vocab, 'Q1'),
+        words,
+        seed,
+        sampling: Object.fromEntries(FAMILIES.map((f) => [f, { t: EMOPIA_SAMPLING[f].temperature, p: EMOPIA_SAMPLING[f].topP }])),
+      };
+      const specPath = join(tmp, `spec-${attention}.json`);
+      writeFileSync(specPath, JSON.stringify(spec));
+      const script = fileURLToPath(new URL('./cp_torch.py', import.meta.url));
+      const out = JSON.parse(execFileSync(py, [script, 'gen', specPath], { encoding: 'utf8' }).trim().split('\n').pop() as string) as {
+        words: number; seconds: number; words_per_s: number; threads: number; torch: string;
+      };
+      console.log(`  PyTorch ${out.torch} (${out.threads} threads): ${out.words_per_s.toFixed(1)} words/s (${out.words} words in ${out.seconds.toFixed(2)} s)`);
+      console.log(`  ratio emopia-ts / PyTorch: ${(ts / out.words_per_s).toFixed(2)}x`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
