@@ -1,0 +1,197 @@
+/**
+ * The classifier's per-clip features: a fixed-length vector of musically meaningful numbers computed from a
+ * score on EMOPIA's grid (`quantizedScore`), so that real clips and generated pieces are measured alike.
+ * Times are in beats (480 ticks), not seconds: EMOPIA's MIDIs all say 120 BPM whatever the music's tempo, so
+ * seconds would only rescale beats; tempo itself is left out for the same reason (it is constant on real clips).
+ *
+ * Groups (see FEATURE_NAMES): density and texture, pitch and register, melody (top note per onset) and bass
+ * (lowest note per onset), velocity, durations and inter-onset intervals, rhythm positions, key and mode
+ * (Krumhansl-Kessler profiles), the pitch-class histogram rotated to the estimated tonic and its entropy, chord
+ * qualities per beat (the tokenizer's chord recogniser), and interval classes between simultaneous notes.
+ */
+import { InputError } from '../errors.ts';
+import { chordsPerBeat } from '../music/chords.ts';
+import { QUALITIES } from '../music/vocab.ts';
+import type { Note, Score } from '../music/score.ts';
+import { entropyBits } from './stats.ts';
+
+const BEAT = 480;
+const BAR = 1920;
+const POS = 120;
+
+/** Krumhansl-Kessler key profiles (major, minor), tonic first. */
+export const KK_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88] as const;
+export const KK_MINOR = [6.33, 2.68, 3.52, 5.38, 2.6, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17] as const;
+
+const base = [
+  'log_notes_per_beat', 'log_onsets_per_beat', 'notes_per_onset', 'mean_polyphony', 'max_onset_size', 'bar_density_cv',
+  'pitch_mean', 'pitch_std', 'pitch_p10', 'pitch_p90', 'share_low_pitch', 'share_high_pitch',
+  'melody_mean', 'melody_std', 'bass_mean', 'bass_std', 'spread_mean',
+  'melody_abs_interval', 'melody_repeat', 'melody_step', 'melody_leap', 'melody_up',
+  'velocity_mean', 'velocity_std', 'velocity_p10', 'velocity_p90', 'bar_velocity_std', 'melody_velocity_gap',
+  'log_duration_mean', 'log_duration_std', 'share_short', 'share_long',
+  'log_ioi_mean', 'log_ioi_std', 'share_downbeat', 'share_on_beat', 'share_off_16th',
+  'key_major_corr', 'key_minor_corr', 'key_mode', 'pc_entropy',
+];
+export const FEATURE_NAMES: readonly string[] = Object.freeze([
+  ...base,
+  ...Array.from({ length: 12 }, (_, i) => `pc_rel_${i}`),
+  'chord_beats', 'chord_changes',
+  ...QUALITIES.map((q) => `chord_${q}`),
+  ...Array.from({ length: 6 }, (_, i) => `ic_${i + 1}`),
+]);
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const std = (xs: readonly number[]) => {
+  const m = mean(xs);
+  return xs.length ? Math.sqrt(mean(xs.map((x) => (x - m) ** 2))) : 0;
+};
+function quantile(xs: readonly number[], p: number): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))));
+  return s[i] as number;
+}
+function pearson(a: readonly number[], b: readonly number[]): number {
+  const ma = mean(a);
+  const mb = mean(b);
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += ((a[i] as number) - ma) * ((b[i] as number) - mb);
+    da += ((a[i] as number) - ma) ** 2;
+    db += ((b[i] as number) - mb) ** 2;
+  }
+  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : 0;
+}
+
+/** Best key by correlation with the rotated profiles: tonic pitch class and correlations. */
+export function estimateKey(pcWeights: readonly number[]): { tonic: number; mode: 'major' | 'minor'; major: number; minor: number } {
+  let major = -Infinity;
+  let minor = -Infinity;
+  let majT = 0;
+  let minT = 0;
+  for (let t = 0; t < 12; t++) {
+    const rot = Array.from({ length: 12 }, (_, i) => pcWeights[(t + i) % 12] as number);
+    const cM = pearson(rot, KK_MAJOR);
+    const cm = pearson(rot, KK_MINOR);
+    if (cM > major) [major, majT] = [cM, t];
+    if (cm > minor) [minor, minT] = [cm, t];
+  }
+  return major >= minor ? { tonic: majT, mode: 'major', major, minor } : { tonic: minT, mode: 'minor', major, minor };
+}
+
+/** The feature vector of a quantized score (see `quantizedScore`), in FEATURE_NAMES order. */
+export function clipFeatures(score: Score, what = 'score'): Float64Array {
+  const notes: Note[] = [...score.notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch);
+  if (notes.length === 0) throw new InputError(what, 'no notes to classify');
+  const first = (notes[0] as Note).start;
+  const last = notes.reduce((m, n) => Math.max(m, n.end), 0);
+  const beats = Math.max(0.25, (last - first) / BEAT);
+  const f: number[] = [];
+
+  // Onset groups.
+  const groups: Note[][] = [];
+  for (const n of notes) {
+    const g = groups[groups.length - 1];
+    if (g && (g[0] as Note).start === n.start) g.push(n);
+    else groups.push([n]);
+  }
+  const bars = Math.floor((last - 1 - first) / BAR) + 1;
+  const perBar = new Array<number>(Math.max(1, bars)).fill(0);
+  const barVel: number[][] = Array.from({ length: Math.max(1, bars) }, () => []);
+  for (const n of notes) {
+    const b = Math.min(perBar.length - 1, Math.floor((n.start - first) / BAR));
+    perBar[b]! += 1;
+    barVel[b]!.push(n.velocity);
+  }
+  const durSum = notes.reduce((s, n) => s + (n.end - n.start), 0);
+  f.push(
+    Math.log(notes.length / beats),
+    Math.log(groups.length / beats),
+    notes.length / groups.length,
+    durSum / (beats * BEAT),
+    Math.max(...groups.map((g) => g.length)),
+    mean(perBar) > 0 ? std(perBar) / mean(perBar) : 0,
+  );
+
+  const pitches = notes.map((n) => n.pitch);
+  f.push(mean(pitches), std(pitches), quantile(pitches, 0.1), quantile(pitches, 0.9), mean(pitches.map((p) => (p < 48 ? 1 : 0))), mean(pitches.map((p) => (p > 72 ? 1 : 0))));
+
+  const tops = groups.map((g) => g.reduce((a, b) => (b.pitch > a.pitch ? b : a)));
+  const bottoms = groups.map((g) => g.reduce((a, b) => (b.pitch < a.pitch ? b : a)));
+  const mel = tops.map((n) => n.pitch);
+  const bass = bottoms.map((n) => n.pitch);
+  f.push(mean(mel), std(mel), mean(bass), std(bass), mean(mel.map((p, i) => p - (bass[i] as number))));
+  const iv = mel.slice(1).map((p, i) => p - (mel[i] as number));
+  const absIv = iv.map(Math.abs);
+  f.push(
+    mean(absIv),
+    mean(absIv.map((d) => (d === 0 ? 1 : 0))),
+    mean(absIv.map((d) => (d >= 1 && d <= 2 ? 1 : 0))),
+    mean(absIv.map((d) => (d >= 5 ? 1 : 0))),
+    mean(iv.map((d) => (d > 0 ? 1 : 0))),
+  );
+
+  const vel = notes.map((n) => n.velocity);
+  const barMeans = barVel.filter((v) => v.length).map(mean);
+  f.push(mean(vel), std(vel), quantile(vel, 0.1), quantile(vel, 0.9), std(barMeans), mean(tops.map((n) => n.velocity)) - mean(vel));
+
+  const logDur = notes.map((n) => Math.log2(Math.max(60, n.end - n.start) / BEAT));
+  f.push(mean(logDur), std(logDur), mean(notes.map((n) => (n.end - n.start <= POS ? 1 : 0))), mean(notes.map((n) => (n.end - n.start >= 2 * BEAT ? 1 : 0))));
+
+  const starts = groups.map((g) => (g[0] as Note).start);
+  const logIoi = starts.slice(1).map((s, i) => Math.log2((s - (starts[i] as number)) / BEAT));
+  const pos = starts.map((s) => Math.round(((s - first) % BAR) / POS));
+  f.push(
+    mean(logIoi),
+    std(logIoi),
+    mean(pos.map((p) => (p === 0 ? 1 : 0))),
+    mean(pos.map((p) => (p % 4 === 0 ? 1 : 0))),
+    mean(pos.map((p) => (p % 2 === 1 ? 1 : 0))),
+  );
+
+  // Key and pitch classes, weighted by duration.
+  const pcw = new Array<number>(12).fill(0);
+  const pcc = new Array<number>(12).fill(0);
+  for (const n of notes) {
+    pcw[n.pitch % 12]! += n.end - n.start;
+    pcc[n.pitch % 12]! += 1;
+  }
+  const key = estimateKey(pcw);
+  f.push(key.major, key.minor, key.major - key.minor, entropyBits(pcc));
+  const totalW = pcw.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < 12; i++) f.push((pcw[(key.tonic + i) % 12] as number) / totalW);
+
+  // Chords per beat.
+  const chords = chordsPerBeat(notes).slice(Math.floor(first / BEAT));
+  const withChord = chords.filter((c) => c !== null);
+  let changes = 0;
+  for (let i = 1; i < chords.length; i++) {
+    const a = chords[i - 1];
+    const b = chords[i];
+    if ((a?.root ?? -1) !== (b?.root ?? -1) || (a?.quality ?? '') !== (b?.quality ?? '')) changes++;
+  }
+  f.push(chords.length ? withChord.length / chords.length : 0, chords.length > 1 ? changes / (chords.length - 1) : 0);
+  for (const q of QUALITIES) f.push(withChord.length ? withChord.filter((c) => c?.quality === q).length / withChord.length : 0);
+
+  // Interval classes between notes struck together.
+  const ic = new Array<number>(6).fill(0);
+  let pairs = 0;
+  for (const g of groups) {
+    for (let i = 0; i < g.length; i++) {
+      for (let j = i + 1; j < g.length; j++) {
+        const d = Math.abs((g[i] as Note).pitch - (g[j] as Note).pitch) % 12;
+        const c = Math.min(d, 12 - d);
+        if (c > 0) {
+          ic[c - 1]! += 1;
+          pairs++;
+        }
+      }
+    }
+  }
+  for (const c of ic) f.push(pairs ? c / pairs : 0);
+  if (f.length !== FEATURE_NAMES.length) throw new Error(`clipFeatures: ${f.length} values for ${FEATURE_NAMES.length} names`);
+  return Float64Array.from(f, (x) => (Number.isFinite(x) ? x : 0));
+}

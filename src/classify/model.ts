@@ -1,0 +1,190 @@
+/**
+ * The emotion classifier's model: standardised features -> a small MLP (no hidden layer = multinomial logistic
+ * regression) -> softmax over the four quadrants Q1..Q4. Plain TypeScript on Float64Arrays (a few thousand
+ * weights; tfjs would only add set-up and tensors to release), trained full-batch with Adam, cross-entropy and
+ * L2, seeded. The saved form is one small JSON object (`ClassifierJSON`); no file system here.
+ */
+import { InputError } from '../errors.ts';
+import { Rng } from '../random.ts';
+
+export const CLASSIFIER_FORMAT = 'emopia-ts/emotion-classifier';
+export const QUADRANTS = ['Q1', 'Q2', 'Q3', 'Q4'] as const;
+
+export interface DenseLayer {
+  /** Row-major [in][out]. */
+  weight: number[][];
+  bias: number[];
+}
+
+export interface ClassifierJSON {
+  format: typeof CLASSIFIER_FORMAT;
+  version: 1;
+  features: string[];
+  /** Feature standardisation: (x - mean) / std. */
+  mean: number[];
+  std: number[];
+  /** Hidden layers use ReLU; the last layer gives 4 logits. */
+  layers: DenseLayer[];
+  /** How it was trained and how it scored (free-form, for the record). */
+  training?: Record<string, unknown>;
+}
+
+export interface TrainOptions {
+  /** Hidden layer widths; [] = logistic regression. */
+  hidden: number[];
+  /** L2 penalty on weights (not biases), added to the mean cross-entropy as l2/2 * sum w^2. */
+  l2: number;
+  epochs: number;
+  lr: number;
+  seed: number;
+  /** Called every `every` epochs with the model so far (for model selection on a validation set). */
+  onCheckpoint?: (epoch: number, model: ClassifierJSON) => void;
+  every?: number;
+}
+
+/** Means and standard deviations of the columns (std 1 where a column is constant). */
+export function standardizer(X: readonly Float64Array[]): { mean: number[]; std: number[] } {
+  const d = X[0]?.length ?? 0;
+  const mean = new Array<number>(d).fill(0);
+  const std = new Array<number>(d).fill(0);
+  for (const x of X) for (let j = 0; j < d; j++) mean[j]! += (x[j] as number) / X.length;
+  for (const x of X) for (let j = 0; j < d; j++) std[j]! += ((x[j] as number) - (mean[j] as number)) ** 2 / X.length;
+  return { mean, std: std.map((v) => (v > 1e-12 ? Math.sqrt(v) : 1)) };
+}
+
+function softmaxInPlace(z: Float64Array): Float64Array {
+  let m = -Infinity;
+  for (const v of z) m = Math.max(m, v);
+  let s = 0;
+  for (let i = 0; i < z.length; i++) s += z[i] = Math.exp((z[i] as number) - m);
+  for (let i = 0; i < z.length; i++) z[i]! /= s;
+  return z;
+}
+
+/** Forward pass on one standardised row; returns the activations of every layer (input first, probabilities last). */
+function forward(layers: readonly DenseLayer[], x: Float64Array): Float64Array[] {
+  const acts = [x];
+  let h = x;
+  layers.forEach((L, li) => {
+    const out = Float64Array.from(L.bias);
+    for (let i = 0; i < h.length; i++) {
+      const hi = h[i] as number;
+      if (hi === 0) continue;
+      const row = L.weight[i] as number[];
+      for (let j = 0; j < out.length; j++) out[j]! += hi * (row[j] as number);
+    }
+    if (li < layers.length - 1) for (let j = 0; j < out.length; j++) out[j] = Math.max(0, out[j] as number);
+    else softmaxInPlace(out);
+    acts.push(out);
+    h = out;
+  });
+  return acts;
+}
+
+function standardize(model: Pick<ClassifierJSON, 'mean' | 'std'>, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(model.mean, (m, j) => ((x[j] as number) - m) / (model.std[j] as number));
+}
+
+/** The four quadrant probabilities of a raw feature vector. */
+export function predictProba(model: ClassifierJSON, features: ArrayLike<number>): number[] {
+  if (features.length !== model.features.length) throw new InputError('features', `expected ${model.features.length} values, got ${features.length}`);
+  const acts = forward(model.layers, standardize(model, features));
+  return Array.from(acts[acts.length - 1] as Float64Array);
+}
+
+/** Trains a classifier on raw feature rows and labels 0..3. Deterministic for a given seed. */
+export function trainClassifier(X: readonly Float64Array[], y: readonly number[], featureNames: readonly string[], opts: TrainOptions): ClassifierJSON {
+  if (X.length === 0 || X.length !== y.length) throw new InputError('training set', `expected as many labels as rows, got ${y.length} and ${X.length}`);
+  const { mean, std } = standardizer(X);
+  const Z = X.map((x) => standardize({ mean, std }, x));
+  const rng = new Rng(opts.seed);
+  const sizes = [featureNames.length, ...opts.hidden, QUADRANTS.length];
+  const layers: DenseLayer[] = sizes.slice(0, -1).map((nin, l) => {
+    const nout = sizes[l + 1] as number;
+    const scale = Math.sqrt(2 / (nin + nout)); // Glorot normal
+    return { weight: Array.from({ length: nin }, () => Array.from({ length: nout }, () => rng.normal() * scale)), bias: new Array<number>(nout).fill(0) };
+  });
+  // Adam state per parameter, flattened in the same order as the gradient buffers.
+  const grads = layers.map((L) => ({ w: L.weight.map((r) => new Float64Array(r.length)), b: new Float64Array(L.bias.length) }));
+  const m1 = layers.map((L) => ({ w: L.weight.map((r) => new Float64Array(r.length)), b: new Float64Array(L.bias.length) }));
+  const m2 = layers.map((L) => ({ w: L.weight.map((r) => new Float64Array(r.length)), b: new Float64Array(L.bias.length) }));
+  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  const snapshot = (epoch: number): ClassifierJSON => ({
+    format: CLASSIFIER_FORMAT, version: 1, features: [...featureNames], mean, std,
+    layers: layers.map((L) => ({ weight: L.weight.map((r) => [...r]), bias: [...L.bias] })), training: { epoch },
+  });
+  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    for (const g of grads) {
+      g.w.forEach((r) => r.fill(0));
+      g.b.fill(0);
+    }
+    Z.forEach((z, n) => {
+      const acts = forward(layers, z);
+      // dL/dlogits = p - onehot, averaged over rows.
+      let delta = Float64Array.from(acts[acts.length - 1] as Float64Array);
+      delta[y[n] as number]! -= 1;
+      for (let l = layers.length - 1; l >= 0; l--) {
+        const a = acts[l] as Float64Array;
+        const g = grads[l]!;
+        for (let i = 0; i < a.length; i++) {
+          const ai = a[i] as number;
+          if (ai === 0) continue;
+          const gr = g.w[i] as Float64Array;
+          for (let j = 0; j < delta.length; j++) gr[j]! += (ai * (delta[j] as number)) / Z.length;
+        }
+        for (let j = 0; j < delta.length; j++) g.b[j]! += (delta[j] as number) / Z.length;
+        if (l > 0) {
+          const W = layers[l]!.weight;
+          const prev = new Float64Array(a.length);
+          for (let i = 0; i < a.length; i++) {
+            if ((a[i] as number) <= 0) continue; // ReLU gradient
+            const row = W[i] as number[];
+            let s = 0;
+            for (let j = 0; j < delta.length; j++) s += (row[j] as number) * (delta[j] as number);
+            prev[i] = s;
+          }
+          delta = prev;
+        }
+      }
+    });
+    const c1 = 1 - b1 ** epoch;
+    const c2 = 1 - b2 ** epoch;
+    const adam = (p: number[], g: ArrayLike<number>, s1: Float64Array, s2: Float64Array, decay: boolean) => {
+      for (let j = 0; j < p.length; j++) {
+        const gj = (g[j] as number) + (decay ? opts.l2 * (p[j] as number) : 0);
+        s1[j] = b1 * (s1[j] as number) + (1 - b1) * gj;
+        s2[j] = b2 * (s2[j] as number) + (1 - b2) * gj * gj;
+        p[j]! -= (opts.lr * ((s1[j] as number) / c1)) / (Math.sqrt((s2[j] as number) / c2) + eps);
+      }
+    };
+    layers.forEach((L, l) => {
+      L.weight.forEach((row, i) => adam(row, grads[l]!.w[i]!, m1[l]!.w[i]!, m2[l]!.w[i]!, true));
+      adam(L.bias, grads[l]!.b, m1[l]!.b, m2[l]!.b, false);
+    });
+    if (opts.onCheckpoint && epoch % (opts.every ?? 50) === 0) opts.onCheckpoint(epoch, snapshot(epoch));
+  }
+  return snapshot(opts.epochs);
+}
+
+/** Checks a classifier read from JSON; throws InputError naming the first problem. */
+export function parseClassifier(json: unknown, what = 'classifier'): ClassifierJSON {
+  const o = json as Partial<ClassifierJSON> | null;
+  if (typeof o !== 'object' || o === null || o.format !== CLASSIFIER_FORMAT || o.version !== 1) {
+    throw new InputError(what, `expected format '${CLASSIFIER_FORMAT}' version 1, got ${JSON.stringify((o as { format?: unknown } | null)?.format ?? null)}`);
+  }
+  const d = Array.isArray(o.features) ? o.features.length : -1;
+  const nums = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (d <= 0 || !o.features!.every((x) => typeof x === 'string')) throw new InputError(what, 'expected "features": a non-empty list of names');
+  if (!nums(o.mean, d) || !nums(o.std, d) || !o.std!.every((s) => s > 0)) throw new InputError(what, `expected "mean" and "std": ${d} finite numbers each (std > 0)`);
+  if (!Array.isArray(o.layers) || o.layers.length === 0) throw new InputError(what, 'expected "layers": a non-empty list');
+  let nin = d;
+  o.layers.forEach((L, l) => {
+    const nout = Array.isArray(L?.bias) ? L.bias.length : -1;
+    if (nout <= 0 || !nums(L.bias, nout) || !Array.isArray(L.weight) || L.weight.length !== nin || !L.weight.every((r) => nums(r, nout))) {
+      throw new InputError(what, `layer ${l}: expected weight [${nin}][n] and bias [n] of finite numbers`);
+    }
+    nin = nout;
+  });
+  if (nin !== QUADRANTS.length) throw new InputError(what, `expected the last layer to give ${QUADRANTS.length} outputs, got ${nin}`);
+  return o as ClassifierJSON;
+}

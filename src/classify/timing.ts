@@ -1,0 +1,47 @@
+/**
+ * Time helpers for the statistics and features: ticks -> seconds through a score's tempo map, and the
+ * quantized view of a score that real clips and generated pieces share.
+ */
+import { quantize } from '../music/cp_tokenizer.ts';
+import { GRID } from '../music/vocab.ts';
+import { sortNotes, type Score, type TempoChange } from '../music/score.ts';
+
+/** A function tick -> seconds for the tempo map (120 BPM before the first change, as MIDI's default). */
+export function secondsAt(tempos: readonly TempoChange[]): (tick: number) => number {
+  const ts = [...tempos].filter((t) => t.bpm > 0).sort((a, b) => a.tick - b.tick);
+  // Cumulative seconds at each change.
+  const starts: Array<{ tick: number; sec: number; spt: number }> = [];
+  let tick = 0;
+  let sec = 0;
+  let spt = 60 / 120 / GRID.ticksPerBeat; // seconds per tick
+  for (const t of ts) {
+    if (t.tick > tick) {
+      sec += (t.tick - tick) * spt;
+      tick = t.tick;
+    }
+    spt = 60 / t.bpm / GRID.ticksPerBeat;
+    starts.push({ tick, sec, spt });
+  }
+  return (x: number): number => {
+    let seg = { tick: 0, sec: 0, spt: 60 / 120 / GRID.ticksPerBeat };
+    for (const s of starts) {
+      if (s.tick <= x) seg = s;
+      else break;
+    }
+    return seg.sec + (x - seg.tick) * seg.spt;
+  };
+}
+
+/**
+ * The score as the compound words see it (EMOPIA's grid): leading empty bars removed, onsets on 16ths, durations
+ * rounded to 16ths and clipped to a bar (0 -> 60 ticks, as decoding does), velocities binned, pitches outside
+ * 22..107 dropped, tempos binned. A real clip seen this way is comparable with a generated piece, which only
+ * ever has such notes. Throws InputError (from the tokenizer) when no note is in range.
+ */
+export function quantizedScore(score: Score, what = 'score'): Score {
+  const q = quantize(score, { chords: 'none' }, what);
+  const notes = q.notes.map((n) => ({ pitch: n.pitch, velocity: n.velocity, start: n.onset, end: n.onset + (n.duration > 0 ? n.duration : 60) }));
+  const tempos = [...q.tempos.entries()].sort((a, b) => a[0] - b[0]).map(([tick, bpm]) => ({ tick, bpm }));
+  if (!tempos.some((t) => t.tick === 0)) tempos.unshift({ tick: 0, bpm: tempos[0]?.bpm ?? 120 });
+  return { ticksPerBeat: 480, notes: sortNotes(notes), tempos, timeSignatures: [], markers: [], pedals: [] };
+}
