@@ -74,13 +74,15 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
 }
 
 /** The recurrent state of one layer: linear attention keeps S and z; softmax keeps the keys and values seen. */
-export type LayerState =
+export type LayerState = { qkv: { w: Tensor /* (d, 3d) */; b: Tensor /* (3d,) */ } } & (
   | { kind: 'linear'; S: Tensor /* (B, h, dh, dh) */; z: Tensor /* (B, h, dh) */ }
-  | { kind: 'softmax'; k: Tensor | null /* (B, h, t, dh) */; v: Tensor | null /* (B, h, t, dh) */ };
+  | { kind: 'softmax'; k: Tensor | null /* (B, h, t, dh) */; v: Tensor | null /* (B, h, t, dh) */ }
+);
 
-export function layerStateTensors(s: LayerState): Tensor[] {
-  if (s.kind === 'linear') return [s.S, s.z];
-  return [s.k, s.v].filter((t): t is Tensor => t !== null);
+/** The tensors a layer state holds; with `withWeights` false, only those that change at each step. */
+export function layerStateTensors(s: LayerState, withWeights = true): Tensor[] {
+  const own = s.kind === 'linear' ? [s.S, s.z] : [s.k, s.v].filter((t): t is Tensor => t !== null);
+  return withWeights ? [...own, s.qkv.w, s.qkv.b] : own;
 }
 
 /** fast-transformers' AttentionLayer: four projections around the inner attention. */
@@ -126,17 +128,29 @@ export class CPAttention extends Module {
     });
   }
 
-  /** An empty state for `batch` sequences. */
+  /** The Q, K, V projections fused into one weight (d, 3d) and bias (3d,), for generation (see `step`). */
+  fusedQKV(): { w: Tensor; b: Tensor } {
+    return tf.tidy(() => {
+      const ps = [this.query_projection, this.key_projection, this.value_projection];
+      const w = tf.concat(ps.map((p) => p.weight), 1); // (d, 3d)
+      const b = tf.concat(ps.map((p) => p.bias as tf.Variable), 0); // (3d,)
+      return { w, b };
+    });
+  }
+
+  /** An empty state for `batch` sequences, holding the fused projection weights of this layer. */
   initState(batch: number): LayerState {
+    const qkv = this.fusedQKV();
     if (this.kind === 'linear') {
-      return { kind: 'linear', S: tf.zeros([batch, this.nHeads, this.dh, this.dh]), z: tf.zeros([batch, this.nHeads, this.dh]) };
+      return { kind: 'linear', qkv, S: tf.zeros([batch, this.nHeads, this.dh, this.dh]), z: tf.zeros([batch, this.nHeads, this.dh]) };
     }
-    return { kind: 'softmax', k: null, v: null };
+    return { kind: 'softmax', qkv, k: null, v: null };
   }
 
   /**
-   * One new position per sequence: x [B, d] -> [B, d], and the state after it. The given state's tensors are
-   * disposed (the state is consumed); the returned ones are kept outside any tidy.
+   * One new position per sequence: x [B, d] -> [B, d], and the state after it. The given state's attention
+   * tensors are disposed (the state is consumed); the returned ones are kept outside any tidy. No gradient:
+   * plain fused matmuls (one kernel per projection) keep the per-word kernel count low.
    */
   step(x: Tensor, state: LayerState): { y: Tensor; state: LayerState } {
     const [B, d] = x.shape as [number, number];
@@ -144,33 +158,35 @@ export class CPAttention extends Module {
     const dh = this.dh;
     let next: LayerState | undefined;
     const y = tf.tidy(() => {
-      const q = this.query_projection.forward(x).reshape([B, h, dh]); // (B, h, dh)
-      const k = this.key_projection.forward(x).reshape([B, h, dh]); // (B, h, dh)
-      const v = this.value_projection.forward(x).reshape([B, h, dh]); // (B, h, dh)
+      const qkv = tf.fused.matMul({ a: x as tf.Tensor2D, b: state.qkv.w as tf.Tensor2D, bias: state.qkv.b }); // (B, 3d)
+      const v = tf.slice(qkv, [0, 2 * d], [B, d]).reshape([B, h, dh]); // (B, h, dh)
       let heads: Tensor;
       if (state.kind === 'linear') {
-        const fq = phi(q); // (B, h, dh)
-        const fk = phi(k); // (B, h, dh)
-        const S = tf.add(state.S, tf.mul(tf.expandDims(fk, 3), tf.expandDims(v, 2))); // (B, h, dh, dh) += phi(k) vᵀ
+        const fqk = phi(tf.slice(qkv, [0, 0], [B, 2 * d])); // (B, 2d): phi(q), phi(k)
+        const fq = tf.slice(fqk, [0, 0], [B, d]).reshape([B, h, dh, 1]); // (B, h, dh, 1)
+        const fk = tf.slice(fqk, [0, d], [B, d]).reshape([B, h, dh]); // (B, h, dh)
+        const S = tf.add(state.S, tf.mul(tf.expandDims(fk, 3), v.reshape([B, h, 1, dh]))); // (B, h, dh, dh) += phi(k) vᵀ
         const z = tf.add(state.z, fk); // (B, h, dh)
-        const num = tf.sum(tf.mul(tf.expandDims(fq, 3), S), 2); // (B, h, dh): phi(q)ᵀ S
-        const den = tf.add(tf.sum(tf.mul(fq, z), -1), LINEAR_EPS); // (B, h)
-        heads = tf.div(num, tf.expandDims(den, -1)); // (B, h, dh)
-        next = { kind: 'linear', S: tf.keep(S), z: tf.keep(z) };
+        const num = tf.sum(tf.mul(fq, S), 2); // (B, h, dh): phi(q)ᵀ S
+        const den = tf.add(tf.sum(tf.mul(fq.reshape([B, h, dh]), z), -1), LINEAR_EPS); // (B, h)
+        heads = tf.div(num, den.reshape([B, h, 1])); // (B, h, dh)
+        next = { kind: 'linear', qkv: state.qkv, S: tf.keep(S), z: tf.keep(z) };
       } else {
-        const k1 = tf.expandDims(k, 2); // (B, h, 1, dh)
-        const v1 = tf.expandDims(v, 2); // (B, h, 1, dh)
+        const q = tf.slice(qkv, [0, 0], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dh)
+        const k1 = tf.slice(qkv, [0, d], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dh)
+        const v1 = v.reshape([B, h, 1, dh]); // (B, h, 1, dh)
         const K = state.k ? tf.concat([state.k, k1], 2) : k1; // (B, h, t, dh)
         const V = state.v ? tf.concat([state.v, v1], 2) : v1; // (B, h, t, dh)
         // One query against every cached key: scores by a broadcast product (no batched matmul on wasm).
-        const scores = tf.mul(tf.sum(tf.mul(tf.expandDims(q, 2), K), -1), 1 / Math.sqrt(dh)); // (B, h, t)
+        const scores = tf.sum(tf.mul(tf.mul(q, 1 / Math.sqrt(dh)), K), -1); // (B, h, t)
         const p = tf.softmax(scores, -1); // (B, h, t)
         heads = tf.sum(tf.mul(tf.expandDims(p, -1), V), 2); // (B, h, dh)
-        next = { kind: 'softmax', k: tf.keep(K), v: tf.keep(V) };
+        next = { kind: 'softmax', qkv: state.qkv, k: tf.keep(K), v: tf.keep(V) };
       }
-      return this.out_projection.forward(heads.reshape([B, d])); // (B, d)
+      const o = this.out_projection;
+      return tf.fused.matMul({ a: heads.reshape([B, d]) as tf.Tensor2D, b: o.weight as tf.Tensor2D, bias: o.bias }); // (B, d)
     });
-    for (const t of layerStateTensors(state)) t.dispose();
+    for (const t of layerStateTensors(state, false)) t.dispose();
     return { y, state: next as LayerState };
   }
 }

@@ -166,11 +166,7 @@ function tensorStepper(model: CPTransformer): Stepper {
       state = r.state;
     },
     typeLogits: () => read(() => model.typeLogits(h as tf.Tensor).reshape([-1])), // (n_type,)
-    restLogits: (type) =>
-      read(() => {
-        const given = model.logitsGivenType(h as tf.Tensor, tf.tensor1d([type], 'int32')); // 7 x (1, n_f)
-        return tf.concat(NON_TYPE_FAMILIES.map((f) => given[f].reshape([-1])), 0); // (sum n_f,)
-      }),
+    restLogits: (type) => read(() => model.restLogits(h as tf.Tensor, [type], state).reshape([-1])), // (sum n_f,)
     dispose() {
       h?.dispose();
       disposeState(state);

@@ -77,7 +77,14 @@ class EncoderLayer extends Module {
 
   step(x: Tensor, state: LayerState): { y: Tensor; state: LayerState } {
     const a = this.attention.step(x, state); // (B, d)
-    const y = tf.tidy(() => this.feedForward(x, a.y)); // (B, d)
+    // As feedForward without dropout, with fused matmul+bias kernels (no gradient needed here).
+    const y = tf.tidy(() => {
+      const x1 = this.norm1.forward(tf.add(x, a.y)); // (B, d)
+      const l1 = this.linear1;
+      const l2 = this.linear2;
+      const u = gelu(tf.fused.matMul({ a: x1 as tf.Tensor2D, b: l1.weight as tf.Tensor2D, bias: l1.bias })); // (B, dFF)
+      return this.norm2.forward(tf.add(x1, tf.fused.matMul({ a: u as tf.Tensor2D, b: l2.weight as tf.Tensor2D, bias: l2.bias }))); // (B, d)
+    });
     a.y.dispose();
     return { y, state: a.state };
   }
@@ -103,17 +110,29 @@ class Encoder extends Module {
   }
 }
 
+/**
+ * Weights rearranged once per generation for a low kernel count per word: the scaled embedding tables in host
+ * memory (a word's embedding is gathered on the host and uploaded as one row) and the seven non-type heads
+ * fused into one matrix. Valid as long as the model's weights do not change (they are copied at initState).
+ */
+interface StepWeights {
+  emb: Record<Family, Float32Array>; // (V_f, e_f) each, scaled by sqrt(e_f)
+  restW: Tensor; // (d, sum n_f) over NON_TYPE_FAMILIES
+  restB: Tensor; // (sum n_f,)
+}
+
 /** The incremental state of generation: the position reached and one attention state per layer. */
 export interface CPState {
   batch: number;
   /** Number of words already read (the next word's position). */
   pos: number;
   layers: LayerState[];
+  weights: StepWeights;
 }
 
 /** Every tensor held by a state. */
 export function stateTensors(state: CPState): Tensor[] {
-  return state.layers.flatMap(layerStateTensors);
+  return [...state.layers.flatMap((l) => layerStateTensors(l)), state.weights.restW, state.weights.restB];
 }
 
 export function disposeState(state: CPState): void {
@@ -225,7 +244,35 @@ export class CPTransformer extends Module {
   /** An empty generation state for `batch` sequences. */
   initState(batch: number): CPState {
     if (!Number.isInteger(batch) || batch < 1) throw new InputError('batch', `expected a positive integer, got ${batch}`);
-    return { batch, pos: 0, layers: this.transformer_encoder.layers.items.map((l) => l.attention.initState(batch)) };
+    const emb = {} as Record<Family, Float32Array>;
+    for (const f of FAMILIES) {
+      const t = Float32Array.from(this.emb[f].lut.weight.dataSync() as Float32Array);
+      const s = Math.sqrt(this.config.embSizes[f]);
+      for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) * s;
+      emb[f] = t;
+    }
+    const [restW, restB] = tf.tidy(() => [
+      tf.concat(NON_TYPE_FAMILIES.map((f) => this.proj[f].weight), 1), // (d, sum n_f)
+      tf.concat(NON_TYPE_FAMILIES.map((f) => this.proj[f].bias as tf.Variable), 0), // (sum n_f,)
+    ]);
+    return {
+      batch, pos: 0,
+      layers: this.transformer_encoder.layers.items.map((l) => l.attention.initState(batch)),
+      weights: { emb, restW: restW as Tensor, restB: restB as Tensor },
+    };
+  }
+
+  /** The non-type families' logits, flat [B, sum n_f] in NON_TYPE_FAMILIES order, given types [B] (generation). */
+  restLogits(h: Tensor, types: readonly number[], state: CPState): Tensor {
+    const e = this.config.embSizes.type;
+    const te = new Float32Array(types.length * e);
+    types.forEach((t, b) => te.set(state.weights.emb.type.subarray(t * e, (t + 1) * e), b * e));
+    return tf.tidy(() => {
+      const c = this.project_concat_type;
+      const cat = tf.concat([h, tf.tensor2d(te, [types.length, e])], 1); // (B, d + e_type)
+      const y = tf.fused.matMul({ a: cat as tf.Tensor2D, b: c.weight as tf.Tensor2D, bias: c.bias }); // (B, d)
+      return tf.fused.matMul({ a: y, b: state.weights.restW as tf.Tensor2D, bias: state.weights.restB }); // (B, sum n_f)
+    });
   }
 
   /**
@@ -237,7 +284,26 @@ export class CPTransformer extends Module {
     if (word.shape[0] !== state.batch) throw new InputError('word', `expected batch ${state.batch}, got ${word.shape[0]}`);
     if (state.pos >= this.config.maxLen) throw new InputError('generation', `reached the model's maxLen of ${this.config.maxLen} words`);
     const d = this.config.dModel;
-    let x = tf.tidy(() => tf.add(this.embed(word), tf.tensor2d(this.peTable.subarray(state.pos * d, (state.pos + 1) * d), [1, d]))); // (B, d)
+    const B = state.batch;
+    // The embedding rows are gathered on the host: one upload instead of 8 slices, gathers and scalings.
+    const ids = word.dataSync();
+    const embTotal = this.in_linear.inFeatures;
+    const cat = new Float32Array(B * embTotal);
+    for (let b = 0; b < B; b++) {
+      let off = b * embTotal;
+      for (const f of FAMILIES) {
+        const e = this.config.embSizes[f];
+        const id = ids[b * FAMILIES.length + FAMILY_INDEX[f]] as number;
+        if (!(Number.isInteger(id) && id >= 0 && id < this.config.nClasses[f])) throw new InputError('word', `${f} index ${id} is outside 0..${this.config.nClasses[f] - 1}`);
+        cat.set(state.weights.emb[f].subarray(id * e, (id + 1) * e), off);
+        off += e;
+      }
+    }
+    let x = tf.tidy(() => {
+      const l = this.in_linear;
+      const e = tf.fused.matMul({ a: tf.tensor2d(cat, [B, embTotal]), b: l.weight as tf.Tensor2D, bias: l.bias }); // (B, d)
+      return tf.add(e, tf.tensor2d(this.peTable.subarray(state.pos * d, (state.pos + 1) * d), [1, d])); // (B, d)
+    });
     const layers: LayerState[] = [];
     this.transformer_encoder.layers.items.forEach((layer, i) => {
       const r = layer.step(x, state.layers[i] as LayerState); // (B, d)
@@ -247,6 +313,6 @@ export class CPTransformer extends Module {
     });
     const h = tf.tidy(() => this.transformer_encoder.norm.forward(x)); // (B, d)
     x.dispose();
-    return { h, state: { batch: state.batch, pos: state.pos + 1, layers } };
+    return { h, state: { batch: state.batch, pos: state.pos + 1, layers, weights: state.weights } };
   }
 }

@@ -9,7 +9,7 @@ import { Rng } from '../../src/random.ts';
 import { FAMILIES, type Family } from '../../src/music/vocab.ts';
 import { EMOPIA_CLASSES, countParameters, makeConfig, type AttentionKind, type CPConfig } from '../../src/cp/config.ts';
 import { causalLinearAttention, LINEAR_EPS } from '../../src/cp/attention.ts';
-import { CPTransformer, disposeState, familyIds } from '../../src/cp/model.ts';
+import { CPTransformer, NON_TYPE_FAMILIES, disposeState, familyIds } from '../../src/cp/model.ts';
 import { assertClose, maxAbsDiff } from '../helpers/close.ts';
 
 const TINY_CLASSES: Record<Family, number> = { tempo: 7, chord: 9, barbeat: 5, type: 4, pitch: 11, duration: 6, velocity: 5, emotion: 5 };
@@ -149,7 +149,12 @@ for (const attention of ['linear', 'softmax'] as const) {
         assertClose(stepLogits[f].dataSync(), ref.dataSync(), 1e-4, `${attention} ${f} at t=${t}`);
         ref.dispose();
       }
-      tf.dispose([w, ty, r.h, ...Object.values(stepLogits)]);
+      // The fused heads used by generation: the same logits, flat in NON_TYPE_FAMILIES order.
+      const types = Array.from(ty.dataSync());
+      const flat = model.restLogits(r.h, types, state);
+      const want = tf.tidy(() => tf.concat(NON_TYPE_FAMILIES.map((f) => tf.slice(full[f], [0, t, 0], [B, 1, TINY_CLASSES[f]]).reshape([B, TINY_CLASSES[f]])), 1));
+      assertClose(flat.dataSync(), want.dataSync(), 1e-4, `${attention} fused heads at t=${t}`);
+      tf.dispose([w, ty, r.h, flat, want, ...Object.values(stepLogits)]);
       // Linear attention: a constant state; softmax: the cache grows in size but not in number of tensors.
       if (t === 0) held = tf.memory().numTensors;
       else assert.equal(tf.memory().numTensors, held, `tensors held after word ${t}`);
