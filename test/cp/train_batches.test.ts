@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
-import { batchAt, batchesPerEpoch, batchTensors, buildBatch, coveringWindows, epochWindows, type Clip } from '../../src/cp/train/batches.ts';
+import { batchAt, batchesPerEpoch, batchTensors, buildBatch, coveringWindows, epochWindows, windowStarts, type Clip } from '../../src/cp/train/batches.ts';
+import { Rng } from '../../src/random.ts';
 import { FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
 
 const F = N_FAMILIES;
@@ -28,8 +29,10 @@ test('windows: long clips give ceil((n-1)/seq) random windows, short clips one; 
   assert.equal(refs.length, 7);
   assert.deepEqual([0, 1, 2].map((c) => refs.filter((r) => r.clip === c).length), [4, 1, 2]);
   assert.equal(batchesPerEpoch(clips, opts), 4);
-  const starts = refs.filter((r) => r.clip === 0).map((r) => r.start);
+  const starts = refs.filter((r) => r.clip === 0).map((r) => r.start).sort((a, b) => a - b);
   assert.ok(starts.every((s) => s >= 1 && s <= 30 - 8), `starts within [1, n - seq]: ${starts}`);
+  assert.equal(starts[0], 1, 'one window starts at the beginning');
+  assert.equal(starts[3], 30 - 8, 'one window ends at the end');
   const hb = buildBatch(clips, refs, opts.seq);
   assert.equal(hb.T, 8);
   for (let b = 0; b < hb.B; b++) {
@@ -40,6 +43,25 @@ test('windows: long clips give ceil((n-1)/seq) random windows, short clips one; 
     // After the head, x continues at words[start] and y is x shifted by one.
     if (hb.T > 1 && ref.start + 1 < c.words.length / F) assert.equal(hb.x[(b * hb.T + 1) * F + FAMILY_INDEX.pitch], ref.start);
     assert.equal(hb.y[b * hb.T * F + FAMILY_INDEX.pitch], ref.start);
+  }
+});
+
+test('the windows of a long clip cover every word in every epoch, at starts that vary', () => {
+  const rng = new Rng(11);
+  for (const [n, seq] of [[30, 8], [10, 8], [1025, 1024], [3000, 1024], [5000, 1024], [101, 10], [2049, 64]] as const) {
+    const seen = new Set<string>();
+    for (let epoch = 0; epoch < 20; epoch++) {
+      const starts = windowStarts(n, seq, rng);
+      assert.equal(starts.length, Math.ceil((n - 1) / seq), `n ${n}, seq ${seq}: window count`);
+      const covered = new Uint8Array(n);
+      for (const s of starts) {
+        assert.ok(s >= 1 && s + seq <= n, `n ${n}, seq ${seq}: start ${s} inside the clip`);
+        covered.fill(1, s, s + seq);
+      }
+      assert.equal(covered.subarray(1).indexOf(0), -1, `n ${n}, seq ${seq}: every word after the head is in a window (${starts})`);
+      seen.add(starts.join(','));
+    }
+    if (Math.ceil((n - 1) / seq) > 2 && (n - 1) % seq !== 0) assert.ok(seen.size > 1, `n ${n}, seq ${seq}: starts vary between epochs`);
   }
 });
 

@@ -5,9 +5,11 @@
  * sample starts with the clip's first word, its Emotion word:
  * - a clip of at most seq + 1 words is one sample, padded at the end with the all-zero EOS word, with loss
  *   mask 1 at the real target positions and 0 on the padding (EMOPIA's layout);
- * - a longer clip (EMOPIA truncates these) gives ceil((n - 1) / seq) windows per epoch at random starts
- *   s in [1, n - seq]: the Emotion word followed by words[s .. s+seq-1]. When s > 1 the first target
- *   (words[s], which nothing before it in the window can predict) is masked out.
+ * - a longer clip (EMOPIA truncates these) gives k = ceil((n - 1) / seq) windows per epoch: the Emotion word
+ *   followed by words[s .. s+seq-1]. The first window starts at 1 and the last ends at the clip's end; the
+ *   overlaps between consecutive windows are drawn at random, so every word of the clip is seen in every
+ *   epoch, at a different place in its window each time.
+ *   When s > 1 the first target (words[s], which nothing before it in the window can predict) is masked out.
  *
  * Every epoch draws its windows and shuffles them with an Rng derived from (seed, epoch) only, so the
  * batch of any step can be rebuilt from (seed, step) alone: resuming needs no saved data cursor beyond the
@@ -68,6 +70,26 @@ function epochRng(seed: number, epoch: number): Rng {
   return new Rng(mixed);
 }
 
+/**
+ * Starts of the k windows of a clip of n words (see the header). k windows of seq words hold
+ * slack = k·seq - (n - 1) words more than the clip has after its head; the slack is split at random into the
+ * overlaps of consecutive windows (a random composition: sorted uniform cut points), so the first window
+ * starts at 1, the last ends at the clip's end, and the windows always cover words 1..n-1.
+ */
+export function windowStarts(n: number, seq: number, rng: Rng): number[] {
+  const k = windowsPerClip(n, seq);
+  if (k === 1) return [1];
+  const slack = k * seq - (n - 1);
+  const cuts = Array.from({ length: k - 2 }, () => rng.nextInt(slack + 1)).sort((x, y) => x - y);
+  const bounds = [0, ...cuts, slack];
+  const starts = [1];
+  for (let j = 1; j < k; j++) {
+    const overlap = (bounds[j] as number) - (bounds[j - 1] as number);
+    starts.push((starts[j - 1] as number) + seq - overlap);
+  }
+  return starts;
+}
+
 /** The shuffled windows of one epoch. */
 export function epochWindows(clips: readonly Clip[], opts: WindowOptions, epoch: number): WindowRef[] {
   const rng = epochRng(opts.seed, epoch);
@@ -75,8 +97,7 @@ export function epochWindows(clips: readonly Clip[], opts: WindowOptions, epoch:
   clips.forEach((c, i) => {
     const n = clipLength(c);
     const k = windowsPerClip(n, opts.seq);
-    if (k === 1 && n <= opts.seq + 1) refs.push({ clip: i, start: 1 });
-    else for (let j = 0; j < k; j++) refs.push({ clip: i, start: 1 + rng.nextInt(n - opts.seq) });
+    for (const start of windowStarts(n, opts.seq, rng)) refs.push({ clip: i, start });
   });
   return rng.shuffle(refs);
 }

@@ -81,7 +81,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     trainer.rng = Rng.fromState(snap.state.rng);
     log = [...snap.log];
     init = snap.state.init;
-    note(`resuming ${opts.out} at step ${trainer.step}`);
+    const rs = snap.state.settings;
+    note(`resuming ${opts.out} at step ${trainer.step} with the run's settings (seq ${rs.seq}, batch ${rs.batch}, lr ${rs.peakLr}, warmup ${rs.warmup}, seed ${rs.seed}, ${snap.model.config.attention} attention)`);
   } else {
     if (runDirInUse(opts.out)) throw new InputError(opts.out, 'already exists and is not empty; pass --resume to continue that run, or choose another --out');
     let model: CPTransformer;
