@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chordFromMarker, chordName, chordOf, chordsPerBeat, recogniseChords, type Note } from '../../src/index.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chordFromMarker, chordName, chordOf, chordsPerBeat, midiToScore, recogniseChords, type Note } from '../../src/index.ts';
 
 const held = (pitches: number[], start = 0, end = 480): Note[] => pitches.map((pitch) => ({ pitch, velocity: 80, start, end }));
 const name = (notes: Note[], start = 0, end = 480) => chordName(chordOf(notes, start, end).chord);
@@ -62,4 +65,23 @@ test('chord markers in our form or CP analyzer form', () => {
     ['H_M', null],
   ];
   for (const [text, expected] of table) assert.equal(chordFromMarker(text), expected, text);
+});
+
+test('the same chords as chorder on every EMOPIA clip (set EMOPIA_DIR; goldens from scripts/fixtures/chorder_goldens.py)', (t) => {
+  const dir = process.env.EMOPIA_DIR;
+  if (!dir) {
+    t.skip("set EMOPIA_DIR=path/to/emopia, the folder of EMOPIA's 1078 MIDI clips");
+    return;
+  }
+  const golden = JSON.parse(readFileSync(new URL('../fixtures/chorder_emopia.json', import.meta.url), 'utf8')) as { chords: Record<string, [number, string]> };
+  const names = Object.keys(golden.chords);
+  assert.equal(names.length, 1078);
+  const differ: string[] = [];
+  for (const name of names) {
+    const chords = chordsPerBeat(midiToScore(readFileSync(join(dir, name)), name).notes);
+    const text = chords.map((c) => (c ? `${c.root}_${c.quality}_${c.bass}` : 'None')).join('\n');
+    const hash = createHash('sha1').update(text).digest('hex').slice(0, 16);
+    if (chords.length !== golden.chords[name]?.[0] || hash !== golden.chords[name]?.[1]) differ.push(name);
+  }
+  assert.deepEqual(differ, [], `${differ.length} clips get other chords than chorder's`);
 });
