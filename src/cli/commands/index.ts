@@ -8,10 +8,12 @@ import { register as registerTorchParity } from './torch_parity.ts';
 import { register as registerExample } from './example.ts';
 import { register as registerTrain } from './train.ts';
 import { register as registerGenerate } from './generate.ts';
+import { register as registerClassify } from './classify.ts';
+import { register as registerEvaluate } from './evaluate.ts';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity, registerTrain, registerGenerate, registerExample];
+const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity, registerTrain, registerGenerate, registerExample, registerClassify, registerEvaluate];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);

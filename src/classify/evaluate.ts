@@ -1,0 +1,137 @@
+/**
+ * How well a compound-word model follows the emotion asked for (issue 5): generate pieces for each requested
+ * quadrant with src/cp/generate.ts, classify each with the symbolic classifier, and collect a confusion matrix
+ * (rows = requested quadrant, columns = classified), the conditioning accuracy (4Q, arousal, valence) and the
+ * musical statistics of the pieces per quadrant. No file system here; the caller supplies model and classifier.
+ *
+ * Statistics are computed on the pieces as the compound words see them (`quantizedScore`), for generated and
+ * real clips alike. A generated piece without notes cannot be classified: it is counted in `noNotes` of its row
+ * and as a miss in the accuracies, so each row of `confusion` plus `noNotes` sums to the pieces generated.
+ */
+import { generate } from '../cp/generate.ts';
+import type { CPTransformer } from '../cp/model.ts';
+import type { SamplingOverrides } from '../cp/sampling.ts';
+import { wordsToScore } from '../music/cp_tokenizer.ts';
+import type { Score } from '../music/score.ts';
+import type { Vocab } from '../music/vocab.ts';
+import { Rng } from '../random.ts';
+import { fromProbs, isHighArousal, isPositiveValence } from './classify.ts';
+import { clipFeatures } from './features.ts';
+import { predictProba, QUADRANTS, type ClassifierJSON } from './model.ts';
+import { pieceStats, summarizeStats, type PieceStats, type StatKey, type StatSummary } from './stats.ts';
+import { quantizedScore } from './timing.ts';
+
+export interface EvaluateOptions {
+  /** Quadrants to request, 1..4 (default all four). */
+  quadrants?: Array<1 | 2 | 3 | 4>;
+  perEmotion: number;
+  seed: number;
+  maxBars?: number;
+  maxWords?: number;
+  sampling?: SamplingOverrides;
+  /** Called after each piece: requested quadrant, index within it, pieces done, total, classified name or null. */
+  onPiece?: (info: { quadrant: number; index: number; done: number; total: number; classified: string | null; words: number }) => void;
+  /** Called after each generated word of the current piece. */
+  onWord?: (generated: number) => void;
+}
+
+export interface PieceResult {
+  requested: number;
+  index: number;
+  seed: number;
+  words: number;
+  bars: number;
+  stoppedBy: string;
+  notes: number;
+  /** 1..4, or null without notes. */
+  classified: number | null;
+  probs: number[] | null;
+  stats: PieceStats | null;
+}
+
+export interface ConditioningAccuracy {
+  n: number;
+  quadrant: number;
+  arousal: number;
+  valence: number;
+}
+
+export interface EvaluationResult {
+  quadrants: number[];
+  perEmotion: number;
+  seed: number;
+  /** confusion[i][j]: pieces requested as quadrants[i] and classified as Q(j+1). */
+  confusion: number[][];
+  /** Pieces per requested quadrant that had no notes. */
+  noNotes: number[];
+  accuracy: ConditioningAccuracy;
+  /** Per requested quadrant: mean/std of each statistic over its pieces that have notes. */
+  stats: Record<string, Record<StatKey, StatSummary>>;
+  pieces: PieceResult[];
+}
+
+/** Generates, classifies and measures `perEmotion` pieces per quadrant. Seeds: one master Rng forks per piece. */
+export function evaluateConditioning(model: CPTransformer, vocab: Vocab, classifier: ClassifierJSON, opts: EvaluateOptions): EvaluationResult {
+  const quadrants = opts.quadrants ?? [1, 2, 3, 4];
+  const master = new Rng(opts.seed);
+  const total = quadrants.length * opts.perEmotion;
+  const pieces: PieceResult[] = [];
+  const confusion = quadrants.map(() => [0, 0, 0, 0]);
+  const noNotes = quadrants.map(() => 0);
+  let done = 0;
+  quadrants.forEach((q, qi) => {
+    for (let k = 0; k < opts.perEmotion; k++) {
+      const seed = Math.floor(master.next() * 4294967296);
+      const r = generate(model, vocab, {
+        emotion: q, rng: new Rng(seed), maxBars: opts.maxBars, maxWords: opts.maxWords, sampling: opts.sampling, onWord: opts.onWord,
+      });
+      const { score } = wordsToScore(r.words, vocab);
+      const piece: PieceResult = {
+        requested: q, index: k, seed, words: r.generated, bars: r.bars, stoppedBy: r.stoppedBy, notes: score.notes.length,
+        classified: null, probs: null, stats: null,
+      };
+      const measured = score.notes.length ? measure(classifier, score) : null;
+      if (measured) {
+        piece.classified = measured.classified;
+        piece.probs = measured.probs;
+        piece.stats = measured.stats;
+        confusion[qi]![measured.classified - 1]! += 1;
+      } else noNotes[qi]! += 1;
+      pieces.push(piece);
+      done++;
+      opts.onPiece?.({ quadrant: q, index: k, done, total, classified: piece.classified ? QUADRANTS[piece.classified - 1]! : null, words: r.generated });
+    }
+  });
+  const stats: EvaluationResult['stats'] = {};
+  quadrants.forEach((q) => {
+    stats[`Q${q}`] = summarizeStats(pieces.filter((p) => p.requested === q && p.stats).map((p) => p.stats as PieceStats));
+  });
+  return { quadrants, perEmotion: opts.perEmotion, seed: opts.seed, confusion, noNotes, accuracy: conditioningAccuracy(pieces), stats, pieces };
+}
+
+/** Classification and statistics of one score on EMOPIA's grid; null when it has no note in range. */
+export function measure(classifier: ClassifierJSON, score: Score): { classified: 1 | 2 | 3 | 4; probs: number[]; stats: PieceStats } | null {
+  let q: Score;
+  try {
+    q = quantizedScore(score);
+  } catch {
+    return null;
+  }
+  const probs = predictProba(classifier, clipFeatures(q));
+  return { classified: fromProbs(probs).quadrant, probs, stats: pieceStats(q) };
+}
+
+/** Accuracy of the classified quadrants against the requested ones; pieces without notes count as misses. */
+export function conditioningAccuracy(pieces: readonly PieceResult[]): ConditioningAccuracy {
+  const n = pieces.length;
+  let q = 0;
+  let a = 0;
+  let v = 0;
+  for (const p of pieces) {
+    if (p.classified === null) continue;
+    if (p.classified === p.requested) q++;
+    if (isHighArousal(p.classified) === isHighArousal(p.requested)) a++;
+    if (isPositiveValence(p.classified) === isPositiveValence(p.requested)) v++;
+  }
+  return { n, quadrant: n ? q / n : NaN, arousal: n ? a / n : NaN, valence: n ? v / n : NaN };
+}

@@ -1,0 +1,37 @@
+/**
+ * The classifier on the file system (Node only): where the shipped classifier lives, and loading one with
+ * one-line errors for a missing or corrupt file.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../errors.ts';
+import { parseClassifier, type ClassifierJSON } from './model.ts';
+
+export const CLASSIFIER_FILE = 'classifier.json';
+/** models/classifier of this repository (whatever the working directory). */
+export const DEFAULT_CLASSIFIER_DIR = fileURLToPath(new URL('../../models/classifier', import.meta.url));
+
+/** Loads DIR/classifier.json, or the file itself when `path` is a file. */
+export function loadClassifier(path: string = DEFAULT_CLASSIFIER_DIR): ClassifierJSON {
+  let file = path;
+  try {
+    if (statSync(path).isDirectory()) file = join(path, CLASSIFIER_FILE);
+  } catch {
+    throw new InputError(path, 'no such classifier (expected a folder with classifier.json, or the file)');
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(file, code === 'ENOENT' ? 'no such file (expected the classifier written by scripts/train_classifier.ts)' : `cannot read (${code ?? String(err)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(file, `corrupt classifier: not valid JSON (${(err as Error).message})`);
+  }
+  return parseClassifier(json, file);
+}

@@ -1,0 +1,160 @@
+/**
+ * `emopia evaluate --checkpoint RUN_DIR --per-emotion 25 [--seed N] [--json] [--svg FILE]`: generates pieces for
+ * each quadrant, classifies them with the symbolic classifier, and prints the confusion matrix (rows = requested
+ * quadrant, columns = classified), the conditioning accuracy (4Q, arousal, valence), and the musical statistics
+ * per quadrant beside those of the real clips (--real DIR, or $EMOPIA_DIR; none when neither is given).
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { initBackend, type BackendName } from '../../backend.ts';
+import { InputError } from '../../errors.ts';
+import { writeFileAtomic } from '../../io/atomic.ts';
+import { loadModel } from '../../cp/checkpoint.ts';
+import { midiToScore } from '../../music/midi_io.ts';
+import { emotionFromName } from '../../music/dataset.ts';
+import { listMidiFiles } from '../../music/dataset_node.ts';
+import { evaluateConditioning, type EvaluationResult } from '../../classify/evaluate.ts';
+import { QUADRANTS } from '../../classify/model.ts';
+import { DEFAULT_CLASSIFIER_DIR, loadClassifier } from '../../classify/node.ts';
+import { pieceStats, STAT_KEYS, STAT_LABELS, summarizeStats, type PieceStats, type StatKey, type StatSummary } from '../../classify/stats.ts';
+import { statsChartSvg } from '../../classify/svg.ts';
+import { quantizedScore } from '../../classify/timing.ts';
+import { parseBackend, parseIntOption } from '../options.ts';
+import { startProgress } from '../progress.ts';
+
+interface EvaluateCliOptions {
+  checkpoint: string;
+  perEmotion: number;
+  seed: number;
+  emotions: string;
+  maxBars: number;
+  maxWords?: number;
+  classifier: string;
+  real?: string;
+  json: boolean;
+  svg?: string;
+  backend: BackendName;
+  progress: boolean;
+}
+
+type Stats = Record<StatKey, StatSummary>;
+
+/** "Q1,q3" -> [1, 3]; anything else is an InputError (exit 1). */
+export function parseQuadrants(value: string): Array<1 | 2 | 3 | 4> {
+  const out: Array<1 | 2 | 3 | 4> = [];
+  for (const raw of value.split(',')) {
+    const s = raw.trim().toUpperCase();
+    const i = (QUADRANTS as readonly string[]).indexOf(s);
+    if (i < 0) throw new InputError('--emotions', `expected quadrant names Q1, Q2, Q3 or Q4 separated by commas, got '${raw.trim()}'`);
+    if (!out.includes((i + 1) as 1 | 2 | 3 | 4)) out.push((i + 1) as 1 | 2 | 3 | 4);
+  }
+  return out;
+}
+
+/** Statistics of the real clips per quadrant (named Q<k>_...), on EMOPIA's grid. */
+function realStats(dir: string, progress: boolean): { stats: Record<string, Stats>; clips: Record<string, number>; skipped: number } {
+  const files = listMidiFiles(dir).filter((f) => emotionFromName(f) !== 0);
+  if (files.length === 0) throw new InputError(dir, 'no MIDI files named Q1_... to Q4_... (expected EMOPIA clips)');
+  const per: Record<string, PieceStats[]> = { Q1: [], Q2: [], Q3: [], Q4: [] };
+  const bar = progress ? startProgress('real clips', files.length, 'files') : null;
+  let skipped = 0;
+  files.forEach((f, i) => {
+    try {
+      per[`Q${emotionFromName(f)}`]!.push(pieceStats(quantizedScore(midiToScore(readFileSync(f), f), f)));
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      skipped++;
+      process.stderr.write(`emopia: ${err.message} (real clip skipped)\n`);
+    }
+    bar?.update(i + 1);
+  });
+  bar?.stop();
+  const stats: Record<string, Stats> = {};
+  const clips: Record<string, number> = {};
+  for (const q of QUADRANTS) {
+    clips[q] = per[q]!.length;
+    if (per[q]!.length) stats[q] = summarizeStats(per[q]!);
+  }
+  return { stats, clips, skipped };
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+const pad = (s: string, n: number) => s.padStart(n);
+
+function report(r: EvaluationResult, real: Record<string, Stats> | null, what: string): string {
+  const lines: string[] = [];
+  lines.push(`emopia evaluate: ${what}: ${r.perEmotion} pieces per quadrant, seed ${r.seed}`);
+  lines.push('');
+  lines.push('confusion matrix (rows: requested quadrant, columns: classified)');
+  lines.push(`       ${QUADRANTS.map((q) => pad(q, 5)).join('')}${pad('none', 6)}${pad('total', 7)}`);
+  r.quadrants.forEach((q, i) => {
+    const row = r.confusion[i] as number[];
+    const total = row.reduce((a, b) => a + b, 0) + (r.noNotes[i] as number);
+    lines.push(`  Q${q}   ${row.map((c) => pad(String(c), 5)).join('')}${pad(String(r.noNotes[i]), 6)}${pad(String(total), 7)}`);
+  });
+  const a = r.accuracy;
+  lines.push('');
+  lines.push(`conditioning accuracy (n=${a.n}): 4Q ${pct(a.quadrant)}  arousal ${pct(a.arousal)}  valence ${pct(a.valence)}`);
+  lines.push('');
+  lines.push(`musical statistics per quadrant, mean ± std (generated${real ? ' | real' : ''})`);
+  const qs = r.quadrants.map((q) => `Q${q}`);
+  const w = real ? 30 : 16;
+  lines.push(`  ${''.padEnd(36)}${qs.map((q) => pad(q, w)).join('')}`);
+  const cell = (s: StatSummary | undefined) => (s && Number.isFinite(s.mean) ? `${s.mean.toFixed(2)}±${s.std.toFixed(2)}` : '-');
+  for (const k of STAT_KEYS) {
+    const cells = qs.map((q) => pad(real ? `${cell(r.stats[q]?.[k])} | ${cell(real[q]?.[k])}` : cell(r.stats[q]?.[k]), w));
+    lines.push(`  ${STAT_LABELS[k].padEnd(36)}${cells.join('')}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function register(program: Command): void {
+  program
+    .command('evaluate')
+    .description('generate pieces per emotion, classify them, and report the confusion matrix, conditioning accuracy and musical statistics')
+    .requiredOption('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json')
+    .option('--per-emotion <n>', 'pieces generated per quadrant', parseIntOption('per-emotion', 1, 100000), 25)
+    .option('--seed <n>', 'sampling seed', parseIntOption('seed', 0), 0)
+    .option('--emotions <list>', 'quadrants to request, comma-separated', 'Q1,Q2,Q3,Q4')
+    .option('--max-bars <n>', 'bars per generated piece', parseIntOption('max-bars', 1), 16)
+    .option('--max-words <n>', 'words per generated piece (default: no limit but the model length)', parseIntOption('max-words', 1))
+    .option('--classifier <dir|file>', 'emotion classifier', DEFAULT_CLASSIFIER_DIR)
+    .option('--real <dir>', 'real EMOPIA clips for the statistics (default $EMOPIA_DIR)')
+    .option('--json', 'print the results as JSON')
+    .option('--svg <file>', 'write an SVG chart of the statistics per quadrant')
+    .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
+    .option('--no-progress', 'no progress output')
+    .action(async (opts: EvaluateCliOptions) => {
+      const quadrants = parseQuadrants(opts.emotions);
+      const classifier = loadClassifier(opts.classifier);
+      const realDir = opts.real ?? process.env.EMOPIA_DIR;
+      await initBackend(opts.backend);
+      const { model, vocab } = loadModel(opts.checkpoint);
+      let result: EvaluationResult;
+      try {
+        const bar = opts.progress ? startProgress('evaluate', quadrants.length * opts.perEmotion, 'pieces') : null;
+        result = evaluateConditioning(model, vocab, classifier, {
+          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords,
+          onPiece: (p) => bar?.update(p.done, `Q${p.quadrant} #${p.index + 1}: ${p.words} words -> ${p.classified ?? 'no notes'}`),
+        });
+        bar?.stop();
+      } finally {
+        model.dispose();
+      }
+      const real = realDir ? realStats(realDir, opts.progress) : null;
+      if (opts.svg) {
+        const series = [{ label: 'generated', stats: result.stats }];
+        if (real) series.push({ label: 'real (EMOPIA)', stats: real.stats });
+        writeFileAtomic(opts.svg, statsChartSvg(series, quadrants.map((q) => `Q${q}`), `Musical statistics per quadrant: ${opts.checkpoint}`));
+      }
+      if (opts.json) {
+        const { pieces, ...rest } = result;
+        process.stdout.write(`${JSON.stringify({
+          checkpoint: opts.checkpoint, ...rest, rows: 'requested quadrant', columns: [...QUADRANTS],
+          real: real ? { dir: realDir, clips: real.clips, skipped: real.skipped, stats: real.stats } : null,
+          pieces,
+        }, null, 1)}\n`);
+      } else process.stdout.write(report(result, real?.stats ?? null, opts.checkpoint));
+      if (opts.svg) process.stderr.write(`emopia evaluate: wrote ${opts.svg}\n`);
+    });
+}
