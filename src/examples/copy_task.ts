@@ -36,7 +36,7 @@ export interface CopyTaskConfig {
   numEncoderLayers: number;
   numDecoderLayers: number;
   dimFeedforward: number;
-  /** Adam's learning rate, reached after `warmup` steps of linear increase. */
+  /** Adam's peak learning rate, reached after `warmup` steps of linear increase, then cosine-decayed to lr/10. */
   lr: number;
   warmup: number;
   steps: number;
@@ -49,13 +49,13 @@ export const COPY_DEFAULTS: CopyTaskConfig = {
   minLen: 1,
   maxLen: 10,
   dModel: 64,
-  nhead: 4,
-  numEncoderLayers: 2,
-  numDecoderLayers: 2,
+  nhead: 2,
+  numEncoderLayers: 1,
+  numDecoderLayers: 1,
   dimFeedforward: 128,
   lr: 1e-3,
   warmup: 100,
-  steps: 1200,
+  steps: 800,
   batch: 32,
   seed: 1,
 };
@@ -145,6 +145,13 @@ export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Sca
   });
 }
 
+/** Linear warm-up to `lr`, then cosine decay to lr/10 at the last step (steadies the last steps). */
+export function learningRate(cfg: Pick<CopyTaskConfig, 'lr' | 'warmup' | 'steps'>, step: number): number {
+  if (step <= cfg.warmup) return (cfg.lr * step) / Math.max(1, cfg.warmup);
+  const progress = (step - cfg.warmup) / Math.max(1, cfg.steps - cfg.warmup); // 0 .. 1
+  return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
+}
+
 /** One teacher-forced batch: decoder input = target without its last token, labels = target without <bos>. */
 function trainBatch(rng: Rng, cfg: CopyTaskConfig): number[][] {
   const L = cfg.maxLen + 2;
@@ -212,7 +219,7 @@ export interface CopyTrainResult {
 }
 
 /**
- * Trains a fresh CopyModel with Adam (linear warm-up, then constant) and teacher forcing.
+ * Trains a fresh CopyModel with Adam (linear warm-up, cosine decay) and teacher forcing.
  * `onStep(step, loss, model)` is called after every step. The caller owns (and disposes) the returned model.
  */
 export function trainCopyTask(cfg: CopyTaskConfig, onStep?: (step: number, loss: number, model: CopyModel) => void): CopyTrainResult {
@@ -225,8 +232,8 @@ export function trainCopyTask(cfg: CopyTaskConfig, onStep?: (step: number, loss:
   const losses: number[] = [];
   try {
     for (let step = 1; step <= cfg.steps; step++) {
-      // tfjs reads the (protected) learning rate at every step, so a warm-up can set it.
-      (opt as unknown as { learningRate: number }).learningRate = cfg.lr * Math.min(1, step / Math.max(1, cfg.warmup));
+      // tfjs reads the (protected) learning rate at every step, so a schedule can set it.
+      (opt as unknown as { learningRate: number }).learningRate = learningRate(cfg, step);
       const rows = trainBatch(dataRng, cfg);
       const { ids, padding } = toBatch(rows); // (B, L) each
       const L = cfg.maxLen + 2;
