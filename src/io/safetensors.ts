@@ -89,6 +89,7 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
   if (n > MAX_HEADER) throw new InputError(WHAT, `header length ${n} exceeds the limit of ${MAX_HEADER} bytes`);
   if (n < 2) throw new InputError(WHAT, `header length ${n} is too short for a JSON object`);
 
+  if (bytes[8] !== 0x7b) throw new InputError(WHAT, `header must start with '{', got byte 0x${(bytes[8] as number).toString(16).padStart(2, '0')} (not a safetensors file)`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));

@@ -199,8 +199,9 @@ test('corrupt files: one clear InputError each', () => {
   new DataView(huge.buffer).setUint32(4, 1, true);
   throwsInput(() => parseSafetensors(huge), /header length 4294967296 exceeds/);
   throwsInput(() => parseSafetensors(handBuilt('{"a":', [])), /not valid JSON/);
-  throwsInput(() => parseSafetensors(handBuilt('[1,2]   ', [])), /must be a JSON object/);
-  throwsInput(() => parseSafetensors(handBuilt('"x"', [])), /must be a JSON object/);
+  throwsInput(() => parseSafetensors(handBuilt('[1,2]   ', [])), /header must start with '\{', got byte 0x5b/);
+  throwsInput(() => parseSafetensors(handBuilt(' {}', [])), /header must start with '\{', got byte 0x20/);
+  throwsInput(() => parseSafetensors(handBuilt('{}[]', [])), /not valid JSON/);
   const badUtf8 = handBuilt('{"a":1}', []);
   badUtf8[10] = 0xff;
   throwsInput(() => parseSafetensors(badUtf8), /UTF-8/);
