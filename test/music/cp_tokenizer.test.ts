@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -7,6 +8,7 @@ import {
   InputError,
   Vocab,
   checkWords,
+  emotionFromName,
   midiToScore,
   quantize,
   readMidi,
@@ -178,4 +180,50 @@ test('round trip on every EMOPIA clip (set EMOPIA_DIR)', (t) => {
   let notes = 0;
   for (const f of files) notes += checkRoundTrip(midiToScore(readFileSync(join(dir, f)), f), f);
   assert.ok(notes > 0);
+});
+
+test("the same words as EMOPIA's own scripts on every clip, but for two stated differences (set EMOPIA_DIR)", (t) => {
+  const dir = process.env.EMOPIA_DIR;
+  if (!dir) {
+    t.skip("set EMOPIA_DIR=path/to/emopia, the folder of EMOPIA's 1078 MIDI clips");
+    return;
+  }
+  // Goldens from scripts/fixtures/emopia_goldens.py: EMOPIA's bar count and a hash of its words with the Note words
+  // of each position sorted. Differences by design: (1) EMOPIA orders the notes of one position by raw onset, we by
+  // descending pitch; (2) EMOPIA's last bar is ceil(last onset / 1920), which drops the last bar when the last onset
+  // is on (or rounds onto) a bar line; we keep it.
+  const golden = JSON.parse(readFileSync(new URL('../fixtures/emopia_words.json', import.meta.url), 'utf8')) as { words: Record<string, [number, string]> };
+  const cmp = (a: string[], b: string[]) => {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as string) < (b[i] as string) ? -1 : 1;
+    return 0;
+  };
+  const hashOf = (rows: string[][]) => {
+    const out: string[][] = [];
+    let group: string[][] = [];
+    for (const r of rows) {
+      if (r[3] === 'Note') group.push(r);
+      else {
+        out.push(...group.sort(cmp), r);
+        group = [];
+      }
+    }
+    out.push(...group.sort(cmp));
+    return createHash('sha1').update(out.map((r) => r.join('\t')).join('\n')).digest('hex').slice(0, 16);
+  };
+  let lastBarKept = 0;
+  const differ: string[] = [];
+  for (const [name, [bars, hash]] of Object.entries(golden.words)) {
+    const { events } = scoreToEvents(midiToScore(readFileSync(join(dir, name)), name), { emotion: emotionFromName(name) });
+    let rows = events.map((e) => FAMILIES.map((f) => String(e[f])));
+    const ourBars = rows.filter((r) => r[2] === 'Bar').length;
+    if (ourBars === bars + 1) {
+      // Drop our last bar's words, as EMOPIA does: keep up to the last bar's Bar word, then the closing Bar and EOS.
+      const lastBar = rows.map((r) => r[2]).lastIndexOf('Bar', rows.length - 3);
+      rows = [...rows.slice(0, lastBar), ...rows.slice(-2)];
+      lastBarKept++;
+    }
+    if (hashOf(rows) !== hash) differ.push(name);
+  }
+  assert.deepEqual(differ, [], `${differ.length} clips differ from EMOPIA's words`);
+  assert.equal(lastBarKept, 63, 'clips whose last bar EMOPIA drops');
 });
