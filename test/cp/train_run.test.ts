@@ -8,7 +8,8 @@ import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { uniformLoss } from '../../src/cp/train/loss.ts';
 import { runTraining, type RunOptions } from '../../src/cp/train/run.ts';
-import { DivergedError, Trainer } from '../../src/cp/train/trainer.ts';
+import { DivergedError, Trainer, samplesPerPass } from '../../src/cp/train/trainer.ts';
+import { assertClose } from '../helpers/close.ts';
 import { Rng } from '../../src/random.ts';
 import { FAMILIES, Vocab, type Family } from '../../src/music/vocab.ts';
 import { readSafetensorsFile } from '../../src/io/safetensors_node.ts';
@@ -99,6 +100,27 @@ test('--init starts from another run\'s weights with a fresh optimizer; a differ
   values.tempo = values.tempo.slice(0, -1);
   const other = Vocab.fromValues(values);
   await assert.rejects(runTraining({ ...options(join(tmp, 'never'), { init: pre }), data: { vocab: other, train: twoPieces(other), valid: [] } }), /vocabulary differs from the --init run's/);
+});
+
+test('a batch split into several passes gives the gradient of the whole batch', async () => {
+  await initBackend('wasm');
+  const cfg = makeConfig('tiny', nClasses, { dropout: 0 });
+  const results = [64, 600].map((seq) => {
+    // seq 64: both samples in one pass; seq 600: one sample per pass (TOKENS_PER_PASS = 1024). Same windows.
+    assert.equal(samplesPerPass(seq), seq === 64 ? 16 : 1);
+    const model = new CPTransformer(cfg, new Rng(3));
+    const trainer = new Trainer(model, clips, [], { seq, batch: 2, seed: 1, peakLr: 1e-3, warmup: 0, clip: 3 });
+    const r = trainer.trainStep();
+    const w = model.stateDict();
+    trainer.dispose();
+    model.dispose();
+    return { r, w };
+  });
+  const [one, two] = results as [(typeof results)[0], (typeof results)[0]];
+  assert.ok(Math.abs(one.r.loss - two.r.loss) < 1e-5, `loss ${one.r.loss} vs ${two.r.loss}`);
+  assert.ok(Math.abs(one.r.gradNorm - two.r.gradNorm) < 1e-4 * one.r.gradNorm, `grad norm ${one.r.gradNorm} vs ${two.r.gradNorm}`);
+  assert.equal(one.r.words, two.r.words);
+  for (const [name, t] of one.w) assertClose(two.w.get(name)!.data, t.data, 1e-5, name);
 });
 
 test('a training step leaks no tensor, and a non-finite loss stops it without changing the state', async () => {

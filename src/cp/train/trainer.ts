@@ -8,9 +8,17 @@ import { Rng } from '../../random.ts';
 import type { CPTransformer } from '../model.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
 import { batchAt, batchTensors, buildBatch, coveringWindows, type Clip, type WindowOptions } from './batches.ts';
-import { cpLoss, familyTargets, maskedCrossEntropySum } from './loss.ts';
+import { familyTargets, maskedCrossEntropySum } from './loss.ts';
 import { Adam, clipGradNorm } from './optim.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
+
+/** Words per forward/backward pass; a batch with more is split into passes whose gradients are summed. */
+export const TOKENS_PER_PASS = 1024;
+
+/** Whole samples per pass for windows of `seq` words (at least one). */
+export function samplesPerPass(seq: number): number {
+  return Math.max(1, Math.floor(TOKENS_PER_PASS / seq));
+}
 
 /** Hyper-parameters that fix the sequence of updates; saved with the run and reused on --resume. */
 export interface TrainSettings extends WindowOptions, ScheduleConfig {
@@ -63,42 +71,64 @@ export class Trainer {
     this.rng = new Rng((settings.seed ^ 0x2545f491) >>> 0);
   }
 
-  /** One update: batch of the current step, forward with dropout, loss, gradients, clipping, Adam. */
+  /**
+   * One update: the batch of the current step, forward with dropout, loss, gradients, clipping, Adam.
+   *
+   * The batch goes through the model in passes of at most TOKENS_PER_PASS words (whole samples), and the
+   * gradients of the passes are summed. Each pass contributes Σ_f Σ CE·mask / (8 · mask sum of the whole
+   * batch), so the sum is exactly the gradient of EMOPIA's batch loss; only the peak memory changes (the wasm
+   * backend's heap is limited to 4 GB, and a [4, 1024] batch of the small preset needs more in one pass).
+   */
   trainStep(): StepResult {
     const t0 = performance.now();
     const s = this.settings;
     const { epoch, refs } = batchAt(this.train, s, this.step);
-    const hb = buildBatch(this.train, refs, s.seq);
-    const batch = batchTensors(hb);
-    const kept: tf.Scalar[] = [];
+    const words = buildBatch(this.train, refs, s.seq).words; // mask sum of the whole batch
     const rngBefore = this.rng.state;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = this.model.forwardTrain(batch.x, batch.nextType, this.rng); // (B, T, n_f) per family
-      const l = cpLoss(logits, batch.y, batch.mask);
-      for (const f of FAMILIES) kept.push(tf.keep(l.perFamily[f]));
-      return l.total;
-    }, this.vars);
-    const named = new Map<string, tf.Tensor>();
-    for (const [vname, g] of Object.entries(grads)) named.set(this.ptName.get(vname) ?? vname, g);
+    const sums = new Float64Array(FAMILIES.length);
+    const acc = new Map<string, tf.Tensor>();
     let clipped: Map<string, tf.Tensor> | undefined;
     try {
-      const loss = value.dataSync()[0] as number;
+      const perPass = samplesPerPass(s.seq);
+      for (let i = 0; i < refs.length; i += perPass) {
+        const hb = buildBatch(this.train, refs.slice(i, i + perPass), s.seq);
+        const batch = batchTensors(hb);
+        const kept: tf.Tensor[] = [];
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = this.model.forwardTrain(batch.x, batch.nextType, this.rng); // (b, T, n_f) per family
+          const part = tf.stack(FAMILIES.map((f) => maskedCrossEntropySum(logits[f], familyTargets(batch.y, f), batch.mask))); // (8,)
+          kept.push(tf.keep(part));
+          return tf.div(tf.sum(part), FAMILIES.length * Math.max(words, 1)) as tf.Scalar; // ()
+        }, this.vars);
+        const part = (kept[0] as tf.Tensor).dataSync();
+        FAMILIES.forEach((_, j) => (sums[j] = (sums[j] as number) + (part[j] as number)));
+        for (const [vname, g] of Object.entries(grads)) {
+          const name = this.ptName.get(vname) ?? vname;
+          const prev = acc.get(name);
+          if (prev) {
+            acc.set(name, tf.add(prev, g));
+            tf.dispose([prev, g]);
+          } else acc.set(name, g);
+        }
+        tf.dispose([value, ...kept, ...Object.values(batch)]);
+      }
       const losses = {} as Record<Family, number>;
-      FAMILIES.forEach((f, i) => (losses[f] = (kept[i] as tf.Scalar).dataSync()[0] as number));
+      FAMILIES.forEach((f, j) => (losses[f] = (sums[j] as number) / words));
+      const loss = FAMILIES.reduce((t, f) => t + losses[f], 0) / FAMILIES.length;
       if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
-      const c = clipGradNorm(named, s.clip);
+      const c = clipGradNorm(acc, s.clip);
       clipped = c.grads;
       if (!Number.isFinite(c.norm)) throw new DivergedError(this.step + 1, c.norm, 'the gradient norm');
       const lr = learningRate(this.step, s);
       this.optimizer.apply(clipped, lr);
       this.step += 1;
-      return { step: this.step, epoch, loss, losses, lr, gradNorm: c.norm, words: hb.words, seconds: (performance.now() - t0) / 1000 };
+      return { step: this.step, epoch, loss, losses, lr, gradNorm: c.norm, words, seconds: (performance.now() - t0) / 1000 };
     } catch (err) {
       // A failed step leaves the state as it was before it.
       this.rng = Rng.fromState(rngBefore);
       throw err;
     } finally {
-      tf.dispose([value, ...kept, ...named.values(), ...(clipped ? clipped.values() : []), ...Object.values(batch)]);
+      tf.dispose([...acc.values(), ...(clipped ? clipped.values() : [])]);
     }
   }
 
@@ -109,8 +139,9 @@ export class Trainer {
     const refs = coveringWindows(this.valid, s.seq);
     const sums = Object.fromEntries(FAMILIES.map((f) => [f, 0])) as Record<Family, number>;
     let words = 0;
-    for (let i = 0; i < refs.length; i += s.batch) {
-      const hb = buildBatch(this.valid, refs.slice(i, i + s.batch), s.seq);
+    const perPass = samplesPerPass(s.seq);
+    for (let i = 0; i < refs.length; i += perPass) {
+      const hb = buildBatch(this.valid, refs.slice(i, i + perPass), s.seq);
       words += hb.words;
       const part = tf.tidy(() => {
         const b = batchTensors(hb);
