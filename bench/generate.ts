@@ -1,8 +1,11 @@
 /**
- * `npm run bench -- generate [--words N] [--preset small] [--backend wasm] [--seed S] [--no-torch]`:
+ * `npm run bench -- generate [--words N] [--batch B] [--preset small] [--backend wasm] [--seed S] [--no-torch]`:
  * words per second of step-by-step generation (batch 1: sample the type, then the other families, feed the
  * word back) for both attention kinds, next to the same model and loop in PyTorch (bench/cp_torch.py:
  * recurrent linear attention, softmax with a key/value cache; Debian's python3-torch), with the ratio.
+ *
+ * Also timed: the same loop over B pieces at once (generateBatch, as `emopia generate --num N` uses), in total
+ * words per second, against PyTorch's batch-1 loop (EMOPIA generates one piece at a time).
  *
  * Both sides use a randomly initialised model of the preset with the full-grid vocabulary, EMOPIA's sampling
  * table and the grammar's masks, and never stop at EOS, so that both generate exactly N words.
@@ -18,7 +21,7 @@ import { FAMILIES, Vocab } from '../src/music/vocab.ts';
 import { typeAllowedValues } from '../src/music/grammar.ts';
 import { ATTENTION_KINDS, PRESET_NAMES, makeConfig, countParameters, type PresetName } from '../src/cp/config.ts';
 import { CPTransformer } from '../src/cp/model.ts';
-import { generate, primeFor } from '../src/cp/generate.ts';
+import { generate, generateBatch, primeFor } from '../src/cp/generate.ts';
 import { EMOPIA_SAMPLING } from '../src/cp/sampling.ts';
 import { machineLine, torchPython } from './_machine.ts';
 
@@ -32,6 +35,7 @@ export async function run(args: string[]): Promise<void> {
   const preset = arg(args, 'preset', 'small') as PresetName;
   const backend = arg(args, 'backend', 'wasm') as BackendName;
   const seed = Number(arg(args, 'seed', '1'));
+  const batch = Number(arg(args, 'batch', '8'));
   if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset: expected one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
   await initBackend(backend);
   const vocab = Vocab.fullGrid();
@@ -51,11 +55,19 @@ export async function run(args: string[]): Promise<void> {
       const secs = (performance.now() - t0) / 1000;
       const ts = (r.fed + r.generated) / secs;
       const tensors = tf.memory().numTensors;
+      // The same loop for `batch` pieces at once (as `emopia generate --num N --batch B` does).
+      const rngs = Array.from({ length: batch }, (_, i) => new Rng(seed + i));
+      const tb = performance.now();
+      const rb = generateBatch(model, vocab, { ...opts, maxWords: words }, rngs);
+      const secsB = (performance.now() - tb) / 1000;
+      const wordsB = rb.reduce((s, x) => s + x.fed + x.generated, 0);
+      const tsB = wordsB / secsB;
       model.dispose();
       console.log(
         `${attention}: d ${cfg.dModel}, ${cfg.nLayers} layers, ${cfg.nHeads} heads, ff ${cfg.dFF}, ${countParameters(cfg).toLocaleString('en')} parameters`,
       );
-      console.log(`  emopia-ts (${backend}): ${ts.toFixed(1)} words/s (${r.fed + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
+      console.log(`  emopia-ts (${backend}), batch 1: ${ts.toFixed(1)} words/s (${r.fed + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
+      console.log(`  emopia-ts (${backend}), batch ${batch}: ${tsB.toFixed(1)} words/s (${wordsB} words in ${secsB.toFixed(2)} s)`);
       if (!py) {
         console.log('  PyTorch: skipped (no python with torch found, or --no-torch)');
         continue;
@@ -78,7 +90,8 @@ export async function run(args: string[]): Promise<void> {
         words: number; seconds: number; words_per_s: number; threads: number; torch: string;
       };
       console.log(`  PyTorch ${out.torch} (${out.threads} threads): ${out.words_per_s.toFixed(1)} words/s (${out.words} words in ${out.seconds.toFixed(2)} s)`);
-      console.log(`  ratio emopia-ts / PyTorch: ${(ts / out.words_per_s).toFixed(2)}x`);
+      console.log(`  ratio emopia-ts / PyTorch (both batch 1): ${(ts / out.words_per_s).toFixed(2)}x`);
+      console.log(`  ratio emopia-ts batch ${batch} / PyTorch batch 1 (EMOPIA's loop): ${(tsB / out.words_per_s).toFixed(2)}x`);
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

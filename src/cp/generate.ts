@@ -138,17 +138,19 @@ function sampleRest(
   return word;
 }
 
-/** Feeds words and reads the two heads' logits for the next word (flat non-type logits, NON_TYPE_FAMILIES order). */
+/** Feeds one word per sequence and reads the two heads' logits for the next words, flat per sequence. */
 interface Stepper {
-  feed(word: number[]): void;
+  /** words: B x 8 */
+  feed(words: number[][]): void;
+  /** [B * n_type] */
   typeLogits(): Float32Array;
-  restLogits(type: number): Float32Array;
+  /** [B * sum n_f], non-type families in NON_TYPE_FAMILIES order */
+  restLogits(types: number[]): Float32Array;
   dispose(): void;
 }
 
-/** The tensor path: CPTransformer.step and its heads (the reference). */
-function tensorStepper(model: CPTransformer): Stepper {
-  let state: CPState = model.initState(1);
+function tensorStepper(model: CPTransformer, batch: number): Stepper {
+  let state: CPState = model.initState(batch);
   let h: tf.Tensor | null = null;
   const read = (f: () => tf.Tensor): Float32Array => {
     const t = tf.tidy(f);
@@ -157,16 +159,16 @@ function tensorStepper(model: CPTransformer): Stepper {
     return a;
   };
   return {
-    feed(w) {
-      const t = tf.tensor2d([w], [1, N_FAMILIES], 'int32'); // (1, 8)
+    feed(ws) {
+      const t = tf.tensor2d(ws, [batch, N_FAMILIES], 'int32'); // (B, 8)
       const r = model.step(t, state);
       t.dispose();
       h?.dispose();
-      h = r.h; // (1, d)
+      h = r.h; // (B, d)
       state = r.state;
     },
-    typeLogits: () => read(() => model.typeLogits(h as tf.Tensor).reshape([-1])), // (n_type,)
-    restLogits: (type) => read(() => model.restLogits(h as tf.Tensor, [type], state).reshape([-1])), // (sum n_f,)
+    typeLogits: () => read(() => model.typeLogits(h as tf.Tensor)), // (B, n_type)
+    restLogits: (types) => read(() => model.restLogits(h as tf.Tensor, types, state)), // (B, sum n_f)
     dispose() {
       h?.dispose();
       disposeState(state);
@@ -174,8 +176,29 @@ function tensorStepper(model: CPTransformer): Stepper {
   };
 }
 
+/** One sequence being generated. */
+interface Track {
+  rng: Rng;
+  words: number[][];
+  layout: Layout;
+  generated: number;
+  bars: number;
+  stoppedBy: StopReason | null;
+}
+
 /** Generates one piece with `model`; all tensors are released before returning. */
 export function generate(model: CPTransformer, vocab: Vocab, opts: GenerateOptions): GenerateResult {
+  return generateBatch(model, vocab, opts, [opts.rng ?? new Rng(opts.seed ?? 0)])[0] as GenerateResult;
+}
+
+/**
+ * Generates one piece per rng, all in one batch (the same prime or prompt; one word per piece per step, so
+ * the per-word cost is shared). Pieces that have stopped keep being fed an EOS word, and their outputs are
+ * ignored. Each piece depends only on its rng and the options (up to float rounding of batched products).
+ */
+export function generateBatch(model: CPTransformer, vocab: Vocab, opts: GenerateOptions, rngs: readonly Rng[]): GenerateResult[] {
+  const B = rngs.length;
+  if (B < 1) throw new InputError('generation', 'expected at least one piece');
   const emotion = parseEmotion(opts.emotion);
   if (emotion === 0) throw new InputError('emotion', 'expected Q1, Q2, Q3 or Q4, got 0');
   const cfg = model.config;
@@ -187,7 +210,6 @@ export function generate(model: CPTransformer, vocab: Vocab, opts: GenerateOptio
   const maxWords = opts.maxWords ?? Infinity;
   if (!(Number.isInteger(maxBars) && maxBars >= 1)) throw new InputError('maxBars', `expected an integer >= 1, got ${maxBars}`);
   if (!(maxWords === Infinity || (Number.isInteger(maxWords) && maxWords >= 1))) throw new InputError('maxWords', `expected an integer >= 1, got ${maxWords}`);
-  const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const table = samplingTable(opts.sampling);
   const grammar = typeAllowedValues(vocab);
   const stopAtEos = opts.stopAtEos ?? true;
@@ -195,52 +217,66 @@ export function generate(model: CPTransformer, vocab: Vocab, opts: GenerateOptio
   // The last fed word must leave room for the words to come and the EOS word (which is never fed).
   if (fed.length >= cfg.maxLen) throw new InputError('prompt', `${fed.length} words do not fit the model's maxLen of ${cfg.maxLen}`);
   const offsets = {} as Record<Family, number>;
-  let off = 0;
+  let restSize = 0;
   for (const f of NON_TYPE_FAMILIES) {
-    offsets[f] = off;
-    off += vocab.size(f);
+    offsets[f] = restSize;
+    restSize += vocab.size(f);
   }
-  const words: number[][] = [...fed];
-  const layout: Layout = { afterBeat: false, lastPos: -1 };
-  for (const w of fed) advance(layout, vocab, w);
+  const nType = vocab.size('type');
   const typeEOS = vocab.encode('type', 'EOS');
-  const stepper = tensorStepper(model);
-  let generated = 0;
-  let bars = 1;
-  let stoppedBy: StopReason = 'maxLen';
+  const eos = eosWord(vocab);
+  const tracks: Track[] = rngs.map((rng) => {
+    const layout: Layout = { afterBeat: false, lastPos: -1 };
+    for (const w of fed) advance(layout, vocab, w);
+    return { rng, words: [...fed], layout, generated: 0, bars: 1, stoppedBy: null };
+  });
+  const stepper = tensorStepper(model, B);
   try {
-    for (const w of fed) stepper.feed(w);
-    for (;;) {
-      if (generated >= maxWords) {
-        stoppedBy = 'maxWords';
-        break;
-      }
-      if (words.length >= cfg.maxLen) break; // maxLen
-      const type = sampleLogits(stepper.typeLogits(), table.type, rng, allowedTypes(vocab, layout, stopAtEos));
-      if (type === typeEOS) {
-        stoppedBy = 'eos';
-        break;
-      }
-      const typeName = vocab.values('type')[type] as WordType;
-      const sampled = sampleRest(vocab, grammar, typeName, stepper.restLogits(type), offsets, table, layout, rng);
-      const word = FAMILIES.map((f) => (f === 'type' ? type : sampled[f]));
-      generated++;
-      opts.onWord?.(generated);
-      if (typeName === 'Metrical' && vocab.values('barbeat')[sampled.barbeat] === 'Bar') {
-        if (bars >= maxBars) {
-          words.push(word); // the closing Bar
-          stoppedBy = 'maxBars';
-          break;
+    for (const w of fed) stepper.feed(tracks.map(() => w));
+    for (let pos = fed.length; ; pos++) {
+      for (const t of tracks) if (!t.stoppedBy && t.generated >= maxWords) t.stoppedBy = 'maxWords';
+      if (pos >= cfg.maxLen) for (const t of tracks) t.stoppedBy ??= 'maxLen';
+      if (tracks.every((t) => t.stoppedBy)) break;
+      const tl = stepper.typeLogits();
+      const types = tracks.map((t, b) => {
+        if (t.stoppedBy) return typeEOS;
+        const type = sampleLogits(tl.subarray(b * nType, (b + 1) * nType), table.type, t.rng, allowedTypes(vocab, t.layout, stopAtEos));
+        if (type === typeEOS) t.stoppedBy = 'eos';
+        return type;
+      });
+      if (tracks.every((t) => t.stoppedBy)) break;
+      const rl = stepper.restLogits(types);
+      const next = tracks.map((t, b) => {
+        if (t.stoppedBy) return eos;
+        const type = types[b] as number;
+        const typeName = vocab.values('type')[type] as WordType;
+        const sampled = sampleRest(vocab, grammar, typeName, rl.subarray(b * restSize, (b + 1) * restSize), offsets, table, t.layout, t.rng);
+        const word = FAMILIES.map((f) => (f === 'type' ? type : sampled[f]));
+        t.generated++;
+        if (typeName === 'Metrical' && vocab.values('barbeat')[sampled.barbeat] === 'Bar') {
+          if (t.bars >= maxBars) {
+            t.words.push(word); // the closing Bar
+            t.stoppedBy = 'maxBars';
+            return eos;
+          }
+          t.bars++;
         }
-        bars++;
-      }
-      words.push(word);
-      advance(layout, vocab, word);
-      stepper.feed(word);
+        t.words.push(word);
+        advance(t.layout, vocab, word);
+        return word;
+      });
+      opts.onWord?.(Math.max(...tracks.map((t) => t.generated)));
+      if (tracks.every((t) => t.stoppedBy)) break;
+      stepper.feed(next);
     }
   } finally {
     stepper.dispose();
   }
-  words.push(eosWord(vocab));
-  return { words: Int32Array.from(words.flat()), fed: fed.length, generated, bars, stoppedBy };
+  return tracks.map((t) => ({
+    words: Int32Array.from([...t.words, eos].flat()),
+    fed: fed.length,
+    generated: t.generated,
+    bars: t.bars,
+    stoppedBy: t.stoppedBy ?? 'maxLen',
+  }));
 }

@@ -15,7 +15,7 @@ import { wordsToScore } from '../../src/music/cp_tokenizer.ts';
 import { midiToScore, scoreToMidi } from '../../src/music/midi_io.ts';
 import { makeConfig, type AttentionKind } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
-import { generate, primeFor } from '../../src/cp/generate.ts';
+import { generate, generateBatch, primeFor } from '../../src/cp/generate.ts';
 import { loadModel, saveModel } from '../../src/cp/checkpoint.ts';
 
 const vocab = Vocab.fullGrid();
@@ -141,4 +141,21 @@ test('checkpoint: F32 round trip is exact, F16 is close, missing and corrupt fil
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('batched generation: each piece equals the same piece generated alone; stopped pieces stay stopped', async () => {
+  await initBackend('wasm');
+  const model = tinyModel('linear', 8);
+  const opts = { emotion: 'Q4' as const, maxWords: 30, maxBars: 3, sampling: { type: { temperature: 2 } } };
+  const before = tf.memory().numTensors;
+  const batch = generateBatch(model, vocab, opts, [new Rng(1), new Rng(2), new Rng(3)]);
+  assert.equal(tf.memory().numTensors, before);
+  for (const [i, r] of batch.entries()) {
+    const alone = generate(model, vocab, { ...opts, rng: new Rng(i + 1) });
+    assert.deepEqual(r.words, alone.words, `piece ${i}`);
+    assert.equal(r.stoppedBy, alone.stoppedBy);
+    assert.deepEqual(checkWords(vocab, r.words), []);
+  }
+  assert.ok(new Set(batch.map((r) => r.generated)).size > 1 || new Set(batch.map((r) => r.stoppedBy)).size > 1, 'pieces stop at different points');
+  model.dispose();
 });

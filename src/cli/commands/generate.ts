@@ -15,7 +15,7 @@ import { FAMILIES, parseEmotion, type Emotion, type Family } from '../../music/v
 import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
 import { loadModel } from '../../cp/checkpoint.ts';
-import { generate, primeFor } from '../../cp/generate.ts';
+import { generateBatch, primeFor } from '../../cp/generate.ts';
 import { disposeState, type CPTransformer } from '../../cp/model.ts';
 import type { SamplingOverrides } from '../../cp/sampling.ts';
 import { Rng } from '../../random.ts';
@@ -28,6 +28,7 @@ interface GenerateCliOptions {
   emotion: string;
   output: string;
   num: number;
+  batch: number;
   seed: number;
   maxBars: number;
   maxWords?: number;
@@ -102,6 +103,7 @@ export function register(program: Command): void {
     .requiredOption('--emotion <Q1|Q2|Q3|Q4>', 'emotion quadrant: Q1 happy, Q2 tense, Q3 sad, Q4 calm')
     .requiredOption('-o, --output <out.mid|folder>', 'MIDI file to write, or a folder for --num files')
     .option('--num <n>', 'number of pieces (written into the -o folder)', parseIntOption('num', 1, 10000), 1)
+    .option('--batch <n>', 'pieces generated together (one batched step per word; faster per piece)', parseIntOption('batch', 1, 256), 8)
     .option('--seed <n>', 'sampling seed; the same seed gives the same files', parseIntOption('seed', 0), 0)
     .option('--max-bars <n>', 'stop after this many bars', parseIntOption('max-bars', 1), 32)
     .option('--max-words <n>', 'stop after this many generated words (default: no limit but the model length)', parseIntOption('max-words', 1))
@@ -133,23 +135,30 @@ export function register(program: Command): void {
         const fed = primeFor(vocab, emotion, prompt);
         if (opts.attentionCheck === 'step') checkIncremental(model, fed.slice(0, Math.min(fed.length, 64)));
         const master = new Rng(opts.seed);
-        const seeds = paths.map(() => master.fork());
-        for (const [i, path] of paths.entries()) {
+        const rngs = paths.map(() => master.fork()); // piece i depends only on the seed and i
+        for (let first = 0; first < paths.length; first += opts.batch) {
+          const group = paths.slice(first, first + opts.batch);
           const t0 = Date.now();
           const total = opts.maxWords ?? model.config.maxLen - fed.length;
-          const progress = opts.progress ? startProgress(`generate ${i + 1}/${paths.length}`, total, 'words') : null;
-          const r = generate(model, vocab, {
-            emotion, rng: seeds[i] as Rng, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt,
+          const label = group.length > 1 ? `generate ${first + 1}-${first + group.length}/${paths.length}` : `generate ${first + 1}/${paths.length}`;
+          const progress = opts.progress ? startProgress(label, total, 'words') : null;
+          const results = generateBatch(model, vocab, {
+            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt,
             onWord: progress ? (n) => progress.update(n) : undefined,
-          });
+          }, rngs.slice(first, first + group.length));
           progress?.stop();
-          const { score, skipped } = wordsToScore(r.words, vocab);
-          writeFileAtomic(path, scoreToMidi(score));
           const secs = (Date.now() - t0) / 1000;
-          process.stderr.write(
-            `emopia generate: ${path}: ${r.generated} words (${(r.generated / Math.max(secs, 1e-9)).toFixed(0)}/s), ${r.bars} bars, ` +
-              `${score.notes.length} notes, stopped by ${r.stoppedBy}${skipped ? `, ${skipped} words skipped` : ''}\n`,
-          );
+          const words = results.reduce((s, r) => s + r.generated, 0);
+          for (const [j, r] of results.entries()) {
+            const path = group[j] as string;
+            const { score, skipped } = wordsToScore(r.words, vocab);
+            writeFileAtomic(path, scoreToMidi(score));
+            process.stderr.write(
+              `emopia generate: ${path}: ${r.generated} words, ${r.bars} bars, ${score.notes.length} notes, stopped by ${r.stoppedBy}` +
+                `${skipped ? `, ${skipped} words skipped` : ''}\n`,
+            );
+          }
+          process.stderr.write(`emopia generate: ${words} words in ${secs.toFixed(1)} s (${(words / Math.max(secs, 1e-9)).toFixed(0)} words/s, batch ${group.length})\n`);
         }
       } finally {
         model.dispose();
