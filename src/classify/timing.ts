@@ -35,13 +35,20 @@ export function secondsAt(tempos: readonly TempoChange[]): (tick: number) => num
 /**
  * The score as the compound words see it (EMOPIA's grid): leading empty bars removed, onsets on 16ths, durations
  * rounded to 16ths and clipped to a bar (0 -> 60 ticks, as decoding does), velocities binned, pitches outside
- * 22..107 dropped, tempos binned. A real clip seen this way is comparable with a generated piece, which only
- * ever has such notes. Throws InputError (from the tokenizer) when no note is in range.
+ * 22..107 dropped. A real clip seen this way is comparable with a generated piece, which only ever has such notes.
+ * Tempos keep their exact BPM (not the tokenizer's 3-BPM bins, which would show EMOPIA's 120 as 119), moved by the
+ * same offset. Throws InputError (from the tokenizer) when no note is in range.
  */
 export function quantizedScore(score: Score, what = 'score'): Score {
   const q = quantize(score, { chords: 'none' }, what);
+  const offset = q.stats.leadingBarsRemoved * GRID.ticksPerBar;
   const notes = q.notes.map((n) => ({ pitch: n.pitch, velocity: n.velocity, start: n.onset, end: n.onset + (n.duration > 0 ? n.duration : 60) }));
-  const tempos = [...q.tempos.entries()].sort((a, b) => a[0] - b[0]).map(([tick, bpm]) => ({ tick, bpm }));
+  const byTick = new Map<number, number>();
+  for (const t of [...score.tempos].sort((a, b) => a.tick - b.tick)) {
+    const at = Math.max(0, Math.round((t.tick - offset) / GRID.ticksPerPosition) * GRID.ticksPerPosition);
+    byTick.set(at, t.bpm); // the last change at or before a grid tick wins
+  }
+  const tempos = [...byTick.entries()].sort((a, b) => a[0] - b[0]).map(([tick, bpm]) => ({ tick, bpm }));
   if (!tempos.some((t) => t.tick === 0)) tempos.unshift({ tick: 0, bpm: tempos[0]?.bpm ?? 120 });
   return { ticksPerBeat: 480, notes: sortNotes(notes), tempos, timeSignatures: [], markers: [], pedals: [] };
 }
