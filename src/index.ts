@@ -77,7 +77,7 @@ export {
   type SamplingParams,
   type SamplingOverrides,
 } from './cp/sampling.ts';
-export { generate, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
+export { generate, generateBatch, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
 export { saveModel, loadModel, readModelMeta, MODEL_FILE, CONFIG_FILE, VOCAB_FILE, type SaveModelOptions } from './cp/checkpoint.ts';
 export { cpLoss, maskedCrossEntropy, maskedCrossEntropySum, uniformLoss, type CPLoss } from './cp/train/loss.ts';
 export { Adam, clipGradNorm, type AdamOptions, type AdamState } from './cp/train/optim.ts';

@@ -73,6 +73,11 @@ test('limits: maxBars closes the piece with a Bar and EOS; stopAtEos=false runs 
   assert.equal(barWords, 3, 'the prime Bar, one more bar, and the closing Bar');
   const w = generate(model, vocab, { emotion: 'Q1', seed: 3, maxWords: 25, maxBars: 1000, stopAtEos: false });
   assert.equal(w.stoppedBy, 'maxWords');
+  const short = new CPTransformer(makeConfig('tiny', classes, { maxLen: 12 }), new Rng(2));
+  const m = generate(short, vocab, { emotion: 'Q1', seed: 3, maxBars: 1000, stopAtEos: false });
+  assert.equal(m.stoppedBy, 'maxLen');
+  assert.equal(m.words.length / 8, 12 + 1, 'maxLen words fed, then EOS');
+  short.dispose();
   assert.equal(w.generated, 25);
   assert.deepEqual(checkWords(vocab, w.words), []);
   model.dispose();
