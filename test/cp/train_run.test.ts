@@ -102,6 +102,16 @@ test('--init starts from another run\'s weights with a fresh optimizer; a differ
   await assert.rejects(runTraining({ ...options(join(tmp, 'never'), { init: pre }), data: { vocab: other, train: twoPieces(other), valid: [] } }), /vocabulary differs from the --init run's/);
 });
 
+test('--epochs counts passes over the training windows', async () => {
+  await initBackend('wasm');
+  // Two short clips, batch 1: two batches per epoch.
+  const r = await runTraining({ ...options(join(tmp, 'epochs'), { batch: 1, steps: undefined, epochs: 3 }) });
+  assert.equal(r.totalSteps, 6);
+  assert.equal(r.step, 6);
+  const epochs = logRows(join(tmp, 'epochs')).filter((row) => row.kind === 'train').map((row) => (row as unknown as { epoch: number }).epoch);
+  assert.deepEqual(epochs, [0, 0, 1, 1, 2, 2]);
+});
+
 test('a batch split into several passes gives the gradient of the whole batch', async () => {
   await initBackend('wasm');
   const cfg = makeConfig('tiny', nClasses, { dropout: 0 });
