@@ -83,7 +83,7 @@ function isPosInt(v: unknown): v is number {
  * naming the first bad field, what was expected and what came.
  */
 export function validateConfig(json: unknown, what = 'config'): CPConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(what, `expected an object, got ${json === null ? 'null' : typeof json}`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(what, `expected an object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
   const o = json as Record<string, unknown>;
   const perFamily = (key: 'nClasses' | 'embSizes'): Record<Family, number> => {
     const r = o[key];
