@@ -69,6 +69,15 @@ test('emopia train writes a complete run folder; bad input exits 1 with one line
   oneLineError(none.stderr, /expected at least one clip, got none/);
   assert.equal(existsSync(join(tmp, 'r2')), false, 'no run folder was created');
 
+  // --resume of a folder that is not there, --init from one that is not a run.
+  const noRun = await runCli(['train', '--data', ds, '--out', join(tmp, 'no-run'), '--steps', '2', '--resume', ...tiny]);
+  assert.equal(noRun.code, 1);
+  oneLineError(noRun.stderr, /no such run folder to resume/);
+  const noInit = await runCli(['train', '--data', ds, '--out', join(tmp, 'r4'), '--steps', '2', '--init', join(tmp, 'nope'), ...tiny]);
+  assert.equal(noInit.code, 1);
+  oneLineError(noInit.stderr, /nope: no such checkpoint folder/);
+  assert.equal(existsSync(join(tmp, 'r4')), false, 'no run folder was created');
+
   // Usage errors exit 2.
   const both = await runCli(['train', '--data', ds, '--out', join(tmp, 'r3'), '--steps', '1', '--epochs', '1', ...tiny]);
   assert.equal(both.code, 2);
