@@ -32,8 +32,8 @@ interface GenerateCliOptions {
   seed: number;
   maxBars: number;
   maxWords?: number;
-  temperature: Array<[Family, number]>;
-  topP: Array<[Family, number | null]>;
+  temperature?: Array<[Family, number | null]>;
+  topP?: Array<[Family, number | null]>;
   prompt?: string;
   backend: BackendName;
   attentionCheck: 'step' | 'none';
@@ -57,8 +57,8 @@ function familyValue(option: string, check: (v: number) => boolean, expect: stri
 
 function samplingOverrides(opts: GenerateCliOptions): SamplingOverrides {
   const out: SamplingOverrides = {};
-  for (const [f, t] of opts.temperature) out[f] = { ...out[f], temperature: t as number };
-  for (const [f, p] of opts.topP) out[f] = { ...out[f], topP: p };
+  for (const [f, t] of opts.temperature ?? []) out[f] = { ...out[f], temperature: t as number };
+  for (const [f, p] of opts.topP ?? []) out[f] = { ...out[f], topP: p };
   return out;
 }
 
@@ -107,8 +107,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'sampling seed; the same seed gives the same files', parseIntOption('seed', 0), 0)
     .option('--max-bars <n>', 'stop after this many bars', parseIntOption('max-bars', 1), 32)
     .option('--max-words <n>', 'stop after this many generated words (default: no limit but the model length)', parseIntOption('max-words', 1))
-    .option('--temperature <family=value>', "override EMOPIA's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false), [])
-    .option('--top-p <family=value>', "override EMOPIA's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true), [])
+    .option('--temperature <family=value>', "override EMOPIA's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false))
+    .option('--top-p <family=value>', "override EMOPIA's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
     .option('--prompt <in.mid>', 'continue this MIDI: its words are fed first, behind the requested emotion word')
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
     .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prime; 'none': skip", (v: string) => {
