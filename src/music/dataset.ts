@@ -107,9 +107,17 @@ export interface EncodedFile {
   info: MidiReadInfo;
 }
 
+/** InputError for a file without notes, saying when drum notes were all it had. */
+export function assertHasNotes(notes: number, info: MidiReadInfo, source: string): void {
+  if (notes === 0) {
+    throw new InputError(source, info.drumNotesDropped > 0 ? `no notes to encode (only drums: ${info.drumNotesDropped} notes on channel 10, dropped)` : 'no notes to encode');
+  }
+}
+
 /** Reads and encodes one file onto the full grid; throws InputError naming `source` on bad input. */
 export function encodeFile(bytes: Uint8Array, source: string, opts: TokenizeOptions & ReadMidiOptions = {}, grid = Vocab.fullGrid()): EncodedFile {
   const { score, info } = readMidi(bytes, source, opts);
+  assertHasNotes(score.notes.length, info, source);
   const emotion = opts.emotion ?? emotionFromName(source);
   const { words, stats } = scoreToWords(score, grid, { ...opts, emotion }, source);
   return { name: baseName(source), emotion, words, stats, info };

@@ -36,6 +36,7 @@ function makeCorpus(): string {
   writeFileSync(join(dir, 'empty.mid'), new Uint8Array(0));
   writeFileSync(join(dir, 'text.mid'), new TextEncoder().encode('not a midi file'));
   writeFileSync(join(dir, 'silent.mid'), midiBytes([{ events: [] }]));
+  writeFileSync(join(dir, 'drums.mid'), midiBytes([{ notes: [{ pitch: 36, start: 0, end: 60, channel: 9 }, { pitch: 38, start: 480, end: 540, channel: 9 }] }]));
   writeFileSync(join(dir, 'notes.txt'), 'ignored');
   return dir;
 }
@@ -75,15 +76,16 @@ test('dataset build: words, index, vocab, song-level split, skipped files with r
     const { index } = await buildDataset(dir, out, { valid: 0.4, seed: 1, onSkip: (f, r) => skips.push(`${f}: ${r}`) });
     assert.deepEqual(readdirSync(out).sort(), ['index.json', 'vocab.json', 'words.u16']);
     assert.deepEqual(index.skipped, [
+      { file: 'drums.mid', reason: 'no notes to encode (only drums: 2 notes on channel 10, dropped)' },
       { file: 'empty.mid', reason: 'empty file (0 bytes), expected a standard MIDI file' },
       { file: 'silent.mid', reason: 'no notes to encode' },
       { file: 'text.mid', reason: "not a standard MIDI file: expected header 'MThd', got 'not '" },
     ]);
-    assert.equal(skips.length, 3);
+    assert.equal(skips.length, 4);
     const s = index.summary;
-    assert.equal(s.files, 11);
+    assert.equal(s.files, 12);
     assert.equal(s.clips, 8);
-    assert.equal(s.skipped, 3);
+    assert.equal(s.skipped, 4);
     assert.equal(s.train + s.valid, 8);
     assert.equal(s.notes, 4 * (2 + 3 + 4 + 1 + 2 + 5 + 2 + 2));
     // Clips of one song are all in train or all in valid; the 40% of 6 songs is 2 songs.
@@ -186,8 +188,8 @@ test('CLI: encode, decode, dataset build and stats; bad input exits 1 with one l
 
     const build = await runCli(['dataset', 'build', dir, '-o', join(work, 'ds'), '--seed', '3']);
     assert.equal(build.code, 0, build.stderr);
-    assert.match(build.stdout, /^wrote .*ds: 8 clips \(\d+ train, \d+ valid\) from 11 files, \d+ words, 84 notes$/m);
-    assert.match(build.stdout, /^files skipped: 3\n {2}empty\.mid: empty file/m);
+    assert.match(build.stdout, /^wrote .*ds: 8 clips \(\d+ train, \d+ valid\) from 12 files, \d+ words, 84 notes$/m);
+    assert.match(build.stdout, /^files skipped: 4\n {2}drums\.mid: no notes to encode \(only drums/m);
     const stats = await runCli(['dataset', 'stats', join(work, 'ds')]);
     assert.equal(stats.code, 0, stats.stderr);
     assert.match(stats.stdout, /^8 clips, \d+ words$/m);

@@ -1,7 +1,7 @@
 /** `emopia encode IN.mid [-o OUT.json]`: a MIDI file to EMOPIA compound words. */
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../io/atomic.ts';
-import { emotionFromName } from '../../music/dataset.ts';
+import { assertHasNotes, emotionFromName } from '../../music/dataset.ts';
 import { readMidi, scoreToWords, type Emotion, type TokenizeOptions } from '../../music/index.ts';
 import { loadVocab, parseChoice, parseEmotionOption, readInput, wordsJson } from './_music_io.ts';
 
@@ -26,6 +26,7 @@ export function register(program: Command): void {
     .action((input: string, opts: EncodeCliOptions) => {
       const vocab = loadVocab(opts.vocab);
       const { score, info } = readMidi(readInput(input), input);
+      assertHasNotes(score.notes.length, info, input);
       const emotion = opts.emotion ?? emotionFromName(input);
       const { words, events, stats } = scoreToWords(score, vocab, { emotion, pedal: opts.pedal, chords: opts.chords }, input);
       const text = wordsJson(vocab, words, events, { emotion, stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated } });
