@@ -86,4 +86,4 @@ export { epochWindows, batchAt, batchesPerEpoch, buildBatch, batchTensors, cover
 export { Trainer, DivergedError, type TrainSettings, type StepResult, type ValidResult } from './cp/train/trainer.ts';
 export { runTraining, type RunOptions, type RunResult } from './cp/train/run.ts';
 export { saveRun, loadRun, type TrainState } from './cp/train/run_dir.ts';
-export { CopyModel, COPY_DEFAULTS, trainCopyTask, evaluateCopy, greedyDecode, maskedCrossEntropy, type CopyTaskConfig } from './examples/copy_task.ts';
+export { CopyModel, COPY_DEFAULTS, trainCopyTask, evaluateCopy, greedyDecode, type CopyTaskConfig } from './examples/copy_task.ts';
