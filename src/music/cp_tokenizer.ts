@@ -168,22 +168,23 @@ export function scoreToWords(score: Score, vocab: Vocab, opts: TokenizeOptions =
   return { words: eventsToWords(events, vocab, what), events, stats };
 }
 
+/** Readable words -> n*8 indices; InputError (prefixed with `what`) for a value the vocabulary lacks. */
 export function eventsToWords(events: readonly CompoundEvent[], vocab: Vocab, what = 'events'): Int32Array {
   const words = new Int32Array(events.length * N_FAMILIES);
   events.forEach((ev, i) => {
     FAMILIES.forEach((f, j) => {
-      const idx = vocab.encode(f, ev[f]);
-      words[i * N_FAMILIES + j] = idx;
+      if (!vocab.has(f, ev[f])) throw new InputError(what, `vocabulary family ${f} has no value ${JSON.stringify(ev[f])} (${vocab.size(f)} values)`);
+      words[i * N_FAMILIES + j] = vocab.encode(f, ev[f]);
     });
   });
-  if (words.length === 0 && events.length > 0) throw new InputError(what, 'no words');
   return words;
 }
 
+/** n*8 indices -> readable words; InputError for an index outside the vocabulary. */
 export function wordsToEvents(words: ArrayLike<number>, vocab: Vocab): CompoundEvent[] {
   if (words.length % N_FAMILIES !== 0) throw new InputError('words', `expected a multiple of ${N_FAMILIES} integers, got ${words.length}`);
   const out: CompoundEvent[] = [];
-  for (let i = 0; i < words.length; i += N_FAMILIES) out.push(vocab.decodeWord(Array.prototype.slice.call(words, i, i + N_FAMILIES) as number[]));
+  for (let i = 0; i < words.length; i += N_FAMILIES) out.push(vocab.decodeWord(Array.from({ length: N_FAMILIES }, (_, j) => words[i + j] as number)));
   return out;
 }
 

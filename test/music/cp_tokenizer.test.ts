@@ -119,7 +119,7 @@ test('no notes, no notes in range, and absurd lengths are InputErrors', () => {
 test('a value missing from the vocabulary is an InputError naming it', () => {
   const small = Vocab.fromValues({ ...grid.toJSON().values, pitch: [0, 'Note_Pitch_60'] });
   const score = midiToScore(midiBytes([{ notes: [{ pitch: 61, start: 0, end: 480 }] }]));
-  assert.throws(() => scoreToWords(score, small), /vocabulary family pitch: has no value "Note_Pitch_61"/);
+  assert.throws(() => scoreToWords(score, small, {}, 'x.mid'), /x\.mid: vocabulary family pitch has no value "Note_Pitch_61" \(2 values\)/);
 });
 
 /** Encode, decode to MIDI bytes, encode again: identical words; every in-range note comes back quantized. */
