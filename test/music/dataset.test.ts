@@ -139,6 +139,10 @@ test('observed and file vocabularies; a build with no usable file fails and leav
     await assert.rejects(buildDataset(bad, out), (e: unknown) => e instanceof InputError && /no usable MIDI file \(1 skipped; first: x\.mid: not a standard MIDI file/.test(e.message));
     assert.equal(readFileSync(join(out, 'index.json'), 'utf8'), before);
     assert.deepEqual(readdirSync(parent), ['ds'], 'no temporary folder is left behind');
+    await assert.rejects(buildDataset(join(parent, 'missing'), out), /missing: no such folder, expected a folder of MIDI files/);
+    const none = mkdtempSync(join(tmpdir(), 'emopia-none-'));
+    await assert.rejects(buildDataset(none, out), /no \.mid or \.midi files in this folder/);
+    rmSync(none, { recursive: true, force: true });
     rmSync(bad, { recursive: true, force: true });
   } finally {
     rmSync(dir, { recursive: true, force: true });
