@@ -75,7 +75,7 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
 
 /** The recurrent state of one layer: linear attention keeps S and z; softmax keeps the keys and values seen. */
 export type LayerState = { qkv: { w: Tensor /* (d, 3d) */; b: Tensor /* (3d,) */ } } & (
-  | { kind: 'linear'; S: Tensor /* (B, h, dh, dh) */; z: Tensor /* (B, h, dh) */ }
+  | { kind: 'linear'; S: Tensor /* (B, h, dv, dk): sum v phi(k)ᵀ */; z: Tensor /* (B, h, dk) */ }
   | { kind: 'softmax'; k: Tensor | null /* (B, h, t, dh) */; v: Tensor | null /* (B, h, t, dh) */ }
 );
 
@@ -163,11 +163,13 @@ export class CPAttention extends Module {
       let heads: Tensor;
       if (state.kind === 'linear') {
         const fqk = phi(tf.slice(qkv, [0, 0], [B, 2 * d])); // (B, 2d): phi(q), phi(k)
-        const fq = tf.slice(fqk, [0, 0], [B, d]).reshape([B, h, dh, 1]); // (B, h, dh, 1)
-        const fk = tf.slice(fqk, [0, d], [B, d]).reshape([B, h, dh]); // (B, h, dh)
-        const S = tf.add(state.S, tf.mul(tf.expandDims(fk, 3), v.reshape([B, h, 1, dh]))); // (B, h, dh, dh) += phi(k) vᵀ
-        const z = tf.add(state.z, fk); // (B, h, dh)
-        const num = tf.sum(tf.mul(fq, S), 2); // (B, h, dh): phi(q)ᵀ S
+        // S is kept transposed, S[j][i] = sum v_j phi(k)_i, so that both reductions run over the last axis
+        // (a reduction over another axis costs a transpose on wasm).
+        const fq = tf.slice(fqk, [0, 0], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dk)
+        const fk = tf.slice(fqk, [0, d], [B, d]).reshape([B, h, dh]); // (B, h, dk)
+        const S = tf.add(state.S, tf.mul(v.reshape([B, h, dh, 1]), fk.reshape([B, h, 1, dh]))); // (B, h, dv, dk) += v phi(k)ᵀ
+        const z = tf.add(state.z, fk); // (B, h, dk)
+        const num = tf.sum(tf.mul(fq, S), -1); // (B, h, dv): S phi(q)
         const den = tf.add(tf.sum(tf.mul(fq.reshape([B, h, dh]), z), -1), LINEAR_EPS); // (B, h)
         heads = tf.div(num, den.reshape([B, h, 1])); // (B, h, dh)
         next = { kind: 'linear', qkv: state.qkv, S: tf.keep(S), z: tf.keep(z) };
