@@ -122,6 +122,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     version: 1,
     step: trainer.step,
     epoch: Math.floor(trainer.step / perEpoch),
+    batchInEpoch: trainer.step % perEpoch,
     rng: trainer.rng.state,
     settings: s,
     ...(init ? { init } : {}),

@@ -31,7 +31,9 @@ export interface TrainState {
   version: 1;
   /** Updates done. */
   step: number;
+  /** The data position of the next step: its epoch and its batch within the epoch (both follow from step). */
   epoch: number;
+  batchInEpoch: number;
   /** State of the dropout Rng after `step` updates. */
   rng: number;
   settings: TrainSettings;
