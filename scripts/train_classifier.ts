@@ -1,9 +1,9 @@
 /**
  * Trains the emotion classifier shipped in models/classifier:
  *   node --import tsx scripts/train_classifier.ts [--data EMOPIA_DIR] [--split data/emopia_cls_split.json]
- *        [-o models/classifier] [--seed 1]
+ *        [-o models/classifier] [--seed 1] [--members 5]
  * Features of every clip (src/classify/features.ts), a small grid of logistic regressions / MLPs trained on the
- * train set, model selection on valid (4Q accuracy), and the chosen model scored once on test. Prints 4Q,
+ * train set, model selection on valid (cross-entropy), an ensemble of seeds of the chosen one, scored once on test. Prints 4Q,
  * arousal and valence accuracy on train, valid and test; writes OUT/classifier.json.
  */
 import { readFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ const dataDir = opt('--data', process.env.EMOPIA_DIR ?? '../shared/data/emopia')
 const splitPath = opt('--split', 'data/emopia_cls_split.json');
 const outDir = opt('-o', 'models/classifier');
 const seed = Number(opt('--seed', '1'));
+const members = Number(opt('--members', '5'));
 
 const split = parseSplit(JSON.parse(readFileSync(splitPath, 'utf8')), splitPath);
 const setOf = new Map<string, SplitSet>();
@@ -46,14 +47,14 @@ for (const file of listMidiFiles(dataDir)) {
 }
 const counts = SPLIT_SETS.map((s) => `${s} ${rows[s].X.length}`).join(', ');
 console.log(`features: ${FEATURE_NAMES.length} per clip; ${counts} clips (${missing} files not in the split) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-const grid = defaultGrid(seed);
+const grid = defaultGrid();
 const t1 = Date.now();
-const r = selectModel(rows.train, rows.valid, rows.test, FEATURE_NAMES, grid, (i, c, best) =>
-  console.log(`  [${i + 1}/${grid.length}] hidden [${c.hidden.join(',')}] l2 ${c.l2}: best valid 4Q ${best.quadrant.toFixed(3)} (epoch ${best.epoch}, CE ${best.crossEntropy.toFixed(3)})`),
+const r = selectModel(rows.train, rows.valid, rows.test, FEATURE_NAMES, grid, { seed, members }, (i, c, best) =>
+  console.log(`  [${i + 1}/${grid.length}] hidden [${c.hidden.join(',')}] l2 ${c.l2}: lowest valid CE ${best.crossEntropy.toFixed(3)} at epoch ${best.epoch} (4Q ${best.quadrant.toFixed(3)})`),
 );
 const fmt = (a: { quadrant: number; arousal: number; valence: number; n: number }) =>
   `4Q ${a.quadrant.toFixed(3)}  arousal ${a.arousal.toFixed(3)}  valence ${a.valence.toFixed(3)}  (n=${a.n})`;
-console.log(`chosen: hidden [${r.chosen.hidden.join(',')}], l2 ${r.chosen.l2}, epoch ${r.chosen.epoch} of ${grid.length} candidates (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+console.log(`chosen: hidden [${r.chosen.hidden.join(',')}], l2 ${r.chosen.l2}, ${r.chosen.epoch} epochs (of ${grid.length} candidates), ensemble of ${members} seeds (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
 console.log(`train: ${fmt(r.train)}`);
 console.log(`valid: ${fmt(r.valid)}`);
 if (r.test) console.log(`test:  ${fmt(r.test)}`);
@@ -62,13 +63,13 @@ const model = {
   ...r.model,
   mean: r.model.mean.map(round),
   std: r.model.std.map(round),
-  layers: r.model.layers.map((L) => ({ weight: L.weight.map((row) => row.map(round)), bias: L.bias.map(round) })),
+  members: r.model.members.map((layers) => layers.map((L) => ({ weight: L.weight.map((row) => row.map(round)), bias: L.bias.map(round) }))),
   training: {
-    command: `node --import tsx scripts/train_classifier.ts --data EMOPIA_DIR --split ${splitPath} -o ${outDir} --seed ${seed}`,
+    command: `node --import tsx scripts/train_classifier.ts --data EMOPIA_DIR --split ${splitPath} -o ${outDir} --seed ${seed} --members ${members}`,
     split: { file: splitPath, seed: split.seed, clips: Object.fromEntries(SPLIT_SETS.map((s) => [s, rows[s].X.length])) },
     chosen: r.chosen,
     candidates: grid.length,
-    accuracy: { train: r.train, valid: r.valid, test: r.test },
+    accuracy: { train: r.train, valid: r.valid, test: r.test, searchValid: r.search },
   },
 };
 writeFileAtomic(join(outDir, 'classifier.json'), JSON.stringify(model) + '\n');

@@ -23,6 +23,14 @@ const POS = 120;
 export const KK_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88] as const;
 export const KK_MINOR = [6.33, 2.68, 3.52, 5.38, 2.6, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17] as const;
 
+/** Chords named by degree and quality relative to the estimated tonic: [name, semitones above tonic, major?]. */
+const ROMAN: ReadonlyArray<[string, number, boolean]> = [
+  ['I', 0, true], ['IV', 5, true], ['V', 7, true], ['bVI', 8, true], ['bVII', 10, true], ['bIII', 3, true],
+  ['i', 0, false], ['ii', 2, false], ['iii', 4, false], ['iv', 5, false], ['v', 7, false], ['vi', 9, false],
+];
+const MAJORISH = new Set(['M', 'M7', '7']);
+const MINORISH = new Set(['m', 'm7']);
+
 const base = [
   'log_notes_per_beat', 'log_onsets_per_beat', 'notes_per_onset', 'mean_polyphony', 'max_onset_size', 'bar_density_cv',
   'pitch_mean', 'pitch_std', 'pitch_p10', 'pitch_p90', 'share_low_pitch', 'share_high_pitch',
@@ -39,6 +47,8 @@ export const FEATURE_NAMES: readonly string[] = Object.freeze([
   'chord_beats', 'chord_changes',
   ...QUALITIES.map((q) => `chord_${q}`),
   ...Array.from({ length: 6 }, (_, i) => `ic_${i + 1}`),
+  ...ROMAN.map(([name]) => `roman_${name}`),
+  'local_minor_share', 'local_key_changes', 'local_mode_mean',
 ]);
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -192,6 +202,27 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
     }
   }
   for (const c of ic) f.push(pairs ? c / pairs : 0);
+
+  // Chords as degrees of the key.
+  for (const [, deg, maj] of ROMAN) {
+    const hits = withChord.filter((c) => c && (c.root - key.tonic + 12) % 12 === deg && (maj ? MAJORISH : MINORISH).has(c.quality)).length;
+    f.push(withChord.length ? hits / withChord.length : 0);
+  }
+  // Local keys over two-bar windows.
+  const windows: number[][] = [];
+  for (const n of notes) {
+    const w = Math.floor((n.start - first) / (2 * BAR));
+    while (windows.length <= w) windows.push(new Array<number>(12).fill(0));
+    windows[w]![n.pitch % 12]! += n.end - n.start;
+  }
+  const local = windows.filter((w) => w.some((x) => x > 0)).map((w) => estimateKey(w));
+  let keyChanges = 0;
+  for (let i = 1; i < local.length; i++) if (local[i]!.tonic !== local[i - 1]!.tonic || local[i]!.mode !== local[i - 1]!.mode) keyChanges++;
+  f.push(
+    local.length ? local.filter((k) => k.mode === 'minor').length / local.length : 0,
+    local.length > 1 ? keyChanges / (local.length - 1) : 0,
+    mean(local.map((k) => k.major - k.minor)),
+  );
   if (f.length !== FEATURE_NAMES.length) throw new Error(`clipFeatures: ${f.length} values for ${FEATURE_NAMES.length} names`);
   return Float64Array.from(f, (x) => (Number.isFinite(x) ? x : 0));
 }

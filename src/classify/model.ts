@@ -1,6 +1,7 @@
 /**
  * The emotion classifier's model: standardised features -> a small MLP (no hidden layer = multinomial logistic
- * regression) -> softmax over the four quadrants Q1..Q4. Plain TypeScript on Float64Arrays (a few thousand
+ * regression) -> softmax over the four quadrants Q1..Q4; several such members (e.g. seeds) average their
+ * probabilities. Plain TypeScript on Float64Arrays (a few thousand
  * weights; tfjs would only add set-up and tensors to release), trained full-batch with Adam, cross-entropy and
  * L2, seeded. The saved form is one small JSON object (`ClassifierJSON`); no file system here.
  */
@@ -23,8 +24,8 @@ export interface ClassifierJSON {
   /** Feature standardisation: (x - mean) / std. */
   mean: number[];
   std: number[];
-  /** Hidden layers use ReLU; the last layer gives 4 logits. */
-  layers: DenseLayer[];
+  /** Each member is a list of layers (hidden layers use ReLU; the last gives 4 logits); probabilities are averaged. */
+  members: DenseLayer[][];
   /** How it was trained and how it scored (free-form, for the record). */
   training?: Record<string, unknown>;
 }
@@ -85,11 +86,28 @@ function standardize(model: Pick<ClassifierJSON, 'mean' | 'std'>, x: ArrayLike<n
   return Float64Array.from(model.mean, (m, j) => ((x[j] as number) - m) / (model.std[j] as number));
 }
 
-/** The four quadrant probabilities of a raw feature vector. */
+/** The four quadrant probabilities of a raw feature vector (the mean over members). */
 export function predictProba(model: ClassifierJSON, features: ArrayLike<number>): number[] {
   if (features.length !== model.features.length) throw new InputError('features', `expected ${model.features.length} values, got ${features.length}`);
-  const acts = forward(model.layers, standardize(model, features));
-  return Array.from(acts[acts.length - 1] as Float64Array);
+  const z = standardize(model, features);
+  const p = new Array<number>(QUADRANTS.length).fill(0);
+  for (const layers of model.members) {
+    const acts = forward(layers, z);
+    (acts[acts.length - 1] as Float64Array).forEach((v, j) => (p[j]! += v / model.members.length));
+  }
+  return p;
+}
+
+/** One classifier whose members are all the given classifiers' members (same features and standardisation). */
+export function ensemble(models: readonly ClassifierJSON[]): ClassifierJSON {
+  const first = models[0];
+  if (!first) throw new RangeError('ensemble: no models');
+  for (const m of models) {
+    if (m.features.join() !== first.features.join() || m.mean.join() !== first.mean.join() || m.std.join() !== first.std.join()) {
+      throw new RangeError('ensemble: members must share features and standardisation');
+    }
+  }
+  return { ...first, members: models.flatMap((m) => m.members) };
 }
 
 /** Trains a classifier on raw feature rows and labels 0..3. Deterministic for a given seed. */
@@ -111,7 +129,7 @@ export function trainClassifier(X: readonly Float64Array[], y: readonly number[]
   const [b1, b2, eps] = [0.9, 0.999, 1e-8];
   const snapshot = (epoch: number): ClassifierJSON => ({
     format: CLASSIFIER_FORMAT, version: 1, features: [...featureNames], mean, std,
-    layers: layers.map((L) => ({ weight: L.weight.map((r) => [...r]), bias: [...L.bias] })), training: { epoch },
+    members: [layers.map((L) => ({ weight: L.weight.map((r) => [...r]), bias: [...L.bias] }))], training: { epoch },
   });
   for (let epoch = 1; epoch <= opts.epochs; epoch++) {
     for (const g of grads) {
@@ -176,15 +194,18 @@ export function parseClassifier(json: unknown, what = 'classifier'): ClassifierJ
   const nums = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (d <= 0 || !o.features!.every((x) => typeof x === 'string')) throw new InputError(what, 'expected "features": a non-empty list of names');
   if (!nums(o.mean, d) || !nums(o.std, d) || !o.std!.every((s) => s > 0)) throw new InputError(what, `expected "mean" and "std": ${d} finite numbers each (std > 0)`);
-  if (!Array.isArray(o.layers) || o.layers.length === 0) throw new InputError(what, 'expected "layers": a non-empty list');
-  let nin = d;
-  o.layers.forEach((L, l) => {
-    const nout = Array.isArray(L?.bias) ? L.bias.length : -1;
-    if (nout <= 0 || !nums(L.bias, nout) || !Array.isArray(L.weight) || L.weight.length !== nin || !L.weight.every((r) => nums(r, nout))) {
-      throw new InputError(what, `layer ${l}: expected weight [${nin}][n] and bias [n] of finite numbers`);
-    }
-    nin = nout;
+  if (!Array.isArray(o.members) || o.members.length === 0) throw new InputError(what, 'expected "members": a non-empty list of layer lists');
+  o.members.forEach((layers, k) => {
+    if (!Array.isArray(layers) || layers.length === 0) throw new InputError(what, `member ${k}: expected a non-empty list of layers`);
+    let nin = d;
+    layers.forEach((L, l) => {
+      const nout = Array.isArray(L?.bias) ? L.bias.length : -1;
+      if (nout <= 0 || !nums(L.bias, nout) || !Array.isArray(L.weight) || L.weight.length !== nin || !L.weight.every((r) => nums(r, nout))) {
+        throw new InputError(what, `member ${k} layer ${l}: expected weight [${nin}][n] and bias [n] of finite numbers`);
+      }
+      nin = nout;
+    });
+    if (nin !== QUADRANTS.length) throw new InputError(what, `member ${k}: expected the last layer to give ${QUADRANTS.length} outputs, got ${nin}`);
   });
-  if (nin !== QUADRANTS.length) throw new InputError(what, `expected the last layer to give ${QUADRANTS.length} outputs, got ${nin}`);
   return o as ClassifierJSON;
 }

@@ -57,7 +57,7 @@ test('emopia classify: text and JSON output, probabilities summing to 1, per-fil
     mkdirSync(corrupt);
     writeFileSync(join(corrupt, 'classifier.json'), '{"format": "emopia-ts/emotion-classifier", "version": 1, "features": [');
     const wrong = join(dir, 'wrong.json');
-    writeFileSync(wrong, JSON.stringify({ format: 'emopia-ts/emotion-classifier', version: 1, features: ['x'], mean: [0], std: [1], layers: [] }));
+    writeFileSync(wrong, JSON.stringify({ format: 'emopia-ts/emotion-classifier', version: 1, features: ['x'], mean: [0], std: [1], members: [] }));
 
     const [text, json, mixed, noModel, badModel, wrongModel, none] = await Promise.all([
       runCli(['classify', a, b]),
@@ -96,7 +96,7 @@ test('emopia classify: text and JSON output, probabilities summing to 1, per-fil
     assert.match(errs[2]!, /^emopia: .*empty\.mid: no notes/);
     assert.equal(errs[3], 'emopia: classify: 3 of 5 files could not be classified');
     // Classifier missing or corrupt: one line, exit 1.
-    for (const [r, re] of [[noModel, /nope: no such classifier/], [badModel, /classifier\.json: corrupt classifier: not valid JSON/], [wrongModel, /wrong\.json: expected "layers"/]] as const) {
+    for (const [r, re] of [[noModel, /nope: no such classifier/], [badModel, /classifier\.json: corrupt classifier: not valid JSON/], [wrongModel, /wrong\.json: expected "members"/]] as const) {
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, re);

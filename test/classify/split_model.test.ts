@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { songOf, emotionFromName } from '../../src/music/dataset.ts';
 import { makeSplit, parseSplit, SPLIT_SETS } from '../../src/classify/split.ts';
-import { parseClassifier, predictProba, trainClassifier } from '../../src/classify/model.ts';
+import { ensemble, parseClassifier, predictProba, trainClassifier } from '../../src/classify/model.ts';
 import { accuracy, confusion, fromProbs } from '../../src/classify/classify.ts';
 import { loadClassifier } from '../../src/classify/node.ts';
 import { FEATURE_NAMES } from '../../src/classify/features.ts';
@@ -59,9 +59,22 @@ test('logistic regression and MLP learn separable blobs, deterministically; prob
     assert.equal(acc.quadrant, 1, `hidden [${hidden}]`);
     const p = predictProba(m, test_.X[0]!);
     assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-12);
-    assert.deepEqual(trainClassifier(X, y, ['a', 'b', 'c'], opts).layers, m.layers, 'same seed, same weights');
+    assert.deepEqual(trainClassifier(X, y, ['a', 'b', 'c'], opts).members, m.members, 'same seed, same weights');
     assert.deepEqual(parseClassifier(JSON.parse(JSON.stringify(m))), JSON.parse(JSON.stringify(m)));
   }
+});
+
+test('an ensemble averages its members\' probabilities', () => {
+  const { X, y } = blobs(40, 5);
+  const a = trainClassifier(X, y, ['a', 'b', 'c'], { hidden: [], l2: 0.1, epochs: 5, lr: 0.05, seed: 1 });
+  const b = trainClassifier(X, y, ['a', 'b', 'c'], { hidden: [4], l2: 0.1, epochs: 5, lr: 0.05, seed: 2 });
+  const e = ensemble([a, b]);
+  assert.equal(e.members.length, 2);
+  const x = Float64Array.from([0.3, -1, 2]);
+  const pa = predictProba(a, x);
+  const pb = predictProba(b, x);
+  predictProba(e, x).forEach((p, j) => assert.ok(Math.abs(p - (pa[j]! + pb[j]!) / 2) < 1e-15));
+  assert.throws(() => ensemble([a, { ...b, mean: [9, 9, 9] }]), /share features/);
 });
 
 test('accuracy and confusion: arousal and valence from quadrants', () => {
@@ -81,7 +94,9 @@ test('corrupt classifiers are refused with the reason', () => {
   assert.throws(bad({ format: 'x' }), /expected format 'emopia-ts\/emotion-classifier'/);
   assert.throws(bad({ mean: m.mean.slice(1) }), /"mean" and "std"/);
   assert.throws(bad({ std: m.std.map(() => 0) }), /std > 0/);
-  assert.throws(bad({ layers: [{ weight: [[1]], bias: [0] }] }), /layer 0/);
-  assert.throws(bad({ layers: m.layers.slice(0, 1) }), /last layer to give 4 outputs|layer/);
+  assert.throws(bad({ members: [] }), /"members": a non-empty list/);
+  assert.throws(bad({ members: [[{ weight: [[1]], bias: [0] }]] }), /member 0 layer 0: expected weight \[\d+\]\[n\]/);
+  const one = m.members[0]!;
+  assert.throws(bad({ members: [one, one.slice(0, -1)] }), one.length > 1 ? /member 1: expected the last layer to give 4 outputs/ : /member 1: expected a non-empty/);
   assert.throws(() => predictProba(m, [1, 2]), /expected \d+ values, got 2/);
 });
