@@ -46,27 +46,34 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
   return tf.tidy(() => {
     const [B, h, T, dh] = fq.shape as [number, number, number, number];
     const dv = v.shape[3] as number;
+    // Three products per chunk: a ones column appended to V carries the normaliser through the same products
+    // as the numerator, and the running state [S | z] rides along with phi(K)ᵀ in the query product.
+    const fkT = transposeLast(fk); // (B, h, dh, T), transposed once for all chunks
+    const v1 = tf.concat([v, tf.ones([B, h, T, 1])], 3); // (B, h, T, dv+1)
     const outs: Tensor[] = [];
-    let S: Tensor | null = null; // (B, h, dh, dv): sum of phi(k) vᵀ over earlier chunks
-    let z: Tensor | null = null; // (B, h, dh): sum of phi(k) over earlier chunks
+    let Sz: Tensor | null = null; // (B, h, dh, dv+1): [sum phi(k) vᵀ | sum phi(k)] over earlier chunks
     for (let s = 0; s < T; s += chunk) {
       const n = Math.min(chunk, T - s);
       const qc = tf.slice(fq, [0, 0, s, 0], [B, h, n, dh]); // (B, h, n, dh)
-      const kc = tf.slice(fk, [0, 0, s, 0], [B, h, n, dh]); // (B, h, n, dh)
-      const vc = tf.slice(v, [0, 0, s, 0], [B, h, n, dv]); // (B, h, n, dv)
-      const A = tf.mul(matmul(qc, transposeLast(kc)), lowerOnes(n)); // (B, h, n, n), zero above the diagonal
-      let num = matmul(A, vc); // (B, h, n, dv)
-      let den = tf.sum(A, -1); // (B, h, n)
-      if (S && z) {
-        num = tf.add(num, matmul(qc, S)); // (B, h, n, dv)
-        den = tf.add(den, tf.sum(tf.mul(qc, tf.expandDims(z, 2)), -1)); // (B, h, n)
+      const kcT = tf.slice(fkT, [0, 0, 0, s], [B, h, dh, n]); // (B, h, dh, n)
+      const vc = tf.slice(v1, [0, 0, s, 0], [B, h, n, dv + 1]); // (B, h, n, dv+1)
+      let A: Tensor; // (B, h, n, n): phi(q_i)·phi(k_j) within the chunk
+      let tot: Tensor; // (B, h, n, dv+1): [numerator | denominator]
+      if (Sz) {
+        const P = matmul(qc, tf.concat([kcT, Sz], 3)); // (B, h, n, n+dv+1)
+        A = tf.slice(P, [0, 0, 0, 0], [B, h, n, n]); // (B, h, n, n)
+        const inter = tf.slice(P, [0, 0, 0, n], [B, h, n, dv + 1]); // (B, h, n, dv+1): earlier chunks
+        tot = tf.add(matmul(tf.mul(A, lowerOnes(n)), vc), inter); // (B, h, n, dv+1)
+      } else {
+        A = matmul(qc, kcT); // (B, h, n, n)
+        tot = matmul(tf.mul(A, lowerOnes(n)), vc); // (B, h, n, dv+1), zero above the diagonal
       }
-      outs.push(tf.div(num, tf.expandDims(tf.add(den, eps), -1))); // (B, h, n, dv)
+      const num = tf.slice(tot, [0, 0, 0, 0], [B, h, n, dv]); // (B, h, n, dv)
+      const den = tf.slice(tot, [0, 0, 0, dv], [B, h, n, 1]); // (B, h, n, 1)
+      outs.push(tf.div(num, tf.add(den, eps))); // (B, h, n, dv)
       if (s + n < T) {
-        const kv = matmul(transposeLast(kc), vc); // (B, h, dh, dv)
-        const ks = tf.sum(kc, 2); // (B, h, dh)
-        S = S ? tf.add(S, kv) : kv;
-        z = z ? tf.add(z, ks) : ks;
+        const kv = matmul(kcT, vc); // (B, h, dh, dv+1)
+        Sz = Sz ? tf.add(Sz, kv) : kv;
       }
     }
     return outs.length === 1 ? (outs[0] as Tensor) : tf.concat(outs, 2); // (B, h, T, dv)
