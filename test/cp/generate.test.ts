@@ -53,6 +53,12 @@ for (const attention of ['linear', 'softmax'] as const) {
       assert.equal(emotion, 2);
       const back = midiToScore(scoreToMidi(score));
       assert.equal(back.notes.length, score.notes.length);
+      if (r === a) {
+        // Chord values become markers and tempo values tempo changes, and both survive the MIDI file.
+        assert.ok(score.markers.length > 0 && score.tempos.length > 1, `${score.markers.length} markers, ${score.tempos.length} tempos`);
+        assert.deepEqual(back.markers.map((m) => m.text), score.markers.map((m) => m.text));
+        assert.equal(back.tempos.length, score.tempos.length);
+      }
     }
     model.dispose();
   });
