@@ -87,3 +87,13 @@ export { Trainer, DivergedError, type TrainSettings, type StepResult, type Valid
 export { runTraining, type RunOptions, type RunResult } from './cp/train/run.ts';
 export { saveRun, loadRun, type TrainState } from './cp/train/run_dir.ts';
 export { CopyModel, COPY_DEFAULTS, trainCopyTask, evaluateCopy, greedyDecode, type CopyTaskConfig } from './examples/copy_task.ts';
+export { makeSplit, parseSplit, SPLIT_SETS, EMOPIA_CLS_COUNTS, type ClassifierSplit, type SplitSet } from './classify/split.ts';
+export { clipFeatures, estimateKey, FEATURE_NAMES, KK_MAJOR, KK_MINOR } from './classify/features.ts';
+export { pieceStats, summarizeStats, entropyBits, meanTempo, STAT_KEYS, STAT_LABELS, MAJOR_QUALITIES, MINOR_QUALITIES, type PieceStats, type StatKey, type StatSummary } from './classify/stats.ts';
+export { quantizedScore, secondsAt } from './classify/timing.ts';
+export { trainClassifier, predictProba, ensemble, parseClassifier, standardizer, QUADRANTS, CLASSIFIER_FORMAT, type ClassifierJSON, type DenseLayer, type TrainOptions } from './classify/model.ts';
+export { classifyScore, fromProbs, accuracy, confusion, type Classification, type Accuracy, type Quadrant } from './classify/classify.ts';
+export { selectModel, defaultGrid, evaluateRows, type Candidate, type LabelledRows, type SelectionResult } from './classify/train.ts';
+export { evaluateConditioning, conditioningAccuracy, measure, type EvaluateOptions, type EvaluationResult, type PieceResult } from './classify/evaluate.ts';
+export { statsChartSvg, type ChartSeries } from './classify/svg.ts';
+export { loadClassifier, DEFAULT_CLASSIFIER_DIR, CLASSIFIER_FILE } from './classify/node.ts';

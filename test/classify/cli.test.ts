@@ -120,6 +120,8 @@ test('evaluate on a tiny random-init model: rows sum to the pieces generated; st
     const r = evaluateConditioning(model, vocab, classifier, opts);
     assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
     assert.deepEqual(evaluateConditioning(model, vocab, classifier, opts).confusion, r.confusion, 'same seed, same result');
+    const batched = evaluateConditioning(model, vocab, classifier, { ...opts, batch: 2 });
+    assert.deepEqual(batched.pieces.map((p) => [p.seed, p.words, p.notes]), r.pieces.map((p) => [p.seed, p.words, p.notes]), 'batching gives the same pieces');
     model.dispose();
     assert.equal(r.pieces.length, 4);
     r.confusion.forEach((row, i) => assert.equal(row.reduce((x, y) => x + y, 0) + r.noNotes[i]!, 2));

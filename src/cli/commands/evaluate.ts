@@ -34,6 +34,7 @@ interface EvaluateCliOptions {
   json: boolean;
   svg?: string;
   backend: BackendName;
+  batch: number;
   progress: boolean;
 }
 
@@ -122,6 +123,7 @@ export function register(program: Command): void {
     .option('--real <dir>', 'real EMOPIA clips for the statistics (default $EMOPIA_DIR)')
     .option('--json', 'print the results as JSON')
     .option('--svg <file>', 'write an SVG chart of the statistics per quadrant')
+    .option('--batch <n>', 'pieces generated together (faster; the same pieces up to float rounding)', parseIntOption('batch', 1, 256), 8)
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
     .option('--no-progress', 'no progress output')
     .action(async (opts: EvaluateCliOptions) => {
@@ -134,7 +136,7 @@ export function register(program: Command): void {
       try {
         const bar = opts.progress ? startProgress('evaluate', quadrants.length * opts.perEmotion, 'pieces') : null;
         result = evaluateConditioning(model, vocab, classifier, {
-          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords,
+          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch,
           onPiece: (p) => bar?.update(p.done, `Q${p.quadrant} #${p.index + 1}: ${p.words} words -> ${p.classified ?? 'no notes'}`),
         });
         bar?.stop();
