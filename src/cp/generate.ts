@@ -12,6 +12,11 @@
  * - Limits: `maxBars` (default 32) and `maxWords`, and the model's maxLen; EMOPIA has none and can run forever.
  *   When a limit stops the piece, a closing Bar (for maxBars) and an EOS word are appended, as the tokenizer's
  *   layout ends.
+ * - Batches: `generateBatch` advances several pieces together (one batched step per word), each with its own
+ *   rng; a piece comes out the same as when generated alone.
+ *
+ * Speed: the word loop uses CPTransformer.step (fused weights, few kernels per word) and reads two small
+ * logit vectors per word; sampling runs on the host.
  */
 import { tf } from '../backend.ts';
 import { InputError } from '../errors.ts';
