@@ -1,0 +1,50 @@
+/**
+ * How much the classifier's test figure depends on which songs are held out: the shipped classifier's recipe
+ * (its chosen configuration, epochs and seeds, read from models/classifier/classifier.json) retrained on K other
+ * song-level splits of the train+valid clips only (the test clips are never used), each scored on its own
+ * held-out part (~81 clips, the same share as our test set).
+ *   node --import tsx scripts/classifier_resplits.ts [--data EMOPIA_DIR] [--split data/emopia_cls_split.json] [--k 10]
+ */
+import { readFileSync } from 'node:fs';
+import { listMidiFiles } from '../src/music/dataset_node.ts';
+import { baseName, emotionFromName } from '../src/music/dataset.ts';
+import { midiToScore } from '../src/music/midi_io.ts';
+import { clipFeatures, FEATURE_NAMES } from '../src/classify/features.ts';
+import { quantizedScore } from '../src/classify/timing.ts';
+import { makeSplit, parseSplit } from '../src/classify/split.ts';
+import { ensemble, trainClassifier } from '../src/classify/model.ts';
+import { evaluateRows } from '../src/classify/train.ts';
+import { loadClassifier } from '../src/classify/node.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : dflt;
+};
+const dataDir = opt('--data', process.env.EMOPIA_DIR ?? '../shared/data/emopia');
+const split = parseSplit(JSON.parse(readFileSync(opt('--split', 'data/emopia_cls_split.json'), 'utf8')));
+const K = Number(opt('--k', '10'));
+const chosen = (loadClassifier().training as { chosen: { hidden: number[]; l2: number; lr: number; epoch: number; seeds: number[] } }).chosen;
+const dev = new Set([...split.train, ...split.valid]);
+const feats = new Map<string, Float64Array>();
+for (const f of listMidiFiles(dataDir)) {
+  const n = baseName(f);
+  if (dev.has(n)) feats.set(n, clipFeatures(quantizedScore(midiToScore(readFileSync(f), f), f), f));
+}
+console.log(`recipe: hidden [${chosen.hidden.join(',')}], l2 ${chosen.l2}, ${chosen.epoch} epochs, seeds ${chosen.seeds.join(',')}; ${feats.size} train+valid clips`);
+const rows = (names: string[]) => ({ X: names.map((n) => feats.get(n) as Float64Array), y: names.map(emotionFromName) });
+const all: number[][] = [];
+for (let k = 0; k < K; k++) {
+  const s = makeSplit([...feats.keys()], 1000 + k);
+  const train = rows([...s.train, ...s.valid]);
+  const test = rows(s.test);
+  const model = ensemble(chosen.seeds.map((seed) => trainClassifier(train.X, train.y.map((q) => q - 1), FEATURE_NAMES, { hidden: chosen.hidden, l2: chosen.l2, lr: chosen.lr, epochs: chosen.epoch, seed })));
+  const a = evaluateRows(model, test);
+  all.push([a.quadrant, a.arousal, a.valence]);
+  console.log(`  re-split ${k + 1} (seed ${1000 + k}): held out ${a.n} clips, ${s.summary.test.songs} songs: 4Q ${a.quadrant.toFixed(3)}  arousal ${a.arousal.toFixed(3)}  valence ${a.valence.toFixed(3)}`);
+}
+const col = (j: number) => all.map((r) => r[j] as number);
+const m = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) => Math.sqrt(m(xs.map((x) => (x - m(xs)) ** 2)));
+const fmt = (j: number) => `${m(col(j)).toFixed(3)} ± ${sd(col(j)).toFixed(3)} (min ${Math.min(...col(j)).toFixed(3)}, max ${Math.max(...col(j)).toFixed(3)})`;
+console.log(`mean ± std over ${K} re-splits: 4Q ${fmt(0)}; arousal ${fmt(1)}; valence ${fmt(2)}`);
