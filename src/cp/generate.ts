@@ -27,6 +27,7 @@ import {
   type Emotion, type EmotionName, type Family, type Vocab, type WordType,
 } from '../music/vocab.ts';
 import { CPTransformer, NON_TYPE_FAMILIES, disposeState, type CPState } from './model.ts';
+import { FastStepper } from './fast_step.ts';
 import { sampleLogits, samplingTable, type SamplingOverrides, type SamplingParams } from './sampling.ts';
 
 export interface GenerateOptions {
@@ -47,6 +48,13 @@ export interface GenerateOptions {
   prompt?: ArrayLike<number>;
   /** false: EOS is never sampled, generation runs to a limit (for benchmarks). Default true. */
   stopAtEos?: boolean;
+  /**
+   * `fast`: fast_step.ts, matrix products on the backend and the rest on the host (fewer kernels: faster for one
+   * piece); `tensor`: CPTransformer.step, every operation on the backend (faster for batches, whose host loops
+   * would grow with the batch). `auto` (default): fast for one piece, tensor for a batch. Both compute the same
+   * logits (within 1e-4).
+   */
+  engine?: 'auto' | 'fast' | 'tensor';
   /** Called after each generated word with the number generated so far. */
   onWord?: (generated: number) => void;
 }
@@ -181,6 +189,17 @@ function tensorStepper(model: CPTransformer, batch: number): Stepper {
   };
 }
 
+/** The host-side pass (fast_step.ts): products on the backend, the rest on Float32Arrays. */
+function fastStepper(model: CPTransformer, batch: number): Stepper {
+  const f = new FastStepper(model, batch);
+  return {
+    feed: (ws) => f.feed(ws),
+    typeLogits: () => f.typeLogits(),
+    restLogits: (types) => f.restLogits(types),
+    dispose: () => f.dispose(),
+  };
+}
+
 /** One sequence being generated. */
 interface Track {
   rng: Rng;
@@ -235,7 +254,8 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
     for (const w of fed) advance(layout, vocab, w);
     return { rng, words: [...fed], layout, generated: 0, bars: 1, stoppedBy: null };
   });
-  const stepper = tensorStepper(model, B);
+  const engine = opts.engine ?? 'auto';
+  const stepper = engine === 'fast' || (engine === 'auto' && B === 1) ? fastStepper(model, B) : tensorStepper(model, B);
   try {
     for (const w of fed) stepper.feed(tracks.map(() => w));
     for (let pos = fed.length; ; pos++) {
