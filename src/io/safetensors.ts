@@ -333,12 +333,13 @@ export function stateDictFromSafetensors(parsed: ParsedSafetensors, filter?: (na
 /** A state dict as safetensors bytes, stored as F32 (default) or F16. */
 export function safetensorsFromStateDict(
   sd: Map<string, HostTensor>,
-  opts: { dtype?: 'F32' | 'F16'; metadata?: Record<string, string> } = {},
+  opts: { dtype?: 'F32' | 'F16' | 'BF16'; metadata?: Record<string, string> } = {},
 ): Uint8Array {
   const dtype = opts.dtype ?? 'F32';
   const tensors = new Map<string, SafeTensor>();
   for (const [name, t] of sd) {
-    tensors.set(name, { dtype, shape: t.shape.slice(), data: dtype === 'F16' ? float32ToFloat16(t.data) : t.data });
+    const data = dtype === 'F16' ? float32ToFloat16(t.data) : dtype === 'BF16' ? float32ToBfloat16(t.data) : t.data;
+    tensors.set(name, { dtype, shape: t.shape.slice(), data });
   }
   return serializeSafetensors(tensors, opts.metadata);
 }

@@ -159,3 +159,24 @@ test('a training step leaks no tensor, and a non-finite loss stops it without ch
   trainer.dispose();
   model.dispose();
 });
+
+test('--half writes F16 weights and BF16 moments, and a resume from them continues close to the full-precision run', async () => {
+  await initBackend('wasm');
+  const full = join(tmp, 'full-four');
+  const half = join(tmp, 'half-two-plus-two');
+  await runTraining(options(full, { steps: 4, validEvery: 1 }));
+  await runTraining(options(half, { steps: 2, validEvery: 1, half: true }));
+  const model = readSafetensorsFile(join(half, 'model.safetensors'));
+  const optim = readSafetensorsFile(join(half, 'optimizer.safetensors'));
+  assert.deepEqual(new Set([...model.tensors.values()].map((t) => t.dtype)), new Set(['F16']));
+  assert.deepEqual(new Set([...optim.tensors.values()].map((t) => t.dtype)), new Set(['BF16']));
+  await runTraining(options(half, { steps: 4, validEvery: 1, resume: true }));
+  const a = stateDictFromSafetensors(readSafetensorsFile(join(full, 'model.safetensors')));
+  const b = stateDictFromSafetensors(readSafetensorsFile(join(half, 'model.safetensors')));
+  // Rounding to F16 moves a weight by at most 2^-11 relative; after 2 more Adam steps of lr <= 1e-2 * 4/10 the
+  // runs differ by little more than that rounding, far below the size of the updates themselves.
+  for (const [name, t] of a) assertClose(b.get(name)!.data, t.data, 5e-3, name);
+  const state = JSON.parse(readFileSync(join(half, 'train-state.json'), 'utf8')) as { step: number; settings: { half?: boolean } };
+  assert.equal(state.step, 4);
+  assert.equal(state.settings.half, true, 'a resumed run keeps writing 16-bit checkpoints');
+});

@@ -25,6 +25,7 @@ interface TrainCliOptions {
   attention?: string;
   resume?: boolean;
   init?: string;
+  half?: boolean;
   backend: BackendName;
   validEvery: number;
   saveEvery: number;
@@ -58,6 +59,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', parseBackend, 'wasm')
     .option('--valid-every <n>', 'validation loss every n steps (and at the end)', parseIntOption('valid-every', 1), 200)
     .option('--save-every <n>', 'checkpoint every n steps (and at the end, and on Ctrl-C)', parseIntOption('save-every', 1), 200)
+    .option('--half', 'write checkpoints in 16 bits (weights F16, Adam moments BF16): for runs committed between sessions')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: TrainCliOptions) => {
       if (opts.steps !== undefined && opts.epochs !== undefined) throw new UsageError('--steps/--epochs', 'expected one of them, got both');
@@ -90,6 +92,7 @@ export function register(program: Command): void {
           seed: opts.seed,
           resume: Boolean(opts.resume),
           ...(opts.init ? { init: opts.init } : {}),
+          ...(opts.half ? { half: true } : {}),
           validEvery: opts.validEvery,
           saveEvery: opts.saveEvery,
           progress: opts.progress,

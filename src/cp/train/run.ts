@@ -37,6 +37,8 @@ export interface RunOptions {
   resume?: boolean;
   /** Start from the weights of another run folder, with a fresh optimizer. */
   init?: string;
+  /** Write checkpoints in 16 bits (see TrainSettings.half). */
+  half?: boolean;
   validEvery: number;
   saveEvery: number;
   /** Show a progress bar (or log lines when stderr is not a terminal). */
@@ -109,7 +111,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       model.dispose();
       throw new UsageError('--seq', `expected at most ${model.config.maxLen - 1} (the model's maxLen ${model.config.maxLen} minus 1), got ${opts.seq}`);
     }
-    const settings: TrainSettings = { seq: opts.seq, batch: opts.batch, seed: opts.seed, peakLr: opts.lr, warmup: opts.warmup, clip: 3 };
+    const settings: TrainSettings = { seq: opts.seq, batch: opts.batch, seed: opts.seed, peakLr: opts.lr, warmup: opts.warmup, clip: 3, ...(opts.half ? { half: true } : {}) };
     trainer = new Trainer(model, train, valid, settings);
   }
 

@@ -2,7 +2,7 @@
  * The run folder of `emopia train` (Node only):
  *
  *   model.safetensors, config.json, vocab.json   the model, as every other command reads it (../checkpoint.ts)
- *   optimizer.safetensors                         Adam's moments, `exp_avg.<param>` / `exp_avg_sq.<param>`, F32
+ *   optimizer.safetensors                         Adam's moments, `exp_avg.<param>` / `exp_avg_sq.<param>`, F32 (BF16 with --half)
  *   train-state.json                              step, epoch, dropout Rng state, Adam step, the settings
  *   train-log.jsonl                               one JSON object per step (kind "train") and per validation ("valid")
  *
@@ -70,9 +70,11 @@ function isDir(p: string): boolean {
 export async function saveRun(dir: string, snap: RunSnapshot): Promise<void> {
   await writeDirAtomic(dir, (tmp) => {
     chmodSync(tmp, 0o755); // a temporary folder is private; a run folder is an ordinary one
-    saveModel(tmp, snap.model, snap.vocab);
+    const half = snap.state.settings.half === true;
+    saveModel(tmp, snap.model, snap.vocab, { dtype: half ? 'F16' : 'F32' });
     const meta = { step: String(snap.optimizer.step), format: 'emopia-ts/adam' };
-    writeFileSync(join(tmp, OPTIMIZER_FILE), safetensorsFromStateDict(snap.optimizer.tensors, { metadata: meta }));
+    const dtype = half ? 'BF16' : 'F32';
+    writeFileSync(join(tmp, OPTIMIZER_FILE), safetensorsFromStateDict(snap.optimizer.tensors, { dtype, metadata: meta }));
     writeFileSync(join(tmp, STATE_FILE), `${JSON.stringify(snap.state, null, 1)}\n`);
     writeFileSync(join(tmp, LOG_FILE), snap.log.length ? `${snap.log.join('\n')}\n` : '');
   });

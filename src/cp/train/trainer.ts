@@ -24,6 +24,12 @@ export function samplesPerPass(seq: number): number {
 export interface TrainSettings extends WindowOptions, ScheduleConfig {
   /** Global gradient-norm limit (EMOPIA 3). */
   clip: number;
+  /**
+   * Checkpoints in 16 bits: weights F16, Adam's moments BF16 (whose 8-bit exponent keeps the tiny second
+   * moments from underflowing). A third of the F32 size, for runs whose checkpoints are committed between
+   * sessions; resuming from them is close to, not bit-identical with, an uninterrupted run.
+   */
+  half?: boolean;
 }
 
 export interface StepResult {
