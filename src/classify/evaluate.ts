@@ -33,6 +33,8 @@ export interface EvaluateOptions {
   onPiece?: (info: { quadrant: number; index: number; done: number; total: number; classified: string | null; words: number }) => void;
   /** Pieces generated together in one batch (default 1); results agree across batch sizes up to float rounding. */
   batch?: number;
+  /** Called during generation with the words generated so far by the longest piece of the current batch. */
+  onWord?: (generated: number) => void;
 }
 
 export interface PieceResult {
@@ -83,7 +85,7 @@ export function evaluateConditioning(model: CPTransformer, vocab: Vocab, classif
     const seeds = Array.from({ length: opts.perEmotion }, () => Math.floor(master.next() * 4294967296));
     for (let k0 = 0; k0 < seeds.length; k0 += batch) {
       const chunk = seeds.slice(k0, k0 + batch);
-      const gen = { emotion: q, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling: opts.sampling };
+      const gen = { emotion: q, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling: opts.sampling, onWord: opts.onWord };
       generateBatch(model, vocab, gen, chunk.map((s) => new Rng(s))).forEach((r, c) => {
         const { score } = wordsToScore(r.words, vocab);
         const measured = score.notes.length ? measure(classifier, score) : null;

@@ -136,12 +136,13 @@ test('evaluate on a tiny random-init model: rows sum to the pieces generated; st
     writeFileSync(join(real, 'Q3_other_1.mid'), pieceMidi(48, true, 2, 50));
     const svg = join(dir, 'chart.svg');
     const common = ['evaluate', '--checkpoint', run, '--per-emotion', '2', '--max-words', '30', '--seed', '1', '--real', real, '--no-progress'];
-    const [t, j, badQ, badCls, badRun] = await Promise.all([
+    const [t, j, badQ, badCls, badRun, badReal] = await Promise.all([
       runCli([...common, '--svg', svg]),
       runCli([...common, '--json']),
       runCli([...common, '--emotions', 'Q1,Q5']),
       runCli([...common, '--classifier', join(dir, 'none')]),
       runCli(['evaluate', '--checkpoint', join(dir, 'nope'), '--per-emotion', '1', '--no-progress']),
+      runCli(['evaluate', '--checkpoint', run, '--per-emotion', '1', '--real', join(dir, 'no-real'), '--no-progress']),
     ]);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /confusion matrix \(rows: requested quadrant, columns: classified\)/);
@@ -168,7 +169,7 @@ test('evaluate on a tiny random-init model: rows sum to the pieces generated; st
     assert.equal((chart.match(/font-weight="bold">[^<]+<\/text>/g) ?? []).length, 1 + STAT_KEYS.length, 'title + one panel per statistic');
     assert.ok(!/NaN|undefined/.test(chart));
     // Bad input: one line, exit 1.
-    for (const [r, re] of [[badQ, /^emopia: --emotions: expected quadrant names Q1, Q2, Q3 or Q4 .*got 'Q5'\n$/], [badCls, /^emopia: .*none: no such classifier/], [badRun, /^emopia: .*nope: no such checkpoint folder\n$/]] as const) {
+    for (const [r, re] of [[badQ, /^emopia: --emotions: expected quadrant names Q1, Q2, Q3 or Q4 .*got 'Q5'\n$/], [badCls, /^emopia: .*none: no such classifier/], [badRun, /^emopia: .*nope: no such checkpoint folder\n$/], [badReal, /^emopia: .*no-real: no such folder/]] as const) {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1);

@@ -130,20 +130,28 @@ export function register(program: Command): void {
       const quadrants = parseQuadrants(opts.emotions);
       const classifier = loadClassifier(opts.classifier);
       const realDir = opts.real ?? process.env.EMOPIA_DIR;
+      // The real clips first: a bad folder fails before minutes of generation.
+      const real = realDir ? realStats(realDir, opts.progress) : null;
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(opts.checkpoint);
       let result: EvaluationResult;
       try {
         const bar = opts.progress ? startProgress('evaluate', quadrants.length * opts.perEmotion, 'pieces') : null;
+        let done = 0;
+        let info = '';
         result = evaluateConditioning(model, vocab, classifier, {
           quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch,
-          onPiece: (p) => bar?.update(p.done, `Q${p.quadrant} #${p.index + 1}: ${p.words} words -> ${p.classified ?? 'no notes'}`),
+          onWord: (n) => bar?.update(done, `${info}generating: ${n} words`),
+          onPiece: (p) => {
+            done = p.done;
+            info = `last: Q${p.quadrant} #${p.index + 1} ${p.words} words -> ${p.classified ?? 'no notes'}; `;
+            bar?.update(p.done, info);
+          },
         });
         bar?.stop();
       } finally {
         model.dispose();
       }
-      const real = realDir ? realStats(realDir, opts.progress) : null;
       if (opts.svg) {
         const series = [{ label: 'generated', stats: result.stats }];
         if (real) series.push({ label: 'real (EMOPIA)', stats: real.stats });
