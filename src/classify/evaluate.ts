@@ -8,6 +8,7 @@
  * real clips alike. A generated piece without notes cannot be classified: it is counted in `noNotes` of its row
  * and as a miss in the accuracies, so each row of `confusion` plus `noNotes` sums to the pieces generated.
  */
+import { InputError } from '../errors.ts';
 import { generateBatch } from '../cp/generate.ts';
 import type { CPTransformer } from '../cp/model.ts';
 import type { SamplingOverrides } from '../cp/sampling.ts';
@@ -113,8 +114,9 @@ export function measure(classifier: ClassifierJSON, score: Score): { classified:
   let q: Score;
   try {
     q = quantizedScore(score);
-  } catch {
-    return null;
+  } catch (err) {
+    if (err instanceof InputError) return null; // no note in range
+    throw err;
   }
   const probs = predictProba(classifier, clipFeatures(q));
   return { classified: fromProbs(probs).quadrant, probs, stats: pieceStats(q) };
