@@ -3,6 +3,7 @@
  * program; this file only wires them up and turns errors into the one-line form
  * `emopia: <what>: <why>` with exit code 1 (bad input) or 2 (bad usage). `--debug` shows the stack trace.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { InputError, UsageError } from '../errors.ts';
 import { registerAll } from './commands/index.ts';
@@ -10,6 +11,7 @@ import { registerAll } from './commands/index.ts';
 export function buildProgram(): Command {
   const program = new Command('emopia')
     .description('Transformer with first-class masks, and EMOPIA emotion-conditioned piano music, in TypeScript')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--debug', 'show stack traces for errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -18,6 +20,11 @@ export function buildProgram(): Command {
   // Sub-commands inherit the error handling.
   for (const cmd of program.commands) propagate(cmd);
   return program;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 function propagate(cmd: Command): void {
