@@ -22,3 +22,11 @@ test('--version prints the package version', async () => {
   assert.match(pkg.version, /^\d+\.\d+\.\d+/);
   assert.equal(r.stdout.trim(), pkg.version);
 });
+
+test("commander's own usage errors are one line in the project's form, exit 2", async () => {
+  for (const args of [['explain', 'masks', '--bogus'], ['train', '--data', 'x'], ['no-such-command']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /^emopia: .+ \(see --help\)\n$/, `one line for ${args.join(' ')}: ${JSON.stringify(r.stderr)}`);
+  }
+});

@@ -13,9 +13,8 @@ export function buildProgram(): Command {
     .description('Transformer with first-class masks, and EMOPIA emotion-conditioned piano music, in TypeScript')
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--debug', 'show stack traces for errors')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput(OUTPUT);
   registerAll(program);
   // Sub-commands inherit the error handling.
   for (const cmd of program.commands) propagate(cmd);
@@ -27,8 +26,15 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+/** Commander's own usage errors ("error: unknown option ...") in the project's one-line form. */
+const OUTPUT = {
+  writeErr: (s: string) => process.stderr.write(s),
+  outputError: (s: string, write: (s: string) => void) => write(`${s.trimEnd().replace(/^error: /, 'emopia: ')} (see --help)\n`),
+};
+
 function propagate(cmd: Command): void {
   cmd.exitOverride();
+  cmd.configureOutput(OUTPUT);
   for (const sub of cmd.commands) propagate(sub);
 }
 
