@@ -12,7 +12,7 @@
  */
 import { chordsPerBeat } from '../music/chords.ts';
 import type { Quality } from '../music/vocab.ts';
-import type { Score } from '../music/score.ts';
+import type { Score, TempoChange } from '../music/score.ts';
 import { secondsAt } from './timing.ts';
 
 export interface PieceStats {
@@ -55,19 +55,20 @@ export function entropyBits(counts: readonly number[]): number {
   return h;
 }
 
-/** Mean BPM of the tempo map over [from, to), weighted by ticks. */
+/**
+ * Mean BPM of the tempo map over [from, to), weighted by ticks; for an empty span, the tempo in effect at `from`.
+ * Before the first change the tempo is MIDI's default 120 BPM, as in `secondsAt`.
+ */
 export function meanTempo(score: Score, from: number, to: number): number {
   const ts = [...score.tempos].sort((a, b) => a.tick - b.tick);
-  if (ts.length === 0 || to <= from) return ts.find((t) => t.tick <= from)?.bpm ?? ts[0]?.bpm ?? 120;
-  let sum = 0;
+  let i = 0;
   let bpm = 120;
+  for (; i < ts.length && (ts[i] as TempoChange).tick <= from; i++) bpm = (ts[i] as TempoChange).bpm;
+  if (to <= from) return bpm;
+  let sum = 0;
   let at = from;
-  for (const t of ts) {
-    if (t.tick <= from) {
-      bpm = t.bpm;
-      continue;
-    }
-    if (t.tick >= to) break;
+  for (; i < ts.length && (ts[i] as TempoChange).tick < to; i++) {
+    const t = ts[i] as TempoChange;
     sum += (t.tick - at) * bpm;
     at = t.tick;
     bpm = t.bpm;

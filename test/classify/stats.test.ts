@@ -52,6 +52,8 @@ test('a tempo change: seconds, density and the tick-weighted mean tempo', () => 
   assert.equal(sec(B), 0.5);
   assert.equal(sec(3 * B), 2);
   assert.equal(meanTempo(s, 2 * B, 4 * B), 60);
+  assert.equal(meanTempo(s, 3 * B, 3 * B), 60, 'an empty span: the tempo in effect there, not the first one');
+  assert.equal(meanTempo({ ...s, tempos: [{ tick: B, bpm: 60 }] }, 0, 2 * B), 90, "120 BPM (MIDI's default) before the first change");
   assert.equal(secondsAt([])(B), 0.5, "MIDI's default 120 BPM without tempos");
 });
 
