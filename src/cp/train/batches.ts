@@ -95,9 +95,7 @@ export function epochWindows(clips: readonly Clip[], opts: WindowOptions, epoch:
   const rng = epochRng(opts.seed, epoch);
   const refs: WindowRef[] = [];
   clips.forEach((c, i) => {
-    const n = clipLength(c);
-    const k = windowsPerClip(n, opts.seq);
-    for (const start of windowStarts(n, opts.seq, rng)) refs.push({ clip: i, start });
+    for (const start of windowStarts(clipLength(c), opts.seq, rng)) refs.push({ clip: i, start });
   });
   return rng.shuffle(refs);
 }
