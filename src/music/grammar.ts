@@ -6,7 +6,7 @@
  * Layout (EMOPIA `corpus2events.py`): Emotion word; then per bar a Bar word, and per occupied position a Metrical
  * word (tempo|CONTI, chord|CONTI, Beat_k) followed by its Note words; a closing Bar; EOS.
  */
-import { FAMILIES, FAMILY_INDEX, WORD_TYPES, type Family, type Vocab, type VocabValue, type WordType } from './vocab.ts';
+import { FAMILIES, FAMILY_INDEX, N_FAMILIES, WORD_TYPES, type Family, type Vocab, type VocabValue, type WordType } from './vocab.ts';
 
 /** For each word type and family, the indices of the values that may appear (ascending). */
 export type AllowedValues = Record<WordType, Record<Family, readonly number[]>>;
@@ -55,14 +55,16 @@ export function typeAllowedValues(vocab: Vocab): AllowedValues {
  */
 export function checkWords(vocab: Vocab, words: ArrayLike<number>, limit = 20): string[] {
   const problems: string[] = [];
-  const n = Math.floor(words.length / 8);
+  const n = Math.floor(words.length / N_FAMILIES);
   const say = (i: number, msg: string) => problems.length < limit && problems.push(`word ${i}: ${msg}`);
-  if (words.length % 8 !== 0) say(n, `expected a multiple of 8 integers, got ${words.length}`);
+  if (words.length % N_FAMILIES !== 0) say(n, `expected a multiple of ${N_FAMILIES} integers, got ${words.length}`);
+  // Even the shortest piece has its Emotion word and EOS.
+  if (n === 0) say(0, 'expected the Emotion word first, got no words');
   let lastPos = -1;
   let inBar = false;
   let afterMetrical = false;
   for (let i = 0; i < n && problems.length < limit; i++) {
-    const get = (f: Family): VocabValue | undefined => vocab.values(f)[words[i * 8 + FAMILY_INDEX[f]] as number];
+    const get = (f: Family): VocabValue | undefined => vocab.values(f)[words[i * N_FAMILIES + FAMILY_INDEX[f]] as number];
     const type = get('type') as WordType | undefined;
     if (type === undefined) {
       say(i, 'type index out of range');
@@ -70,7 +72,7 @@ export function checkWords(vocab: Vocab, words: ArrayLike<number>, limit = 20): 
     }
     for (const f of FAMILIES) {
       const v = get(f);
-      if (v === undefined) say(i, `${f} index ${words[i * 8 + FAMILY_INDEX[f]]} out of range`);
+      if (v === undefined) say(i, `${f} index ${words[i * N_FAMILIES + FAMILY_INDEX[f]]} out of range`);
       else if (!allowed(type, f, v)) say(i, `${type} word cannot carry ${f} ${JSON.stringify(v)}`);
     }
     if (i === 0 && type !== 'Emotion') say(i, `expected the Emotion word first, got ${type}`);
@@ -96,6 +98,6 @@ export function checkWords(vocab: Vocab, words: ArrayLike<number>, limit = 20): 
       if (i !== n - 1) say(i, 'EOS before the end');
     }
   }
-  if (n > 0 && vocab.values('type')[words[(n - 1) * 8 + FAMILY_INDEX.type] as number] !== 'EOS') say(n - 1, 'expected EOS last');
+  if (n > 0 && vocab.values('type')[words[(n - 1) * N_FAMILIES + FAMILY_INDEX.type] as number] !== 'EOS') say(n - 1, 'expected EOS last');
   return problems;
 }

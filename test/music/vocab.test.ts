@@ -108,4 +108,5 @@ test('checkWords accepts the layout and names each break of it', () => {
     'word 3: Beat_0 does not follow Beat_0',
     'word 3: expected EOS last',
   ]);
+  assert.deepEqual(checkWords(grid, []), ['word 0: expected the Emotion word first, got no words']);
 });
