@@ -49,13 +49,15 @@ function checkVocab(what: string, cfg: CPConfig, vocab: Vocab): void {
   }
 }
 
-function readJson(path: string): unknown {
+/** Parses a JSON file of a run folder; an InputError naming the file otherwise (`hint` follows "no such file"). */
+export function readJson(path: string, hint?: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, expected a file' : `cannot read (${code ?? (err as Error).message})`);
+    const missing = hint ? `no such file (${hint})` : 'no such file';
+    throw new InputError(path, code === 'ENOENT' ? missing : code === 'EISDIR' ? 'is a folder, expected a file' : `cannot read (${code ?? (err as Error).message})`);
   }
   try {
     return JSON.parse(text);

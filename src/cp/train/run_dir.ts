@@ -3,7 +3,8 @@
  *
  *   model.safetensors, config.json, vocab.json   the model, as every other command reads it (../checkpoint.ts)
  *   optimizer.safetensors                         Adam's moments, `exp_avg.<param>` / `exp_avg_sq.<param>`, F32 (BF16 with --half)
- *   train-state.json                              step, epoch, dropout Rng state, Adam step, the settings
+ *   train-state.json                              step, data position, dropout Rng state, the settings (Adam's step is
+ *                                                 in optimizer.safetensors' metadata)
  *   train-log.jsonl                               one JSON object per step (kind "train") and per validation ("valid")
  *
  * A checkpoint is written as a whole folder through writeDirAtomic: the folder is either the previous
@@ -18,7 +19,7 @@ import { readSafetensorsFile } from '../../io/safetensors_node.ts';
 import { safetensorsFromStateDict, stateDictFromSafetensors } from '../../io/safetensors.ts';
 import type { Vocab } from '../../music/vocab.ts';
 import type { CPTransformer } from '../model.ts';
-import { loadModel, saveModel } from '../checkpoint.ts';
+import { loadModel, readJson, saveModel } from '../checkpoint.ts';
 import type { AdamState } from './optim.ts';
 import type { TrainSettings } from './trainer.ts';
 
@@ -80,20 +81,6 @@ export async function saveRun(dir: string, snap: RunSnapshot): Promise<void> {
   });
 }
 
-function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new InputError(path, 'no such file (is this a run folder written by emopia train?)');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(path, `expected JSON: ${(err as Error).message.split('\n')[0]}`);
-  }
-}
-
 /** Checks the fields of train-state.json that resuming relies on. */
 function parseState(json: unknown, path: string): TrainState {
   const o = json as Partial<TrainState> | null;
@@ -114,7 +101,7 @@ function parseState(json: unknown, path: string): TrainState {
 export function loadRun(dir: string): RunSnapshot {
   if (!existsSync(dir)) throw new InputError(dir, 'no such run folder to resume');
   const statePath = join(dir, STATE_FILE);
-  const state = parseState(readJson(statePath), statePath);
+  const state = parseState(readJson(statePath, 'is this a run folder written by emopia train?'), statePath);
   const parsed = readSafetensorsFile(join(dir, OPTIMIZER_FILE));
   const optimizer: AdamState = { step: Number(parsed.metadata.step), tensors: stateDictFromSafetensors(parsed) };
   const logPath = join(dir, LOG_FILE);
