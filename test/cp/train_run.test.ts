@@ -180,3 +180,17 @@ test('--half writes F16 weights and BF16 moments, and a resume from them continu
   assert.equal(state.step, 4);
   assert.equal(state.settings.half, true, 'a resumed run keeps writing 16-bit checkpoints');
 });
+
+test('a valid clip too short for a window is refused up front; resuming on a changed dataset says so', async () => {
+  await initBackend('wasm');
+  const short = { name: 'Q2_short_0', emotion: 2, words: clips[0]!.words.slice(0, 8) };
+  await assert.rejects(
+    runTraining({ ...options(join(tmp, 'short-valid')), data: { vocab, train: clips, valid: [short] } }),
+    /\(valid split\) clip 'Q2_short_0': expected at least 2 words, got 1/,
+  );
+  const out = join(tmp, 'changed');
+  await runTraining(options(out, { steps: 1 }));
+  const notes: string[] = [];
+  await runTraining({ ...options(out, { steps: 2, resume: true, note: (l) => notes.push(l) }), data: { vocab, train: clips, valid: [] } });
+  assert.ok(notes.some((l) => /the dataset has changed since the run was saved \(train 2 -> 2 clips, valid 2 -> 0\)/.test(l)), notes.join('\n'));
+});

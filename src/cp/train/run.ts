@@ -67,6 +67,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const note = opts.note ?? (() => {});
   const { train, valid, vocab } = opts.data;
   checkClips(train, `dataset ${opts.dataDir} (train split)`);
+  // An empty valid split only turns validation off; a clip too short for a window would crash it later.
+  if (valid.length) checkClips(valid, `dataset ${opts.dataDir} (valid split)`);
 
   let trainer: Trainer;
   let log: string[] = [];
@@ -84,6 +86,10 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     log = [...snap.log];
     init = snap.state.init;
     const rs = snap.state.settings;
+    const was = snap.state.data as TrainState['data'] | undefined; // not checked by loadRun
+    if (was && (was.train !== train.length || was.valid !== valid.length)) {
+      note(`the dataset has changed since the run was saved (train ${was.train} -> ${train.length} clips, valid ${was.valid} -> ${valid.length}): the batches from here on differ from an uninterrupted run's`);
+    }
     note(`resuming ${opts.out} at step ${trainer.step} with the run's settings (seq ${rs.seq}, batch ${rs.batch}, lr ${rs.peakLr}, warmup ${rs.warmup}, seed ${rs.seed}, ${snap.model.config.attention} attention)`);
   } else {
     if (runDirInUse(opts.out)) throw new InputError(opts.out, 'already exists and is not empty; pass --resume to continue that run, or choose another --out');
