@@ -185,8 +185,13 @@ export function parseDataset(indexJson: unknown, vocabJson: unknown, bytes: Uint
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nWords = bytes.byteLength / (2 * N_FAMILIES);
   const ds: Dataset = { vocab, train: [], valid: [] };
-  for (const c of idx.clips ?? []) {
-    if (!Number.isInteger(c.offset) || !Number.isInteger(c.length) || c.offset < 0 || c.offset + c.length > nWords) {
+  if (!Array.isArray(idx.clips)) throw new InputError(`${what}/index.json`, `expected "clips": a list, got ${JSON.stringify(idx.clips)}`);
+  idx.clips.forEach((c: Partial<ClipEntry> | null, i) => {
+    const ok = typeof c === 'object' && c !== null && typeof c.name === 'string' && [0, 1, 2, 3, 4].includes(c.emotion as number) && (c.split === 'train' || c.split === 'valid');
+    if (!ok) throw new InputError(`${what}/index.json`, `clip ${i}: expected {name, emotion 0..4, split 'train'|'valid', offset, length}, got ${JSON.stringify(c)}`);
+  });
+  for (const c of idx.clips) {
+    if (!Number.isInteger(c.offset) || !Number.isInteger(c.length) || c.offset < 0 || c.length < 0 || c.offset + c.length > nWords) {
       throw new InputError(`${what}/${idx.wordsFile ?? 'words.u16'}`, `clip ${c.name} needs words ${c.offset}..${c.offset + c.length}, the file has ${nWords}`);
     }
     const words = new Int32Array(c.length * N_FAMILIES);

@@ -123,11 +123,10 @@ test('observed and file vocabularies; a build with no usable file fails and leav
   const out = join(parent, 'ds');
   try {
     const { vocab } = await buildDataset(dir, out, { vocab: 'observed' });
-    const sizes = vocab.sizes();
-    assert.equal(sizes[3], 4, 'type keeps its 4 values');
-    assert.equal(sizes[7], 5, 'emotion keeps its 5 values');
+    assert.equal(vocab.size('type'), 4, 'type keeps its 4 values');
+    assert.equal(vocab.size('emotion'), 5, 'emotion keeps its 5 values');
     assert.equal(vocab.size('tempo'), 3, '0, CONTI and Tempo_119');
-    assert.deepEqual(readDataset(out).vocab.sizes(), sizes);
+    assert.ok(readDataset(out).vocab.equals(vocab));
     // A vocabulary without Note_Pitch_50: the clip that uses it is skipped with the reason.
     const values = Vocab.fullGrid().toJSON().values;
     const small = Vocab.fromValues({ ...values, pitch: values.pitch.filter((v) => v !== 'Note_Pitch_50') });
@@ -150,13 +149,23 @@ test('observed and file vocabularies; a build with no usable file fails and leav
   }
 });
 
-test('readDataset: a folder that is not a dataset, and a words file that is too short', async () => {
+test('readDataset: a folder that is not a dataset, malformed clip entries, and a words file that is too short', async () => {
   const dir = makeCorpus();
   const parent = mkdtempSync(join(tmpdir(), 'emopia-ds-'));
   const out = join(parent, 'ds');
   try {
     assert.throws(() => readDataset(parent), /index\.json: cannot read this file/);
     await buildDataset(dir, out, {});
+    const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    const withClips = (clips: unknown) => writeFileSync(join(out, 'index.json'), JSON.stringify({ ...index, clips }));
+    withClips({});
+    assert.throws(() => readDataset(out), /index\.json: expected "clips": a list, got \{\}/);
+    withClips([index.clips[0], null]);
+    assert.throws(() => readDataset(out), /index\.json: clip 1: expected \{name, emotion 0\.\.4, split 'train'\|'valid', offset, length\}, got null/);
+    withClips([{ ...index.clips[0], emotion: 7 }]);
+    assert.throws(() => readDataset(out), /index\.json: clip 0: expected .*"emotion":7/);
+    withClips(index.clips);
+    assert.equal(readDataset(out).train.length + readDataset(out).valid.length, 8);
     const words = readFileSync(join(out, 'words.u16'));
     writeFileSync(join(out, 'words.u16'), words.subarray(0, 100));
     assert.throws(() => readDataset(out), /words\.u16: clip \S+ needs words \d+\.\.\d+, the file has 6/);
