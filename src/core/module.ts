@@ -7,7 +7,7 @@
  * at this boundary only.
  */
 import { tf } from '../backend.ts';
-import { InputError, fmtShape } from '../errors.ts';
+import { InputError, assertShape } from '../errors.ts';
 import { type Rng, normalArray, uniformArray } from '../random.ts';
 import { layerNorm, linear, embedding } from './ops.ts';
 
@@ -62,9 +62,15 @@ export abstract class Module {
   stateDict(): Map<string, HostTensor> {
     const sd = new Map<string, HostTensor>();
     for (const [name, { v, layout }] of this.namedEntries()) {
-      const t = layout === 'transpose2d' ? tf.tidy(() => tf.transpose(v)) : v;
-      sd.set(name, { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
-      if (t !== v) t.dispose();
+      if (layout === 'transpose2d') {
+        const t = tf.tidy(() => tf.transpose(v)); // a fresh tensor: its values are ours once it is disposed
+        sd.set(name, { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
+        t.dispose();
+      } else {
+        // The cpu backend's dataSync returns the variable's own buffer, so writing into the state dict would
+        // change the model: copy.
+        sd.set(name, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() });
+      }
     }
     return sd;
   }
@@ -83,16 +89,18 @@ export abstract class Module {
       const unexpected = [...sd.keys()].filter((k) => !known.has(k) && !opts.ignore?.(k));
       if (unexpected.length) throw new InputError('state dict', `unexpected key(s): ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`);
     }
+    // Every shape is checked before the first assignment, so a bad state dict leaves the module unchanged.
+    for (const [name, { v, layout }] of entries) {
+      const src = sd.get(name);
+      if (src) assertShape(`state dict '${name}'`, src.shape, layout === 'transpose2d' ? [v.shape[1] as number, v.shape[0] as number] : v.shape);
+    }
     for (const [name, { v, layout }] of entries) {
       const src = sd.get(name);
       if (!src) continue;
-      const want = layout === 'transpose2d' ? [v.shape[1] as number, v.shape[0] as number] : v.shape;
-      if (src.shape.length !== want.length || src.shape.some((d, i) => d !== want[i])) {
-        throw new InputError(`state dict '${name}'`, `expected shape ${fmtShape(want)}, got ${fmtShape(src.shape)}`);
-      }
       tf.tidy(() => {
-        const t = tf.tensor(src.data, src.shape, 'float32');
-        v.assign(layout === 'transpose2d' ? tf.transpose(t) : t);
+        // A transpose makes fresh values; otherwise copy, since the cpu backend would keep the caller's array.
+        if (layout === 'transpose2d') v.assign(tf.transpose(tf.tensor(src.data, src.shape, 'float32')));
+        else v.assign(tf.tensor(src.data.slice(), src.shape, 'float32'));
       });
     }
   }

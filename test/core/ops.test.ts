@@ -7,18 +7,26 @@ import { Rng } from '../../src/random.ts';
 import { assertClose } from '../helpers/close.ts';
 
 for (const backend of ['wasm', 'cpu'] as const) {
-  test(`${backend}: batched matmul and its gradients equal tf.matMul's`, async () => {
-    await initBackend(backend);
-    const a = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 1);
-    const b = tf.randomNormal([2, 3, 5, 2], 0, 1, 'float32', 2);
-    const w = tf.randomNormal([5, 3], 0, 1, 'float32', 3);
-    const mine = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(matmul(x, y))))([a, b]);
-    const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor4D, y as tf.Tensor4D))))([a, b]);
-    assertClose(mine[0]!.dataSync(), ref[0]!.dataSync(), 1e-4, 'dA');
-    assertClose(mine[1]!.dataSync(), ref[1]!.dataSync(), 1e-4, 'dB');
-    assertClose(matmul(a, w).dataSync(), tf.matMul(a.reshape([-1, 5]) as tf.Tensor2D, w as tf.Tensor2D).dataSync(), 1e-5, 'x·W');
-    tf.dispose([a, b, w, ...mine, ...ref]);
-  });
+  // [.., 4,5]x[.., 5,2] is below matmul's looping threshold (one batched call); [.., 64,64]x[.., 64,64] is at it,
+  // so on wasm it runs the loop of 2-D products and its custom gradient.
+  for (const [M, K, N] of [[4, 5, 2], [64, 64, 64]] as const) {
+    test(`${backend}: batched matmul ${M}x${K}x${N} and its gradients equal tf.matMul's`, async () => {
+      await initBackend(backend);
+      const n0 = tf.memory().numTensors;
+      const a = tf.randomNormal([2, 3, M, K], 0, 1, 'float32', 1);
+      const b = tf.randomNormal([2, 3, K, N], 0, 1, 'float32', 2);
+      const w = tf.randomNormal([K, 3], 0, 1, 'float32', 3);
+      const mine = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(matmul(x, y))))([a, b]);
+      const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor4D, y as tf.Tensor4D))))([a, b]);
+      const tol = 1e-4 * K; // float32 sums of K products, squared loss
+      assertClose(mine[0]!.dataSync(), ref[0]!.dataSync(), tol, 'dA');
+      assertClose(mine[1]!.dataSync(), ref[1]!.dataSync(), tol, 'dB');
+      // matmul's reshapes are intermediate tensors: like every op it is meant to run inside a tidy.
+      tf.tidy(() => assertClose(matmul(a, w).dataSync(), tf.matMul(a.reshape([-1, K]) as tf.Tensor2D, w as tf.Tensor2D).dataSync(), 1e-5 * K, 'x·W'));
+      tf.dispose([a, b, w, ...mine, ...ref]);
+      assert.equal(tf.memory().numTensors, n0, 'no tensor left behind');
+    });
+  }
 
   test(`${backend}: embedding gradient accumulates repeated ids`, async () => {
     await initBackend(backend);
@@ -42,14 +50,31 @@ test('gelu and layerNorm match closed forms', async () => {
   assertClose(y.dataSync(), [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s], 1e-5, 'layerNorm');
 });
 
-test('Linear state dict is in PyTorch layout [out, in] and round-trips', async () => {
-  await initBackend('wasm');
-  const lin = new Linear(3, 2, new Rng(1));
-  const sd = lin.stateDict();
-  assert.deepEqual(sd.get('weight')!.shape, [2, 3]);
-  const w = new Float32Array([1, 2, 3, 4, 5, 6]); // rows = outputs
-  lin.loadStateDict(new Map([['weight', { shape: [2, 3], data: w }], ['bias', { shape: [2], data: new Float32Array([0.5, -0.5]) }]]));
-  assertClose(lin.forward(tf.tensor2d([[1, 0, 1]])).dataSync(), [1 + 3 + 0.5, 4 + 6 - 0.5], 1e-6, 'y');
-  assert.throws(() => lin.loadStateDict(new Map([['weight', { shape: [3, 2], data: w }], ['bias', { shape: [2], data: new Float32Array(2) }]])), /expected shape \[2,3\], got \[3,2\]/);
-  lin.dispose();
-});
+for (const backend of ['wasm', 'cpu'] as const) {
+  test(`${backend}: Linear state dict is in PyTorch layout [out, in], round-trips, and shares no memory with the model`, async () => {
+    await initBackend(backend);
+    const lin = new Linear(3, 2, new Rng(1));
+    const sd = lin.stateDict();
+    assert.deepEqual(sd.get('weight')!.shape, [2, 3]);
+    const w = new Float32Array([1, 2, 3, 4, 5, 6]); // rows = outputs
+    const b = new Float32Array([0.5, -0.5]);
+    lin.loadStateDict(new Map([['weight', { shape: [2, 3], data: w }], ['bias', { shape: [2], data: b }]]));
+    const x = tf.tensor2d([[1, 0, 1]]);
+    const want = [1 + 3 + 0.5, 4 + 6 - 0.5];
+    assertClose(lin.forward(x).dataSync(), want, 1e-6, 'y');
+    const back = lin.stateDict();
+    assert.deepEqual(Array.from(back.get('weight')!.data), Array.from(w));
+    assert.deepEqual(Array.from(back.get('bias')!.data), Array.from(b));
+    // Writing into the loaded arrays or into a state dict must not reach the parameters.
+    w.fill(0);
+    b.fill(7);
+    back.get('bias')!.data.fill(9);
+    assertClose(lin.forward(x).dataSync(), want, 1e-6, 'y after the host arrays changed');
+    // A bad shape is refused before any parameter is assigned.
+    const bad = new Map([['bias', { shape: [2], data: new Float32Array([100, 100]) }], ['weight', { shape: [3, 2], data: new Float32Array(6) }]]);
+    assert.throws(() => lin.loadStateDict(bad), /state dict 'weight': expected shape \[2,3\], got \[3,2\]/);
+    assertClose(lin.forward(x).dataSync(), want, 1e-6, 'y after a refused state dict');
+    tf.dispose(x);
+    lin.dispose();
+  });
+}
