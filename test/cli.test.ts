@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { runCli } from './helpers/cli.ts';
+import { UsageError } from '../src/errors.ts';
+import { parseBackend, parseFloatOption, parseIntList, parseIntOption } from '../src/cli/options.ts';
 
 test('unknown command is a usage error: exit 2, no stack trace', async () => {
   const r = await runCli(['no-such-command']);
@@ -29,4 +31,19 @@ test("commander's own usage errors are one line in the project's form, exit 2", 
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, /^emopia: .+ \(see --help\)\n$/, `one line for ${args.join(' ')}: ${JSON.stringify(r.stderr)}`);
   }
+});
+
+test('option parsers: values in range pass, anything else is a UsageError naming the option and the value', () => {
+  const int = parseIntOption('steps', 1, 10);
+  assert.equal(int('7'), 7);
+  for (const bad of ['', ' ', '0', '11', '2.5', 'x']) {
+    assert.throws(() => int(bad), (e: unknown) => e instanceof UsageError && e.message === `--steps: expected an integer >= 1 <= 10, got '${bad}'`, `'${bad}'`);
+  }
+  const float = parseFloatOption('lr', 0);
+  assert.equal(float('1e-3'), 1e-3);
+  for (const bad of ['', '-1', 'NaN', 'Infinity']) assert.throws(() => float(bad), UsageError, `'${bad}'`);
+  assert.deepEqual(parseIntList('lengths', 1)('2, 4'), [2, 4]);
+  for (const bad of ['2,,4', '2,0', '']) assert.throws(() => parseIntList('lengths', 1)(bad), /--lengths: expected a comma-separated list of integers >= 1/, `'${bad}'`);
+  assert.equal(parseBackend('cpu'), 'cpu');
+  assert.throws(() => parseBackend('gpu'), /--backend: expected one of wasm\|cpu\|tensorflow, got 'gpu'/);
 });

@@ -5,7 +5,8 @@ import { BACKENDS, type BackendName } from '../backend.ts';
 export function parseIntOption(name: string, min = -Infinity, max = Infinity) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
+    // Number('') and Number(' ') are 0, so an empty value must be refused by hand.
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
       throw new UsageError(`--${name}`, `expected an integer${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}, got '${value}'`);
     }
     return n;
