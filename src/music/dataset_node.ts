@@ -44,6 +44,15 @@ export function listMidiFiles(dir: string): string[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** A file's bytes; an unreadable file (permissions, a race with a delete) is bad input, so the build skips it. */
+function readSource(path: string, source: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new InputError(source, `cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
 export interface DatasetBuildOptions extends Omit<TokenizeOptions, 'emotion'>, ReadMidiOptions {
   /** 'full' (default), 'observed', or a vocabulary to use. */
   vocab?: 'full' | 'observed' | Vocab;
@@ -71,16 +80,19 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
   const grid = Vocab.fullGrid();
   const encoded: Array<EncodedFile & { source: string }> = [];
   const skipped: Array<{ file: string; reason: string }> = [];
+  // Bad input skips the file with its reason (the message without its `source: ` prefix); anything else is a bug.
+  const skip = (source: string, err: unknown) => {
+    if (!(err instanceof InputError)) throw err;
+    const reason = err.message.startsWith(`${source}: `) ? err.message.slice(source.length + 2) : err.message;
+    skipped.push({ file: source, reason });
+    opts.onSkip?.(source, reason);
+  };
   files.forEach((path, i) => {
     const source = relative(midiDir, path);
     try {
-      const bytes = readFileSync(path);
-      encoded.push({ ...encodeFile(bytes, source, opts, grid), source });
+      encoded.push({ ...encodeFile(readSource(path, source), source, opts, grid), source });
     } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      const reason = err.message.startsWith(`${source}: `) ? err.message.slice(source.length + 2) : err.message;
-      skipped.push({ file: source, reason });
-      opts.onSkip?.(source, reason);
+      skip(source, err);
     }
     opts.onProgress?.(i + 1, files.length);
   });
@@ -97,10 +109,7 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
       e.words = remapWords(e.words, grid, vocab, e.source);
       kept.push(e);
     } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      const reason = err.message.slice(e.source.length + 2);
-      skipped.push({ file: e.source, reason });
-      opts.onSkip?.(e.source, reason);
+      skip(e.source, err);
     }
   }
   if (kept.length === 0) {
