@@ -183,7 +183,7 @@ test('--half writes F16 weights and BF16 moments, and a resume from them continu
 
 test('a valid clip too short for a window is refused up front; resuming on a changed dataset says so', async () => {
   await initBackend('wasm');
-  const short = { name: 'Q2_short_0', emotion: 2, words: clips[0]!.words.slice(0, 8) };
+  const short = { name: 'Q2_short_0', emotion: 2 as const, words: clips[0]!.words.slice(0, 8) };
   await assert.rejects(
     runTraining({ ...options(join(tmp, 'short-valid')), data: { vocab, train: clips, valid: [short] } }),
     /\(valid split\) clip 'Q2_short_0': expected at least 2 words, got 1/,
