@@ -102,6 +102,12 @@ export function primeFor(vocab: Vocab, emotion: Emotion | EmotionName, prompt?: 
   if (prompt.length % N_FAMILIES !== 0) throw new InputError('prompt', `expected a multiple of ${N_FAMILIES} integers, got ${prompt.length}`);
   const words: number[][] = [];
   for (let i = 0; i < prompt.length; i += N_FAMILIES) words.push(Array.from({ length: N_FAMILIES }, (_, j) => prompt[i + j] as number));
+  words.forEach((w, i) => {
+    for (const f of FAMILIES) {
+      const v = w[FAMILY_INDEX[f]] as number;
+      if (!(Number.isInteger(v) && v >= 0 && v < vocab.size(f))) throw new InputError('prompt', `word ${i}: expected a ${f} index in 0..${vocab.size(f) - 1}, got ${v}`);
+    }
+  });
   const type = (w: number[]) => valueOf(vocab, 'type', w);
   if (words.length && type(words[0] as number[]) === 'Emotion') words.shift();
   while (words.length && type(words[words.length - 1] as number[]) === 'EOS') words.pop();
@@ -226,10 +232,9 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const emotion = parseEmotion(opts.emotion);
   if (emotion === 0) throw new InputError('emotion', 'expected Q1, Q2, Q3 or Q4, got 0');
   const cfg = model.config;
-  const sizes = vocab.sizes();
-  FAMILIES.forEach((f, i) => {
-    if (cfg.nClasses[f] !== sizes[i]) throw new InputError('vocabulary', `family ${f} has ${sizes[i]} values but the model has ${cfg.nClasses[f]} classes`);
-  });
+  for (const f of FAMILIES) {
+    if (cfg.nClasses[f] !== vocab.size(f)) throw new InputError('vocabulary', `family ${f} has ${vocab.size(f)} values but the model has ${cfg.nClasses[f]} classes`);
+  }
   const maxBars = opts.maxBars ?? 32;
   const maxWords = opts.maxWords ?? Infinity;
   if (!(Number.isInteger(maxBars) && maxBars >= 1)) throw new InputError('maxBars', `expected an integer >= 1, got ${maxBars}`);

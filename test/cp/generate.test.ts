@@ -104,6 +104,10 @@ test('a prompt is fed behind the requested emotion word, without its own Emotion
   assert.deepEqual(Array.from(cont.words.slice(8, cont.fed * 8)), fed.slice(1).flat());
   assert.deepEqual(checkWords(vocab, cont.words), []);
   assert.throws(() => generate(model, vocab, { emotion: 'Q5' as 'Q1', maxWords: 3 }), /emotion: expected Q1, Q2, Q3 or Q4, got 'Q5'/);
+  // A prompt index outside its family's vocabulary is an InputError, not a crash in the model's lookup.
+  const bad = first.words.slice(0, 16);
+  bad[8 + FAMILY_INDEX.pitch] = vocab.size('pitch');
+  assert.throws(() => generate(model, vocab, { emotion: 'Q4', maxWords: 3, prompt: bad }), new RegExp(`^InputError: prompt: word 1: expected a pitch index in 0\\.\\.${vocab.size('pitch') - 1}, got ${vocab.size('pitch')}$`));
   model.dispose();
 });
 
