@@ -27,17 +27,23 @@ export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Pro
   const parent = dirname(path);
   mkdirSync(parent, { recursive: true });
   const tmp = mkdtempSync(join(parent, `.${basename(path)}.tmp-`));
+  const old = `${tmp}.old`;
+  let moved = false; // the previous folder is at `old` and `path` does not hold the new one yet
   try {
     await fill(tmp);
     if (existsSync(path)) {
-      const old = `${tmp}.old`;
       renameSync(path, old);
+      moved = true;
       renameSync(tmp, path);
+      moved = false;
       rmSync(old, { recursive: true, force: true });
     } else {
       renameSync(tmp, path);
     }
   } catch (err) {
+    // A directory cannot be renamed over another, so the swap takes two renames; if the second failed, put the
+    // previous folder back.
+    if (moved && !existsSync(path)) renameSync(old, path);
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
