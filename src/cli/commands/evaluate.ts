@@ -4,7 +4,6 @@
  * quadrant, columns = classified), the conditioning accuracy (4Q, arousal, valence), and the musical statistics
  * per quadrant beside those of the real clips (--real DIR, or $EMOPIA_DIR; none when neither is given).
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError } from '../../errors.ts';
@@ -21,6 +20,7 @@ import { statsChartSvg } from '../../classify/svg.ts';
 import { quantizedScore } from '../../classify/timing.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
+import { readInput } from './_music_io.ts';
 
 interface EvaluateCliOptions {
   checkpoint: string;
@@ -61,7 +61,7 @@ function realStats(dir: string, progress: boolean): { stats: Record<string, Stat
   let skipped = 0;
   files.forEach((f, i) => {
     try {
-      per[`Q${emotionFromName(f)}`]!.push(pieceStats(quantizedScore(midiToScore(readFileSync(f), f), f)));
+      per[`Q${emotionFromName(f)}`]!.push(pieceStats(quantizedScore(midiToScore(readInput(f), f), f)));
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       skipped++;
