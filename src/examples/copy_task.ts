@@ -18,6 +18,7 @@ import { TokenEmbedding } from '../core/embedding.ts';
 import { addPositional, positionalEncoding } from '../core/positional.ts';
 import { causalMask } from '../core/masks.ts';
 import { Transformer } from '../core/transformer.ts';
+import { maskedCrossEntropySum } from '../cp/train/loss.ts';
 
 export const BOS = 0;
 export const EOS = 1;
@@ -137,11 +138,8 @@ export class CopyModel extends Module {
  */
 export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
-    const V = logits.shape[2] as number;
-    const logp = tf.logSoftmax(logits); // (B, T, V)
-    const picked = tf.sum(tf.mul(logp, tf.oneHot(labels as tf.Tensor2D, V)), -1); // (B, T)
     const weight = tf.notEqual(labels, PAD).toFloat(); // (B, T)
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, weight))), tf.maximum(tf.sum(weight), 1)) as tf.Scalar; // ()
+    return tf.div(maskedCrossEntropySum(logits, labels, weight), tf.maximum(tf.sum(weight), 1)) as tf.Scalar; // ()
   });
 }
 
@@ -230,6 +228,7 @@ export function trainCopyTask(cfg: CopyTaskConfig, onStep?: (step: number, loss:
   const vars = model.parameters();
   const opt = tf.train.adam(cfg.lr);
   const losses: number[] = [];
+  let ok = false;
   try {
     for (let step = 1; step <= cfg.steps; step++) {
       // tfjs reads the (protected) learning rate at every step, so a schedule can set it.
@@ -254,8 +253,10 @@ export function trainCopyTask(cfg: CopyTaskConfig, onStep?: (step: number, loss:
       losses.push(value);
       onStep?.(step, value, model);
     }
+    ok = true;
   } finally {
     opt.dispose();
+    if (!ok) model.dispose(); // the caller only owns a model that is returned
   }
   return { model, losses };
 }

@@ -26,18 +26,24 @@ test('framing: <bos> digits <eos> then <pad>; too long is an error', () => {
 });
 
 test('masked cross-entropy: pad targets are ignored, the mean is over real tokens', () => {
-  // Two targets: a real one (label 3) and a pad. Only the real one counts: loss = -log softmax(row0)[3].
-  const logits = tf.tensor3d([[[0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0], [9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 50]]]); // (1, 2, V)
-  const labels = tf.tensor2d([[3, PAD]], [1, 2], 'int32');
-  const row = [0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-  const expected = -(3 - Math.log(row.reduce((s, v) => s + Math.exp(v), 0)));
+  // Three targets: two real ones (labels 3 and 5) and a pad. Loss = mean of -log softmax(row)[label] over the
+  // two real rows (not over all three, and not their sum).
+  const rows = [
+    [0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, -1],
+    [9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 50],
+  ];
+  const logits = tf.tensor3d([rows]); // (1, 3, V)
+  const labels = tf.tensor2d([[3, 5, PAD]], [1, 3], 'int32');
+  const nll = (row: number[], label: number) => Math.log(row.reduce((s, v) => s + Math.exp(v), 0)) - row[label]!;
+  const expected = (nll(rows[0]!, 3) + nll(rows[1]!, 5)) / 2;
   const loss = maskedCrossEntropy(logits, labels);
   assert.ok(Math.abs(loss.dataSync()[0]! - expected) < 1e-5, `${loss.dataSync()[0]} vs ${expected}`);
   // Its gradient at the pad position is exactly zero.
   const g = tf.grad((l: tf.Tensor) => maskedCrossEntropy(l, labels))(logits);
   const gv = g.arraySync() as number[][][];
-  assert.ok(gv[0]![1]!.every((v) => v === 0));
-  assert.ok(gv[0]![0]!.some((v) => v !== 0));
+  assert.ok(gv[0]![2]!.every((v) => v === 0));
+  assert.ok(gv[0]![0]!.some((v) => v !== 0) && gv[0]![1]!.some((v) => v !== 0));
   tf.dispose([logits, labels, loss, g]);
 });
 
