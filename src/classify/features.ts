@@ -11,13 +11,13 @@
  */
 import { InputError } from '../errors.ts';
 import { chordsPerBeat } from '../music/chords.ts';
-import { QUALITIES } from '../music/vocab.ts';
+import { GRID, QUALITIES } from '../music/vocab.ts';
 import type { Note, Score } from '../music/score.ts';
 import { entropyBits } from './stats.ts';
 
-const BEAT = 480;
-const BAR = 1920;
-const POS = 120;
+const BEAT = GRID.ticksPerBeat;
+const BAR = GRID.ticksPerBar;
+const POS = GRID.ticksPerPosition;
 
 /** Krumhansl-Kessler key profiles (major, minor), tonic first. */
 export const KK_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88] as const;
