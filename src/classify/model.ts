@@ -113,6 +113,10 @@ export function ensemble(models: readonly ClassifierJSON[]): ClassifierJSON {
 /** Trains a classifier on raw feature rows and labels 0..3. Deterministic for a given seed. */
 export function trainClassifier(X: readonly Float64Array[], y: readonly number[], featureNames: readonly string[], opts: TrainOptions): ClassifierJSON {
   if (X.length === 0 || X.length !== y.length) throw new InputError('training set', `expected as many labels as rows, got ${y.length} and ${X.length}`);
+  const wrong = X.findIndex((x) => x.length !== featureNames.length);
+  if (wrong >= 0) throw new InputError('training set', `expected rows of ${featureNames.length} features (one per name), row ${wrong} has ${X[wrong]?.length}`);
+  const bad = y.findIndex((k) => !Number.isInteger(k) || k < 0 || k >= QUADRANTS.length);
+  if (bad >= 0) throw new InputError('training set', `expected labels 0..${QUADRANTS.length - 1}, label ${bad} is ${y[bad]}`);
   const { mean, std } = standardizer(X);
   const Z = X.map((x) => standardize({ mean, std }, x));
   const rng = new Rng(opts.seed);

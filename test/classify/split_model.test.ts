@@ -77,6 +77,14 @@ test('an ensemble averages its members\' probabilities', () => {
   assert.throws(() => ensemble([a, { ...b, mean: [9, 9, 9] }]), /share features/);
 });
 
+test('training rows that do not fit the names, and labels outside 0..3 (quadrants 1..4 passed by mistake), are refused', () => {
+  const { X, y } = blobs(8, 6);
+  const opts = { hidden: [], l2: 0, epochs: 1, lr: 0.1, seed: 1 };
+  assert.throws(() => trainClassifier(X, y, ['a', 'b'], opts), /expected rows of 2 features \(one per name\), row 0 has 3/);
+  assert.throws(() => trainClassifier(X, y.map((k) => k + 1), ['a', 'b', 'c'], opts), /expected labels 0\.\.3, label 3 is 4/);
+  assert.throws(() => trainClassifier(X, y.slice(1), ['a', 'b', 'c'], opts), /expected as many labels as rows, got 7 and 8/);
+});
+
 test('accuracy and confusion: arousal and valence from quadrants', () => {
   // truth Q1 predicted Q2: arousal right, valence wrong; Q3->Q4: arousal right, valence wrong; Q4->Q4 right.
   const a = accuracy([1, 3, 4, 2], [2, 4, 4, 3]);
