@@ -14,10 +14,9 @@
 import { tf } from '../backend.ts';
 import { FAMILIES, FAMILY_INDEX, type Family } from '../music/vocab.ts';
 import { LINEAR_EPS } from './attention.ts';
+import type { LayerNorm } from '../core/module.ts';
 import type { CPConfig } from './config.ts';
 import { NON_TYPE_FAMILIES, type CPTransformer } from './model.ts';
-
-const LN_EPS = 1e-5;
 
 /** A product x W + b on the backend: x [B, in] (host) -> [B, out] (host). */
 interface Product {
@@ -43,8 +42,15 @@ export function erf(x: number): number {
   return x >= 0 ? 1 - r : r - 1;
 }
 
+/** A LayerNorm's weight, bias and eps in host memory. */
+interface HostNorm {
+  g: Float32Array; // (d,)
+  b: Float32Array; // (d,)
+  eps: number;
+}
+
 /** LayerNorm of each of B rows of width d, in place. */
-function layerNorm(x: Float32Array, B: number, d: number, g: Float32Array, b: Float32Array): void {
+function layerNorm(x: Float32Array, B: number, d: number, { g, b, eps }: HostNorm): void {
   for (let r = 0; r < B; r++) {
     const o = r * d;
     let mean = 0;
@@ -52,7 +58,7 @@ function layerNorm(x: Float32Array, B: number, d: number, g: Float32Array, b: Fl
     mean /= d;
     let v = 0;
     for (let i = 0; i < d; i++) v += ((x[o + i] as number) - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / d + LN_EPS);
+    const inv = 1 / Math.sqrt(v / d + eps);
     for (let i = 0; i < d; i++) x[o + i] = ((x[o + i] as number) - mean) * inv * (g[i] as number) + (b[i] as number);
   }
 }
@@ -64,8 +70,8 @@ interface LayerWeights {
   out: Product;
   ff1: Product;
   ff2: Product;
-  norm1: [Float32Array, Float32Array];
-  norm2: [Float32Array, Float32Array];
+  norm1: HostNorm;
+  norm2: HostNorm;
 }
 
 /** Per layer: linear attention's S [B, h, dv, dk] and z [B, h, dk], or softmax's keys and values [B][t, d]. */
@@ -79,7 +85,7 @@ export class FastStepper {
   private readonly emb: Record<Family, Float32Array>; // (V_f, e_f), scaled by sqrt(e_f)
   private readonly inLinear: Product;
   private readonly layers: LayerWeights[];
-  private readonly norm: [Float32Array, Float32Array];
+  private readonly norm: HostNorm;
   private readonly typeHead: Product;
   private readonly concatType: Product;
   private readonly rest: Product; // the seven non-type heads fused, NON_TYPE_FAMILIES order
@@ -98,7 +104,7 @@ export class FastStepper {
     };
     const host = (name: string): Float32Array => Float32Array.from(param(name).dataSync() as Float32Array);
     const lin = (prefix: string): Product => ({ w: param(`${prefix}.weight`) as tf.Tensor2D, b: param(`${prefix}.bias`) as tf.Tensor1D, owned: false });
-    const norm = (prefix: string): [Float32Array, Float32Array] => [host(`${prefix}.weight`), host(`${prefix}.bias`)];
+    const norm = (prefix: string, m: LayerNorm): HostNorm => ({ g: host(`${prefix}.weight`), b: host(`${prefix}.bias`), eps: m.eps });
     this.emb = {} as Record<Family, Float32Array>;
     for (const f of FAMILIES) {
       const t = host(`word_emb_${f}.lut.weight`);
@@ -115,11 +121,11 @@ export class FastStepper {
         out: lin(`${L}.attention.out_projection`),
         ff1: lin(`${L}.linear1`),
         ff2: lin(`${L}.linear2`),
-        norm1: norm(`${L}.norm1`),
-        norm2: norm(`${L}.norm2`),
+        norm1: norm(`${L}.norm1`, layer.norm1),
+        norm2: norm(`${L}.norm2`, layer.norm2),
       };
     });
-    this.norm = norm('transformer_encoder.norm');
+    this.norm = norm('transformer_encoder.norm', model.transformer_encoder.norm);
     this.typeHead = lin('proj_type');
     this.concatType = lin('project_concat_type');
     const [rw, rb] = tf.tidy(() => [
@@ -158,7 +164,7 @@ export class FastStepper {
     this.layers.forEach((L, li) => {
       const a = run(L.out, this.attend(run(L.qkv, x, B), this.states[li] as HostLayerState), B); // (B, d)
       for (let i = 0; i < a.length; i++) a[i] = (a[i] as number) + (x[i] as number);
-      layerNorm(a, B, d, L.norm1[0], L.norm1[1]); // x1
+      layerNorm(a, B, d, L.norm1); // x1
       const u = run(L.ff1, a, B); // (B, dFF)
       for (let i = 0; i < u.length; i++) {
         const v = u[i] as number;
@@ -166,10 +172,10 @@ export class FastStepper {
       }
       const y = run(L.ff2, u, B); // (B, d)
       for (let i = 0; i < y.length; i++) y[i] = (y[i] as number) + (a[i] as number);
-      layerNorm(y, B, d, L.norm2[0], L.norm2[1]);
+      layerNorm(y, B, d, L.norm2);
       x = y;
     });
-    layerNorm(x, B, d, this.norm[0], this.norm[1]);
+    layerNorm(x, B, d, this.norm);
     this.h = x;
     this.pos++;
   }
@@ -180,6 +186,8 @@ export class FastStepper {
     const B = this.batch;
     const dh = d / h;
     const heads = new Float32Array(B * d);
+    const fq = new Float64Array(dh); // phi(q) of one head
+    const fk = new Float64Array(dh); // phi(k) of one head, computed once rather than once per row of S
     for (let r = 0; r < B; r++) {
       const q = r * 3 * d;
       const k = q + d;
@@ -189,14 +197,16 @@ export class FastStepper {
           const o = hd * dh;
           const So = (r * h + hd) * dh * dh; // S[j][i] at So + j*dh + i
           const zo = (r * h + hd) * dh;
-          for (let i = 0; i < dh; i++) s.z[zo + i] = (s.z[zo + i] as number) + phi(qkv[k + o + i] as number);
+          for (let i = 0; i < dh; i++) {
+            fk[i] = phi(qkv[k + o + i] as number);
+            s.z[zo + i] = (s.z[zo + i] as number) + (fk[i] as number);
+          }
           for (let j = 0; j < dh; j++) {
             const vj = qkv[v + o + j] as number;
             const row = So + j * dh;
-            for (let i = 0; i < dh; i++) s.S[row + i] = (s.S[row + i] as number) + vj * phi(qkv[k + o + i] as number);
+            for (let i = 0; i < dh; i++) s.S[row + i] = (s.S[row + i] as number) + vj * (fk[i] as number);
           }
           let den = LINEAR_EPS;
-          const fq = new Float64Array(dh);
           for (let i = 0; i < dh; i++) {
             fq[i] = phi(qkv[q + o + i] as number);
             den += (fq[i] as number) * (s.z[zo + i] as number);

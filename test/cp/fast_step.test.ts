@@ -25,7 +25,8 @@ for (const attention of ['linear', 'softmax'] as const) {
     await initBackend('wasm');
     const model = new CPTransformer(makeConfig('tiny', CLASSES, { attention }), new Rng(4));
     const rng = new Rng(9);
-    const [B, T] = [2, 8];
+    // T > 64: the softmax key/value buffers start at 64 rows and must grow without losing the cache.
+    const [B, T] = [2, 70];
     const words = Array.from({ length: B }, () => Array.from({ length: T }, () => FAMILIES.map((f) => rng.nextInt(CLASSES[f]))));
     const nextType = Array.from({ length: B }, () => Array.from({ length: T }, () => rng.nextInt(4)));
     const x = tf.tensor3d(words.flat(2), [B, T, 8], 'int32');
