@@ -1,11 +1,12 @@
 /**
  * The classifier on the file system (Node only): where the shipped classifier lives, and loading one with
- * one-line errors for a missing or corrupt file.
+ * one-line errors for a missing or corrupt file, or one trained on another feature list.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.ts';
+import { FEATURE_NAMES } from './features.ts';
 import { parseClassifier, type ClassifierJSON } from './model.ts';
 
 export const CLASSIFIER_FILE = 'classifier.json';
@@ -33,5 +34,12 @@ export function loadClassifier(path: string = DEFAULT_CLASSIFIER_DIR): Classifie
   } catch (err) {
     throw new InputError(file, `corrupt classifier: not valid JSON (${(err as Error).message})`);
   }
-  return parseClassifier(json, file);
+  const model = parseClassifier(json, file);
+  // The model reads features by position: one trained on another feature list would classify silently wrong.
+  const i = FEATURE_NAMES.findIndex((name, k) => model.features[k] !== name);
+  if (i >= 0 || model.features.length !== FEATURE_NAMES.length) {
+    const at = i >= 0 ? i : FEATURE_NAMES.length;
+    throw new InputError(file, `expected the ${FEATURE_NAMES.length} features of src/classify/features.ts, got ${model.features.length} (feature ${at}: expected ${JSON.stringify(FEATURE_NAMES[at] ?? null)}, got ${JSON.stringify(model.features[at] ?? null)})`);
+  }
+  return model;
 }

@@ -1,7 +1,9 @@
 /** The committed classifier split (regenerated from its seed), the MLP/logistic model, and the shipped file. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { songOf, emotionFromName } from '../../src/music/dataset.ts';
 import { makeSplit, parseSplit, SPLIT_SETS } from '../../src/classify/split.ts';
 import { ensemble, parseClassifier, predictProba, trainClassifier } from '../../src/classify/model.ts';
@@ -107,4 +109,13 @@ test('corrupt classifiers are refused with the reason', () => {
   const one = m.members[0]!;
   assert.throws(bad({ members: [one, one.slice(0, -1)] }), one.length > 1 ? /member 1: expected the last layer to give 4 outputs/ : /member 1: expected a non-empty/);
   assert.throws(() => predictProba(m, [1, 2]), /expected \d+ values, got 2/);
+  // Well formed, but trained on other features: loading refuses it rather than classify by the wrong columns.
+  const dir = mkdtempSync(join(tmpdir(), 'emopia-clf-'));
+  try {
+    const renamed = join(dir, 'renamed.json');
+    writeFileSync(renamed, JSON.stringify({ ...m, features: m.features.map((f, i) => (i === 2 ? 'other' : f)) }));
+    assert.throws(() => loadClassifier(renamed), new RegExp(`renamed\\.json: expected the ${FEATURE_NAMES.length} features of src/classify/features\\.ts, got ${FEATURE_NAMES.length} \\(feature 2: expected "${FEATURE_NAMES[2]}", got "other"\\)`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
