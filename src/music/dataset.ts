@@ -101,7 +101,7 @@ export function splitBySong(names: readonly string[], fraction: number, seed: nu
 export interface EncodedFile {
   name: string;
   emotion: Emotion;
-  /** Words in the full-grid vocabulary. */
+  /** n*8 indices in the vocabulary given to `encodeFile` (the full grid by default). */
   words: Int32Array;
   stats: TokenizeStats;
   info: MidiReadInfo;
@@ -114,12 +114,15 @@ export function assertHasNotes(notes: number, info: MidiReadInfo, source: string
   }
 }
 
-/** Reads and encodes one file onto the full grid; throws InputError naming `source` on bad input. */
-export function encodeFile(bytes: Uint8Array, source: string, opts: TokenizeOptions & ReadMidiOptions = {}, grid = Vocab.fullGrid()): EncodedFile {
+/**
+ * Reads and encodes one file (in `vocab`, the full grid by default); the emotion is `opts.emotion`, else the file
+ * name's quadrant. Throws InputError naming `source` on bad input.
+ */
+export function encodeFile(bytes: Uint8Array, source: string, opts: TokenizeOptions & ReadMidiOptions = {}, vocab = Vocab.fullGrid()): EncodedFile {
   const { score, info } = readMidi(bytes, source, opts);
   assertHasNotes(score.notes.length, info, source);
   const emotion = opts.emotion ?? emotionFromName(source);
-  const { words, stats } = scoreToWords(score, grid, { ...opts, emotion }, source);
+  const { words, stats } = scoreToWords(score, vocab, { ...opts, emotion }, source);
   return { name: baseName(source), emotion, words, stats, info };
 }
 

@@ -1,8 +1,7 @@
 /** `emopia encode IN.mid [-o OUT.json]`: a MIDI file to EMOPIA compound words. */
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../io/atomic.ts';
-import { assertHasNotes, emotionFromName } from '../../music/dataset.ts';
-import { readMidi, scoreToWords, type Emotion, type TokenizeOptions } from '../../music/index.ts';
+import { encodeFile, wordsToEvents, type Emotion, type TokenizeOptions } from '../../music/index.ts';
 import { loadVocab, parseChoice, parseEmotionOption, readInput, wordsJson } from './_music_io.ts';
 
 interface EncodeCliOptions {
@@ -25,10 +24,9 @@ export function register(program: Command): void {
     .option('--chords <mode>', 'chords: auto (markers if any, else recognise), recognise, markers, none', parseChoice('chords', ['auto', 'recognise', 'markers', 'none'] as const), 'auto')
     .action((input: string, opts: EncodeCliOptions) => {
       const vocab = loadVocab(opts.vocab);
-      const { score, info } = readMidi(readInput(input), input);
-      assertHasNotes(score.notes.length, info, input);
-      const emotion = opts.emotion ?? emotionFromName(input);
-      const { words, events, stats } = scoreToWords(score, vocab, { emotion, pedal: opts.pedal, chords: opts.chords }, input);
+      // The same reading and encoding as `dataset build`, in the requested vocabulary.
+      const { emotion, words, stats, info } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords }, vocab);
+      const events = wordsToEvents(words, vocab);
       const text = wordsJson(vocab, words, events, { emotion, stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated } });
       if (opts.output) {
         writeFileAtomic(opts.output, text);
