@@ -212,7 +212,7 @@ def bench_generate(spec):
             ty = sample(model.proj_type(h)[0].numpy(), smp["type"]["t"], smp["type"]["p"], all_types, rng)
             logits = model.given_type(h, torch.tensor([ty]))
             word = [0] * 8
-            word[3] = ty
+            word[FAMILIES.index("type")] = ty
             for i, f in enumerate(FAMILIES):
                 if f in ("type", "emotion"):
                     continue

@@ -11,7 +11,6 @@ SPEC.json: {"config": CPConfig as in config.json, "batch": B, "seq": T, "steps":
 Prints one JSON line: {"words_per_s": r, "seconds_per_step": s, "steps": N, "threads": n, "torch": version}.
 """
 import json
-import math
 import os
 import sys
 import time
@@ -24,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cp_torch as ref  # noqa: E402
 
 FAMILIES = ref.FAMILIES
+TYPE = FAMILIES.index("type")
 
 
 def chunked_linear_attention(fq, fk, v, chunk, eps=ref.EPS):
@@ -98,7 +98,7 @@ def main(spec):
     mask = torch.ones(B, T)
 
     def step():
-        logits = model.forward_train(x, y[..., 3])
+        logits = model.forward_train(x, y[..., TYPE])  # the true next type feeds the second head
         losses = []
         for i, f in enumerate(FAMILIES):
             ce = F.cross_entropy(logits[f].reshape(B * T, -1), y[..., i].reshape(-1), reduction="none").view(B, T)

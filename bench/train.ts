@@ -43,7 +43,7 @@ function parseArgs(args: string[]): Args {
   return out;
 }
 
-/** Random clips whose words are valid indices of every family (the Emotion word first). */
+/** Random clips whose words are valid indices of every family (not music: only the amount of work matters). */
 function randomClips(cfg: CPConfig, n: number, len: number, rng: Rng): Clip[] {
   return Array.from({ length: n }, (_, c) => {
     const words = new Int32Array(len * N_FAMILIES);
@@ -86,7 +86,6 @@ export async function run(args: string[] = []): Promise<void> {
   const vocab = Vocab.fullGrid();
   const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
   const py = torchPython();
-  const lines: string[] = [];
   for (const attention of ['linear', 'softmax'] as AttentionKind[]) {
     const cfg = makeConfig(a.preset, nClasses, { attention });
     const ts = benchTs(cfg, a);
@@ -97,7 +96,6 @@ export async function run(args: string[] = []): Promise<void> {
     } else {
       line += ' | PyTorch not available';
     }
-    lines.push(line);
     process.stdout.write(`${line}\n`);
   }
   const cfg = makeConfig(a.preset, nClasses);
