@@ -10,31 +10,13 @@ import { Rng } from '../../src/random.ts';
 import { parseSafetensors, toFloat32, type SafeTensor } from '../../src/io/safetensors.ts';
 import type { HostTensor } from '../../src/core/module.ts';
 import { fromTorchBoolMask } from '../../src/core/masks.ts';
-import { Transformer, type TransformerConfig } from '../../src/core/transformer.ts';
+import { Transformer } from '../../src/core/transformer.ts';
+import { isParityDataKey, transformerConfigFromTorch } from '../../src/core/torch_interop.ts';
 import { assertClose, maxAbsDiff } from '../helpers/close.ts';
 
 const DIR = fileURLToPath(new URL('../fixtures/transformer/', import.meta.url));
 const FILES = readdirSync(DIR).filter((f) => f.endsWith('.safetensors')).sort();
 const MASK_OPTION = { src_key_padding_mask: 'srcPadding', tgt_key_padding_mask: 'tgtPadding', memory_key_padding_mask: 'memoryPadding', tgt_mask: 'tgtMask' } as const;
-
-function isData(key: string): boolean {
-  return ['src', 'tgt', 'out', 'loss_weight'].includes(key) || key.endsWith('_mask') || key.startsWith('grad.');
-}
-
-function configOf(meta: Record<string, string>): TransformerConfig {
-  const c = JSON.parse(meta.config ?? 'null') as Record<string, unknown>;
-  return {
-    dModel: c.d_model as number,
-    nhead: c.nhead as number,
-    numEncoderLayers: c.num_encoder_layers as number,
-    numDecoderLayers: c.num_decoder_layers as number,
-    dimFeedforward: c.dim_feedforward as number,
-    dropout: 0,
-    activation: c.activation as 'relu' | 'gelu',
-    normFirst: c.norm_first as boolean,
-    layerNormEps: c.layer_norm_eps as number,
-  };
-}
 
 function tensorOf(t: SafeTensor | undefined, what: string): tf.Tensor {
   assert.ok(t, `fixture holds ${what}`);
@@ -59,10 +41,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
       await initBackend(backend);
       const n0 = tf.memory().numTensors;
       const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync(DIR + file)));
-      const cfg = configOf(metadata);
+      const cfg = transformerConfigFromTorch(metadata.config ?? 'null');
       const model = new Transformer(cfg, new Rng(0));
       const sd = new Map<string, HostTensor>();
-      for (const [k, t] of tensors) if (!isData(k)) sd.set(k, { shape: t.shape, data: toFloat32(t) });
+      for (const [k, t] of tensors) if (!isParityDataKey(k)) sd.set(k, { shape: t.shape, data: toFloat32(t) });
       model.loadStateDict(sd); // strict: every parameter present, no unknown key
       assert.equal(sd.size, model.parameters().length);
 

@@ -124,6 +124,11 @@ test('runTorchParity in process: same result as the command, and no tensor left 
   p.tensors.delete('encoder.layers.0.linear1.bias');
   assert.throws(() => runTorchParity(p), InputError);
   assert.equal(tf.memory().numTensors, before);
+  // A file whose every target position is padding compares nothing: refused rather than passed with error 0.
+  const allPad = load('post_relu');
+  (allPad.tensors.get('tgt_key_padding_mask')!.data as Uint8Array).fill(1); // U8, 1 = padding
+  assert.throws(() => runTorchParity(allPad), /tgt_key_padding_mask marks all 8 target positions as padding: nothing to compare/);
+  assert.equal(tf.memory().numTensors, before);
 });
 
 test('config parsing names the bad field', () => {
