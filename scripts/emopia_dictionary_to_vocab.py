@@ -13,6 +13,7 @@ Only plain Python values (and numpy integer scalars) are unpickled; anything els
 import argparse
 import json
 import numbers
+import os
 import pickle
 import sys
 
@@ -82,9 +83,12 @@ def main():
     except (OSError, pickle.UnpicklingError, EOFError) as err:
         fail(f'{args.dictionary}: {err}')
     vocab = convert(obj)
-    with open(args.output, 'w') as f:
+    # Written beside the target and renamed over it, so an interrupted run leaves no half-written vocab.json.
+    tmp = f'{args.output}.tmp-{os.getpid()}'
+    with open(tmp, 'w') as f:
         json.dump(vocab, f)
         f.write('\n')
+    os.replace(tmp, args.output)
     sizes = [len(vocab['values'][fam]) for fam in FAMILIES]
     print(f'wrote {args.output}: sizes {sizes}')
 
