@@ -126,7 +126,7 @@ export function trainClassifier(X: readonly Float64Array[], y: readonly number[]
     const scale = Math.sqrt(2 / (nin + nout)); // Glorot normal
     return { weight: Array.from({ length: nin }, () => Array.from({ length: nout }, () => rng.normal() * scale)), bias: new Array<number>(nout).fill(0) };
   });
-  // Adam state per parameter, flattened in the same order as the gradient buffers.
+  // Gradient buffers and Adam's two moments, each shaped as the layers' weights and biases.
   const grads = layers.map((L) => ({ w: L.weight.map((r) => new Float64Array(r.length)), b: new Float64Array(L.bias.length) }));
   const m1 = layers.map((L) => ({ w: L.weight.map((r) => new Float64Array(r.length)), b: new Float64Array(L.bias.length) }));
   const m2 = layers.map((L) => ({ w: L.weight.map((r) => new Float64Array(r.length)), b: new Float64Array(L.bias.length) }));
