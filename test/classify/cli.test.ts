@@ -127,6 +127,10 @@ test('evaluate on a tiny random-init model: rows sum to the pieces generated; st
     r.confusion.forEach((row, i) => assert.equal(row.reduce((x, y) => x + y, 0) + r.noNotes[i]!, 2));
     const right = r.pieces.filter((p) => p.classified === p.requested).length;
     assert.equal(r.accuracy.quadrant, right / 4);
+    // Arousal (Q1,Q2 high) and valence (Q1,Q4 positive) by hand; a piece without notes is a miss.
+    const agree = (side: (q: number) => boolean) => r.pieces.filter((p) => p.classified !== null && side(p.classified) === side(p.requested)).length / 4;
+    assert.equal(r.accuracy.arousal, agree((q) => q <= 2));
+    assert.equal(r.accuracy.valence, agree((q) => q === 1 || q === 4));
     for (const p of r.pieces) assert.ok(p.words <= 40);
 
     // The CLI: text, JSON, SVG, real statistics from a folder of two hand-made "EMOPIA" clips.
