@@ -76,3 +76,31 @@ test('a batch element with no real source token gives finite outputs (masked row
   });
   m.dispose();
 });
+
+test('masks of every documented rank ([T,S], [B,1,S], [B,T,S], [B,h,T,S]) give the same attention; others are refused', async () => {
+  await initBackend('wasm');
+  const n0 = tf.memory().numTensors;
+  tf.tidy(() => {
+    const [B, h, T, S, dh] = [2, 3, 4, 5, 2];
+    const q = tf.randomNormal([B, h, T, dh], 0, 1, 'float32', 7);
+    const k = tf.randomNormal([B, h, S, dh], 0, 1, 'float32', 8);
+    const v = tf.randomNormal([B, h, S, dh], 0, 1, 'float32', 9);
+    // Key padding (lengths 3 and 5) in three layouts; the causal mask [T,S] alone, and tiled to [B,h,T,S].
+    const keys = keyPaddingMask(paddingMask([3, 5], S)); // (B, 1, S)
+    const keyRef = scaledDotProductAttention(q, k, v, keys).dataSync();
+    assertClose(scaledDotProductAttention(q, k, v, tf.tile(keys, [1, T, 1])).dataSync(), keyRef, 0, '[B,T,S] = [B,1,S]');
+    assertClose(scaledDotProductAttention(q, k, v, tf.tile(tf.expandDims(keys, 1), [1, h, T, 1])).dataSync(), keyRef, 0, '[B,h,T,S] = [B,1,S]');
+    const causal = causalMask(T, { offset: 1, keyLength: S }); // (T, S)
+    const causalRef = scaledDotProductAttention(q, k, v, causal).dataSync();
+    assertClose(scaledDotProductAttention(q, k, v, tf.tile(causal.reshape([1, 1, T, S]), [B, h, 1, 1])).dataSync(), causalRef, 0, '[B,h,T,S] = [T,S]');
+    // A mask per head: head 0 sees only key 0, so its output is v at key 0 for every query.
+    const perHead = tf.concat([tf.tile(tf.tensor4d([1, 0, 0, 0, 0], [1, 1, 1, S], 'bool'), [B, 1, T, 1]), tf.ones([B, h - 1, T, S], 'bool')], 1); // (B, h, T, S)
+    const out = scaledDotProductAttention(q, k, v, perHead); // (B, h, T, dh)
+    const head0 = tf.slice(out, [0, 0, 0, 0], [B, 1, T, dh]); // (B, 1, T, dh)
+    assertClose(head0.dataSync(), tf.tile(tf.slice(v, [0, 0, 0, 0], [B, 1, 1, dh]), [1, 1, T, 1]).dataSync(), 1e-6, 'head 0 reads key 0 only');
+    for (const bad of [tf.ones([T, S + 1], 'bool'), tf.ones([B, 2, T, S], 'bool'), tf.ones([S], 'bool')]) {
+      assert.throws(() => scaledDotProductAttention(q, k, v, bad), /attention mask: expected a mask broadcastable to \[B,h,T,S\]=\[2,3,4,5\]/);
+    }
+  });
+  assert.equal(tf.memory().numTensors, n0);
+});

@@ -250,19 +250,33 @@ for (const backend of ['wasm', 'cpu'] as const) {
 test('shapes that do not fit give one-line InputErrors naming expected and received shapes', async () => {
   await initBackend('wasm');
   const m = new Transformer(CFG, new Rng(1));
+  // Every input exists before counting, and the failing calls run outside any tidy, so a tensor that a failed
+  // call leaves behind shows in the count.
+  const src = tf.zeros([2, 5, 8]);
+  const tgt = tf.zeros([2, 4, 8]);
+  const inputs = {
+    src7: tf.zeros([2, 5, 7]),
+    tgt3: tf.zeros([3, 4, 8]),
+    rank2: tf.zeros([5, 8]),
+    pad4: paddingMask([3, 4], 4),
+    causal5: causalMask(5),
+    floatPad: tf.ones([2, 4]),
+    mem1: tf.zeros([1, 5, 8]),
+    memMask: tf.ones([4, 5], 'bool'),
+    badMemMask: tf.ones([4, 3], 'bool'),
+  };
   const n0 = tf.memory().numTensors;
-  tf.tidy(() => {
-    const src = tf.zeros([2, 5, 8]);
-    const tgt = tf.zeros([2, 4, 8]);
-    expectInputError(() => m.forward(tf.zeros([2, 5, 7]), tgt), /transformer src: expected shape \[B,L,8\], got \[2,5,7\]/);
-    expectInputError(() => m.forward(src, tf.zeros([3, 4, 8])), /transformer tgt: expected shape \[2,L,8\], got \[3,4,8\]/);
-    expectInputError(() => m.encode(tf.zeros([5, 8])), /expected shape \[B,L,8\], got \[5,8\]/);
-    expectInputError(() => m.forward(src, tgt, { srcPadding: paddingMask([3, 4], 4) }), /srcPadding: expected shape \[2,5\], got \[2,4\]/);
-    expectInputError(() => m.forward(src, tgt, { tgtMask: causalMask(5) }), /tgtMask: expected shape \[4,4\], got \[5,5\]/);
-    expectInputError(() => m.forward(src, tgt, { tgtPadding: tf.ones([2, 4]) }), /tgtPadding: expected a 'bool' mask/);
-    expectInputError(() => m.decode(tgt, tf.zeros([1, 5, 8])), /transformer memory: expected shape \[2,L,8\], got \[1,5,8\]/);
-  });
+  expectInputError(() => m.forward(inputs.src7, tgt), /transformer src: expected shape \[B,L,8\], got \[2,5,7\]/);
+  expectInputError(() => m.forward(src, inputs.tgt3), /transformer tgt: expected shape \[2,L,8\], got \[3,4,8\]/);
+  expectInputError(() => m.encode(inputs.rank2), /expected shape \[B,L,8\], got \[5,8\]/);
+  expectInputError(() => m.forward(src, tgt, { srcPadding: inputs.pad4 }), /srcPadding: expected shape \[2,5\], got \[2,4\]/);
+  expectInputError(() => m.forward(src, tgt, { tgtMask: inputs.causal5 }), /tgtMask: expected shape \[4,4\], got \[5,5\]/);
+  expectInputError(() => m.forward(src, tgt, { tgtPadding: inputs.floatPad }), /tgtPadding: expected a 'bool' mask/);
+  expectInputError(() => m.decode(tgt, inputs.mem1), /transformer memory: expected shape \[2,L,8\], got \[1,5,8\]/);
+  expectInputError(() => m.forward(src, tgt, { memoryMask: inputs.badMemMask }), /memoryMask: expected shape \[4,5\], got \[4,3\]/);
   assert.equal(tf.memory().numTensors, n0, 'failed calls release their tensors');
+  tf.tidy(() => assert.deepEqual(m.forward(src, tgt, { memoryMask: inputs.memMask }).shape, [2, 4, 8]));
+  tf.dispose([src, tgt, ...Object.values(inputs)]);
   expectInputError(() => new Transformer({ ...CFG, nhead: 3 }, new Rng(1)), /dModel divisible by nhead, got 8 and 3/);
   expectInputError(() => new Transformer({ ...CFG, activation: 'tanh' as 'relu' }, new Rng(1)), /activation 'relu' or 'gelu', got 'tanh'/);
   m.dispose();
