@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
-import { cpLoss, maskedCrossEntropy, uniformLoss } from '../../src/cp/train/loss.ts';
-import { FAMILIES, type Family } from '../../src/music/vocab.ts';
+import { cpLoss, maskedCrossEntropy } from '../../src/cp/train/loss.ts';
+import { FAMILIES, FAMILY_INDEX, type Family } from '../../src/music/vocab.ts';
 import { assertClose } from '../helpers/close.ts';
 
-const SIZES: Record<Family, number> = { tempo: 5, chord: 7, barbeat: 4, type: 4, pitch: 6, duration: 3, velocity: 5, emotion: 5 };
+// At least 8 classes per family, so that the eight target columns can hold eight different classes.
+const SIZES: Record<Family, number> = { tempo: 9, chord: 10, barbeat: 8, type: 8, pitch: 11, duration: 8, velocity: 9, emotion: 8 };
 
 test('masked cross-entropy equals the hand-computed value and ignores masked positions', async () => {
   await initBackend('wasm');
@@ -23,26 +24,26 @@ test('masked cross-entropy equals the hand-computed value and ignores masked pos
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
 });
 
-test('cpLoss is the mean over the eight families, each addressed by name', async () => {
+test('cpLoss is the mean over the eight families, each reading its own target column by name', async () => {
   await initBackend('wasm');
   const before = tf.memory().numTensors;
-  const B = 2;
-  const T = 3;
-  const logits = {} as Record<Family, tf.Tensor>;
-  for (const f of FAMILIES) logits[f] = tf.zeros([B, T, SIZES[f]]); // (B, T, C): uniform predictions
-  // pitch: every position puts logit ln(5) on class 2, so p(2) = 5 / (5 + 5) = 1/2 with 6 classes.
-  logits.pitch.dispose();
-  const pitchRow = [0, 0, Math.log(5), 0, 0, 0];
-  logits.pitch = tf.tensor3d(Array.from({ length: B }, () => Array.from({ length: T }, () => pitchRow)));
-  const y = tf.tensor3d(Array.from({ length: B }, () => Array.from({ length: T }, () => [1, 2, 3, 0, 2, 1, 4, 0])), undefined, 'int32');
+  const [B, T] = [2, 3];
+  // Real targets: column j holds class j, a different class in every column. Each family's logits put
+  // ln(C_f - 1) on the class of its own column, so p = 1/2 and CE = ln 2 exactly when the family reads its own
+  // column; any other column names a class of probability 1/(2(C_f - 1)).
+  // Masked targets (sample 1, t >= 1) hold class 7 - j, never the peaked class: they must not count.
   const mask = tf.tensor2d([[1, 1, 1], [1, 0, 0]]);
-  const loss = cpLoss(logits, y, mask);
+  const own = Array.from({ length: 8 }, (_, j) => j);
+  const y = tf.tensor3d([[own, own, own], [own, own.map((j) => 7 - j), own.map((j) => 7 - j)]], [B, T, 8], 'int32');
+  const logits = {} as Record<Family, tf.Tensor>;
   for (const f of FAMILIES) {
-    const expected = f === 'pitch' ? Math.LN2 : Math.log(SIZES[f]);
-    assertClose(loss.perFamily[f].dataSync(), [expected], 1e-5, `family ${f}`);
+    const row = new Array<number>(SIZES[f]).fill(0);
+    row[FAMILY_INDEX[f]] = Math.log(SIZES[f] - 1);
+    logits[f] = tf.tensor3d(Array.from({ length: B }, () => Array.from({ length: T }, () => row))); // (B, T, C_f)
   }
-  const expectedTotal = (uniformLoss(SIZES) * 8 - Math.log(6) + Math.LN2) / 8;
-  assertClose(loss.total.dataSync(), [expectedTotal], 1e-5, 'total');
+  const loss = cpLoss(logits, y, mask);
+  for (const f of FAMILIES) assertClose(loss.perFamily[f].dataSync(), [Math.LN2], 1e-5, `family ${f}`);
+  assertClose(loss.total.dataSync(), [Math.LN2], 1e-5, 'total');
   tf.dispose([...Object.values(logits), y, mask, loss.total, ...Object.values(loss.perFamily)]);
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
 });
