@@ -152,7 +152,7 @@ export class Vocab {
       if (json === FULL_GRID_ID) return Vocab.fullGrid();
       throw new InputError(what, `expected '${FULL_GRID_ID}' or an inline vocabulary, got '${json}'`);
     }
-    if (typeof json !== 'object' || json === null) throw new InputError(what, `expected an object, got ${typeof json}`);
+    if (typeof json !== 'object' || json === null) throw new InputError(what, `expected '${FULL_GRID_ID}' or an inline vocabulary object, got ${json === null ? 'null' : typeof json}`);
     const o = json as Partial<VocabJSON>;
     if (o.format !== 'emopia-ts/vocab') throw new InputError(what, `expected format 'emopia-ts/vocab', got ${JSON.stringify(o.format)}`);
     if (o.version !== 1) throw new InputError(what, `expected version 1, got ${JSON.stringify(o.version)}`);

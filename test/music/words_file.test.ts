@@ -26,6 +26,7 @@ test('words file: each malformed part is named', () => {
     [[1, 2], /a\.json: expected "families"/],
     [{ ...ok, families: ['pitch'] }, /a\.json: expected "families": \[tempo,chord,barbeat,type,pitch,duration,velocity,emotion\], got \["pitch"\]/],
     [{ ...ok, vocab: 'remi' }, /a\.json: vocab: expected 'full-grid@1' or an inline vocabulary, got 'remi'/],
+    [{ families: ok.families, words: ok.words }, /a\.json: vocab: expected 'full-grid@1' or an inline vocabulary object, got null/],
     [{ ...ok, words: 'x' }, /a\.json: expected "words": a list of words of 8 integers/],
     [{ ...ok, words: [[0, 0, 0]] }, /a\.json: word 0: expected 8 integers, got \[0,0,0\]/],
     [{ ...ok, words: [[0, 0, 0, 1, 0, 0, 0, 1], [0, 0, 0, 9, 0, 0, 0, 0]] }, /a\.json: word 1: type index 9 is outside the vocabulary \(size 4\)/],
