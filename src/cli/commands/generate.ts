@@ -22,7 +22,7 @@ import type { SamplingOverrides } from '../../cp/sampling.ts';
 import { Rng } from '../../random.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { readInput } from './_music_io.ts';
+import { parseChoice, readInput } from './_music_io.ts';
 
 interface GenerateCliOptions {
   checkpoint?: string;
@@ -136,10 +136,7 @@ export function register(program: Command): void {
     .option('--top-p <family=value>', "override EMOPIA's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
     .option('--prompt <in.mid>', 'continue this MIDI: its words are fed first, behind the requested emotion word')
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
-    .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prime; 'none': skip", (v: string) => {
-      if (v !== 'step' && v !== 'none') throw new UsageError('--attention-check', `expected step|none, got '${v}'`);
-      return v;
-    }, 'step')
+    .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prime; 'none': skip", parseChoice('attention-check', ['step', 'none'] as const), 'step')
     .option('--no-progress', 'no progress output')
     .action(async (opts: GenerateCliOptions) => {
       if (!opts.checkpoint) {

@@ -10,6 +10,7 @@ import { ATTENTION_KINDS, PRESET_NAMES, type AttentionKind, type PresetName } fr
 import { runTraining } from '../../cp/train/run.ts';
 import { readDataset } from '../../music/dataset_node.ts';
 import { parseBackend, parseFloatOption, parseIntOption } from '../options.ts';
+import { parseChoice } from './_music_io.ts';
 
 interface TrainCliOptions {
   data: string;
@@ -32,20 +33,13 @@ interface TrainCliOptions {
   progress: boolean;
 }
 
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (value: string): T => {
-    if (!(values as readonly string[]).includes(value)) throw new UsageError(`--${name}`, `expected one of ${values.join('|')}, got '${value}'`);
-    return value as T;
-  };
-}
-
 export function register(program: Command): void {
   program
     .command('train')
     .description('train the compound-word Transformer on a dataset folder; checkpoints into a run folder')
     .requiredOption('--data <dataset_dir>', 'dataset folder made by `emopia dataset build`')
     .requiredOption('--out <run_dir>', 'run folder: model.safetensors, config.json, vocab.json, optimizer state, train-log.jsonl')
-    .option('--preset <name>', `model size: ${PRESET_NAMES.join(', ')}`, choice('preset', PRESET_NAMES), 'small')
+    .option('--preset <name>', `model size: ${PRESET_NAMES.join(', ')}`, parseChoice('preset', PRESET_NAMES), 'small')
     .option('--steps <n>', 'train until this many updates in total (counting those before --resume)', parseIntOption('steps', 1))
     .option('--epochs <n>', 'train for this many passes over the training windows (instead of --steps)', parseIntOption('epochs', 1))
     .option('--batch <n>', 'windows per batch', parseIntOption('batch', 1), 4)
@@ -53,7 +47,7 @@ export function register(program: Command): void {
     .option('--lr <rate>', 'peak learning rate of Adam', parseFloatOption('lr', 0), 1e-4)
     .option('--warmup <n>', 'steps of linear warm-up, then inverse-square-root decay', parseIntOption('warmup', 0), 200)
     .option('--seed <n>', 'seed of initialisation, window draws, data order and dropout', parseIntOption('seed', 0), 42069)
-    .option('--attention <kind>', `attention: ${ATTENTION_KINDS.join('|')} (default: the preset's, linear)`, choice('attention', ATTENTION_KINDS))
+    .option('--attention <kind>', `attention: ${ATTENTION_KINDS.join('|')} (default: the preset's, linear)`, parseChoice('attention', ATTENTION_KINDS))
     .option('--resume', "continue the run in --out exactly where its last checkpoint left it (with the run's own settings)")
     .option('--init <run_dir>', "start from another run's weights (e.g. pre-training, then fine-tuning) with a fresh optimizer")
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', parseBackend, 'wasm')
