@@ -5,6 +5,7 @@
  * Computed in float64 and rounded once to float32, as PyTorch's tutorials do in float32 (differences ~1e-7).
  */
 import { tf } from '../backend.ts';
+import { InputError, assertShape } from '../errors.ts';
 
 /** The table as plain numbers, rows = positions. */
 export function sinusoidalTable(maxLen: number, d: number): Float32Array {
@@ -26,11 +27,12 @@ export function positionalEncoding(maxLen: number, d: number): tf.Tensor2D {
 
 /** Adds rows offset..offset+T-1 of `table` [maxLen, d] to x [B, T, d]. */
 export function addPositional(x: tf.Tensor, table: tf.Tensor, offset = 0): tf.Tensor {
+  const [maxLen, d] = table.shape as [number, number];
+  assertShape('positional encoding input', x.shape, [-1, -1, d]);
   const T = x.shape[1] as number;
-  const d = x.shape[2] as number;
-  const maxLen = table.shape[0] as number;
+  if (!Number.isInteger(offset) || offset < 0) throw new InputError('positional encoding', `expected an offset >= 0, got ${offset}`);
   if (offset + T > maxLen) {
-    throw new Error(`positional encoding: positions up to ${offset + T} requested, table has ${maxLen}`);
+    throw new InputError('positional encoding', `positions ${offset}..${offset + T - 1} requested, the table has ${maxLen} (0..${maxLen - 1})`);
   }
-  return tf.add(x, tf.slice(table, [offset, 0], [T, d])); // (B, T, d) + (T, d)
+  return tf.tidy(() => tf.add(x, tf.slice(table, [offset, 0], [T, d]))); // (B, T, d) + (T, d)
 }

@@ -18,7 +18,7 @@ import {
   selfAttentionMask,
 } from '../../src/core/masks.ts';
 import { scaledDotProductAttention } from '../../src/core/attention.ts';
-import { positionalEncoding } from '../../src/core/positional.ts';
+import { addPositional, positionalEncoding } from '../../src/core/positional.ts';
 import { assertClose } from '../helpers/close.ts';
 
 // The seed's adjacency matrix for two sentences of lengths 2 and 4 padded to 4.
@@ -92,6 +92,22 @@ test("positional table (4 positions, d 6) equals the seed's to 4 decimals", asyn
   // One value beyond the seed's printed precision, from the closed form: PE(3, 3) = cos(3 / 10000^(2/6)).
   assertClose([pe.dataSync()[3 * 6 + 3] as number], [Math.cos(3 / Math.pow(10000, 2 / 6))], 1e-6, 'PE(3,3)');
   pe.dispose();
+});
+
+test('addPositional adds rows offset..offset+T-1; positions beyond the table are one-line InputErrors', async () => {
+  await initBackend('wasm');
+  const n0 = tf.memory().numTensors;
+  const table = positionalEncoding(5, 6); // (5, 6)
+  const x = tf.ones([2, 2, 6]); // (B, T, d)
+  const y = addPositional(x, table, 3); // rows 3 and 4
+  const rows = table.arraySync().slice(3, 5).flat();
+  assertClose(y.dataSync(), [...rows, ...rows].map((v) => v + 1), 1e-6, 'x + PE[3..4]');
+  expectInputError(() => addPositional(x, table, 4), /positions 4\.\.5 requested, the table has 5 \(0\.\.4\)/);
+  expectInputError(() => addPositional(x, table, -1), /expected an offset >= 0, got -1/);
+  const flat = tf.ones([2, 6]);
+  expectInputError(() => addPositional(flat, table), /positional encoding input: expected shape \[\*,\*,6\], got \[2,6\]/);
+  tf.dispose([table, x, y, flat]);
+  assert.equal(tf.memory().numTensors, n0);
 });
 
 test('causal mask is lower-triangular, and with an offset equals the rows of the full mask', async () => {
