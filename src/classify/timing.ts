@@ -4,7 +4,7 @@
  */
 import { quantize } from '../music/cp_tokenizer.ts';
 import { GRID } from '../music/vocab.ts';
-import { sortNotes, type Score, type TempoChange } from '../music/score.ts';
+import { roundHalfEven, sortNotes, type Score, type TempoChange } from '../music/score.ts';
 
 /** A function tick -> seconds for the tempo map (120 BPM before the first change, as MIDI's default). */
 export function secondsAt(tempos: readonly TempoChange[]): (tick: number) => number {
@@ -42,10 +42,12 @@ export function secondsAt(tempos: readonly TempoChange[]): (tick: number) => num
 export function quantizedScore(score: Score, what = 'score'): Score {
   const q = quantize(score, { chords: 'none' }, what);
   const offset = q.stats.leadingBarsRemoved * GRID.ticksPerBar;
-  const notes = q.notes.map((n) => ({ pitch: n.pitch, velocity: n.velocity, start: n.onset, end: n.onset + (n.duration > 0 ? n.duration : 60) }));
+  const P = GRID.ticksPerPosition;
+  const notes = q.notes.map((n) => ({ pitch: n.pitch, velocity: n.velocity, start: n.onset, end: n.onset + (n.duration > 0 ? n.duration : P / 2) }));
   const byTick = new Map<number, number>();
   for (const t of [...score.tempos].sort((a, b) => a.tick - b.tick)) {
-    const at = Math.max(0, Math.round((t.tick - offset) / GRID.ticksPerPosition) * GRID.ticksPerPosition);
+    // The tokenizer's rounding (half to even), so that a change lands on the position its Metrical word has.
+    const at = Math.max(0, roundHalfEven((t.tick - offset) / P) * P);
     byTick.set(at, t.bpm); // the last change at or before a grid tick wins
   }
   const tempos = [...byTick.entries()].sort((a, b) => a[0] - b[0]).map(([tick, bpm]) => ({ tick, bpm }));

@@ -71,6 +71,10 @@ test('entropy: closed forms; a piece on the grid is unchanged by quantization', 
   off.notes = off.notes.map((n) => ({ ...n, start: n.start + 50, end: n.end + 50, velocity: n.velocity + 1 }));
   assert.deepEqual(quantizedScore(off).notes.map((n) => [n.start, n.end]), s.notes.map((n) => [n.start, n.end]));
   assert.throws(() => pieceStats(emptyScore()), RangeError);
+  // A tempo change half-way between two positions goes where the tokenizer puts it: to the even one (tick 0, not 120).
+  const half = handPiece();
+  half.tempos = [{ tick: 0, bpm: 120 }, { tick: 60, bpm: 90 }];
+  assert.deepEqual(quantizedScore(half).tempos, [{ tick: 0, bpm: 90 }]);
 });
 
 test('key estimate: C major scale -> C major, A harmonic minor -> A minor', () => {
