@@ -9,8 +9,7 @@ import { readFileSync } from 'node:fs';
 import { listMidiFiles } from '../src/music/dataset_node.ts';
 import { baseName, emotionFromName } from '../src/music/dataset.ts';
 import { midiToScore } from '../src/music/midi_io.ts';
-import { clipFeatures, FEATURE_NAMES } from '../src/classify/features.ts';
-import { quantizedScore } from '../src/classify/timing.ts';
+import { FEATURE_NAMES, scoreFeatures } from '../src/classify/features.ts';
 import { makeSplit, parseSplit } from '../src/classify/split.ts';
 import { ensemble, trainClassifier } from '../src/classify/model.ts';
 import { evaluateRows } from '../src/classify/train.ts';
@@ -29,7 +28,7 @@ const dev = new Set([...split.train, ...split.valid]);
 const feats = new Map<string, Float64Array>();
 for (const f of listMidiFiles(dataDir)) {
   const n = baseName(f);
-  if (dev.has(n)) feats.set(n, clipFeatures(quantizedScore(midiToScore(readFileSync(f), f), f), f));
+  if (dev.has(n)) feats.set(n, scoreFeatures(midiToScore(readFileSync(f), f), f));
 }
 console.log(`recipe: hidden [${chosen.hidden.join(',')}], l2 ${chosen.l2}, ${chosen.epoch} epochs, seeds ${chosen.seeds.join(',')}; ${feats.size} train+valid clips`);
 const rows = (names: string[]) => ({ X: names.map((n) => feats.get(n) as Float64Array), y: names.map(emotionFromName) });

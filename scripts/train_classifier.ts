@@ -12,8 +12,7 @@ import { writeFileAtomic } from '../src/io/atomic.ts';
 import { listMidiFiles } from '../src/music/dataset_node.ts';
 import { baseName, emotionFromName } from '../src/music/dataset.ts';
 import { midiToScore } from '../src/music/midi_io.ts';
-import { clipFeatures, FEATURE_NAMES } from '../src/classify/features.ts';
-import { quantizedScore } from '../src/classify/timing.ts';
+import { FEATURE_NAMES, scoreFeatures } from '../src/classify/features.ts';
 import { parseSplit, SPLIT_SETS, type SplitSet } from '../src/classify/split.ts';
 import { defaultGrid, selectModel, type LabelledRows } from '../src/classify/train.ts';
 
@@ -41,7 +40,7 @@ for (const file of listMidiFiles(dataDir)) {
     missing++;
     continue;
   }
-  const x = clipFeatures(quantizedScore(midiToScore(readFileSync(file), file), file), file);
+  const x = scoreFeatures(midiToScore(readFileSync(file), file), file);
   rows[set].X.push(x);
   rows[set].y.push(emotionFromName(name));
 }

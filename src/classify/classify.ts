@@ -4,9 +4,8 @@
  * as the EMOPIA paper reports them.
  */
 import type { Score } from '../music/score.ts';
-import { clipFeatures } from './features.ts';
+import { scoreFeatures } from './features.ts';
 import { predictProba, QUADRANTS, type ClassifierJSON } from './model.ts';
-import { quantizedScore } from './timing.ts';
 
 export type Quadrant = (typeof QUADRANTS)[number];
 
@@ -30,7 +29,7 @@ export function fromProbs(probs: readonly number[]): Classification {
 
 /** The classification of a score (any score: it is put on EMOPIA's grid first). InputError when it has no notes. */
 export function classifyScore(model: ClassifierJSON, score: Score, what = 'score'): Classification {
-  return fromProbs(predictProba(model, clipFeatures(quantizedScore(score, what), what)));
+  return fromProbs(predictProba(model, scoreFeatures(score, what)));
 }
 
 export const isHighArousal = (q: number) => q === 1 || q === 2;

@@ -14,6 +14,7 @@ import { chordsPerBeat } from '../music/chords.ts';
 import { GRID, QUALITIES } from '../music/vocab.ts';
 import type { Note, Score } from '../music/score.ts';
 import { entropyBits } from './stats.ts';
+import { quantizedScore } from './timing.ts';
 
 const BEAT = GRID.ticksPerBeat;
 const BAR = GRID.ticksPerBar;
@@ -90,6 +91,11 @@ export function estimateKey(pcWeights: readonly number[]): { tonic: number; mode
     if (cm > minor) [minor, minT] = [cm, t];
   }
   return major >= minor ? { tonic: majT, mode: 'major', major, minor } : { tonic: minT, mode: 'minor', major, minor };
+}
+
+/** The feature vector of any score: put on EMOPIA's grid (`quantizedScore`), then `clipFeatures`. */
+export function scoreFeatures(score: Score, what = 'score'): Float64Array {
+  return clipFeatures(quantizedScore(score, what), what);
 }
 
 /** The feature vector of a quantized score (see `quantizedScore`), in FEATURE_NAMES order. */
