@@ -15,8 +15,8 @@
  * - Batches: `generateBatch` advances several pieces together (one batched step per word), each with its own
  *   rng; a piece comes out the same as when generated alone.
  *
- * Speed: the word loop uses CPTransformer.step (fused weights, few kernels per word) and reads two small
- * logit vectors per word; sampling runs on the host.
+ * Speed: the word loop runs on one of two engines (`engine`): fast_step.ts for one piece, CPTransformer.step
+ * for a batch; either reads two small logit vectors per word, and sampling runs on the host.
  */
 import { tf } from '../backend.ts';
 import { InputError } from '../errors.ts';
