@@ -11,7 +11,7 @@
  * checkpoint or the new one, never a mix, so an interrupted save or a crash loses at most the steps since the
  * last checkpoint and `--resume` always finds a consistent state.
  */
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { writeDirAtomic } from '../../io/atomic.ts';
@@ -56,15 +56,7 @@ export interface RunSnapshot {
 
 /** True when `dir` holds files of a run (or anything else): training refuses to write over it without --resume. */
 export function runDirInUse(dir: string): boolean {
-  return existsSync(dir) && (!isDir(dir) || readdirSync(dir).length > 0);
-}
-
-function isDir(p: string): boolean {
-  try {
-    return readdirSync(p) !== undefined;
-  } catch {
-    return false;
-  }
+  return existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0);
 }
 
 /** Writes a complete checkpoint into `dir`, replacing the previous one atomically. */
