@@ -46,8 +46,3 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendNa
   await tf.ready();
   return tf.getBackend() as BackendName;
 }
-
-/** The backend in use, or undefined before `initBackend`. */
-export function currentBackend(): string | undefined {
-  return tf.engine().backendName ?? undefined;
-}

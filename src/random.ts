@@ -65,9 +65,6 @@ export class Rng {
   }
 }
 
-/** The same class under the name the music code uses. */
-export { Rng as Random };
-
 /** Float32Array of `n` samples from U(lo, hi). */
 export function uniformArray(rng: Rng, n: number, lo: number, hi: number): Float32Array {
   const out = new Float32Array(n);
