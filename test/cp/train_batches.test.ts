@@ -1,3 +1,4 @@
+/** Training windows and batches: window counts and coverage, (seed, step) determinism, EOS padding and the loss mask. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';

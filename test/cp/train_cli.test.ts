@@ -1,3 +1,4 @@
+/** `emopia train` through the real binary: the run folder, one-line errors that overwrite nothing, NaN stop, Ctrl-C and --resume. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

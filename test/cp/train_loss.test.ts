@@ -1,3 +1,4 @@
+/** EMOPIA's training loss: masked cross-entropy against closed forms, and the per-family mean with families read by name. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';

@@ -1,3 +1,4 @@
+/** Adam and clip_grad_norm_ against a PyTorch fixture and closed forms, state round trip, and the learning-rate schedule. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

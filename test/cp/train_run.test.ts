@@ -1,3 +1,4 @@
+/** The training loop on a two-piece dataset: overfitting, exact resume, --init, --epochs, split passes, leaks and NaN stop, --half. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
