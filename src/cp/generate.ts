@@ -10,8 +10,8 @@
  *   Note word before the first Beat of its bar, Beat positions increasing within a bar, a Bar word with tempo
  *   and chord 0 and a Beat word with tempo and chord not 0. Every generated sequence therefore decodes whole.
  * - Limits: `maxBars` (default 32) and `maxWords`, and the model's maxLen; EMOPIA has none and can run forever.
- *   When a limit stops the piece, a closing Bar (for maxBars) and an EOS word are appended, as the tokenizer's
- *   layout ends.
+ *   When a limit stops the piece, an EOS word is appended; at maxBars the sampled Bar word that would open
+ *   the next bar is kept before it, so that the piece ends as the tokenizer's layout does (closing Bar, EOS).
  * - Batches: `generateBatch` advances several pieces together (one batched step per word), each with its own
  *   rng; a piece comes out the same as when generated alone.
  *
@@ -66,7 +66,7 @@ export interface GenerateResult {
   words: Int32Array;
   /** How many of `words` were fed before sampling began. */
   fed: number;
-  /** Words sampled by the model (the appended closing Bar / EOS not counted). */
+  /** Words sampled by the model (a maxBars stop's closing Bar included; the appended EOS not). */
   generated: number;
   /** Bars of new material (the fed last bar counts as the first). */
   bars: number;
