@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { runCli } from './helpers/cli.ts';
 import { UsageError } from '../src/errors.ts';
 import { parseBackend, parseFloatOption, parseIntList, parseIntOption } from '../src/cli/options.ts';
+import { startProgress } from '../src/cli/progress.ts';
 
 test('unknown command is a usage error: exit 2, no stack trace', async () => {
   const r = await runCli(['no-such-command']);
@@ -46,4 +47,29 @@ test('option parsers: values in range pass, anything else is a UsageError naming
   for (const bad of ['2,,4', '2,0', '']) assert.throws(() => parseIntList('lengths', 1)(bad), /--lengths: expected a comma-separated list of integers >= 1/, `'${bad}'`);
   assert.equal(parseBackend('cpu'), 'cpu');
   assert.throws(() => parseBackend('gpu'), /--backend: expected one of wasm\|cpu\|tensorflow, got 'gpu'/);
+});
+
+test('progress without a terminal: the first update, then at most one line per 5 s, and the final state once', () => {
+  const stderr = process.stderr as NodeJS.WriteStream & { isTTY?: boolean };
+  const [write, tty] = [stderr.write, stderr.isTTY];
+  const lines: string[] = [];
+  stderr.isTTY = false;
+  stderr.write = ((s: string) => (lines.push(s), true)) as typeof stderr.write;
+  try {
+    const p = startProgress('work', 3, 'steps');
+    p.update(1, 'loss 2');
+    p.update(2, 'loss 1'); // within 5 s of the last line: not written
+    p.update(3, 'loss 0.5');
+    p.stop();
+    const once = startProgress('once', 1, 'files');
+    once.update(1);
+    once.stop(); // its last state was already written
+  } finally {
+    stderr.write = write;
+    stderr.isTTY = tty;
+  }
+  assert.equal(lines.length, 3, JSON.stringify(lines));
+  assert.match(lines[0]!, /^work: 1\/3 steps, [\d.]+\/s, ETA (\d+s|\?), loss 2\n$/);
+  assert.match(lines[1]!, /^work: 3\/3 steps, .*, loss 0\.5\n$/);
+  assert.match(lines[2]!, /^once: 1\/1 files, /);
 });

@@ -38,10 +38,12 @@ export function startProgress(label: string, total: number, unit = 'items'): Pro
   let lastLog = 0;
   let last = 0;
   let lastInfo = '';
+  let logged = ''; // the last line written, so that stop() does not repeat it
   const log = (value: number, info: string) => {
     const secs = (Date.now() - t0) / 1000;
     const rate = secs > 0 ? value / secs : 0;
     const eta = rate > 0 ? Math.max(0, (total - value) / rate) : NaN;
+    logged = `${value}\0${info}`;
     stream.write(
       `${label}: ${value}/${total} ${unit}, ${rate.toFixed(1)}/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)}s` : '?'}${info ? `, ${info}` : ''}\n`,
     );
@@ -57,7 +59,7 @@ export function startProgress(label: string, total: number, unit = 'items'): Pro
       }
     },
     stop() {
-      log(last, lastInfo);
+      if (logged !== `${last}\0${lastInfo}`) log(last, lastInfo);
     },
   };
 }

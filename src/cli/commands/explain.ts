@@ -4,7 +4,7 @@
  * lesson with aligned matrices; with --json it prints one object of plain nested arrays.
  */
 import type { Command } from 'commander';
-import { tf, initBackend } from '../../backend.ts';
+import { tf, initBackend, type BackendName } from '../../backend.ts';
 import { UsageError } from '../../errors.ts';
 import { Rng, normalArray } from '../../random.ts';
 import { applyMask, causalMask, crossAttentionMask, maskToArray, paddingMask, selfAttentionMask } from '../../core/masks.ts';
@@ -37,7 +37,7 @@ export interface MaskWalkthrough {
   positional_encoding: number[][];
 }
 
-/** float32 values as the shortest decimals that read back to the same float32. */
+/** float32 values rounded to 7 significant digits, so the JSON shows float32's precision, not float64 noise. */
 function f32(values: number[][][]): number[][][] {
   return values.map((m) => m.map((r) => r.map((v) => Number(Math.fround(v).toPrecision(7)))));
 }
@@ -172,7 +172,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the random tokens and scores', parseIntOption('seed', 0), 1)
     .option('--backend <name>', 'tensor backend: wasm|cpu|tensorflow', parseBackend, 'wasm')
     .option('--json', 'print one JSON object instead of the lesson')
-    .action(async (o: { srcLengths: number[]; tgtLengths: number[]; dModel: number; seed: number; backend: Parameters<typeof initBackend>[0]; json?: boolean }) => {
+    .action(async (o: { srcLengths: number[]; tgtLengths: number[]; dModel: number; seed: number; backend: BackendName; json?: boolean }) => {
       const srcLengths = checkLengths('src-lengths', o.srcLengths);
       const tgtLengths = checkLengths('tgt-lengths', o.tgtLengths);
       if (srcLengths.length !== tgtLengths.length) {
