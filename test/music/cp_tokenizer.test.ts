@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   FAMILIES,
+  FAMILY_INDEX,
   InputError,
   Vocab,
   checkWords,
@@ -201,7 +202,7 @@ test("the same words as EMOPIA's own scripts on every clip, but for two stated d
     const out: string[][] = [];
     let group: string[][] = [];
     for (const r of rows) {
-      if (r[3] === 'Note') group.push(r);
+      if (r[FAMILY_INDEX.type] === 'Note') group.push(r);
       else {
         out.push(...group.sort(cmp), r);
         group = [];
@@ -215,10 +216,10 @@ test("the same words as EMOPIA's own scripts on every clip, but for two stated d
   for (const [name, [bars, hash]] of Object.entries(golden.words)) {
     const { events } = scoreToEvents(midiToScore(readFileSync(join(dir, name)), name), { emotion: emotionFromName(name) });
     let rows = events.map((e) => FAMILIES.map((f) => String(e[f])));
-    const ourBars = rows.filter((r) => r[2] === 'Bar').length;
+    const ourBars = rows.filter((r) => r[FAMILY_INDEX.barbeat] === 'Bar').length;
     if (ourBars === bars + 1) {
       // Drop our last bar's words, as EMOPIA does: keep up to the last bar's Bar word, then the closing Bar and EOS.
-      const lastBar = rows.map((r) => r[2]).lastIndexOf('Bar', rows.length - 3);
+      const lastBar = rows.map((r) => r[FAMILY_INDEX.barbeat]).lastIndexOf('Bar', rows.length - 3);
       rows = [...rows.slice(0, lastBar), ...rows.slice(-2)];
       lastBarKept++;
     }
