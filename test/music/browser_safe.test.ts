@@ -1,3 +1,4 @@
+/** The music library stays free of Node built-ins (all but its *_node.ts files), so that it can run in a browser. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+/** The chord recogniser: constructed chords, per-beat choice and merging, marker parsing, and chorder's goldens on EMOPIA. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

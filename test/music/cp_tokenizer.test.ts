@@ -1,3 +1,4 @@
+/** Score <-> compound words: a hand-made piece's word layout, decoding, bad input, round trips, and EMOPIA's own words. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -1,3 +1,4 @@
+/** Clip names, the song-level split, `dataset build` / `readDataset` with skipped files, and the music CLI commands. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';

@@ -1,3 +1,4 @@
+/** scripts/emopia_dictionary_to_vocab.py on a pickle shaped as EMOPIA's dictionary.pkl (needs python3; skipped without). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';

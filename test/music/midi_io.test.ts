@@ -1,3 +1,4 @@
+/** MIDI bytes <-> Score: rescaling, merging tracks, drums, tempo map and pedal, re-strikes, writing, and each bad file. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError, readMidi, scoreToMidi, midiToScore, applySustain, emptyScore, type Score } from '../../src/index.ts';

@@ -1,3 +1,4 @@
+/** The pure score transforms: sustain pedal and re-timing onto tracked beats. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applySustain, emptyScore, retimeToBeats, type Score } from '../../src/index.ts';

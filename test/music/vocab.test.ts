@@ -1,3 +1,4 @@
+/** The vocabulary (sizes, EMOPIA's order, vocab.json), the bins, the special words, and the word grammar. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

@@ -1,3 +1,4 @@
+/** The words file of `emopia encode` / `decode`: its one-word-per-line form, and each malformed part named. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseWordsJson, wordsJson } from '../../src/cli/commands/_music_io.ts';
