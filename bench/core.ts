@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { tf, initBackend, type BackendName } from '../src/backend.ts';
 import { Rng, normalArray } from '../src/random.ts';
 import { TransformerEncoder, type LayerConfig } from '../src/core/transformer.ts';
+import { UsageError } from '../src/errors.ts';
+import { parseBackend, parseIntOption } from '../src/cli/options.ts';
 import { machineLine, torchPython } from './_machine.ts';
 
 interface BenchConfig {
@@ -33,19 +35,15 @@ function parseArgs(args: string[]): { cfg: BenchConfig; backend: BackendName; to
   const cfg = { ...DEFAULTS };
   let backend: BackendName = 'wasm';
   let torch = true;
-  const int = (flag: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`bench core: ${flag} expects an integer >= 1, got '${v ?? ''}'`);
-    return n;
-  };
+  const int = (flag: string, v: string | undefined): number => parseIntOption(flag.slice(2), 1)(v ?? '');
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--backend') backend = args[++i] as BackendName;
+    if (a === '--backend') backend = parseBackend(args[++i] ?? '');
     else if (a === '--steps') cfg.steps = int(a, args[++i]);
     else if (a === '--batch') cfg.batch = int(a, args[++i]);
     else if (a === '--seq') cfg.seq = int(a, args[++i]);
     else if (a === '--no-torch') torch = false;
-    else throw new Error(`bench core: unknown argument '${a}' (expected --backend, --steps, --batch, --seq, --no-torch)`);
+    else throw new UsageError(`argument '${a}'`, 'expected --backend, --steps, --batch, --seq or --no-torch');
   }
   return { cfg, backend, torch };
 }

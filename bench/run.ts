@@ -4,6 +4,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../src/errors.ts';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const names = readdirSync(dir)
@@ -15,4 +16,11 @@ if (!name || !names.includes(name)) {
   process.exit(2);
 }
 const mod = (await import(`./${name}.ts`)) as { run: (args: string[]) => Promise<void> };
-await mod.run(args);
+try {
+  await mod.run(args);
+} catch (err) {
+  // Bad arguments and unusable input are one line, like the CLI's; BENCH_DEBUG=1 shows the stack.
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`emopia bench ${name}: ${process.env.BENCH_DEBUG ? (e.stack ?? e.message) : e.message.split('\n')[0]}\n`);
+  process.exitCode = e instanceof UsageError ? 2 : 1;
+}
