@@ -15,7 +15,7 @@
  * The chords go one per beat; consecutive equal chords (root, quality and bass) are merged, and the result is
  * written as `root_quality` (bass dropped) or `N_N`, as CP's analyzer does.
  */
-import { GRID, NO_CHORD, QUALITIES, ROOTS, type Quality } from './vocab.ts';
+import { GRID, NO_CHORD, QUALITIES, ROOTS, chordValue, type Quality } from './vocab.ts';
 import type { Note } from './score.ts';
 
 export interface Chord {
@@ -161,8 +161,9 @@ export function chordsPerBeat(notes: readonly Note[]): Array<Chord | null> {
   return out;
 }
 
+/** The chord value of the vocabulary (`C_M`, ...; `N_N` for no chord). */
 export function chordName(chord: Chord | null): string {
-  return chord === null ? NO_CHORD : `${ROOTS[chord.root]}_${chord.quality}`;
+  return chord === null ? NO_CHORD : chordValue(chord.root, chord.quality);
 }
 
 const sameChord = (a: Chord | null, b: Chord | null) =>
