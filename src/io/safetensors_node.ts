@@ -2,22 +2,14 @@
  * Safetensors files on disk (Node only): read with one-line errors for missing or unreadable files, write
  * atomically. The format itself is in safetensors.ts.
  */
-import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
+import { readInputFile } from './read.ts';
 import { parseSafetensors, serializeSafetensors, type ParsedSafetensors, type SafeTensor } from './safetensors.ts';
 
 /** Reads and parses `path`; every failure is an InputError naming the file. */
 export function readSafetensorsFile(path: string): ParsedSafetensors {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? (err as Error).message})`;
-    throw new InputError(path, why);
-  }
+  const bytes = readInputFile(path);
   try {
     return parseSafetensors(bytes);
   } catch (err) {
