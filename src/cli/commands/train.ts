@@ -6,31 +6,16 @@
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { UsageError } from '../../errors.ts';
-import { ATTENTION_KINDS, PRESET_NAMES, type AttentionKind, type PresetName } from '../../cp/config.ts';
-import { runTraining } from '../../cp/train/run.ts';
+import { ATTENTION_KINDS, PRESET_NAMES } from '../../cp/config.ts';
+import { runTraining, type RunOptions } from '../../cp/train/run.ts';
 import { readDataset } from '../../music/dataset_node.ts';
 import { parseBackend, parseFloatOption, parseIntOption } from '../options.ts';
 import { parseChoice } from './_music_io.ts';
 
-interface TrainCliOptions {
+/** Commander's options: RunOptions' own fields as parsed, plus the dataset folder and the backend. */
+interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention' | 'steps' | 'epochs' | 'batch' | 'seq' | 'lr' | 'warmup' | 'seed' | 'resume' | 'init' | 'half' | 'validEvery' | 'saveEvery' | 'progress'> {
   data: string;
-  out: string;
-  preset: string;
-  steps?: number;
-  epochs?: number;
-  batch: number;
-  seq: number;
-  lr: number;
-  warmup: number;
-  seed: number;
-  attention?: string;
-  resume?: boolean;
-  init?: string;
-  half?: boolean;
   backend: BackendName;
-  validEvery: number;
-  saveEvery: number;
-  progress: boolean;
 }
 
 export function register(program: Command): void {
@@ -72,27 +57,8 @@ export function register(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       try {
-        const r = await runTraining({
-          data,
-          dataDir: opts.data,
-          out: opts.out,
-          preset: opts.preset as PresetName,
-          ...(opts.attention ? { attention: opts.attention as AttentionKind } : {}),
-          ...(opts.steps !== undefined ? { steps: opts.steps } : { epochs: opts.epochs as number }),
-          batch: opts.batch,
-          seq: opts.seq,
-          lr: opts.lr,
-          warmup: opts.warmup,
-          seed: opts.seed,
-          resume: Boolean(opts.resume),
-          ...(opts.init ? { init: opts.init } : {}),
-          ...(opts.half ? { half: true } : {}),
-          validEvery: opts.validEvery,
-          saveEvery: opts.saveEvery,
-          progress: opts.progress,
-          stop,
-          note: (line) => process.stderr.write(`${line}\n`),
-        });
+        const { data: dataDir, backend: _backend, ...run } = opts;
+        const r = await runTraining({ ...run, data, dataDir, stop, note: (line) => process.stderr.write(`${line}\n`) });
         const parts = [`step ${r.step}/${r.totalSteps}`];
         if (r.lastTrain) parts.push(`train loss ${r.lastTrain.loss.toFixed(4)}`);
         if (r.lastValid) parts.push(`valid loss ${r.lastValid.loss.toFixed(4)}`);
