@@ -42,14 +42,15 @@ export interface Accuracy {
   valence: number;
 }
 
-/** Accuracies of predicted quadrants (1..4) against true ones. */
-export function accuracy(truth: readonly number[], predicted: readonly number[]): Accuracy {
+/** Accuracies of predicted quadrants (1..4) against true ones; a null prediction (nothing to classify) is a miss. */
+export function accuracy(truth: readonly number[], predicted: ReadonlyArray<number | null>): Accuracy {
   const n = truth.length;
   let q = 0;
   let a = 0;
   let v = 0;
   truth.forEach((t, i) => {
-    const p = predicted[i] as number;
+    const p = predicted[i] ?? null;
+    if (p === null) return;
     if (t === p) q++;
     if (isHighArousal(t) === isHighArousal(p)) a++;
     if (isPositiveValence(t) === isPositiveValence(p)) v++;

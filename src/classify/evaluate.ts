@@ -16,7 +16,7 @@ import { wordsToScore } from '../music/cp_tokenizer.ts';
 import type { Score } from '../music/score.ts';
 import type { Vocab } from '../music/vocab.ts';
 import { Rng } from '../random.ts';
-import { fromProbs, isHighArousal, isPositiveValence } from './classify.ts';
+import { accuracy, fromProbs, type Accuracy } from './classify.ts';
 import { clipFeatures } from './features.ts';
 import { predictProba, QUADRANTS, type ClassifierJSON } from './model.ts';
 import { pieceStats, summarizeStats, type PieceStats, type StatKey, type StatSummary } from './stats.ts';
@@ -52,12 +52,8 @@ export interface PieceResult {
   stats: PieceStats | null;
 }
 
-export interface ConditioningAccuracy {
-  n: number;
-  quadrant: number;
-  arousal: number;
-  valence: number;
-}
+/** `Accuracy` over every piece generated (n), pieces without notes counting as misses. */
+export type ConditioningAccuracy = Accuracy;
 
 export interface EvaluationResult {
   quadrants: number[];
@@ -124,15 +120,5 @@ export function measure(classifier: ClassifierJSON, score: Score): { classified:
 
 /** Accuracy of the classified quadrants against the requested ones; pieces without notes count as misses. */
 export function conditioningAccuracy(pieces: readonly PieceResult[]): ConditioningAccuracy {
-  const n = pieces.length;
-  let q = 0;
-  let a = 0;
-  let v = 0;
-  for (const p of pieces) {
-    if (p.classified === null) continue;
-    if (p.classified === p.requested) q++;
-    if (isHighArousal(p.classified) === isHighArousal(p.requested)) a++;
-    if (isPositiveValence(p.classified) === isPositiveValence(p.requested)) v++;
-  }
-  return { n, quadrant: n ? q / n : NaN, arousal: n ? a / n : NaN, valence: n ? v / n : NaN };
+  return accuracy(pieces.map((p) => p.requested), pieces.map((p) => p.classified));
 }

@@ -91,6 +91,8 @@ test('accuracy and confusion: arousal and valence from quadrants', () => {
   // truth Q1 predicted Q2: arousal right, valence wrong; Q3->Q4: arousal right, valence wrong; Q4->Q4 right.
   const a = accuracy([1, 3, 4, 2], [2, 4, 4, 3]);
   assert.deepEqual(a, { n: 4, quadrant: 0.25, arousal: 0.75, valence: 0.5 });
+  // A piece that could not be classified (null) is a miss on all three counts, even where a guess would agree.
+  assert.deepEqual(accuracy([1, 3], [1, null]), { n: 2, quadrant: 0.5, arousal: 0.5, valence: 0.5 });
   assert.deepEqual(confusion([1, 3, 4, 2], [2, 4, 4, 3]), [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1]]);
   const c = fromProbs([0.1, 0.2, 0.3, 0.4]);
   assert.equal(c.name, 'Q4');
