@@ -102,10 +102,20 @@ test('padding uses the all-zero EOS word and the loss mask covers exactly the re
   assert.equal(tf.memory().numTensors, before);
 });
 
-test('validation windows cover every clip in order, without randomness', () => {
+test('validation windows score every target word exactly once, in order, without randomness', () => {
   assert.deepEqual(coveringWindows(clips, 8), [
-    { clip: 0, start: 1 }, { clip: 0, start: 9 }, { clip: 0, start: 17 }, { clip: 0, start: 25 },
+    { clip: 0, start: 1 }, { clip: 0, start: 8 }, { clip: 0, start: 15 }, { clip: 0, start: 22 },
     { clip: 1, start: 1 },
-    { clip: 2, start: 1 }, { clip: 2, start: 9 },
+    { clip: 2, start: 1 }, { clip: 2, start: 8 },
   ]);
+  for (const [n, seq] of [[30, 8], [9, 8], [10, 8], [2, 8], [1025, 1024], [3000, 1024], [17, 2]] as const) {
+    const c = clip('Q1_x_0', n, 1);
+    const refs = coveringWindows([c], seq);
+    const scored = new Array<number>(n).fill(0); // times each word is a target with mask 1
+    const hb = buildBatch([c], refs, seq);
+    for (let b = 0; b < hb.B; b++) {
+      for (let t = 0; t < hb.T; t++) if (hb.mask[b * hb.T + t] === 1) scored[hb.y[(b * hb.T + t) * F + FAMILY_INDEX.pitch]!]! += 1;
+    }
+    assert.deepEqual(scored, [0, ...new Array<number>(n - 1).fill(1)], `n ${n}, seq ${seq}`);
+  }
 });

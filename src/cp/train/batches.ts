@@ -114,12 +114,20 @@ export function batchAt(clips: readonly Clip[], opts: WindowOptions, step: numbe
   return { epoch, index, refs };
 }
 
-/** Consecutive windows covering every clip once, in order (validation: no randomness). */
+/**
+ * Windows that score every target word of every clip exactly once, in order (validation: no randomness).
+ * Consecutive windows overlap by one word: a window after the first has its first target masked (see the
+ * header), and that word is the previous window's last target.
+ */
 export function coveringWindows(clips: readonly Clip[], seq: number): WindowRef[] {
   const refs: WindowRef[] = [];
+  const stride = Math.max(1, seq - 1);
   clips.forEach((c, i) => {
     const n = clipLength(c);
-    for (let start = 1; start === 1 || start < n; start += seq) refs.push({ clip: i, start });
+    for (let start = 1; ; start += stride) {
+      refs.push({ clip: i, start });
+      if (start + seq >= n) break; // targets start .. start+seq-1 reach the clip's last word
+    }
   });
   return refs;
 }
