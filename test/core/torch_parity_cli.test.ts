@@ -84,6 +84,42 @@ test('out perturbed at a real position: exit 1 and the perturbation is measured;
   assert.ok(maxAbsErr(r2) <= 1e-4);
 });
 
+test("PyTorch's float masks and the optional src_mask / memory_mask are read and applied; a float bias is refused", async () => {
+  // post_relu: B 2, S 5, T 4. The same causal mask as float (0 / -inf, as generate_square_subsequent_mask
+  // makes it), plus an all-allowed src_mask (U8) and memory_mask (F32): the function is unchanged, so PyTorch's
+  // output still matches.
+  const S = 5;
+  const T = 4;
+  const floats = (rows: number, cols: number, blocked: (i: number, j: number) => boolean): Float32Array =>
+    Float32Array.from({ length: rows * cols }, (_, k) => (blocked(Math.floor(k / cols), k % cols) ? -Infinity : 0));
+  const same = variant('float_masks.safetensors', (p) => {
+    p.tensors.set('tgt_mask', { dtype: 'F32', shape: [T, T], data: floats(T, T, (i, j) => j > i) });
+    p.tensors.set('src_mask', { dtype: 'U8', shape: [S, S], data: new Uint8Array(S * S) });
+    p.tensors.set('memory_mask', { dtype: 'F32', shape: [T, S], data: floats(T, S, () => false) });
+  });
+  // A memory_mask that blocks source key 0 for every target query changes the function: PyTorch's output no
+  // longer matches, which shows that the mask reaches the cross-attention.
+  const blocked = variant('memory_mask_blocks.safetensors', (p) => {
+    p.tensors.set('memory_mask', { dtype: 'F32', shape: [T, S], data: floats(T, S, (_, j) => j === 0) });
+  });
+  // The same for src_mask (U8, 1 = blocked) in the encoder's self-attention.
+  const srcBlocked = variant('src_mask_blocks.safetensors', (p) => {
+    p.tensors.set('src_mask', { dtype: 'U8', shape: [S, S], data: Uint8Array.from({ length: S * S }, (_, k) => (k % S === 0 ? 1 : 0)) });
+  });
+  // An additive float bias is not a mask.
+  const bias = variant('bias_mask.safetensors', (p) => {
+    p.tensors.set('memory_mask', { dtype: 'F32', shape: [T, S], data: new Float32Array(T * S).fill(0.5) });
+  });
+  const [r1, r2, r3, r4] = (await Promise.all([same, blocked, bias, srcBlocked].map((f) => runCli(['torch-parity', f])))) as [CliResult, CliResult, CliResult, CliResult];
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.ok(maxAbsErr(r1) <= 1e-4, `max_abs_err ${maxAbsErr(r1)}`);
+  for (const [r, what] of [[r2, 'memory_mask'], [r4, 'src_mask']] as const) {
+    assertOneLineError(r, 1, /max_abs_err .* is above the tolerance/);
+    assert.ok(maxAbsErr(r) > 1e-2, `a ${what} that blocks key 0 changes the output: ${maxAbsErr(r)}`);
+  }
+  assertOneLineError(r3, 2, /float mask: expected 0 \(allowed\) or -inf\/large negative \(blocked\), got 0\.5/);
+});
+
 test('files it cannot use: exit 2 with a one-line reason', async () => {
   const noSrc = variant('nosrc.safetensors', (p) => p.tensors.delete('src'));
   const noParam = variant('noparam.safetensors', (p) => p.tensors.delete('decoder.norm.weight'));
