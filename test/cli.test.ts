@@ -1,3 +1,5 @@
+// The `emopia` program as a whole (unknown commands, --help, --version, commander's usage errors) and the
+// shared CLI helpers: option parsers and progress lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// Backend set-up: wasm initialises and computes; an unknown backend name is refused with the list.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';

@@ -1,3 +1,5 @@
+// The nn.Transformer tutorial's copy task: framing, masked loss, schedule, greedy decoding against a full
+// decode, a short training run to >= 90% exact copies, and `emopia example copy`.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';

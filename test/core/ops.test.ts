@@ -1,3 +1,5 @@
+// The wasm work-arounds of ops.ts (looped matmul and its gradient, embedding gradient) against tfjs's own ops,
+// closed forms of gelu and layerNorm, and Linear's PyTorch-layout state dict.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';

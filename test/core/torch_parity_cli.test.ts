@@ -1,3 +1,5 @@
+// `emopia torch-parity` through the real binary: the committed PyTorch fixtures pass, perturbed or re-masked
+// copies fail or pass as they should, unusable files are one-line exit-2 errors; runTorchParity in process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';

@@ -1,3 +1,5 @@
+// Safetensors at byte level (hand-built files, serialised layout), round trips of every dtype, f16/bf16
+// rounding, state dicts, corrupt files and the Node file helpers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
