@@ -108,5 +108,7 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   console.log(`pytorch ${t.version} (CPU, ${t.threads} thread): ${(tokens / t.seconds).toFixed(0)} tokens/s (${(t.seconds * 1000).toFixed(0)} ms/step)`);
-  console.log(`ratio: emopia-ts is ${(t.seconds / ours).toFixed(3)}x PyTorch's speed (${(ours / t.seconds).toFixed(1)}x slower)`);
+  const slower = ours >= t.seconds;
+  const factor = slower ? ours / t.seconds : t.seconds / ours;
+  console.log(`ratio: emopia-ts is ${(t.seconds / ours).toFixed(3)}x PyTorch's speed (${factor.toFixed(1)}x ${slower ? 'slower' : 'faster'})`);
 }

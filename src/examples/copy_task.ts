@@ -79,6 +79,9 @@ export function framed(digits: readonly number[], L: number): number[] {
 export function toBatch(rows: number[][]): { ids: tf.Tensor2D; padding: tf.Tensor2D } {
   const B = rows.length;
   const L = rows[0]?.length ?? 0;
+  if (B === 0 || L === 0) throw new InputError('copy task batch', `expected at least one row of at least one token, got ${B} rows of ${L}`);
+  const uneven = rows.findIndex((r) => r.length !== L);
+  if (uneven >= 0) throw new InputError('copy task batch', `expected rows of equal length (framed to one L), got ${L} tokens in row 0 and ${rows[uneven]?.length} in row ${uneven}`);
   const flat = rows.flat();
   return {
     ids: tf.tensor2d(flat, [B, L], 'int32'), // (B, L)
@@ -159,6 +162,7 @@ function trainBatch(rng: Rng, cfg: CopyTaskConfig): number[][] {
 /** Greedy decoding: encode once, then append the argmax token step by step until every row has ended. */
 export function greedyDecode(model: CopyModel, sources: number[][], maxSteps: number): number[][] {
   const B = sources.length;
+  if (B === 0) return [];
   const out: number[][] = sources.map(() => []);
   const done = new Array<boolean>(B).fill(false);
   const { ids, padding } = toBatch(sources);

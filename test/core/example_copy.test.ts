@@ -25,6 +25,8 @@ test('framing: <bos> digits <eos> then <pad>; too long is an error', () => {
   assert.equal(padding.dtype, 'bool');
   assert.deepEqual(padding.arraySync(), [[1, 1, 1, 0], [1, 1, 1, 1]]);
   tf.dispose([ids, padding]);
+  assert.throws(() => toBatch([framed([5], 4), framed([6], 5)]), /rows of equal length .* 4 tokens in row 0 and 5 in row 1/);
+  assert.throws(() => toBatch([]), /at least one row/);
 });
 
 test('masked cross-entropy: pad targets are ignored, the mean is over real tokens', () => {
