@@ -238,9 +238,9 @@ export function trainCopyTask(cfg: CopyTaskConfig, onStep?: (step: number, loss:
       // tfjs reads the (protected) learning rate at every step, so a schedule can set it.
       (opt as unknown as { learningRate: number }).learningRate = learningRate(cfg, step);
       const rows = trainBatch(dataRng, cfg);
-      const { ids, padding } = toBatch(rows); // (B, L) each
       const L = cfg.maxLen + 2;
       const loss = tf.tidy(() => {
+        const { ids, padding } = toBatch(rows); // (B, L) each
         const tgtIn = tf.slice(ids, [0, 0], [-1, L - 1]); // (B, L-1): <bos> d1 .. dn <eos> <pad>..
         const labels = tf.slice(ids, [0, 1], [-1, L - 1]); // (B, L-1): d1 .. dn <eos> <pad>..
         const tgtPad = tf.slice(padding, [0, 0], [-1, L - 1]); // (B, L-1)
@@ -250,8 +250,6 @@ export function trainCopyTask(cfg: CopyTaskConfig, onStep?: (step: number, loss:
           return maskedCrossEntropy(logits, labels); // ()
         }, true, vars) as tf.Scalar;
       });
-      ids.dispose();
-      padding.dispose();
       const value = loss.dataSync()[0] as number;
       loss.dispose();
       losses.push(value);
