@@ -7,10 +7,11 @@
  * atomically; the weights go first and config.json last, so a folder with a config.json is complete.
  * Every missing or unusable file gives a one-line InputError naming the file.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { readInputFile } from '../io/read.ts';
 import { safetensorsFromStateDict, stateDictFromSafetensors } from '../io/safetensors.ts';
 import { readSafetensorsFile } from '../io/safetensors_node.ts';
 import { Rng } from '../random.ts';
@@ -51,14 +52,8 @@ function checkVocab(what: string, cfg: CPConfig, vocab: Vocab): void {
 
 /** Parses a JSON file of a run folder; an InputError naming the file otherwise (`hint` follows "no such file"). */
 export function readJson(path: string, hint?: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const missing = hint ? `no such file (${hint})` : 'no such file';
-    throw new InputError(path, code === 'ENOENT' ? missing : code === 'EISDIR' ? 'is a folder, expected a file' : `cannot read (${code ?? (err as Error).message})`);
-  }
+  if (hint && !existsSync(path)) throw new InputError(path, `no such file (${hint})`);
+  const text = new TextDecoder().decode(readInputFile(path));
   try {
     return JSON.parse(text);
   } catch (err) {
