@@ -2,10 +2,11 @@
  * The classifier on the file system (Node only): where the shipped classifier lives, and loading one with
  * one-line errors for a missing or corrupt file, or one trained on another feature list.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.ts';
+import { readInputFile } from '../io/read.ts';
 import { FEATURE_NAMES } from './features.ts';
 import { parseClassifier, type ClassifierJSON } from './model.ts';
 
@@ -21,13 +22,7 @@ export function loadClassifier(path: string = DEFAULT_CLASSIFIER_DIR): Classifie
   } catch {
     throw new InputError(path, 'no such classifier (expected a folder with classifier.json, or the file)');
   }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(file, code === 'ENOENT' ? 'no such file (expected the classifier written by scripts/train_classifier.ts)' : `cannot read (${code ?? String(err)})`);
-  }
+  const text = new TextDecoder().decode(readInputFile(file));
   let json: unknown;
   try {
     json = JSON.parse(text);

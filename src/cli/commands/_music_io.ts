@@ -1,16 +1,10 @@
 /** File helpers shared by the music commands: reading inputs with one-line errors, vocabularies, words JSON. */
-import { readFileSync } from 'node:fs';
 import { InputError, UsageError } from '../../errors.ts';
+import { readInputFile } from '../../io/read.ts';
 import { FAMILIES, N_FAMILIES, Vocab, parseEmotion, type Emotion } from '../../music/index.ts';
 
-export function readInput(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'expected a file, got a folder' : `cannot read (${code ?? String(err)})`);
-  }
-}
+/** A user's input file, with a one-line InputError when it cannot be read (see io/read.ts). */
+export const readInput = readInputFile;
 
 export function readJsonFile(path: string): unknown {
   const text = new TextDecoder().decode(readInput(path));
