@@ -6,6 +6,7 @@
  *   node --import tsx scripts/classifier_resplits.ts [--data EMOPIA_DIR] [--split data/emopia_cls_split.json] [--k 10]
  */
 import { readFileSync } from 'node:fs';
+import { parseIntOption } from '../src/cli/options.ts';
 import { listMidiFiles } from '../src/music/dataset_node.ts';
 import { baseName, emotionFromName } from '../src/music/dataset.ts';
 import { midiToScore } from '../src/music/midi_io.ts';
@@ -22,7 +23,7 @@ const opt = (name: string, dflt: string) => {
 };
 const dataDir = opt('--data', process.env.EMOPIA_DIR ?? '../shared/data/emopia');
 const split = parseSplit(JSON.parse(readFileSync(opt('--split', 'data/emopia_cls_split.json'), 'utf8')));
-const K = Number(opt('--k', '10'));
+const K = parseIntOption('k', 1)(opt('--k', '10'));
 const chosen = (loadClassifier().training as { chosen: { hidden: number[]; l2: number; lr: number; epoch: number; seeds: number[] } }).chosen;
 const dev = new Set([...split.train, ...split.valid]);
 const feats = new Map<string, Float64Array>();

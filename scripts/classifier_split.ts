@@ -3,6 +3,7 @@
  *   node --import tsx scripts/classifier_split.ts [EMOPIA_DIR] [--seed N] [-o data/emopia_cls_split.json]
  * EMOPIA_DIR defaults to $EMOPIA_DIR or ../shared/data/emopia. The committed file was made with seed 5.
  */
+import { parseIntOption } from '../src/cli/options.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 import { listMidiFiles } from '../src/music/dataset_node.ts';
 import { makeSplit } from '../src/classify/split.ts';
@@ -13,7 +14,7 @@ let seed = 5;
 let out = 'data/emopia_cls_split.json';
 for (let i = 0; i < args.length; i++) {
   const a = args[i] as string;
-  if (a === '--seed') seed = Number(args[++i]);
+  if (a === '--seed') seed = parseIntOption('seed', 0)(args[++i] ?? '');
   else if (a === '-o') out = args[++i] as string;
   else dir = a;
 }

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseIntOption } from '../src/cli/options.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 import { listMidiFiles } from '../src/music/dataset_node.ts';
 import { baseName, emotionFromName } from '../src/music/dataset.ts';
@@ -24,8 +25,8 @@ const opt = (name: string, dflt: string) => {
 const dataDir = opt('--data', process.env.EMOPIA_DIR ?? '../shared/data/emopia');
 const splitPath = opt('--split', 'data/emopia_cls_split.json');
 const outDir = opt('-o', 'models/classifier');
-const seed = Number(opt('--seed', '1'));
-const members = Number(opt('--members', '5'));
+const seed = parseIntOption('seed', 0)(opt('--seed', '1'));
+const members = parseIntOption('members', 1)(opt('--members', '5'));
 
 const split = parseSplit(JSON.parse(readFileSync(splitPath, 'utf8')), splitPath);
 const setOf = new Map<string, SplitSet>();
