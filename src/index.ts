@@ -4,6 +4,7 @@
  */
 export { tf, initBackend, BACKENDS, type BackendName } from './backend.ts';
 export { InputError, UsageError } from './errors.ts';
+export { Rng, uniformArray, normalArray } from './random.ts';
 export * from './music/index.ts';
 export {
   parseSafetensors,
