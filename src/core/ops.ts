@@ -4,8 +4,9 @@
  *
  * - wasm runs a matmul through XNNPACK only when it is 2-D-like (batch 1) and not transposed; batched or
  *   transposed matmuls (including the ones tf.matMul's own gradient emits) fall to a scalar loop at ~1 GFLOP/s.
- *   `matmul` therefore loops over the batch with plain 2-D products, and its gradient uses explicit
- *   `tf.transpose` followed by plain products.
+ *   `matmul` therefore runs a 2-D weight product as one plain product, and a batched product above 64³
+ *   multiply-adds per batch element as a loop of plain 2-D products (below that, one batched call is faster);
+ *   the gradients use explicit `tf.transpose` followed by plain products.
  * - wasm has no gradient for `gather` (UnsortedSegmentSum is missing), so `embedding` gathers rows and adds
  *   their gradients on the host.
  *

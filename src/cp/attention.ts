@@ -15,6 +15,7 @@
  *   a key/value cache.
  */
 import { tf } from '../backend.ts';
+import { InputError } from '../errors.ts';
 import { Linear, Module } from '../core/module.ts';
 import { scaledDotProductAttention } from '../core/attention.ts';
 import { causalMask } from '../core/masks.ts';
@@ -74,6 +75,9 @@ function mm(a: Tensor, b: Tensor): tf.Tensor2D {
  *   dV1_c = (Q_c K_cᵀ ⊙ L)ᵀ G_c + K_c R_c
  */
 export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: number, eps = LINEAR_EPS): Tensor {
+  if (!Number.isInteger(chunk) || chunk < 1) {
+    throw new InputError('causal linear attention', `expected a chunk length that is an integer >= 1, got ${chunk}`);
+  }
   const [B, h, T, dh] = fq.shape as [number, number, number, number];
   const dv = v.shape[3] as number;
   const G = B * h;

@@ -265,6 +265,9 @@ export class CPTransformer extends Module {
   /** The non-type families' logits, flat [B, sum n_f] in NON_TYPE_FAMILIES order, given types [B] (generation). */
   restLogits(h: Tensor, types: readonly number[], state: CPState): Tensor {
     const e = this.config.embSizes.type;
+    const nType = this.config.nClasses.type;
+    const bad = types.find((t) => !Number.isInteger(t) || t < 0 || t >= nType);
+    if (bad !== undefined) throw new InputError('restLogits', `expected type indices in 0..${nType - 1}, got ${bad}`);
     const te = new Float32Array(types.length * e);
     types.forEach((t, b) => te.set(state.weights.emb.type.subarray(t * e, (t + 1) * e), b * e));
     return tf.tidy(() => {

@@ -202,3 +202,17 @@ test('linear: gradients flow to every parameter through the chunked attention; d
   tf.dispose([x, nt]);
   model.dispose();
 });
+
+test('bad arguments to the attention and the heads are one-line input errors', async () => {
+  await initBackend('wasm');
+  const q = tf.ones([1, 1, 3, 2]);
+  assert.throws(() => causalLinearAttention(q, q, q, 0), /chunk length that is an integer >= 1, got 0/);
+  q.dispose();
+  const model = new CPTransformer(tinyConfig('linear'), new Rng(3));
+  const state = model.initState(1);
+  const h = tf.zeros([1, model.config.dModel]);
+  assert.throws(() => model.restLogits(h, [4], state), /expected type indices in 0\.\.3, got 4/);
+  tf.dispose(h);
+  disposeState(state);
+  model.dispose();
+});

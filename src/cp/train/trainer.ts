@@ -100,26 +100,32 @@ export class Trainer {
         const hb = buildBatch(this.train, refs.slice(i, i + perPass), s.seq);
         const batch = batchTensors(hb);
         const kept: tf.Tensor[] = [];
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = this.model.forwardTrain(batch.x, batch.nextType, this.rng); // (b, T, n_f) per family
-          const part = tf.stack(FAMILIES.map((f) => maskedCrossEntropySum(logits[f], familyTargets(batch.y, f), batch.mask))); // (8,)
-          kept.push(tf.keep(part));
-          return tf.div(tf.sum(part), FAMILIES.length * Math.max(words, 1)) as tf.Scalar; // ()
-        }, this.vars);
-        const part = (kept[0] as tf.Tensor).dataSync();
-        FAMILIES.forEach((_, j) => (sums[j] = (sums[j] as number) + (part[j] as number)));
-        for (const [vname, g] of Object.entries(grads)) {
-          const name = this.ptName.get(vname) ?? vname;
-          const prev = acc.get(name);
-          if (prev) {
-            acc.set(name, tf.add(prev, g));
-            tf.dispose([prev, g]);
-          } else acc.set(name, g);
+        try {
+          const { value, grads } = tf.variableGrads(() => {
+            const logits = this.model.forwardTrain(batch.x, batch.nextType, this.rng); // (b, T, n_f) per family
+            const part = tf.stack(FAMILIES.map((f) => maskedCrossEntropySum(logits[f], familyTargets(batch.y, f), batch.mask))); // (8,)
+            kept.push(tf.keep(part));
+            return tf.div(tf.sum(part), FAMILIES.length * Math.max(words, 1)) as tf.Scalar; // ()
+          }, this.vars);
+          value.dispose();
+          const part = (kept[0] as tf.Tensor).dataSync();
+          FAMILIES.forEach((_, j) => (sums[j] = (sums[j] as number) + (part[j] as number)));
+          for (const [vname, g] of Object.entries(grads)) {
+            const name = this.ptName.get(vname) ?? vname;
+            const prev = acc.get(name);
+            if (prev) {
+              acc.set(name, tf.add(prev, g));
+              tf.dispose([prev, g]);
+            } else acc.set(name, g);
+          }
+        } finally {
+          // Released also when the pass throws, so a failed step leaks nothing.
+          tf.dispose([...kept, ...Object.values(batch)]);
         }
-        tf.dispose([value, ...kept, ...Object.values(batch)]);
       }
       const losses = {} as Record<Family, number>;
-      FAMILIES.forEach((f, j) => (losses[f] = (sums[j] as number) / words));
+      // Same denominator as the gradient's (a batch without targets would otherwise read as a NaN divergence).
+      FAMILIES.forEach((f, j) => (losses[f] = (sums[j] as number) / Math.max(words, 1)));
       const loss = FAMILIES.reduce((t, f) => t + losses[f], 0) / FAMILIES.length;
       if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
       const c = clipGradNorm(acc, s.clip);
