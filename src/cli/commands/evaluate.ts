@@ -9,6 +9,7 @@ import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError } from '../../errors.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
 import { loadModel } from '../../cp/checkpoint.ts';
+import { resolveCheckpoint } from '../../cp/default_model.ts';
 import { midiToScore } from '../../music/midi_io.ts';
 import { emotionFromName } from '../../music/dataset.ts';
 import { listMidiFiles } from '../../music/dataset_node.ts';
@@ -23,7 +24,7 @@ import { startProgress } from '../progress.ts';
 import { readInput } from './_music_io.ts';
 
 interface EvaluateCliOptions {
-  checkpoint: string;
+  checkpoint?: string;
   perEmotion: number;
   seed: number;
   emotions: string;
@@ -113,7 +114,7 @@ export function register(program: Command): void {
   program
     .command('evaluate')
     .description('generate pieces per emotion, classify them, and report the confusion matrix, conditioning accuracy and musical statistics')
-    .requiredOption('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json')
+    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default, once there)')
     .option('--per-emotion <n>', 'pieces generated per quadrant', parseIntOption('per-emotion', 1, 100000), 25)
     .option('--seed <n>', 'sampling seed', parseIntOption('seed', 0), 0)
     .option('--emotions <list>', 'quadrants to request, comma-separated', 'Q1,Q2,Q3,Q4')
@@ -128,12 +129,13 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress output')
     .action(async (opts: EvaluateCliOptions) => {
       const quadrants = parseQuadrants(opts.emotions);
+      const checkpoint = resolveCheckpoint(opts.checkpoint);
       const classifier = loadClassifier(opts.classifier);
       const realDir = opts.real ?? process.env.EMOPIA_DIR;
       // The real clips first: a bad folder fails before minutes of generation.
       const real = realDir ? realStats(realDir, opts.progress) : null;
       await initBackend(opts.backend);
-      const { model, vocab } = loadModel(opts.checkpoint);
+      const { model, vocab } = loadModel(checkpoint);
       let result: EvaluationResult;
       try {
         const bar = opts.progress ? startProgress('evaluate', quadrants.length * opts.perEmotion, 'pieces') : null;
@@ -155,16 +157,16 @@ export function register(program: Command): void {
       if (opts.svg) {
         const series = [{ label: 'generated', stats: result.stats }];
         if (real) series.push({ label: 'real (EMOPIA)', stats: real.stats });
-        writeFileAtomic(opts.svg, statsChartSvg(series, quadrants.map((q) => `Q${q}`), `Musical statistics per quadrant: ${opts.checkpoint}`));
+        writeFileAtomic(opts.svg, statsChartSvg(series, quadrants.map((q) => `Q${q}`), `Musical statistics per quadrant: ${checkpoint}`));
       }
       if (opts.json) {
         const { pieces, ...rest } = result;
         process.stdout.write(`${JSON.stringify({
-          checkpoint: opts.checkpoint, ...rest, rows: 'requested quadrant', columns: [...QUADRANTS],
+          checkpoint, ...rest, rows: 'requested quadrant', columns: [...QUADRANTS],
           real: real ? { dir: realDir, clips: real.clips, skipped: real.skipped, stats: real.stats } : null,
           pieces,
         }, null, 1)}\n`);
-      } else process.stdout.write(report(result, real?.stats ?? null, opts.checkpoint));
+      } else process.stdout.write(report(result, real?.stats ?? null, checkpoint));
       if (opts.svg) process.stderr.write(`emopia evaluate: wrote ${opts.svg}\n`);
     });
 }

@@ -15,6 +15,7 @@ import { FAMILIES, N_FAMILIES, parseEmotion, type Emotion, type Family } from '.
 import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
 import { loadModel } from '../../cp/checkpoint.ts';
+import { resolveCheckpoint } from '../../cp/default_model.ts';
 import { generateBatch, primeFor } from '../../cp/generate.ts';
 import { disposeState, type CPTransformer } from '../../cp/model.ts';
 import { FastStepper } from '../../cp/fast_step.ts';
@@ -124,7 +125,7 @@ export function register(program: Command): void {
   program
     .command('generate')
     .description('generate piano music for an emotion (Q1..Q4) with a trained model; writes MIDI')
-    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (required for now)')
+    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default, once there)')
     .requiredOption('--emotion <Q1|Q2|Q3|Q4>', 'emotion quadrant: Q1 happy, Q2 tense, Q3 sad, Q4 calm')
     .requiredOption('-o, --output <out.mid|folder>', 'MIDI file to write, or a folder for --num files')
     .option('--num <n>', 'number of pieces (written into the -o folder)', parseIntOption('num', 1, 10000), 1)
@@ -139,15 +140,13 @@ export function register(program: Command): void {
     .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prime; 'none': skip", parseChoice('attention-check', ['step', 'none'] as const), 'step')
     .option('--no-progress', 'no progress output')
     .action(async (opts: GenerateCliOptions) => {
-      if (!opts.checkpoint) {
-        throw new UsageError('--checkpoint', 'required: give a run folder made by `emopia train` (no built-in model is shipped yet)');
-      }
+      const checkpoint = resolveCheckpoint(opts.checkpoint);
       const emotion: Emotion = parseEmotion(opts.emotion.toUpperCase()); // InputError (exit 1) for anything but Q1..Q4
       const emotionName = `Q${emotion}`;
       const paths = outputPaths(opts.output, opts.num, emotionName, opts.seed);
       const sampling = samplingOverrides(opts);
       await initBackend(opts.backend);
-      const { model, vocab } = loadModel(opts.checkpoint);
+      const { model, vocab } = loadModel(checkpoint);
       try {
         let prompt: Int32Array | undefined;
         if (opts.prompt) {
