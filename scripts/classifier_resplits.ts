@@ -5,6 +5,7 @@
  * held-out part (~81 clips, the same share as our test set).
  *   node --import tsx scripts/classifier_resplits.ts [--data EMOPIA_DIR] [--split data/emopia_cls_split.json] [--k 10]
  */
+import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parseIntOption } from '../src/cli/options.ts';
 import { listMidiFiles } from '../src/music/dataset_node.ts';
@@ -16,14 +17,16 @@ import { ensemble, trainClassifier } from '../src/classify/model.ts';
 import { evaluateRows } from '../src/classify/train.ts';
 import { loadClassifier } from '../src/classify/node.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : dflt;
-};
-const dataDir = opt('--data', process.env.EMOPIA_DIR ?? '../shared/data/emopia');
-const split = parseSplit(JSON.parse(readFileSync(opt('--split', 'data/emopia_cls_split.json'), 'utf8')));
-const K = parseIntOption('k', 1)(opt('--k', '10'));
+const { values: args } = parseArgs({
+  options: {
+    data: { type: 'string', default: process.env.EMOPIA_DIR ?? '../shared/data/emopia' },
+    split: { type: 'string', default: 'data/emopia_cls_split.json' },
+    k: { type: 'string', default: '10' },
+  },
+});
+const dataDir = args.data;
+const split = parseSplit(JSON.parse(readFileSync(args.split, 'utf8')));
+const K = parseIntOption('k', 1)(args.k);
 const chosen = (loadClassifier().training as { chosen: { hidden: number[]; l2: number; lr: number; epoch: number; seeds: number[] } }).chosen;
 const dev = new Set([...split.train, ...split.valid]);
 const feats = new Map<string, Float64Array>();

@@ -6,6 +6,7 @@
  * train set, model selection on valid (cross-entropy), an ensemble of seeds of the chosen one, scored once on test. Prints 4Q,
  * arousal and valence accuracy on train, valid and test; writes OUT/classifier.json.
  */
+import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIntOption } from '../src/cli/options.ts';
@@ -17,16 +18,20 @@ import { FEATURE_NAMES, scoreFeatures } from '../src/classify/features.ts';
 import { parseSplit, SPLIT_SETS, type SplitSet } from '../src/classify/split.ts';
 import { defaultGrid, selectModel, type LabelledRows } from '../src/classify/train.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : dflt;
-};
-const dataDir = opt('--data', process.env.EMOPIA_DIR ?? '../shared/data/emopia');
-const splitPath = opt('--split', 'data/emopia_cls_split.json');
-const outDir = opt('-o', 'models/classifier');
-const seed = parseIntOption('seed', 0)(opt('--seed', '1'));
-const members = parseIntOption('members', 1)(opt('--members', '5'));
+const { values: args } = parseArgs({
+  options: {
+    data: { type: 'string', default: process.env.EMOPIA_DIR ?? '../shared/data/emopia' },
+    split: { type: 'string', default: 'data/emopia_cls_split.json' },
+    out: { type: 'string', short: 'o', default: 'models/classifier' },
+    seed: { type: 'string', default: '1' },
+    members: { type: 'string', default: '5' },
+  },
+});
+const dataDir = args.data;
+const splitPath = args.split;
+const outDir = args.out;
+const seed = parseIntOption('seed', 0)(args.seed);
+const members = parseIntOption('members', 1)(args.members);
 
 const split = parseSplit(JSON.parse(readFileSync(splitPath, 'utf8')), splitPath);
 const setOf = new Map<string, SplitSet>();

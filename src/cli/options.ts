@@ -2,25 +2,25 @@
 import { UsageError } from '../errors.ts';
 import { BACKENDS, type BackendName } from '../backend.ts';
 
-export function parseIntOption(name: string, min = -Infinity, max = Infinity) {
+/** A parser of one number in [min, max] that passes `ok`; `what` names the kind in the message. */
+function numberOption(name: string, what: string, ok: (n: number) => boolean, min: number, max: number) {
+  const bounds = `${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}`;
   return (value: string): number => {
     const n = Number(value);
     // Number('') and Number(' ') are 0, so an empty value must be refused by hand.
-    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-      throw new UsageError(`--${name}`, `expected an integer${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}, got '${value}'`);
+    if (value.trim() === '' || !ok(n) || n < min || n > max) {
+      throw new UsageError(`--${name}`, `expected ${what}${bounds}, got '${value}'`);
     }
     return n;
   };
 }
 
+export function parseIntOption(name: string, min = -Infinity, max = Infinity) {
+  return numberOption(name, 'an integer', Number.isInteger, min, max);
+}
+
 export function parseFloatOption(name: string, min = -Infinity, max = Infinity) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      throw new UsageError(`--${name}`, `expected a number${min > -Infinity ? ` >= ${min}` : ''}${max < Infinity ? ` <= ${max}` : ''}, got '${value}'`);
-    }
-    return n;
-  };
+  return numberOption(name, 'a number', Number.isFinite, min, max);
 }
 
 /** "2,4" -> [2, 4] */
