@@ -11,7 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { readInputFile } from '../io/read.ts';
+import { readJsonInput } from '../io/read.ts';
 import { safetensorsFromStateDict, stateDictFromSafetensors } from '../io/safetensors.ts';
 import { readSafetensorsFile } from '../io/safetensors_node.ts';
 import { Rng } from '../random.ts';
@@ -50,16 +50,8 @@ function checkVocab(what: string, cfg: CPConfig, vocab: Vocab): void {
   }
 }
 
-/** Parses a JSON file of a run folder; an InputError naming the file otherwise (`hint` follows "no such file"). */
-export function readJson(path: string, hint?: string): unknown {
-  if (hint && !existsSync(path)) throw new InputError(path, `no such file (${hint})`);
-  const text = new TextDecoder().decode(readInputFile(path));
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(path, `not valid JSON (${(err as Error).message})`);
-  }
-}
+/** Parses a JSON file of a run folder (see io/read.ts). */
+export const readJson = readJsonInput;
 
 function checkDir(dir: string): void {
   if (!existsSync(dir)) throw new InputError(dir, 'no such checkpoint folder');

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeDirAtomic } from '../io/atomic.ts';
+import { readJsonInput } from '../io/read.ts';
 import type { TokenizeOptions } from './cp_tokenizer.ts';
 import {
   encodeFile,
@@ -150,24 +151,12 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
   return { index, vocab };
 }
 
-function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new InputError(path, 'cannot read this file (is this a dataset folder made by `emopia dataset build`?)');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(path, `expected JSON: ${(err as Error).message}`);
-  }
-}
+const DATASET_HINT = 'is this a dataset folder made by `emopia dataset build`?';
 
 /** Reads a dataset folder: {vocab, train, valid}, each clip {name, emotion, words: Int32Array (n*8)}. */
 export function readDataset(dir: string): Dataset {
-  const index = readJson(join(dir, 'index.json')) as Partial<DatasetIndex>;
-  const vocabJson = readJson(join(dir, 'vocab.json'));
+  const index = readJsonInput(join(dir, 'index.json'), DATASET_HINT) as Partial<DatasetIndex>;
+  const vocabJson = readJsonInput(join(dir, 'vocab.json'), DATASET_HINT);
   const wordsPath = join(dir, typeof index.wordsFile === 'string' ? index.wordsFile : 'words.u16');
   let bytes: Uint8Array;
   try {

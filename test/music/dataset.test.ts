@@ -155,7 +155,7 @@ test('readDataset: a folder that is not a dataset, malformed clip entries, and a
   const parent = mkdtempSync(join(tmpdir(), 'emopia-ds-'));
   const out = join(parent, 'ds');
   try {
-    assert.throws(() => readDataset(parent), /index\.json: cannot read this file/);
+    assert.throws(() => readDataset(parent), /index\.json: no such file \(is this a dataset folder/);
     await buildDataset(dir, out, {});
     const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
     const withClips = (clips: unknown) => writeFileSync(join(out, 'index.json'), JSON.stringify({ ...index, clips }));

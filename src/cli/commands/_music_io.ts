@@ -1,19 +1,13 @@
 /** File helpers shared by the music commands: reading inputs with one-line errors, vocabularies, words JSON. */
 import { InputError, UsageError } from '../../errors.ts';
-import { readInputFile } from '../../io/read.ts';
+import { readInputFile, readJsonInput } from '../../io/read.ts';
 import { FAMILIES, N_FAMILIES, Vocab, parseEmotion, type Emotion } from '../../music/index.ts';
 
 /** A user's input file, with a one-line InputError when it cannot be read (see io/read.ts). */
 export const readInput = readInputFile;
 
-export function readJsonFile(path: string): unknown {
-  const text = new TextDecoder().decode(readInput(path));
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(path, `expected JSON: ${(err as Error).message}`);
-  }
-}
+/** A user's JSON file, parsed, with one-line errors (see io/read.ts). */
+export const readJsonFile = readJsonInput;
 
 /** `--vocab FILE` (a vocab.json) or the default full grid. */
 export function loadVocab(path: string | undefined): Vocab {
