@@ -1,100 +1,12 @@
 /**
- * emopia-ts: the public API. This barrel is the only import path for users, the CLI's public pieces and the
- * tests of the public API.
+ * emopia-ts: the public API for Node. It is the browser API (`./browser.ts`: the Transformer, the tokenizer, the
+ * CP model, training steps, generation, the classifier) plus the helpers that read and write files: dataset
+ * folders, run folders and checkpoints, training runs, the shipped classifier. The CLI's public pieces and the
+ * tests of the public API import from here.
  */
-export { tf, initBackend, BACKENDS, type BackendName } from './backend.ts';
-export { InputError, UsageError } from './errors.ts';
-export { Rng, uniformArray, normalArray } from './random.ts';
-export * from './music/index.ts';
-export {
-  parseSafetensors,
-  serializeSafetensors,
-  toFloat32,
-  float32ToFloat16,
-  float16ToFloat32,
-  float32ToBfloat16,
-  bfloat16ToFloat32,
-  stateDictFromSafetensors,
-  safetensorsFromStateDict,
-  SAFE_DTYPES,
-  type SafeDType,
-  type SafeTensor,
-  type ParsedSafetensors,
-} from './io/safetensors.ts';
-export {
-  MASKED_SCORE,
-  paddingMask,
-  selfAttentionMask,
-  keyPaddingMask,
-  causalMask,
-  crossAttentionMask,
-  andMasks,
-  applyMask,
-  fromTorchBoolMask,
-  fromTorchFloatMask,
-  maskToArray,
-} from './core/masks.ts';
-export { scaledDotProductAttention, MultiHeadAttention, type AttentionDropout, type MultiHeadAttentionOptions } from './core/attention.ts';
-export {
-  Transformer,
-  TransformerEncoder,
-  TransformerDecoder,
-  TransformerEncoderLayer,
-  TransformerDecoderLayer,
-  TRANSFORMER_DEFAULTS,
-  type TransformerConfig,
-  type LayerConfig,
-  type EncodeOptions,
-  type DecodeOptions,
-  type ForwardOptions,
-} from './core/transformer.ts';
-export { TokenEmbedding } from './core/embedding.ts';
-export { sinusoidalTable, positionalEncoding, addPositional } from './core/positional.ts';
+export * from './browser.ts';
 export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } from './music/dataset_node.ts';
-export { runTorchParity, transformerConfigFromTorch, isParityDataKey, PARITY_TOLERANCE, type ParityResult } from './core/torch_interop.ts';
-export {
-  PRESETS,
-  PRESET_NAMES,
-  EMOPIA_CLASSES,
-  ATTENTION_KINDS,
-  makeConfig,
-  validateConfig,
-  countParameters,
-  type CPConfig,
-  type CPArch,
-  type PresetName,
-  type AttentionKind,
-} from './cp/config.ts';
-export { CPTransformer, familyIds, disposeState, NON_TYPE_FAMILIES, type CPState, type NonTypeFamily } from './cp/model.ts';
-export { causalLinearAttention, LINEAR_EPS } from './cp/attention.ts';
-export {
-  EMOPIA_SAMPLING,
-  samplingTable,
-  softmaxWithTemperature,
-  nucleusSet,
-  nucleusSample,
-  weightedSample,
-  sampleLogits,
-  type SamplingParams,
-  type SamplingOverrides,
-} from './cp/sampling.ts';
-export { generate, generateBatch, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
 export { saveModel, loadModel, readModelMeta, MODEL_FILE, CONFIG_FILE, VOCAB_FILE, type SaveModelOptions } from './cp/checkpoint.ts';
-export { cpLoss, maskedCrossEntropy, maskedCrossEntropySum, uniformLoss, type CPLoss } from './cp/train/loss.ts';
-export { Adam, clipGradNorm, type AdamOptions, type AdamState } from './cp/train/optim.ts';
-export { learningRate, type ScheduleConfig } from './cp/train/schedule.ts';
-export { epochWindows, batchAt, batchesPerEpoch, buildBatch, batchTensors, coveringWindows, type WindowOptions, type WindowRef, type HostBatch } from './cp/train/batches.ts';
-export { Trainer, DivergedError, type TrainSettings, type StepResult, type ValidResult } from './cp/train/trainer.ts';
 export { runTraining, type RunOptions, type RunResult } from './cp/train/run.ts';
 export { saveRun, loadRun, type TrainState } from './cp/train/run_dir.ts';
-export { CopyModel, COPY_DEFAULTS, trainCopyTask, evaluateCopy, greedyDecode, type CopyTaskConfig } from './examples/copy_task.ts';
-export { makeSplit, parseSplit, SPLIT_SETS, EMOPIA_CLS_COUNTS, type ClassifierSplit, type SplitSet } from './classify/split.ts';
-export { clipFeatures, estimateKey, FEATURE_NAMES, KK_MAJOR, KK_MINOR } from './classify/features.ts';
-export { pieceStats, summarizeStats, entropyBits, meanTempo, STAT_KEYS, STAT_LABELS, MAJOR_QUALITIES, MINOR_QUALITIES, type PieceStats, type StatKey, type StatSummary } from './classify/stats.ts';
-export { quantizedScore, secondsAt } from './classify/timing.ts';
-export { trainClassifier, predictProba, ensemble, parseClassifier, standardizer, QUADRANTS, CLASSIFIER_FORMAT, type ClassifierJSON, type DenseLayer, type TrainOptions } from './classify/model.ts';
-export { classifyScore, fromProbs, accuracy, confusion, type Classification, type Accuracy, type Quadrant } from './classify/classify.ts';
-export { selectModel, defaultGrid, evaluateRows, type Candidate, type LabelledRows, type SelectionResult } from './classify/train.ts';
-export { evaluateConditioning, conditioningAccuracy, measure, type EvaluateOptions, type EvaluationResult, type PieceResult } from './classify/evaluate.ts';
-export { statsChartSvg, type ChartSeries } from './classify/svg.ts';
 export { loadClassifier, DEFAULT_CLASSIFIER_DIR, CLASSIFIER_FILE } from './classify/node.ts';

@@ -1,0 +1,49 @@
+/**
+ * The browser entry (`emopia-ts/browser`, src/browser.ts) and everything it imports use no Node built-in and
+ * no Node global, so that a bundler can ship it to a web page; src/index.ts is that API plus the file helpers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as browser from '../src/browser.ts';
+import * as node from '../src/index.ts';
+
+/** npm packages that run in a browser: tfjs and its wasm backend, midi-file (bytes in, bytes out). */
+const BROWSER_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'midi-file'];
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+
+/** Every source file reachable from `entry` through relative imports, with the packages each imports. */
+function importGraph(entry: string): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  const todo = [entry];
+  while (todo.length) {
+    const file = todo.pop() as string;
+    if (graph.has(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const specs = [...text.matchAll(/(?:from|import) '([^']+)'/g)].map((x) => x[1] as string);
+    graph.set(file, specs.filter((m) => !m.startsWith('.')));
+    for (const m of specs) if (m.startsWith('.')) todo.push(join(dirname(file), m));
+  }
+  return graph;
+}
+
+test('src/browser.ts reaches no Node built-in, no Node-only package and no Node global', () => {
+  const graph = importGraph(join(SRC, 'browser.ts'));
+  for (const [file, packages] of graph) {
+    const name = relative(SRC, file);
+    for (const p of packages) assert.ok(BROWSER_PACKAGES.includes(p), `${name} imports ${p}`);
+    const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    assert.doesNotMatch(code, /\bprocess\.|\bBuffer\b|\brequire\(/, `${name} uses a Node global`);
+  }
+  for (const f of ['cp/model_bytes.ts', 'cp/generate.ts', 'music/midi_io.ts', 'music/cp_tokenizer.ts', 'music/dataset.ts', 'music/chords.ts', 'errors.ts', 'random.ts', 'classify/evaluate.ts', 'core/transformer.ts']) {
+    assert.ok(graph.has(join(SRC, f)), `the walk reaches ${f}`);
+  }
+});
+
+test('the Node API is the browser API plus the file helpers', () => {
+  for (const name of Object.keys(browser)) assert.ok(name in node, `index.ts re-exports ${name}`);
+  const extra = Object.keys(node).filter((n) => !(n in browser)).sort();
+  assert.deepEqual(extra, ['CLASSIFIER_FILE', 'CONFIG_FILE', 'DEFAULT_CLASSIFIER_DIR', 'MODEL_FILE', 'VOCAB_FILE', 'buildDataset', 'listMidiFiles', 'loadClassifier', 'loadModel', 'loadRun', 'readDataset', 'readModelMeta', 'runTraining', 'saveModel', 'saveRun']);
+});
