@@ -146,10 +146,14 @@ export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Sca
   });
 }
 
-/** Linear warm-up to `lr`, then cosine decay to lr/10 at the last step (steadies the last steps). */
+/**
+ * Linear warm-up to `lr`, then cosine decay to lr/10 at the last step (steadies the last steps). A short run
+ * (fewer than 10 x warmup steps) warms up for its first tenth only, so that the rate still peaks.
+ */
 export function learningRate(cfg: Pick<CopyTaskConfig, 'lr' | 'warmup' | 'steps'>, step: number): number {
-  if (step <= cfg.warmup) return (cfg.lr * step) / Math.max(1, cfg.warmup);
-  const progress = (step - cfg.warmup) / Math.max(1, cfg.steps - cfg.warmup); // 0 .. 1
+  const warmup = Math.min(cfg.warmup, Math.ceil(cfg.steps / 10));
+  if (step <= warmup) return (cfg.lr * step) / Math.max(1, warmup);
+  const progress = (step - warmup) / Math.max(1, cfg.steps - warmup); // 0 .. 1
   return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
 }
 

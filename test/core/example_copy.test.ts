@@ -51,12 +51,16 @@ test('masked cross-entropy: pad targets are ignored, the mean is over real token
   tf.dispose([logits, labels, loss, g]);
 });
 
-test('learning rate: linear warm-up, then cosine decay to a tenth', () => {
+test('learning rate: linear warm-up (a tenth of a short run at most), then cosine decay to a tenth', () => {
   const cfg = { lr: 1e-3, warmup: 10, steps: 110 };
   assert.ok(Math.abs(learningRate(cfg, 5) - 5e-4) < 1e-12);
   assert.ok(Math.abs(learningRate(cfg, 10) - 1e-3) < 1e-12);
   assert.ok(Math.abs(learningRate(cfg, 60) - 0.55e-3) < 1e-12);
   assert.ok(Math.abs(learningRate(cfg, 110) - 1e-4) < 1e-12);
+  // 30 steps with warmup 100: the warm-up shrinks to 3 steps, so the rate peaks and decays to a tenth.
+  const short = { lr: 1e-3, warmup: 100, steps: 30 };
+  assert.ok(Math.abs(learningRate(short, 3) - 1e-3) < 1e-12);
+  assert.ok(Math.abs(learningRate(short, 30) - 1e-4) < 1e-12);
 });
 
 test('greedy decoding reuses the memory: each step equals a full teacher-forced decode of the same prefix', () => {
