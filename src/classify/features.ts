@@ -7,22 +7,24 @@
  * Groups (see FEATURE_NAMES): density and texture, pitch and register, melody (top note per onset) and bass
  * (lowest note per onset), velocity, durations and inter-onset intervals, rhythm positions, key and mode
  * (Krumhansl-Kessler profiles), the pitch-class histogram rotated to the estimated tonic and its entropy, chord
- * qualities per beat (the tokenizer's chord recogniser), and interval classes between simultaneous notes.
+ * qualities per beat (the tokenizer's chord recogniser), interval classes between simultaneous notes, and the
+ * tonal group of features_tonal.ts (key clarity, scale degrees, consonance, ending, rhythm regularity, trends).
  */
 import { InputError } from '../errors.ts';
 import { chordsPerBeat } from '../music/chords.ts';
 import { GRID, QUALITIES } from '../music/vocab.ts';
 import type { Note, Score } from '../music/score.ts';
 import { entropyBits } from './stats.ts';
+import { estimateKey } from './keys.ts';
+import { mean, quantile, std } from './moments.ts';
+import { TONAL_FEATURE_NAMES, tonalFeatures } from './features_tonal.ts';
 import { quantizedScore } from './timing.ts';
+
+export { estimateKey, KK_MAJOR, KK_MINOR } from './keys.ts';
 
 const BEAT = GRID.ticksPerBeat;
 const BAR = GRID.ticksPerBar;
 const POS = GRID.ticksPerPosition;
-
-/** Krumhansl-Kessler key profiles (major, minor), tonic first. */
-export const KK_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88] as const;
-export const KK_MINOR = [6.33, 2.68, 3.52, 5.38, 2.6, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17] as const;
 
 /** Chords named by degree and quality relative to the estimated tonic: [name, semitones above tonic, major?]. */
 const ROMAN: ReadonlyArray<[string, number, boolean]> = [
@@ -50,48 +52,8 @@ export const FEATURE_NAMES: readonly string[] = Object.freeze([
   ...Array.from({ length: 6 }, (_, i) => `ic_${i + 1}`),
   ...ROMAN.map(([name]) => `roman_${name}`),
   'local_minor_share', 'local_key_changes', 'local_mode_mean',
+  ...TONAL_FEATURE_NAMES,
 ]);
-
-const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-const std = (xs: readonly number[]) => {
-  const m = mean(xs);
-  return xs.length ? Math.sqrt(mean(xs.map((x) => (x - m) ** 2))) : 0;
-};
-function quantile(xs: readonly number[], p: number): number {
-  if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const i = Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))));
-  return s[i] as number;
-}
-function pearson(a: readonly number[], b: readonly number[]): number {
-  const ma = mean(a);
-  const mb = mean(b);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += ((a[i] as number) - ma) * ((b[i] as number) - mb);
-    da += ((a[i] as number) - ma) ** 2;
-    db += ((b[i] as number) - mb) ** 2;
-  }
-  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : 0;
-}
-
-/** Best key by correlation with the rotated profiles: tonic pitch class and correlations. */
-export function estimateKey(pcWeights: readonly number[]): { tonic: number; mode: 'major' | 'minor'; major: number; minor: number } {
-  let major = -Infinity;
-  let minor = -Infinity;
-  let majT = 0;
-  let minT = 0;
-  for (let t = 0; t < 12; t++) {
-    const rot = Array.from({ length: 12 }, (_, i) => pcWeights[(t + i) % 12] as number);
-    const cM = pearson(rot, KK_MAJOR);
-    const cm = pearson(rot, KK_MINOR);
-    if (cM > major) [major, majT] = [cM, t];
-    if (cm > minor) [minor, minT] = [cm, t];
-  }
-  return major >= minor ? { tonic: majT, mode: 'major', major, minor } : { tonic: minT, mode: 'minor', major, minor };
-}
 
 /** The feature vector of any score: put on EMOPIA's grid (`quantizedScore`), then `clipFeatures`. */
 export function scoreFeatures(score: Score, what = 'score'): Float64Array {
@@ -229,6 +191,7 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
     local.length > 1 ? keyChanges / (local.length - 1) : 0,
     mean(local.map((k) => k.major - k.minor)),
   );
+  f.push(...tonalFeatures(notes, groups, key.tonic));
   if (f.length !== FEATURE_NAMES.length) throw new Error(`clipFeatures: ${f.length} values for ${FEATURE_NAMES.length} names`);
   return Float64Array.from(f, (x) => (Number.isFinite(x) ? x : 0));
 }

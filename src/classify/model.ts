@@ -1,12 +1,18 @@
 /**
  * The emotion classifier's model: standardised features -> a small MLP (no hidden layer = multinomial logistic
  * regression) -> softmax over the four quadrants Q1..Q4; several such members (e.g. seeds) average their
- * probabilities. Plain TypeScript on Float64Arrays (a few thousand
- * weights; tfjs would only add set-up and tensors to release), trained full-batch with Adam, cross-entropy and
- * L2, seeded. The saved form is one small JSON object (`ClassifierJSON`); no file system here.
+ * probabilities. Version 2 adds two optional parts:
+ *   - binary heads for arousal (outputs [low, high]) and valence ([negative, positive]), trained on their own as
+ *     the EMOPIA paper does; their marginals give m(q) = P(arousal of q) * P(valence of q), and the quadrant
+ *     probabilities become the normalised geometric mean sqrt(p4(q) * m(q));
+ *   - boosted trees on the raw features (boost.ts), whose probabilities are mixed in linearly with `boostWeight`.
+ * Plain TypeScript on Float64Arrays (a few thousand weights; tfjs would only add set-up and tensors to release),
+ * trained full-batch with Adam, cross-entropy and L2, seeded. The saved form is one small JSON object
+ * (`ClassifierJSON`); no file system here.
  */
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
+import { boostedProba, parseBoosted, type BoostedJSON } from './boost.ts';
 
 export const CLASSIFIER_FORMAT = 'emopia-ts/emotion-classifier';
 export const QUADRANTS = ['Q1', 'Q2', 'Q3', 'Q4'] as const;
@@ -19,13 +25,20 @@ export interface DenseLayer {
 
 export interface ClassifierJSON {
   format: typeof CLASSIFIER_FORMAT;
-  version: 1;
+  /** 1: `members` only; 2: also the optional heads and trees below. */
+  version: 1 | 2;
   features: string[];
   /** Feature standardisation: (x - mean) / std. */
   mean: number[];
   std: number[];
   /** Each member is a list of layers (hidden layers use ReLU; the last gives 4 logits); probabilities are averaged. */
   members: DenseLayer[][];
+  /** Version 2, both or neither: binary networks (2 outputs each: [low, high] arousal, [negative, positive] valence). */
+  arousal?: DenseLayer[][];
+  valence?: DenseLayer[][];
+  /** Version 2: boosted-tree models on the raw features (probabilities averaged), mixed in with weight boostWeight. */
+  boosted?: BoostedJSON[];
+  boostWeight?: number;
   /** How it was trained and how it scored (free-form, for the record). */
   training?: Record<string, unknown>;
 }
@@ -38,6 +51,8 @@ export interface TrainOptions {
   epochs: number;
   lr: number;
   seed: number;
+  /** Number of classes (outputs of the last layer); 4 (the quadrants) unless given. */
+  classes?: number;
   /** Called every `every` epochs with the model so far (for model selection on a validation set). */
   onCheckpoint?: (epoch: number, model: ClassifierJSON) => void;
   every?: number;
@@ -86,14 +101,41 @@ function standardize(model: Pick<ClassifierJSON, 'mean' | 'std'>, x: ArrayLike<n
   return Float64Array.from(model.mean, (m, j) => ((x[j] as number) - m) / (model.std[j] as number));
 }
 
-/** The four quadrant probabilities of a raw feature vector (the mean over members). */
+/** The mean output probabilities of networks on one standardised row. */
+function meanOutput(members: readonly DenseLayer[][], z: Float64Array): number[] {
+  const n = members[0]?.[members[0].length - 1]?.bias.length ?? 0;
+  const p = new Array<number>(n).fill(0);
+  for (const layers of members) {
+    const acts = forward(layers, z);
+    (acts[acts.length - 1] as Float64Array).forEach((v, j) => (p[j]! += v / members.length));
+  }
+  return p;
+}
+
+/**
+ * Quadrant probabilities from the 4-way ones and the two binary marginals: the normalised geometric mean of
+ * p4(q) and P(arousal of q) * P(valence of q), with P(high arousal) = `high` and P(positive valence) = `positive`.
+ */
+export function combineMarginals(p4: readonly number[], high: number, positive: number): number[] {
+  const m = [high * positive, high * (1 - positive), (1 - high) * (1 - positive), (1 - high) * positive];
+  const g = p4.map((p, q) => Math.sqrt(p * (m[q] as number)));
+  const s = g.reduce((a, b) => a + b, 0);
+  return s > 0 ? g.map((v) => v / s) : [...p4];
+}
+
+/** The four quadrant probabilities of a raw feature vector (see the file comment for how the parts combine). */
 export function predictProba(model: ClassifierJSON, features: ArrayLike<number>): number[] {
   if (features.length !== model.features.length) throw new InputError('features', `expected ${model.features.length} values, got ${features.length}`);
   const z = standardize(model, features);
-  const p = new Array<number>(QUADRANTS.length).fill(0);
-  for (const layers of model.members) {
-    const acts = forward(layers, z);
-    (acts[acts.length - 1] as Float64Array).forEach((v, j) => (p[j]! += v / model.members.length));
+  let p = meanOutput(model.members, z);
+  if (model.arousal?.length && model.valence?.length) {
+    p = combineMarginals(p, meanOutput(model.arousal, z)[1] as number, meanOutput(model.valence, z)[1] as number);
+  }
+  const w = model.boostWeight ?? 0;
+  if (model.boosted?.length && w > 0) {
+    const b = new Array<number>(QUADRANTS.length).fill(0);
+    for (const t of model.boosted) boostedProba(t, features).forEach((v, j) => (b[j]! += v / model.boosted!.length));
+    p = p.map((v, j) => (1 - w) * v + w * (b[j] as number));
   }
   return p;
 }
@@ -110,17 +152,21 @@ export function ensemble(models: readonly ClassifierJSON[]): ClassifierJSON {
   return { ...first, members: models.flatMap((m) => m.members) };
 }
 
-/** Trains a classifier on raw feature rows and labels 0..3. Deterministic for a given seed. */
+/**
+ * Trains a classifier on raw feature rows and labels 0..3 (0..classes-1 with `opts.classes`: the result's
+ * members then have that many outputs, for use as a version-2 head). Deterministic for a given seed.
+ */
 export function trainClassifier(X: readonly Float64Array[], y: readonly number[], featureNames: readonly string[], opts: TrainOptions): ClassifierJSON {
   if (X.length === 0 || X.length !== y.length) throw new InputError('training set', `expected as many labels as rows, got ${y.length} and ${X.length}`);
   const wrong = X.findIndex((x) => x.length !== featureNames.length);
   if (wrong >= 0) throw new InputError('training set', `expected rows of ${featureNames.length} features (one per name), row ${wrong} has ${X[wrong]?.length}`);
-  const bad = y.findIndex((k) => !Number.isInteger(k) || k < 0 || k >= QUADRANTS.length);
-  if (bad >= 0) throw new InputError('training set', `expected labels 0..${QUADRANTS.length - 1}, label ${bad} is ${y[bad]}`);
+  const classes = opts.classes ?? QUADRANTS.length;
+  const bad = y.findIndex((k) => !Number.isInteger(k) || k < 0 || k >= classes);
+  if (bad >= 0) throw new InputError('training set', `expected labels 0..${classes - 1}, label ${bad} is ${y[bad]}`);
   const { mean, std } = standardizer(X);
   const Z = X.map((x) => standardize({ mean, std }, x));
   const rng = new Rng(opts.seed);
-  const sizes = [featureNames.length, ...opts.hidden, QUADRANTS.length];
+  const sizes = [featureNames.length, ...opts.hidden, classes];
   const layers: DenseLayer[] = sizes.slice(0, -1).map((nin, l) => {
     const nout = sizes[l + 1] as number;
     const scale = Math.sqrt(2 / (nin + nout)); // Glorot normal
@@ -191,25 +237,43 @@ export function trainClassifier(X: readonly Float64Array[], y: readonly number[]
 /** Checks a classifier read from JSON; throws InputError naming the first problem. */
 export function parseClassifier(json: unknown, what = 'classifier'): ClassifierJSON {
   const o = json as Partial<ClassifierJSON> | null;
-  if (typeof o !== 'object' || o === null || o.format !== CLASSIFIER_FORMAT || o.version !== 1) {
-    throw new InputError(what, `expected format '${CLASSIFIER_FORMAT}' version 1, got ${JSON.stringify((o as { format?: unknown } | null)?.format ?? null)}`);
+  if (typeof o !== 'object' || o === null || o.format !== CLASSIFIER_FORMAT || (o.version !== 1 && o.version !== 2)) {
+    const got = (o as { format?: unknown; version?: unknown } | null) ?? null;
+    throw new InputError(what, `expected format '${CLASSIFIER_FORMAT}' version 1 or 2, got ${JSON.stringify(got?.format ?? null)} version ${JSON.stringify(got?.version ?? null)}`);
   }
   const d = Array.isArray(o.features) ? o.features.length : -1;
   const nums = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (d <= 0 || !o.features!.every((x) => typeof x === 'string')) throw new InputError(what, 'expected "features": a non-empty list of names');
   if (!nums(o.mean, d) || !nums(o.std, d) || !o.std!.every((s) => s > 0)) throw new InputError(what, `expected "mean" and "std": ${d} finite numbers each (std > 0)`);
-  if (!Array.isArray(o.members) || o.members.length === 0) throw new InputError(what, 'expected "members": a non-empty list of layer lists');
-  o.members.forEach((layers, k) => {
-    if (!Array.isArray(layers) || layers.length === 0) throw new InputError(what, `member ${k}: expected a non-empty list of layers`);
-    let nin = d;
-    layers.forEach((L, l) => {
-      const nout = Array.isArray(L?.bias) ? L.bias.length : -1;
-      if (nout <= 0 || !nums(L.bias, nout) || !Array.isArray(L.weight) || L.weight.length !== nin || !L.weight.every((r) => nums(r, nout))) {
-        throw new InputError(what, `member ${k} layer ${l}: expected weight [${nin}][n] and bias [n] of finite numbers`);
-      }
-      nin = nout;
+  const networks = (list: unknown, name: string, label: string, outputs: number) => {
+    if (!Array.isArray(list) || list.length === 0) throw new InputError(what, `expected "${name}": a non-empty list of layer lists`);
+    list.forEach((layers: unknown, k) => {
+      if (!Array.isArray(layers) || layers.length === 0) throw new InputError(what, `${label} ${k}: expected a non-empty list of layers`);
+      let nin = d;
+      (layers as Partial<DenseLayer>[]).forEach((L, l) => {
+        const nout = Array.isArray(L?.bias) ? L.bias.length : -1;
+        if (nout <= 0 || !nums(L.bias, nout) || !Array.isArray(L.weight) || L.weight.length !== nin || !L.weight.every((r) => nums(r, nout))) {
+          throw new InputError(what, `${label} ${k} layer ${l}: expected weight [${nin}][n] and bias [n] of finite numbers`);
+        }
+        nin = nout;
+      });
+      if (nin !== outputs) throw new InputError(what, `${label} ${k}: expected the last layer to give ${outputs} outputs, got ${nin}`);
     });
-    if (nin !== QUADRANTS.length) throw new InputError(what, `member ${k}: expected the last layer to give ${QUADRANTS.length} outputs, got ${nin}`);
-  });
+  };
+  networks(o.members, 'members', 'member', QUADRANTS.length);
+  const extras = o.arousal !== undefined || o.valence !== undefined || o.boosted !== undefined || o.boostWeight !== undefined;
+  if (extras && o.version !== 2) throw new InputError(what, 'expected version 2 for "arousal", "valence", "boosted" or "boostWeight", got version 1');
+  if ((o.arousal === undefined) !== (o.valence === undefined)) throw new InputError(what, 'expected "arousal" and "valence" heads together, got only one');
+  if (o.arousal !== undefined) networks(o.arousal, 'arousal', 'arousal head', 2);
+  if (o.valence !== undefined) networks(o.valence, 'valence', 'valence head', 2);
+  if ((o.boosted === undefined) !== (o.boostWeight === undefined)) throw new InputError(what, 'expected "boosted" and "boostWeight" together, got only one');
+  if (o.boosted !== undefined) {
+    const w = o.boostWeight;
+    if (typeof w !== 'number' || !(w >= 0 && w <= 1)) throw new InputError(what, `expected "boostWeight" in [0, 1], got ${JSON.stringify(w)}`);
+    if (!Array.isArray(o.boosted) || o.boosted.length === 0) throw new InputError(what, 'expected "boosted": a non-empty list of boosted-tree models');
+    o.boosted.forEach((b, k) => {
+      if (parseBoosted(b, d, `${what}: boosted ${k}`).classes !== QUADRANTS.length) throw new InputError(what, `boosted ${k}: expected ${QUADRANTS.length} classes, got ${b.classes}`);
+    });
+  }
   return o as ClassifierJSON;
 }

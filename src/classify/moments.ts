@@ -1,0 +1,32 @@
+/** Small statistics over plain number lists, shared by the feature files: mean, standard deviation, quantile, Pearson correlation. */
+
+export const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+/** Population standard deviation (0 for an empty list). */
+export function std(xs: readonly number[]): number {
+  const m = mean(xs);
+  return xs.length ? Math.sqrt(mean(xs.map((x) => (x - m) ** 2))) : 0;
+}
+
+/** The element at rank round(p * (n - 1)) of the sorted list (no interpolation); 0 for an empty list. */
+export function quantile(xs: readonly number[], p: number): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))));
+  return s[i] as number;
+}
+
+/** Pearson correlation of two equally long lists; 0 when either is constant. */
+export function pearson(a: readonly number[], b: readonly number[]): number {
+  const ma = mean(a);
+  const mb = mean(b);
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += ((a[i] as number) - ma) * ((b[i] as number) - mb);
+    da += ((a[i] as number) - ma) ** 2;
+    db += ((b[i] as number) - mb) ** 2;
+  }
+  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : 0;
+}
