@@ -1,7 +1,7 @@
 /** The committed classifier split (regenerated from its seed), the MLP/logistic model, and the shipped file. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { songOf, emotionFromName } from '../../src/music/dataset.ts';
@@ -102,6 +102,9 @@ test('accuracy and confusion: arousal and valence from quadrants', () => {
 test('corrupt classifiers are refused with the reason', () => {
   const m = loadClassifier();
   assert.deepEqual(m.features, [...FEATURE_NAMES], 'the shipped classifier uses the current features');
+  assert.equal(m.version, 2);
+  assert.ok(m.arousal?.length && m.valence?.length && m.boosted?.length, 'shipped with arousal/valence heads and trees');
+  assert.ok(statSync(`${REPO_ROOT}models/classifier/classifier.json`).size < 1e6, 'under 1 MB');
   const bad = (patch: Record<string, unknown>) => () => parseClassifier({ ...m, ...patch });
   assert.throws(bad({ format: 'x' }), /expected format 'emopia-ts\/emotion-classifier'/);
   assert.throws(bad({ mean: m.mean.slice(1) }), /"mean" and "std"/);
