@@ -1,5 +1,6 @@
 /**
- * Model selection for the emotion classifier (no file system):
+ * The version-1 model selection for the emotion classifier (no file system), kept for the browser bundle's API and
+ * `evaluateRows`; the shipped classifier is now chosen by song-level cross-validation of recipes (cv.ts, recipe.ts):
  *   1. a small grid of logistic regressions and one-hidden-layer MLPs, each trained on the train rows (seed s)
  *      and checked on the validation rows every 25 epochs;
  *   2. the (configuration, epoch) with the lowest validation cross-entropy wins (cross-entropy rather than
