@@ -15,7 +15,7 @@ import { FEATURE_NAMES, scoreFeatures } from '../src/classify/features.ts';
 import { makeSplit, parseSplit } from '../src/classify/split.ts';
 import { trainRecipe, type Recipe } from '../src/classify/recipe.ts';
 import { InputError } from '../src/errors.ts';
-import { evaluateRows } from '../src/classify/train.ts';
+import { evaluateRows } from '../src/classify/scoring.ts';
 import { loadClassifier } from '../src/classify/node.ts';
 
 const { values: args } = parseArgs({

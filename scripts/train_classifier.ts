@@ -20,7 +20,7 @@ import { baseName, emotionFromName } from '../src/music/dataset.ts';
 import { midiToScore } from '../src/music/midi_io.ts';
 import { FEATURE_NAMES, scoreFeatures } from '../src/classify/features.ts';
 import { parseSplit, SPLIT_SETS, type SplitSet } from '../src/classify/split.ts';
-import { evaluateRows, type LabelledRows, type Scored } from '../src/classify/train.ts';
+import { evaluateRows, type LabelledRows, type Scored } from '../src/classify/scoring.ts';
 import { candidateRecipes, trainRecipe } from '../src/classify/recipe.ts';
 import { crossValidate } from '../src/classify/cv.ts';
 import type { TreeJSON } from '../src/classify/boost.ts';

@@ -92,6 +92,8 @@ export { pieceStats, summarizeStats, entropyBits, meanTempo, STAT_KEYS, STAT_LAB
 export { quantizedScore, secondsAt } from './classify/timing.ts';
 export { trainClassifier, predictProba, ensemble, parseClassifier, standardizer, QUADRANTS, CLASSIFIER_FORMAT, type ClassifierJSON, type DenseLayer, type TrainOptions } from './classify/model.ts';
 export { classifyScore, fromProbs, accuracy, confusion, type Classification, type Accuracy, type Quadrant } from './classify/classify.ts';
-export { selectModel, defaultGrid, evaluateRows, type Candidate, type LabelledRows, type SelectionResult } from './classify/train.ts';
+export { evaluateRows, type LabelledRows, type Scored } from './classify/scoring.ts';
+export { songFolds, crossValidate, poolScores } from './classify/cv.ts';
+export { candidateRecipes, trainRecipe, type Recipe } from './classify/recipe.ts';
 export { evaluateConditioning, conditioningAccuracy, measure, type EvaluateOptions, type EvaluationResult, type PieceResult } from './classify/evaluate.ts';
 export { statsChartSvg, type ChartSeries } from './classify/svg.ts';

@@ -7,7 +7,7 @@
 import { songOf, emotionFromName } from '../music/dataset.ts';
 import { Rng } from '../random.ts';
 import { trainRecipe, type Recipe } from './recipe.ts';
-import { evaluateRows, type Scored } from './train.ts';
+import { evaluateRows, type Scored } from './scoring.ts';
 
 /** Fold index 0..k-1 of every clip; clips of one song share a fold. */
 export function songFolds(names: readonly string[], k: number, seed: number): number[] {
