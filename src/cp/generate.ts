@@ -55,6 +55,13 @@ export interface GenerateOptions {
    * logits (within 1e-4).
    */
   engine?: 'auto' | 'fast' | 'tensor';
+  /**
+   * Emotion guidance w (default 1: plain conditional sampling). With w != 1 every piece runs beside a twin primed
+   * with the neutral Emotion word (emotion 0, pre-training's) and fed the same words, and each family's logits
+   * are l = l_neutral + w * (l_emotion - l_neutral) before sampling: w > 1 pushes the piece further from what the
+   * model would play without the emotion (classifier-free guidance). Doubles the work per word.
+   */
+  guidance?: number;
   /** Called after each generated word with the number generated so far. */
   onWord?: (generated: number) => void;
 }
@@ -206,6 +213,21 @@ function fastStepper(model: CPTransformer, batch: number): Stepper {
   };
 }
 
+/**
+ * Guided logits of B pieces from the 2B rows of `l` (width each): rows 0..B-1 conditioned on the emotion, rows
+ * B..2B-1 on the neutral word; out = neutral + w * (emotion - neutral).
+ */
+export function guideLogits(l: Float32Array, B: number, width: number, w: number): Float32Array {
+  if (l.length !== 2 * B * width) throw new RangeError(`guideLogits: expected ${2 * B * width} logits, got ${l.length}`);
+  const out = new Float32Array(B * width);
+  for (let i = 0; i < B * width; i++) {
+    const c = l[i] as number;
+    const u = l[B * width + i] as number;
+    out[i] = u + w * (c - u);
+  }
+  return out;
+}
+
 /** One sequence being generated. */
 interface Track {
   rng: Rng;
@@ -239,6 +261,9 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const maxWords = opts.maxWords ?? Infinity;
   if (!(Number.isInteger(maxBars) && maxBars >= 1)) throw new InputError('maxBars', `expected an integer >= 1, got ${maxBars}`);
   if (!(maxWords === Infinity || (Number.isInteger(maxWords) && maxWords >= 1))) throw new InputError('maxWords', `expected an integer >= 1, got ${maxWords}`);
+  const guidance = opts.guidance ?? 1;
+  if (!(Number.isFinite(guidance) && guidance >= 0)) throw new InputError('guidance', `expected a number >= 0, got ${guidance}`);
+  const guided = guidance !== 1;
   const table = samplingTable(opts.sampling);
   const grammar = typeAllowedValues(vocab);
   const stopAtEos = opts.stopAtEos ?? true;
@@ -259,15 +284,19 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
     for (const w of fed) advance(layout, vocab, w);
     return { rng, words: [...fed], layout, generated: 0, bars: 1, stoppedBy: null };
   });
+  // Guided: rows B..2B-1 are the neutral twins, fed the same words after their own first (Emotion) word.
+  const rows = guided ? 2 * B : B;
+  const neutral = [emotionWord(vocab, 0), ...fed.slice(1)];
+  const feedAll = (ws: number[][]): void => stepper.feed(guided ? [...ws, ...ws] : ws);
   const engine = opts.engine ?? 'auto';
-  const stepper = engine === 'fast' || (engine === 'auto' && B === 1) ? fastStepper(model, B) : tensorStepper(model, B);
+  const stepper = engine === 'fast' || (engine === 'auto' && rows === 1) ? fastStepper(model, rows) : tensorStepper(model, rows);
   try {
-    for (const w of fed) stepper.feed(tracks.map(() => w));
+    fed.forEach((w, i) => stepper.feed(guided ? [...tracks.map(() => w), ...tracks.map(() => neutral[i] as number[])] : tracks.map(() => w)));
     for (let pos = fed.length; ; pos++) {
       for (const t of tracks) if (!t.stoppedBy && t.generated >= maxWords) t.stoppedBy = 'maxWords';
       if (pos >= cfg.maxLen) for (const t of tracks) t.stoppedBy ??= 'maxLen';
       if (tracks.every((t) => t.stoppedBy)) break;
-      const tl = stepper.typeLogits();
+      const tl = guided ? guideLogits(stepper.typeLogits(), B, nType, guidance) : stepper.typeLogits();
       const types = tracks.map((t, b) => {
         if (t.stoppedBy) return typeEOS;
         const type = sampleLogits(tl.subarray(b * nType, (b + 1) * nType), table.type, t.rng, allowedTypes(vocab, t.layout, stopAtEos));
@@ -275,7 +304,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         return type;
       });
       if (tracks.every((t) => t.stoppedBy)) break;
-      const rl = stepper.restLogits(types);
+      const rl = guided ? guideLogits(stepper.restLogits([...types, ...types]), B, restSize, guidance) : stepper.restLogits(types);
       const next = tracks.map((t, b) => {
         if (t.stoppedBy) return eos;
         const type = types[b] as number;
@@ -297,7 +326,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
       });
       opts.onWord?.(Math.max(...tracks.map((t) => t.generated)));
       if (tracks.every((t) => t.stoppedBy)) break;
-      stepper.feed(next);
+      feedAll(next);
     }
   } finally {
     stepper.dispose();

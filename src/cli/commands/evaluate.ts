@@ -22,8 +22,9 @@ import { quantizedScore } from '../../classify/timing.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { readInput } from './_music_io.ts';
+import { addSamplingOptions, samplingOverrides, type SamplingCliOptions } from './_sampling.ts';
 
-interface EvaluateCliOptions {
+interface EvaluateCliOptions extends SamplingCliOptions {
   checkpoint?: string;
   perEmotion: number;
   seed: number;
@@ -111,7 +112,7 @@ function report(r: EvaluationResult, real: Record<string, Stats> | null, what: s
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('evaluate')
     .description('generate pieces per emotion, classify them, and report the confusion matrix, conditioning accuracy and musical statistics')
     .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default, once there)')
@@ -119,7 +120,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'sampling seed', parseIntOption('seed', 0), 0)
     .option('--emotions <list>', 'quadrants to request, comma-separated', 'Q1,Q2,Q3,Q4')
     .option('--max-bars <n>', 'bars per generated piece', parseIntOption('max-bars', 1), 16)
-    .option('--max-words <n>', 'words per generated piece (default: no limit but the model length)', parseIntOption('max-words', 1))
+    .option('--max-words <n>', 'words per generated piece (default: no limit but the model length)', parseIntOption('max-words', 1));
+  addSamplingOptions(cmd)
     .option('--classifier <dir|file>', 'emotion classifier', DEFAULT_CLASSIFIER_DIR)
     .option('--real <dir>', 'real EMOPIA clips for the statistics (default $EMOPIA_DIR)')
     .option('--json', 'print the results as JSON')
@@ -142,7 +144,7 @@ export function register(program: Command): void {
         let done = 0;
         let info = '';
         result = evaluateConditioning(model, vocab, classifier, {
-          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch,
+          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch, guidance: opts.guidance, sampling: samplingOverrides(opts),
           onWord: (n) => bar?.update(done, `${info}generating: ${n} words`),
           onPiece: (p) => {
             done = p.done;

@@ -19,13 +19,13 @@ import { resolveCheckpoint } from '../../cp/default_model.ts';
 import { generateBatch, primeFor } from '../../cp/generate.ts';
 import { disposeState, type CPTransformer } from '../../cp/model.ts';
 import { FastStepper } from '../../cp/fast_step.ts';
-import type { SamplingOverrides } from '../../cp/sampling.ts';
 import { Rng } from '../../random.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { parseChoice, readInput } from './_music_io.ts';
+import { addSamplingOptions, samplingOverrides, type SamplingCliOptions } from './_sampling.ts';
 
-interface GenerateCliOptions {
+interface GenerateCliOptions extends SamplingCliOptions {
   checkpoint?: string;
   emotion: string;
   output: string;
@@ -34,34 +34,10 @@ interface GenerateCliOptions {
   seed: number;
   maxBars: number;
   maxWords?: number;
-  temperature?: Array<[Family, number | null]>;
-  topP?: Array<[Family, number | null]>;
   prompt?: string;
   backend: BackendName;
   attentionCheck: 'step' | 'none';
   progress: boolean;
-}
-
-/** `family=value` pairs, repeatable; `none` (top-p only) turns nucleus sampling off for that family. */
-function familyValue(option: string, check: (v: number) => boolean, expect: string, allowNone: boolean) {
-  return (value: string, previous: Array<[Family, number | null]> = []): Array<[Family, number | null]> => {
-    const m = /^([a-z]+)=(.+)$/.exec(value.trim());
-    const fam = m?.[1] as Family | undefined;
-    if (!m || !fam || !(FAMILIES as readonly string[]).includes(fam)) {
-      throw new UsageError(`--${option}`, `expected family=value with family one of ${FAMILIES.join(', ')}, got '${value}'`);
-    }
-    if (allowNone && m[2] === 'none') return [...previous, [fam, null]];
-    const n = Number(m[2]);
-    if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${option}`, `expected ${expect} for ${fam}, got '${m[2]}'`);
-    return [...previous, [fam, n]];
-  };
-}
-
-function samplingOverrides(opts: GenerateCliOptions): SamplingOverrides {
-  const out: SamplingOverrides = {};
-  for (const [f, t] of opts.temperature ?? []) out[f] = { ...out[f], temperature: t as number };
-  for (const [f, p] of opts.topP ?? []) out[f] = { ...out[f], topP: p };
-  return out;
 }
 
 /** Output paths: one file, or N numbered files in a folder. */
@@ -122,7 +98,7 @@ function checkIncremental(model: CPTransformer, fed: number[][]): void {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('generate')
     .description('generate piano music for an emotion (Q1..Q4) with a trained model; writes MIDI')
     .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default, once there)')
@@ -132,9 +108,8 @@ export function register(program: Command): void {
     .option('--batch <n>', 'pieces generated together (one batched step per word; faster per piece)', parseIntOption('batch', 1, 256), 8)
     .option('--seed <n>', 'sampling seed; the same seed gives the same files', parseIntOption('seed', 0), 0)
     .option('--max-bars <n>', 'stop after this many bars', parseIntOption('max-bars', 1), 32)
-    .option('--max-words <n>', 'stop after this many generated words (default: no limit but the model length)', parseIntOption('max-words', 1))
-    .option('--temperature <family=value>', "override EMOPIA's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false))
-    .option('--top-p <family=value>', "override EMOPIA's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
+    .option('--max-words <n>', 'stop after this many generated words (default: no limit but the model length)', parseIntOption('max-words', 1));
+  addSamplingOptions(cmd)
     .option('--prompt <in.mid>', 'continue this MIDI: its words are fed first, behind the requested emotion word')
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
     .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prime; 'none': skip", parseChoice('attention-check', ['step', 'none'] as const), 'step')
@@ -164,7 +139,7 @@ export function register(program: Command): void {
           const label = group.length > 1 ? `generate ${first + 1}-${first + group.length}/${paths.length}` : `generate ${first + 1}/${paths.length}`;
           const progress = opts.progress ? startProgress(label, total, 'words') : null;
           const results = generateBatch(model, vocab, {
-            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt,
+            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance: opts.guidance,
             onWord: progress ? (n) => progress.update(n) : undefined,
           }, rngs.slice(first, first + group.length));
           progress?.stop();

@@ -1,0 +1,46 @@
+/**
+ * The sampling options shared by `generate` and `evaluate`: per-family temperature and top-p over EMOPIA's
+ * table, and emotion guidance. Evaluating a model with the sampling it will generate with needs the same flags.
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.ts';
+import { FAMILIES, type Family } from '../../music/vocab.ts';
+import type { SamplingOverrides } from '../../cp/sampling.ts';
+import { parseFloatOption } from '../options.ts';
+
+export interface SamplingCliOptions {
+  temperature?: Array<[Family, number | null]>;
+  topP?: Array<[Family, number | null]>;
+  guidance?: number;
+}
+
+/** `family=value` pairs, repeatable; `none` (top-p only) turns nucleus sampling off for that family. */
+function familyValue(option: string, check: (v: number) => boolean, expect: string, allowNone: boolean) {
+  return (value: string, previous: Array<[Family, number | null]> = []): Array<[Family, number | null]> => {
+    const m = /^([a-z]+)=(.+)$/.exec(value.trim());
+    const fam = m?.[1] as Family | undefined;
+    if (!m || !fam || !(FAMILIES as readonly string[]).includes(fam)) {
+      throw new UsageError(`--${option}`, `expected family=value with family one of ${FAMILIES.join(', ')}, got '${value}'`);
+    }
+    if (allowNone && m[2] === 'none') return [...previous, [fam, null]];
+    const n = Number(m[2]);
+    if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${option}`, `expected ${expect} for ${fam}, got '${m[2]}'`);
+    return [...previous, [fam, n]];
+  };
+}
+
+/** Adds --temperature, --top-p and --guidance to a command. */
+export function addSamplingOptions(cmd: Command): Command {
+  return cmd
+    .option('--temperature <family=value>', "override the model's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false))
+    .option('--top-p <family=value>', "override the model's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
+    .option('--guidance <w>', "emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from the neutral (no-emotion) ones, at twice the work (default: the model's own, else 1)", parseFloatOption('guidance', 0));
+}
+
+/** The overrides given on the command line. */
+export function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
+  const out: SamplingOverrides = {};
+  for (const [f, t] of opts.temperature ?? []) out[f] = { ...out[f], temperature: t as number };
+  for (const [f, p] of opts.topP ?? []) out[f] = { ...out[f], topP: p };
+  return out;
+}

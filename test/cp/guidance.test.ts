@@ -1,0 +1,53 @@
+// Emotion guidance: l = l_neutral + w * (l_emotion - l_neutral), with a neutral twin fed the same words.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, initBackend } from '../../src/backend.ts';
+import { Rng } from '../../src/random.ts';
+import { Vocab, FAMILIES, FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
+import { checkWords } from '../../src/music/grammar.ts';
+import { makeConfig } from '../../src/cp/config.ts';
+import { CPTransformer } from '../../src/cp/model.ts';
+import { generate, generateBatch, guideLogits } from '../../src/cp/generate.ts';
+
+const vocab = Vocab.fullGrid();
+const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
+
+test('guideLogits: neutral + w * (emotion - neutral), per piece', () => {
+  // Two pieces of width 2: emotion rows [1,2],[3,4]; neutral rows [0,0],[5,5].
+  const l = Float32Array.from([1, 2, 3, 4, 0, 0, 5, 5]);
+  assert.deepEqual([...guideLogits(l, 2, 2, 2)], [2, 4, 1, 3]);
+  assert.deepEqual([...guideLogits(l, 2, 2, 0)], [0, 0, 5, 5]);
+  assert.deepEqual([...guideLogits(l, 2, 2, 1)], [1, 2, 3, 4]);
+  assert.throws(() => guideLogits(l, 3, 2, 2), /expected 12 logits, got 8/);
+});
+
+test('guided generation: w = 0 ignores the emotion, w = 3 follows it; grammatical, seeded, no tensor left', async () => {
+  await initBackend('wasm');
+  const model = new CPTransformer(makeConfig('tiny', classes), new Rng(3));
+  const sd = model.stateDict();
+  // Make the emotion word matter to a random model: large, distinct emotion embeddings.
+  const emb = sd.get('word_emb_emotion.lut.weight')!;
+  for (let i = 0; i < emb.data.length; i++) emb.data[i] = (emb.data[i] as number) * 30;
+  model.loadStateDict(sd);
+  const opts = { maxWords: 40, maxBars: 1000, stopAtEos: false, seed: 11 };
+  const before = tf.memory().numTensors;
+  const body = (w: Int32Array) => w.slice(N_FAMILIES); // all but the Emotion word
+  const q1 = generate(model, vocab, { ...opts, emotion: 'Q1', guidance: 0 });
+  assert.equal(tf.memory().numTensors, before, 'no tensor outlives a guided generation');
+  const q3 = generate(model, vocab, { ...opts, emotion: 'Q3', guidance: 0 });
+  assert.equal(q1.words[FAMILY_INDEX.emotion], 1);
+  assert.equal(q3.words[FAMILY_INDEX.emotion], 3);
+  assert.deepEqual(body(q1.words), body(q3.words), 'w = 0: only the neutral twin speaks, whatever the emotion');
+  const g3 = generate(model, vocab, { ...opts, emotion: 'Q1', guidance: 3 });
+  const again = generate(model, vocab, { ...opts, emotion: 'Q1', guidance: 3 });
+  const plain = generate(model, vocab, { ...opts, emotion: 'Q1' });
+  assert.deepEqual(g3.words, again.words, 'seeded');
+  assert.notDeepEqual(body(g3.words), body(plain.words), 'w = 3 differs from plain sampling');
+  assert.notDeepEqual(body(g3.words), body(q1.words), 'w = 3 differs from w = 0');
+  for (const r of [q1, g3]) assert.deepEqual(checkWords(vocab, r.words), []);
+  // A batch of guided pieces: piece 1 is the piece generated alone with the same rng.
+  const [first] = generateBatch(model, vocab, { ...opts, emotion: 'Q1', guidance: 3 }, [new Rng(11), new Rng(12)]);
+  assert.deepEqual(first!.words, g3.words);
+  assert.throws(() => generate(model, vocab, { ...opts, emotion: 'Q1', guidance: -1 }), /^InputError: guidance: expected a number >= 0, got -1/);
+  model.dispose();
+});
