@@ -79,7 +79,8 @@ export {
   type SamplingParams,
   type SamplingOverrides,
 } from './cp/sampling.ts';
-export { generate, generateBatch, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
+export { parseGenerationDefaults, mergeSampling, type GenerationDefaults } from './cp/generation_defaults.ts';
+export { generate, generateBatch, guideLogits, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
 export { cpLoss, maskedCrossEntropy, maskedCrossEntropySum, uniformLoss, type CPLoss } from './cp/train/loss.ts';
 export { Adam, clipGradNorm, type AdamOptions, type AdamState } from './cp/train/optim.ts';
 export { learningRate, type ScheduleConfig } from './cp/train/schedule.ts';

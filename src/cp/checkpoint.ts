@@ -15,11 +15,14 @@ import { readInputFile, readJsonInput } from '../io/read.ts';
 import type { Vocab } from '../music/vocab.ts';
 import type { CPConfig } from './config.ts';
 import type { CPTransformer } from './model.ts';
+import { parseGenerationDefaults, type GenerationDefaults } from './generation_defaults.ts';
 import { metaFromParts, modelFromParts, modelToParts, type PartNames, type ToPartsOptions } from './model_bytes.ts';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
 export const VOCAB_FILE = 'vocab.json';
+/** Optional: the model's own sampling settings (generation_defaults.ts). */
+export const GENERATION_FILE = 'generation.json';
 
 export type SaveModelOptions = ToPartsOptions;
 
@@ -61,4 +64,10 @@ export function loadModel(dir: string): { model: CPTransformer; config: CPConfig
   const config = readJson(names.config);
   const vocab = readJson(names.vocab);
   return modelFromParts({ weights: readInputFile(names.weights), config, vocab }, names);
+}
+
+/** The run folder's generation.json, or no overrides when it has none. */
+export function readGenerationDefaults(dir: string): GenerationDefaults {
+  const path = join(dir, GENERATION_FILE);
+  return existsSync(path) ? parseGenerationDefaults(readJson(path), path) : { sampling: {} };
 }

@@ -5,7 +5,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
-import type { SamplingOverrides } from '../../cp/sampling.ts';
+import { samplingTable, type SamplingOverrides } from '../../cp/sampling.ts';
+import { readGenerationDefaults } from '../../cp/checkpoint.ts';
+import { mergeSampling } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
 
 export interface SamplingCliOptions {
@@ -38,9 +40,22 @@ export function addSamplingOptions(cmd: Command): Command {
 }
 
 /** The overrides given on the command line. */
-export function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
+function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
   const out: SamplingOverrides = {};
   for (const [f, t] of opts.temperature ?? []) out[f] = { ...out[f], temperature: t as number };
   for (const [f, p] of opts.topP ?? []) out[f] = { ...out[f], topP: p };
   return out;
+}
+
+/** The sampling to use with the run folder `checkpoint`: its generation.json, then the command line on top. */
+export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number } {
+  const defaults = readGenerationDefaults(checkpoint);
+  return { sampling: mergeSampling(defaults.sampling, samplingOverrides(opts)), guidance: opts.guidance ?? defaults.guidance ?? 1 };
+}
+
+/** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */
+export function describeSampling(sampling: SamplingOverrides, guidance: number): string {
+  const table = samplingTable(sampling);
+  const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}`);
+  return `guidance ${guidance}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
 }

@@ -22,7 +22,8 @@ import { quantizedScore } from '../../classify/timing.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { readInput } from './_music_io.ts';
-import { addSamplingOptions, samplingOverrides, type SamplingCliOptions } from './_sampling.ts';
+import { addSamplingOptions, describeSampling, resolveSampling, type SamplingCliOptions } from './_sampling.ts';
+import { samplingTable } from '../../cp/sampling.ts';
 
 interface EvaluateCliOptions extends SamplingCliOptions {
   checkpoint?: string;
@@ -84,9 +85,9 @@ function realStats(dir: string, progress: boolean): { stats: Record<string, Stat
 const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 const pad = (s: string, n: number) => s.padStart(n);
 
-function report(r: EvaluationResult, real: Record<string, Stats> | null, what: string): string {
+function report(r: EvaluationResult, real: Record<string, Stats> | null, what: string, how: string): string {
   const lines: string[] = [];
-  lines.push(`emopia evaluate: ${what}: ${r.perEmotion} pieces per quadrant, seed ${r.seed}`);
+  lines.push(`emopia evaluate: ${what}: ${r.perEmotion} pieces per quadrant, seed ${r.seed}; ${how}`);
   lines.push('');
   lines.push('confusion matrix (rows: requested quadrant, columns: classified)');
   lines.push(`       ${QUADRANTS.map((q) => pad(q, 5)).join('')}${pad('none', 6)}${pad('total', 7)}`);
@@ -132,6 +133,7 @@ export function register(program: Command): void {
     .action(async (opts: EvaluateCliOptions) => {
       const quadrants = parseQuadrants(opts.emotions);
       const checkpoint = resolveCheckpoint(opts.checkpoint);
+      const { sampling, guidance } = resolveSampling(opts, checkpoint);
       const classifier = loadClassifier(opts.classifier);
       const realDir = opts.real ?? process.env.EMOPIA_DIR;
       // The real clips first: a bad folder fails before minutes of generation.
@@ -144,7 +146,7 @@ export function register(program: Command): void {
         let done = 0;
         let info = '';
         result = evaluateConditioning(model, vocab, classifier, {
-          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch, guidance: opts.guidance, sampling: samplingOverrides(opts),
+          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch, guidance, sampling,
           onWord: (n) => bar?.update(done, `${info}generating: ${n} words`),
           onPiece: (p) => {
             done = p.done;
@@ -164,11 +166,11 @@ export function register(program: Command): void {
       if (opts.json) {
         const { pieces, ...rest } = result;
         process.stdout.write(`${JSON.stringify({
-          checkpoint, ...rest, rows: 'requested quadrant', columns: [...QUADRANTS],
+          checkpoint, ...rest, guidance, sampling: samplingTable(sampling), rows: 'requested quadrant', columns: [...QUADRANTS],
           real: real ? { dir: realDir, clips: real.clips, skipped: real.skipped, stats: real.stats } : null,
           pieces,
         }, null, 1)}\n`);
-      } else process.stdout.write(report(result, real?.stats ?? null, checkpoint));
+      } else process.stdout.write(report(result, real?.stats ?? null, checkpoint, describeSampling(sampling, guidance)));
       if (opts.svg) process.stderr.write(`emopia evaluate: wrote ${opts.svg}\n`);
     });
 }

@@ -23,7 +23,7 @@ import { Rng } from '../../random.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { parseChoice, readInput } from './_music_io.ts';
-import { addSamplingOptions, samplingOverrides, type SamplingCliOptions } from './_sampling.ts';
+import { addSamplingOptions, resolveSampling, type SamplingCliOptions } from './_sampling.ts';
 
 interface GenerateCliOptions extends SamplingCliOptions {
   checkpoint?: string;
@@ -119,7 +119,7 @@ export function register(program: Command): void {
       const emotion: Emotion = parseEmotion(opts.emotion.toUpperCase()); // InputError (exit 1) for anything but Q1..Q4
       const emotionName = `Q${emotion}`;
       const paths = outputPaths(opts.output, opts.num, emotionName, opts.seed);
-      const sampling = samplingOverrides(opts);
+      const { sampling, guidance } = resolveSampling(opts, checkpoint);
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
       try {
@@ -139,7 +139,7 @@ export function register(program: Command): void {
           const label = group.length > 1 ? `generate ${first + 1}-${first + group.length}/${paths.length}` : `generate ${first + 1}/${paths.length}`;
           const progress = opts.progress ? startProgress(label, total, 'words') : null;
           const results = generateBatch(model, vocab, {
-            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance: opts.guidance,
+            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance,
             onWord: progress ? (n) => progress.update(n) : undefined,
           }, rngs.slice(first, first + group.length));
           progress?.stop();

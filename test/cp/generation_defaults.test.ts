@@ -1,0 +1,64 @@
+// A run folder's generation.json: parsed with one-line errors, merged under the command line's flags.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../../src/backend.ts';
+import { Rng } from '../../src/random.ts';
+import { FAMILIES, Vocab } from '../../src/music/vocab.ts';
+import { midiToScore } from '../../src/music/midi_io.ts';
+import { makeConfig } from '../../src/cp/config.ts';
+import { CPTransformer } from '../../src/cp/model.ts';
+import { saveModel, readGenerationDefaults } from '../../src/cp/checkpoint.ts';
+import { mergeSampling, parseGenerationDefaults } from '../../src/cp/generation_defaults.ts';
+import { runCli } from '../helpers/cli.ts';
+
+test('parseGenerationDefaults: valid files, and what is wrong with the others', () => {
+  assert.deepEqual(parseGenerationDefaults({ sampling: { velocity: { temperature: 1 } }, guidance: 2, why: 'notes' }, 'g'), { sampling: { velocity: { temperature: 1 } }, guidance: 2 });
+  assert.deepEqual(parseGenerationDefaults({}, 'g'), { sampling: {} });
+  assert.throws(() => parseGenerationDefaults([], 'g.json'), /^InputError: g\.json: expected an object \{sampling\?, guidance\?\}, got \[\]/);
+  assert.throws(() => parseGenerationDefaults({ sampling: { loudness: {} } }, 'g.json'), /unknown family 'loudness'/);
+  assert.throws(() => parseGenerationDefaults({ sampling: { pitch: { temperature: 0 } } }, 'g.json'), /^InputError: g\.json: temperature of pitch: expected a number > 0, got 0/);
+  assert.throws(() => parseGenerationDefaults({ sampling: { pitch: { topP: 2 } } }, 'g.json'), /top-p of pitch: expected a number in \(0, 1\], got 2/);
+  assert.throws(() => parseGenerationDefaults({ guidance: 'lots' }, 'g.json'), /expected "guidance" to be a number >= 0, got "lots"/);
+});
+
+test('mergeSampling: the command line wins field by field', () => {
+  const base = { velocity: { temperature: 1, topP: 0.9 }, duration: { temperature: 1 } };
+  const over = { velocity: { temperature: 2 }, pitch: { topP: null } };
+  assert.deepEqual(mergeSampling(base, over), { pitch: { topP: null }, duration: { temperature: 1 }, velocity: { temperature: 2, topP: 0.9 } });
+});
+
+test('emopia generate uses the run folder\'s generation.json unless a flag overrides it', async () => {
+  await initBackend('wasm');
+  const dir = mkdtempSync(join(tmpdir(), 'emopia-gendef-'));
+  try {
+    const vocab = Vocab.fullGrid();
+    const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
+    const model = new CPTransformer(makeConfig('tiny', classes), new Rng(2));
+    const sd = model.stateDict();
+    sd.get('proj_type.bias')!.data[vocab.encode('type', 'EOS')] = -30; // keep an untrained model going
+    const emb = sd.get('word_emb_emotion.lut.weight')!;
+    for (let i = 0; i < emb.data.length; i++) emb.data[i] = (emb.data[i] as number) * 30; // emotions that matter
+    model.loadStateDict(sd);
+    const run = join(dir, 'run');
+    saveModel(run, model, vocab);
+    model.dispose();
+    assert.deepEqual(readGenerationDefaults(run), { sampling: {} }, 'no file, no overrides');
+    // guidance 0 in the folder: the neutral twin alone decides, so Q1 and Q3 give the same notes.
+    writeFileSync(join(run, 'generation.json'), JSON.stringify({ guidance: 0 }));
+    const gen = (q: string, extra: string[] = []) => runCli(['generate', '--checkpoint', run, '--emotion', q, '--max-words', '30', '--seed', '4', '--no-progress', '-o', join(dir, `${q}${extra.length}.mid`), ...extra]);
+    const [a, b, c] = await Promise.all([gen('Q1'), gen('Q3'), gen('Q3', ['--guidance', '1'])]);
+    for (const r of [a, b, c]) assert.equal(r.code, 0, r.stderr);
+    const notes = (f: string) => midiToScore(readFileSync(join(dir, f))).notes;
+    assert.deepEqual(notes('Q10.mid'), notes('Q30.mid'));
+    assert.notDeepEqual(notes('Q32.mid'), notes('Q30.mid'), '--guidance 1 overrides the folder');
+    writeFileSync(join(run, 'generation.json'), '{"guidance": -2}');
+    const bad = await gen('Q1');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^emopia: .*generation\.json: expected "guidance" to be a number >= 0, got -2\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
