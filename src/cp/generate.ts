@@ -56,14 +56,27 @@ export interface GenerateOptions {
    */
   engine?: 'auto' | 'fast' | 'tensor';
   /**
-   * Emotion guidance w (default 1: plain conditional sampling). With w != 1 every piece runs beside a twin primed
-   * with the neutral Emotion word (emotion 0, pre-training's) and fed the same words, and each family's logits
-   * are l = l_neutral + w * (l_emotion - l_neutral) before sampling: w > 1 pushes the piece further from what the
-   * model would play without the emotion (classifier-free guidance). Doubles the work per word.
+   * Emotion guidance w (default 1: plain conditional sampling). With w != 1 every piece runs beside twins primed
+   * with other Emotion words (see `contrast`) and fed the same words, and each family's logits are
+   * l = l_twins + w * (l_emotion - l_twins) before sampling, l_twins being the twins' mean logits: w > 1 pushes
+   * the piece away from what the model plays for the contrast (classifier-free guidance). Costs (1 + twins) x
+   * the work per word.
    */
   guidance?: number;
+  /**
+   * What guidance pushes away from: 'others' (default), the three other quadrants (their mean logits);
+   * 'neutral', the Emotion word 0 of pre-training (one twin, cheaper; a fine-tuned model never saw it).
+   */
+  contrast?: GuidanceContrast;
   /** Called after each generated word with the number generated so far. */
   onWord?: (generated: number) => void;
+}
+
+export type GuidanceContrast = 'others' | 'neutral';
+
+/** The emotions of the twins of a piece guided away from `contrast`. */
+export function contrastEmotions(emotion: Emotion, contrast: GuidanceContrast): Emotion[] {
+  return contrast === 'neutral' ? [0] : ([1, 2, 3, 4] as Emotion[]).filter((e) => e !== emotion);
 }
 
 export type StopReason = 'eos' | 'maxBars' | 'maxWords' | 'maxLen';
@@ -214,16 +227,18 @@ function fastStepper(model: CPTransformer, batch: number): Stepper {
 }
 
 /**
- * Guided logits of B pieces from the 2B rows of `l` (width each): rows 0..B-1 conditioned on the emotion, rows
- * B..2B-1 on the neutral word; out = neutral + w * (emotion - neutral).
+ * Guided logits of B pieces from (1 + K) * B rows of `l` (width each): rows 0..B-1 conditioned on the emotion,
+ * then K blocks of B rows for the K twins; out = twins + w * (emotion - twins), twins being the blocks' mean.
  */
-export function guideLogits(l: Float32Array, B: number, width: number, w: number): Float32Array {
-  if (l.length !== 2 * B * width) throw new RangeError(`guideLogits: expected ${2 * B * width} logits, got ${l.length}`);
-  const out = new Float32Array(B * width);
-  for (let i = 0; i < B * width; i++) {
-    const c = l[i] as number;
-    const u = l[B * width + i] as number;
-    out[i] = u + w * (c - u);
+export function guideLogits(l: Float32Array, B: number, width: number, w: number, twins = 1): Float32Array {
+  const n = B * width;
+  if (l.length !== (1 + twins) * n) throw new RangeError(`guideLogits: expected ${(1 + twins) * n} logits, got ${l.length}`);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let u = 0;
+    for (let k = 1; k <= twins; k++) u += l[k * n + i] as number;
+    u /= twins;
+    out[i] = u + w * ((l[i] as number) - u);
   }
   return out;
 }
@@ -284,19 +299,21 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
     for (const w of fed) advance(layout, vocab, w);
     return { rng, words: [...fed], layout, generated: 0, bars: 1, stoppedBy: null };
   });
-  // Guided: rows B..2B-1 are the neutral twins, fed the same words after their own first (Emotion) word.
-  const rows = guided ? 2 * B : B;
-  const neutral = [emotionWord(vocab, 0), ...fed.slice(1)];
-  const feedAll = (ws: number[][]): void => stepper.feed(guided ? [...ws, ...ws] : ws);
+  // Guided: after the B pieces come K blocks of B twins, fed the same words after their own Emotion word.
+  const twinEmotions = guided ? contrastEmotions(emotion, opts.contrast ?? 'others') : [];
+  const K = twinEmotions.length;
+  const rows = (1 + K) * B;
+  const repeat = <T,>(xs: T[]): T[] => Array.from({ length: 1 + K }, () => xs).flat();
+  const feedAll = (ws: number[][]): void => stepper.feed(repeat(ws));
   const engine = opts.engine ?? 'auto';
   const stepper = engine === 'fast' || (engine === 'auto' && rows === 1) ? fastStepper(model, rows) : tensorStepper(model, rows);
   try {
-    fed.forEach((w, i) => stepper.feed(guided ? [...tracks.map(() => w), ...tracks.map(() => neutral[i] as number[])] : tracks.map(() => w)));
+    fed.forEach((w, i) => stepper.feed([tracks.map(() => w), ...twinEmotions.map((e) => tracks.map(() => (i === 0 ? emotionWord(vocab, e) : w)))].flat()));
     for (let pos = fed.length; ; pos++) {
       for (const t of tracks) if (!t.stoppedBy && t.generated >= maxWords) t.stoppedBy = 'maxWords';
       if (pos >= cfg.maxLen) for (const t of tracks) t.stoppedBy ??= 'maxLen';
       if (tracks.every((t) => t.stoppedBy)) break;
-      const tl = guided ? guideLogits(stepper.typeLogits(), B, nType, guidance) : stepper.typeLogits();
+      const tl = guided ? guideLogits(stepper.typeLogits(), B, nType, guidance, K) : stepper.typeLogits();
       const types = tracks.map((t, b) => {
         if (t.stoppedBy) return typeEOS;
         const type = sampleLogits(tl.subarray(b * nType, (b + 1) * nType), table.type, t.rng, allowedTypes(vocab, t.layout, stopAtEos));
@@ -304,7 +321,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         return type;
       });
       if (tracks.every((t) => t.stoppedBy)) break;
-      const rl = guided ? guideLogits(stepper.restLogits([...types, ...types]), B, restSize, guidance) : stepper.restLogits(types);
+      const rl = guided ? guideLogits(stepper.restLogits(repeat(types)), B, restSize, guidance, K) : stepper.restLogits(types);
       const next = tracks.map((t, b) => {
         if (t.stoppedBy) return eos;
         const type = types[b] as number;

@@ -17,7 +17,9 @@ import { runCli } from '../helpers/cli.ts';
 test('parseGenerationDefaults: valid files, and what is wrong with the others', () => {
   assert.deepEqual(parseGenerationDefaults({ sampling: { velocity: { temperature: 1 } }, guidance: 2, why: 'notes' }, 'g'), { sampling: { velocity: { temperature: 1 } }, guidance: 2 });
   assert.deepEqual(parseGenerationDefaults({}, 'g'), { sampling: {} });
-  assert.throws(() => parseGenerationDefaults([], 'g.json'), /^InputError: g\.json: expected an object \{sampling\?, guidance\?\}, got \[\]/);
+  assert.throws(() => parseGenerationDefaults([], 'g.json'), /^InputError: g\.json: expected an object \{sampling\?, guidance\?, contrast\?\}, got \[\]/);
+  assert.throws(() => parseGenerationDefaults({ contrast: 'Q3' }, 'g.json'), /expected "contrast" to be "others" or "neutral", got "Q3"/);
+  assert.deepEqual(parseGenerationDefaults({ contrast: 'neutral' }, 'g'), { sampling: {}, contrast: 'neutral' });
   assert.throws(() => parseGenerationDefaults({ sampling: { loudness: {} } }, 'g.json'), /unknown family 'loudness'/);
   assert.throws(() => parseGenerationDefaults({ sampling: { pitch: { temperature: 0 } } }, 'g.json'), /^InputError: g\.json: temperature of pitch: expected a number > 0, got 0/);
   assert.throws(() => parseGenerationDefaults({ sampling: { pitch: { topP: 2 } } }, 'g.json'), /top-p of pitch: expected a number in \(0, 1\], got 2/);
@@ -47,7 +49,7 @@ test('emopia generate uses the run folder\'s generation.json unless a flag overr
     model.dispose();
     assert.deepEqual(readGenerationDefaults(run), { sampling: {} }, 'no file, no overrides');
     // guidance 0 in the folder: the neutral twin alone decides, so Q1 and Q3 give the same notes.
-    writeFileSync(join(run, 'generation.json'), JSON.stringify({ guidance: 0 }));
+    writeFileSync(join(run, 'generation.json'), JSON.stringify({ guidance: 0, contrast: 'neutral' }));
     const gen = (q: string, extra: string[] = []) => runCli(['generate', '--checkpoint', run, '--emotion', q, '--max-words', '30', '--seed', '4', '--no-progress', '-o', join(dir, `${q}${extra.length}.mid`), ...extra]);
     const [a, b, c] = await Promise.all([gen('Q1'), gen('Q3'), gen('Q3', ['--guidance', '1'])]);
     for (const r of [a, b, c]) assert.equal(r.code, 0, r.stderr);

@@ -7,21 +7,25 @@ import { Vocab, FAMILIES, FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab
 import { checkWords } from '../../src/music/grammar.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
-import { generate, generateBatch, guideLogits } from '../../src/cp/generate.ts';
+import { contrastEmotions, generate, generateBatch, guideLogits } from '../../src/cp/generate.ts';
 
 const vocab = Vocab.fullGrid();
 const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
 
-test('guideLogits: neutral + w * (emotion - neutral), per piece', () => {
-  // Two pieces of width 2: emotion rows [1,2],[3,4]; neutral rows [0,0],[5,5].
+test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', () => {
+  // Two pieces of width 2: emotion rows [1,2],[3,4]; one twin block [0,0],[5,5].
   const l = Float32Array.from([1, 2, 3, 4, 0, 0, 5, 5]);
   assert.deepEqual([...guideLogits(l, 2, 2, 2)], [2, 4, 1, 3]);
   assert.deepEqual([...guideLogits(l, 2, 2, 0)], [0, 0, 5, 5]);
   assert.deepEqual([...guideLogits(l, 2, 2, 1)], [1, 2, 3, 4]);
   assert.throws(() => guideLogits(l, 3, 2, 2), /expected 12 logits, got 8/);
+  // One piece of width 2, three twins [0,3],[3,3],[6,3] (mean [3,3]); emotion row [4,1].
+  assert.deepEqual([...guideLogits(Float32Array.from([4, 1, 0, 3, 3, 3, 6, 3]), 1, 2, 3, 3)], [6, -3]);
+  assert.deepEqual(contrastEmotions(2, 'others'), [1, 3, 4]);
+  assert.deepEqual(contrastEmotions(2, 'neutral'), [0]);
 });
 
-test('guided generation: w = 0 ignores the emotion, w = 3 follows it; grammatical, seeded, no tensor left', async () => {
+test('guided generation away from neutral: w = 0 ignores the emotion, w = 3 follows it; grammatical, seeded, no tensor left', async () => {
   await initBackend('wasm');
   const model = new CPTransformer(makeConfig('tiny', classes), new Rng(3));
   const sd = model.stateDict();
@@ -29,7 +33,7 @@ test('guided generation: w = 0 ignores the emotion, w = 3 follows it; grammatica
   const emb = sd.get('word_emb_emotion.lut.weight')!;
   for (let i = 0; i < emb.data.length; i++) emb.data[i] = (emb.data[i] as number) * 30;
   model.loadStateDict(sd);
-  const opts = { maxWords: 40, maxBars: 1000, stopAtEos: false, seed: 11 };
+  const opts = { maxWords: 40, maxBars: 1000, stopAtEos: false, seed: 11, contrast: 'neutral' as const };
   const before = tf.memory().numTensors;
   const body = (w: Int32Array) => w.slice(N_FAMILIES); // all but the Emotion word
   const q1 = generate(model, vocab, { ...opts, emotion: 'Q1', guidance: 0 });
@@ -49,5 +53,25 @@ test('guided generation: w = 0 ignores the emotion, w = 3 follows it; grammatica
   const [first] = generateBatch(model, vocab, { ...opts, emotion: 'Q1', guidance: 3 }, [new Rng(11), new Rng(12)]);
   assert.deepEqual(first!.words, g3.words);
   assert.throws(() => generate(model, vocab, { ...opts, emotion: 'Q1', guidance: -1 }), /^InputError: guidance: expected a number >= 0, got -1/);
+  model.dispose();
+});
+
+test('guided generation away from the other quadrants: at w = 0 the requested emotion\'s own embedding plays no part', async () => {
+  await initBackend('wasm');
+  const model = new CPTransformer(makeConfig('tiny', classes), new Rng(5));
+  const scale = (m: CPTransformer, rows: number[], by: number) => {
+    const sd = m.stateDict();
+    const emb = sd.get('word_emb_emotion.lut.weight')!;
+    const d = emb.shape[1]!;
+    for (const r of rows) for (let j = 0; j < d; j++) emb.data[r * d + j] = (emb.data[r * d + j] as number) * by;
+    m.loadStateDict(sd);
+  };
+  scale(model, [1, 2, 3, 4], 30);
+  const opts = { emotion: 'Q1' as const, maxWords: 40, maxBars: 1000, stopAtEos: false, seed: 2 };
+  const w0 = generate(model, vocab, { ...opts, guidance: 0 });
+  const w3 = generate(model, vocab, { ...opts, guidance: 3 });
+  scale(model, [1], -1); // change Q1's embedding only
+  assert.deepEqual(generate(model, vocab, { ...opts, guidance: 0 }).words.slice(N_FAMILIES), w0.words.slice(N_FAMILIES), 'w = 0: only Q2..Q4 decide');
+  assert.notDeepEqual(generate(model, vocab, { ...opts, guidance: 3 }).words.slice(N_FAMILIES), w3.words.slice(N_FAMILIES), 'w = 3: Q1 matters');
   model.dispose();
 });

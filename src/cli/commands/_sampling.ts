@@ -9,11 +9,14 @@ import { samplingTable, type SamplingOverrides } from '../../cp/sampling.ts';
 import { readGenerationDefaults } from '../../cp/checkpoint.ts';
 import { mergeSampling } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
+import type { GuidanceContrast } from '../../cp/generate.ts';
+import { parseChoice } from './_music_io.ts';
 
 export interface SamplingCliOptions {
   temperature?: Array<[Family, number | null]>;
   topP?: Array<[Family, number | null]>;
   guidance?: number;
+  contrast?: GuidanceContrast;
 }
 
 /** `family=value` pairs, repeatable; `none` (top-p only) turns nucleus sampling off for that family. */
@@ -36,7 +39,8 @@ export function addSamplingOptions(cmd: Command): Command {
   return cmd
     .option('--temperature <family=value>', "override the model's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false))
     .option('--top-p <family=value>', "override the model's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
-    .option('--guidance <w>', "emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from the neutral (no-emotion) ones, at twice the work (default: the model's own, else 1)", parseFloatOption('guidance', 0));
+    .option('--guidance <w>', "emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from the neutral (no-emotion) ones, at twice the work (default: the model's own, else 1)", parseFloatOption('guidance', 0))
+    .option('--contrast <others|neutral>', "what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else others)", parseChoice('contrast', ['others', 'neutral'] as const));
 }
 
 /** The overrides given on the command line. */
@@ -48,14 +52,18 @@ function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
 }
 
 /** The sampling to use with the run folder `checkpoint`: its generation.json, then the command line on top. */
-export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number } {
+export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number; contrast: GuidanceContrast } {
   const defaults = readGenerationDefaults(checkpoint);
-  return { sampling: mergeSampling(defaults.sampling, samplingOverrides(opts)), guidance: opts.guidance ?? defaults.guidance ?? 1 };
+  return {
+    sampling: mergeSampling(defaults.sampling, samplingOverrides(opts)),
+    guidance: opts.guidance ?? defaults.guidance ?? 1,
+    contrast: opts.contrast ?? defaults.contrast ?? 'others',
+  };
 }
 
 /** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */
-export function describeSampling(sampling: SamplingOverrides, guidance: number): string {
+export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast): string {
   const table = samplingTable(sampling);
   const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}`);
-  return `guidance ${guidance}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
+  return `guidance ${guidance}${guidance === 1 ? '' : ` away from ${contrast}`}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
 }

@@ -133,7 +133,7 @@ export function register(program: Command): void {
     .action(async (opts: EvaluateCliOptions) => {
       const quadrants = parseQuadrants(opts.emotions);
       const checkpoint = resolveCheckpoint(opts.checkpoint);
-      const { sampling, guidance } = resolveSampling(opts, checkpoint);
+      const { sampling, guidance, contrast } = resolveSampling(opts, checkpoint);
       const classifier = loadClassifier(opts.classifier);
       const realDir = opts.real ?? process.env.EMOPIA_DIR;
       // The real clips first: a bad folder fails before minutes of generation.
@@ -146,7 +146,7 @@ export function register(program: Command): void {
         let done = 0;
         let info = '';
         result = evaluateConditioning(model, vocab, classifier, {
-          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch, guidance, sampling,
+          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch, guidance, contrast, sampling,
           onWord: (n) => bar?.update(done, `${info}generating: ${n} words`),
           onPiece: (p) => {
             done = p.done;
@@ -166,11 +166,11 @@ export function register(program: Command): void {
       if (opts.json) {
         const { pieces, ...rest } = result;
         process.stdout.write(`${JSON.stringify({
-          checkpoint, ...rest, guidance, sampling: samplingTable(sampling), rows: 'requested quadrant', columns: [...QUADRANTS],
+          checkpoint, ...rest, guidance, contrast, sampling: samplingTable(sampling), rows: 'requested quadrant', columns: [...QUADRANTS],
           real: real ? { dir: realDir, clips: real.clips, skipped: real.skipped, stats: real.stats } : null,
           pieces,
         }, null, 1)}\n`);
-      } else process.stdout.write(report(result, real?.stats ?? null, checkpoint, describeSampling(sampling, guidance)));
+      } else process.stdout.write(report(result, real?.stats ?? null, checkpoint, describeSampling(sampling, guidance, contrast)));
       if (opts.svg) process.stderr.write(`emopia evaluate: wrote ${opts.svg}\n`);
     });
 }

@@ -119,7 +119,7 @@ export function register(program: Command): void {
       const emotion: Emotion = parseEmotion(opts.emotion.toUpperCase()); // InputError (exit 1) for anything but Q1..Q4
       const emotionName = `Q${emotion}`;
       const paths = outputPaths(opts.output, opts.num, emotionName, opts.seed);
-      const { sampling, guidance } = resolveSampling(opts, checkpoint);
+      const { sampling, guidance, contrast } = resolveSampling(opts, checkpoint);
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
       try {
@@ -139,7 +139,7 @@ export function register(program: Command): void {
           const label = group.length > 1 ? `generate ${first + 1}-${first + group.length}/${paths.length}` : `generate ${first + 1}/${paths.length}`;
           const progress = opts.progress ? startProgress(label, total, 'words') : null;
           const results = generateBatch(model, vocab, {
-            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance,
+            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance, contrast,
             onWord: progress ? (n) => progress.update(n) : undefined,
           }, rngs.slice(first, first + group.length));
           progress?.stop();
