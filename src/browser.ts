@@ -57,6 +57,7 @@ export {
   PRESET_NAMES,
   EMOPIA_CLASSES,
   ATTENTION_KINDS,
+  EMOTION_INPUTS,
   makeConfig,
   validateConfig,
   countParameters,
@@ -64,10 +65,12 @@ export {
   type CPArch,
   type PresetName,
   type AttentionKind,
+  type EmotionInput,
 } from './cp/config.ts';
 export { modelFromParts, modelToParts, metaFromParts, checkVocab, type ModelParts, type PartNames, type ToPartsOptions } from './cp/model_bytes.ts';
 export { CPTransformer, familyIds, disposeState, NON_TYPE_FAMILIES, type CPState, type NonTypeFamily } from './cp/model.ts';
 export { causalLinearAttention, LINEAR_EPS } from './cp/attention.ts';
+export { conditionInputs, conditionWord } from './cp/emotion_input.ts';
 export {
   EMOPIA_SAMPLING,
   samplingTable,

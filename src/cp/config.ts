@@ -32,7 +32,17 @@ export interface CPConfig {
   maxLen: number;
   /** Chunk length of the training-time linear attention (state carried across chunks); no effect on results. */
   chunkSize: number;
+  /**
+   * Where the model reads the piece's emotion: `first`, only from the Emotion word at position 0 (EMOPIA: every
+   * other word has emotion 0); `every`, also from the emotion family of every input word, set to the piece's
+   * emotion (inputs only: targets keep 0), so that each position sees the emotion directly instead of through
+   * attention to position 0. Same parameters and names either way; see `conditionInputs`.
+   */
+  emotionInput: EmotionInput;
 }
+
+export const EMOTION_INPUTS = ['first', 'every'] as const;
+export type EmotionInput = (typeof EMOTION_INPUTS)[number];
 
 /** The architecture part of a config: everything except the class counts, which come from the vocabulary. */
 export type CPArch = Omit<CPConfig, 'nClasses'>;
@@ -52,15 +62,15 @@ const sizes = (v: number[]): Record<Family, number> =>
 export const PRESETS: Readonly<Record<PresetName, Readonly<CPArch>>> = Object.freeze({
   emopia: {
     embSizes: sizes([128, 256, 64, 32, 512, 128, 128, 128]),
-    dModel: 512, nLayers: 12, nHeads: 8, dFF: 2048, dropout: 0.1, attention: 'linear', maxLen: 20000, chunkSize: 128,
+    dModel: 512, nLayers: 12, nHeads: 8, dFF: 2048, dropout: 0.1, attention: 'linear', maxLen: 20000, chunkSize: 128, emotionInput: 'first',
   },
   small: {
     embSizes: sizes([64, 128, 32, 16, 256, 64, 64, 64]),
-    dModel: 256, nLayers: 4, nHeads: 4, dFF: 1024, dropout: 0.1, attention: 'linear', maxLen: 8192, chunkSize: 128,
+    dModel: 256, nLayers: 4, nHeads: 4, dFF: 1024, dropout: 0.1, attention: 'linear', maxLen: 8192, chunkSize: 128, emotionInput: 'first',
   },
   tiny: {
     embSizes: sizes([8, 16, 8, 4, 16, 8, 8, 8]),
-    dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, dropout: 0.1, attention: 'linear', maxLen: 1024, chunkSize: 16,
+    dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, dropout: 0.1, attention: 'linear', maxLen: 1024, chunkSize: 16, emotionInput: 'first',
   },
 });
 
@@ -114,7 +124,9 @@ export function validateConfig(json: unknown, what = 'config'): CPConfig {
     attention: o.attention as AttentionKind,
     maxLen: int('maxLen'),
     chunkSize: int('chunkSize'),
+    emotionInput: (o.emotionInput ?? 'first') as EmotionInput, // configs written before the field read as EMOPIA's
   };
+  if (!EMOTION_INPUTS.includes(cfg.emotionInput)) throw new InputError(what, `expected emotionInput 'first' or 'every', got ${JSON.stringify(o.emotionInput)}`);
   if (typeof cfg.dropout !== 'number' || !(cfg.dropout >= 0 && cfg.dropout < 1)) throw new InputError(what, `expected dropout in [0, 1), got ${JSON.stringify(o.dropout)}`);
   if (!ATTENTION_KINDS.includes(cfg.attention)) throw new InputError(what, `expected attention 'linear' or 'softmax', got ${JSON.stringify(o.attention)}`);
   if (cfg.dModel % cfg.nHeads !== 0) throw new InputError(what, `expected dModel (${cfg.dModel}) to be a multiple of nHeads (${cfg.nHeads})`);

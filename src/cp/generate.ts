@@ -28,6 +28,7 @@ import {
 } from '../music/vocab.ts';
 import { CPTransformer, NON_TYPE_FAMILIES, disposeState, type CPState } from './model.ts';
 import { FastStepper } from './fast_step.ts';
+import { conditionWord } from './emotion_input.ts';
 import { sampleLogits, samplingTable, type SamplingOverrides, type SamplingParams } from './sampling.ts';
 
 export interface GenerateOptions {
@@ -300,15 +301,19 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
     return { rng, words: [...fed], layout, generated: 0, bars: 1, stoppedBy: null };
   });
   // Guided: after the B pieces come K blocks of B twins, fed the same words after their own Emotion word.
-  const twinEmotions = guided ? contrastEmotions(emotion, opts.contrast ?? 'others') : [];
+  const twinEmotions: Emotion[] = guided ? contrastEmotions(emotion, opts.contrast ?? 'others') : [];
   const K = twinEmotions.length;
   const rows = (1 + K) * B;
   const repeat = <T,>(xs: T[]): T[] => Array.from({ length: 1 + K }, () => xs).flat();
-  const feedAll = (ws: number[][]): void => stepper.feed(repeat(ws));
+  // Each row's emotion, and the words as that row's model input (emotion_input.ts).
+  const rowEmotion = [emotion, ...twinEmotions].flatMap((e) => tracks.map(() => e));
+  const emotionIndex = (e: Emotion) => emotionWord(vocab, e)[FAMILY_INDEX.emotion] as number;
+  const feedRows = (ws: number[][]): void =>
+    stepper.feed(ws.map((w, r) => conditionWord(cfg.emotionInput, w, emotionIndex(rowEmotion[r] as Emotion))));
   const engine = opts.engine ?? 'auto';
   const stepper = engine === 'fast' || (engine === 'auto' && rows === 1) ? fastStepper(model, rows) : tensorStepper(model, rows);
   try {
-    fed.forEach((w, i) => stepper.feed([tracks.map(() => w), ...twinEmotions.map((e) => tracks.map(() => (i === 0 ? emotionWord(vocab, e) : w)))].flat()));
+    fed.forEach((w, i) => feedRows(rowEmotion.map((e) => (i === 0 ? emotionWord(vocab, e) : w))));
     for (let pos = fed.length; ; pos++) {
       for (const t of tracks) if (!t.stoppedBy && t.generated >= maxWords) t.stoppedBy = 'maxWords';
       if (pos >= cfg.maxLen) for (const t of tracks) t.stoppedBy ??= 'maxLen';
@@ -343,7 +348,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
       });
       opts.onWord?.(Math.max(...tracks.map((t) => t.generated)));
       if (tracks.every((t) => t.stoppedBy)) break;
-      feedAll(next);
+      feedRows(repeat(next));
     }
   } finally {
     stepper.dispose();

@@ -43,5 +43,9 @@ test('validation: one-line errors naming the field, what was expected and what c
   assert.throws(bad({ embSizes: noEmotion }), /expected embSizes.emotion to be a positive integer, got undefined/);
   assert.throws(bad({ embSizes: { ...good.embSizes, key: 128 } }), /embSizes has unknown family key/);
   assert.throws(() => validateConfig([]), /config: expected an object, got an array/);
+  assert.throws(bad({ emotionInput: 'all' }), /expected emotionInput 'first' or 'every', got "all"/);
+  const { emotionInput: _ei, ...older } = good; // a config.json written before the field: EMOPIA's way
+  assert.equal(validateConfig(older).emotionInput, 'first');
+  assert.equal(validateConfig({ ...good, emotionInput: 'every' }).emotionInput, 'every');
   assert.throws(() => makeConfig('huge' as 'tiny', { ...EMOPIA_CLASSES }), /preset: expected one of emopia, small, tiny, got 'huge'/);
 });

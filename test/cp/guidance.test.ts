@@ -75,3 +75,21 @@ test('guided generation away from the other quadrants: at w = 0 the requested em
   assert.notDeepEqual(generate(model, vocab, { ...opts, guidance: 3 }).words.slice(N_FAMILIES), w3.words.slice(N_FAMILIES), 'w = 3: Q1 matters');
   model.dispose();
 });
+
+test("emotionInput 'every': each fed word carries its row's emotion, so w = 0 away from neutral still ignores the emotion", async () => {
+  await initBackend('wasm');
+  const make = (emotionInput: 'first' | 'every') => new CPTransformer(makeConfig('tiny', classes, { emotionInput }), new Rng(9));
+  const first = make('first');
+  const every = make('every');
+  const opts = { emotion: 'Q2' as const, maxWords: 30, maxBars: 1000, stopAtEos: false, seed: 4 };
+  const a = generate(first, vocab, opts);
+  const b = generate(every, vocab, opts);
+  assert.notDeepEqual(a.words, b.words, 'same weights, different inputs: different pieces');
+  assert.deepEqual(checkWords(vocab, b.words), [], 'outputs keep emotion 0 outside the Emotion word');
+  for (let t = 1; t < b.words.length / N_FAMILIES; t++) assert.equal(b.words[t * N_FAMILIES + FAMILY_INDEX.emotion], 0);
+  const q1 = generate(every, vocab, { ...opts, emotion: 'Q1', guidance: 0, contrast: 'neutral' });
+  const q4 = generate(every, vocab, { ...opts, emotion: 'Q4', guidance: 0, contrast: 'neutral' });
+  assert.deepEqual(q1.words.slice(N_FAMILIES), q4.words.slice(N_FAMILIES));
+  first.dispose();
+  every.dispose();
+});

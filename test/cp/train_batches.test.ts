@@ -119,3 +119,16 @@ test('validation windows score every target word exactly once, in order, without
     assert.deepEqual(scored, [0, ...new Array<number>(n - 1).fill(1)], `n ${n}, seq ${seq}`);
   }
 });
+
+test("emotionInput 'every': the inputs carry the head's emotion in every real word; targets and padding do not", () => {
+  const refs = [{ clip: 1, start: 1 }, { clip: 0, start: 10 }];
+  const first = buildBatch(clips, refs, opts.seq);
+  const every = buildBatch(clips, refs, opts.seq, 'every');
+  const emo = (x: Int32Array, b: number) => Array.from({ length: 8 }, (_, t) => x[(b * 8 + t) * F + EMO]);
+  assert.deepEqual(emo(first.x, 0), [3, 0, 0, 0, 0, 0, 0, 0], 'EMOPIA: only the Emotion word');
+  assert.deepEqual(emo(every.x, 0), [3, 3, 3, 3, 0, 0, 0, 0], 'clip Q3: 4 real inputs, then EOS padding');
+  assert.deepEqual(emo(every.x, 1), [1, 1, 1, 1, 1, 1, 1, 1], 'clip Q1, mid-song window');
+  assert.deepEqual(Array.from(every.y), Array.from(first.y), 'targets unchanged');
+  assert.deepEqual(Array.from(every.mask), Array.from(first.mask));
+  for (let i = 0; i < every.x.length; i++) if (i % F !== EMO) assert.equal(every.x[i], first.x[i], `x[${i}] outside the emotion family`);
+});

@@ -86,7 +86,7 @@ test('--init starts from another run\'s weights with a fresh optimizer; a differ
   await runTraining(options(pre, { steps: 3 }));
   const fine = join(tmp, 'finetune');
   // With a learning rate of 0, Adam leaves the weights exactly as loaded.
-  const r = await runTraining(options(fine, { steps: 2, init: pre, lr: 0, attention: 'softmax' }));
+  const r = await runTraining(options(fine, { steps: 2, init: pre, lr: 0, attention: 'softmax', emotionInput: 'every' }));
   assert.equal(r.step, 2);
   const weights = (dir: string) => stateDictFromSafetensors(readSafetensorsFile(join(dir, 'model.safetensors')));
   const [a, b] = [weights(pre), weights(fine)];
@@ -95,8 +95,9 @@ test('--init starts from another run\'s weights with a fresh optimizer; a differ
   const state = JSON.parse(readFileSync(join(fine, 'train-state.json'), 'utf8')) as { step: number; init: string };
   assert.equal(state.step, 2, 'a fresh step count');
   assert.equal(state.init, pre);
-  const cfg = JSON.parse(readFileSync(join(fine, 'config.json'), 'utf8')) as { attention: string };
+  const cfg = JSON.parse(readFileSync(join(fine, 'config.json'), 'utf8')) as { attention: string; emotionInput: string };
   assert.equal(cfg.attention, 'softmax', '--attention may change with --init (same parameters)');
+  assert.equal(cfg.emotionInput, 'every', '--emotion-input may change with --init (same parameters)');
   const values = Object.fromEntries(FAMILIES.map((f) => [f, [...vocab.values(f)]])) as Record<Family, Array<string | number>>;
   values.tempo = values.tempo.slice(0, -1);
   const other = Vocab.fromValues(values);

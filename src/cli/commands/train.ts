@@ -6,14 +6,14 @@
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { UsageError } from '../../errors.ts';
-import { ATTENTION_KINDS, PRESET_NAMES } from '../../cp/config.ts';
+import { ATTENTION_KINDS, EMOTION_INPUTS, PRESET_NAMES } from '../../cp/config.ts';
 import { runTraining, type RunOptions } from '../../cp/train/run.ts';
 import { readDataset } from '../../music/dataset_node.ts';
 import { parseBackend, parseFloatOption, parseIntOption } from '../options.ts';
 import { parseChoice } from './_music_io.ts';
 
 /** Commander's options: RunOptions' own fields as parsed, plus the dataset folder and the backend. */
-interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention' | 'steps' | 'epochs' | 'batch' | 'seq' | 'lr' | 'warmup' | 'seed' | 'resume' | 'init' | 'half' | 'validEvery' | 'saveEvery' | 'progress'> {
+interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention' | 'emotionInput' | 'steps' | 'epochs' | 'batch' | 'seq' | 'lr' | 'warmup' | 'seed' | 'resume' | 'init' | 'half' | 'validEvery' | 'saveEvery' | 'progress'> {
   data: string;
   backend: BackendName;
 }
@@ -33,6 +33,7 @@ export function register(program: Command): void {
     .option('--warmup <n>', 'steps of linear warm-up, then inverse-square-root decay', parseIntOption('warmup', 0), 200)
     .option('--seed <n>', 'seed of initialisation, window draws, data order and dropout', parseIntOption('seed', 0), 42069)
     .option('--attention <kind>', `attention: ${ATTENTION_KINDS.join('|')} (default: the preset's, linear)`, parseChoice('attention', ATTENTION_KINDS))
+    .option('--emotion-input <where>', `where the model reads the emotion: first (EMOPIA: the Emotion word only) or every (also each input word's emotion family) (default: the preset's or --init run's, first)`, parseChoice('emotion-input', EMOTION_INPUTS))
     .option('--resume', "continue the run in --out exactly where its last checkpoint left it (with the run's own settings)")
     .option('--init <run_dir>', "start from another run's weights (e.g. pre-training, then fine-tuning) with a fresh optimizer")
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', parseBackend, 'wasm')
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .action(async (opts: TrainCliOptions) => {
       if (opts.steps !== undefined && opts.epochs !== undefined) throw new UsageError('--steps/--epochs', 'expected one of them, got both');
       if (opts.steps === undefined && opts.epochs === undefined) throw new UsageError('--steps/--epochs', 'expected one of them (how long to train), got neither');
+      if (opts.resume && opts.emotionInput) throw new UsageError('--emotion-input', 'a resumed run keeps its own; give it to a fresh or --init run');
       if (opts.resume && opts.init) throw new UsageError('--resume/--init', 'expected at most one of them: --resume continues --out, --init starts a new run from other weights');
       await initBackend(opts.backend);
       const data = readDataset(opts.data);

@@ -21,6 +21,8 @@ import { tf } from '../../backend.ts';
 import { InputError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
 import { FAMILY_INDEX, N_FAMILIES } from '../../music/vocab.ts';
+import type { EmotionInput } from '../config.ts';
+import { conditionInputs } from '../emotion_input.ts';
 
 /** A clip as the dataset reader gives it: `words` holds n words of 8 integers (FAMILIES order), row-major. */
 export interface Clip {
@@ -143,8 +145,11 @@ export interface HostBatch {
   words: number;
 }
 
-/** Builds the arrays of a batch: each sample is the head word then up to seq words from `start`. */
-export function buildBatch(clips: readonly Clip[], refs: readonly WindowRef[], seq: number): HostBatch {
+/**
+ * Builds the arrays of a batch: each sample is the head word then up to seq words from `start`. With
+ * `emotionInput` 'every' the inputs x carry the head word's emotion in every word (emotion_input.ts).
+ */
+export function buildBatch(clips: readonly Clip[], refs: readonly WindowRef[], seq: number, emotionInput: EmotionInput = 'first'): HostBatch {
   const F = N_FAMILIES;
   const samples = refs.map(({ clip, start }) => {
     const c = clips[clip];
@@ -165,6 +170,7 @@ export function buildBatch(clips: readonly Clip[], refs: readonly WindowRef[], s
   samples.forEach((s, b) => {
     const L = s.len - 1;
     x.set(s.w.subarray(0, L * F), b * T * F);
+    conditionInputs(emotionInput, x, s.w[FAMILY_INDEX.emotion] as number, b * T, b * T + L); // (T, 8) rows of sample b
     y.set(s.w.subarray(F, (L + 1) * F), b * T * F);
     for (let t = s.midSong ? 1 : 0; t < L; t++) {
       mask[b * T + t] = 1;

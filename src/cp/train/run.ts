@@ -9,7 +9,7 @@ import { Rng } from '../../random.ts';
 import { startProgress, type Progress } from '../../cli/progress.ts';
 import type { Dataset } from '../../music/dataset.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
-import { makeConfig, type AttentionKind, type PresetName } from '../config.ts';
+import { makeConfig, type AttentionKind, type EmotionInput, type PresetName } from '../config.ts';
 import { CPTransformer } from '../model.ts';
 import { batchesPerEpoch, checkClips } from './batches.ts';
 import { loadModel } from '../checkpoint.ts';
@@ -25,6 +25,8 @@ export interface RunOptions {
   preset: PresetName;
   /** Overrides the preset's attention kind (fresh and --init runs). */
   attention?: AttentionKind;
+  /** Overrides where the model reads the emotion (config.ts `emotionInput`; fresh and --init runs). */
+  emotionInput?: EmotionInput;
   /** Total updates of the run (counting those before a resume); or `epochs` passes over the training windows. */
   steps?: number;
   epochs?: number;
@@ -101,9 +103,13 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         throw new InputError(opts.dataDir, `its vocabulary differs from the --init run's ${opts.init}/vocab.json (sizes ${vocab.sizes().join(',')} vs ${ck.vocab.sizes().join(',')})`);
       }
       model = ck.model;
-      if (opts.attention && opts.attention !== model.config.attention) {
+      const change = {
+        ...(opts.attention && opts.attention !== model.config.attention ? { attention: opts.attention } : {}),
+        ...(opts.emotionInput && opts.emotionInput !== model.config.emotionInput ? { emotionInput: opts.emotionInput } : {}),
+      };
+      if (Object.keys(change).length) {
         const sd = model.stateDict();
-        const cfg = { ...model.config, attention: opts.attention };
+        const cfg = { ...model.config, ...change };
         model.dispose();
         model = new CPTransformer(cfg);
         model.loadStateDict(sd);
@@ -111,7 +117,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       init = opts.init;
     } else {
       const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
-      model = new CPTransformer(makeConfig(opts.preset, nClasses, opts.attention ? { attention: opts.attention } : {}), new Rng(opts.seed));
+      const arch = { ...(opts.attention ? { attention: opts.attention } : {}), ...(opts.emotionInput ? { emotionInput: opts.emotionInput } : {}) };
+      model = new CPTransformer(makeConfig(opts.preset, nClasses, arch), new Rng(opts.seed));
     }
     if (opts.seq + 1 > model.config.maxLen) {
       model.dispose();

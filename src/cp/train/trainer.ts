@@ -89,7 +89,7 @@ export class Trainer {
     const t0 = performance.now();
     const s = this.settings;
     const { epoch, refs } = batchAt(this.train, s, this.step);
-    const words = buildBatch(this.train, refs, s.seq).words; // mask sum of the whole batch
+    const words = buildBatch(this.train, refs, s.seq, this.model.config.emotionInput).words; // mask sum of the whole batch
     const rngBefore = this.rng.state;
     const sums = new Float64Array(FAMILIES.length);
     const acc = new Map<string, tf.Tensor>();
@@ -97,7 +97,7 @@ export class Trainer {
     try {
       const perPass = samplesPerPass(s.seq);
       for (let i = 0; i < refs.length; i += perPass) {
-        const hb = buildBatch(this.train, refs.slice(i, i + perPass), s.seq);
+        const hb = buildBatch(this.train, refs.slice(i, i + perPass), s.seq, this.model.config.emotionInput);
         const batch = batchTensors(hb);
         const kept: tf.Tensor[] = [];
         try {
@@ -153,7 +153,7 @@ export class Trainer {
     let words = 0;
     const perPass = samplesPerPass(s.seq);
     for (let i = 0; i < refs.length; i += perPass) {
-      const hb = buildBatch(this.valid, refs.slice(i, i + perPass), s.seq);
+      const hb = buildBatch(this.valid, refs.slice(i, i + perPass), s.seq, this.model.config.emotionInput);
       words += hb.words;
       const part = tf.tidy(() => {
         const b = batchTensors(hb);
