@@ -83,7 +83,7 @@ export {
   type SamplingOverrides,
 } from './cp/sampling.ts';
 export { parseGenerationDefaults, mergeSampling, type GenerationDefaults } from './cp/generation_defaults.ts';
-export { generate, generateBatch, guideLogits, contrastEmotions, type GuidanceContrast, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
+export { generate, generateBatch, guideLogits, sampleBarBeat, contrastEmotions, type GuidanceContrast, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
 export { cpLoss, maskedCrossEntropy, maskedCrossEntropySum, uniformLoss, type CPLoss } from './cp/train/loss.ts';
 export { Adam, clipGradNorm, type AdamOptions, type AdamState } from './cp/train/optim.ts';
 export { learningRate, type ScheduleConfig } from './cp/train/schedule.ts';
