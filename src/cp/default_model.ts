@@ -1,6 +1,6 @@
 /**
  * The model that `generate` and `evaluate` use when no --checkpoint is given (Node only): the run folder
- * `models/default/` shipped in the package. Until a trained model is shipped there (issue 5), the commands say
+ * `models/default/` shipped in the package. When it is missing, the commands say
  * so in one line and ask for a run folder.
  */
 import { existsSync } from 'node:fs';
@@ -16,5 +16,5 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default/', 
 export function resolveCheckpoint(given: string | undefined, defaultDir: string = DEFAULT_MODEL_DIR): string {
   if (given) return given;
   if (existsSync(join(defaultDir, MODEL_FILE))) return defaultDir;
-  throw new UsageError('--checkpoint', 'required: no default model is shipped yet (models/default); give a run folder made by `emopia train`');
+  throw new UsageError('--checkpoint', 'required: the shipped default model (models/default) is missing; give a run folder made by `emopia train`');
 }

@@ -62,7 +62,8 @@ test('emopia generate: files, determinism, prompt, and one-line errors that leav
       [['--checkpoint', join(dir, 'nope'), '--emotion', 'Q1'], 1, /^emopia: .*nope: no such checkpoint folder\n$/],
       [['--checkpoint', broken, '--emotion', 'Q1'], 1, /^emopia: .*model\.safetensors: .+\n$/],
       [['--checkpoint', run, '--emotion', 'Q1', '--prompt', join(run, 'config.json')], 1, /^emopia: .*config\.json: .*MIDI.*\n$/],
-      [['--emotion', 'Q1'], 2, /^emopia: --checkpoint: required/],
+      [['--checkpoint', run, '--emotion', 'Q1', '--guidance=-1'], 2, /^emopia: --guidance: expected a number >= 0, got '-1'\n$/],
+      [['--checkpoint', run, '--emotion', 'Q1', '--contrast', 'all'], 2, /^emopia: --contrast: expected one of others\|neutral, got 'all'\n$/],
       [['--checkpoint', run, '--emotion', 'Q1', '--top-p', 'pitch=2'], 2, /^emopia: --top-p: expected a number in \(0, 1\] for pitch, got '2'\n$/],
       [['--checkpoint', run, '--emotion', 'Q1', '--num', '2'], 2, /^emopia: --output: with --num 2, expected a folder/],
     ];

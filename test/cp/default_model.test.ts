@@ -10,7 +10,7 @@ test('a given --checkpoint wins; else the default folder when it holds a model; 
   const dir = mkdtempSync(join(tmpdir(), 'emopia-default-'));
   try {
     assert.equal(resolveCheckpoint('runs/x', dir), 'runs/x');
-    assert.throws(() => resolveCheckpoint(undefined, dir), /^UsageError: --checkpoint: required: no default model is shipped yet/);
+    assert.throws(() => resolveCheckpoint(undefined, dir), /^UsageError: --checkpoint: required: the shipped default model \(models\/default\) is missing/);
     writeFileSync(join(dir, 'model.safetensors'), '');
     assert.equal(resolveCheckpoint(undefined, dir), dir);
   } finally {

@@ -116,7 +116,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('evaluate')
     .description('generate pieces per emotion, classify them, and report the confusion matrix, conditioning accuracy and musical statistics')
-    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default, once there)')
+    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default)')
     .option('--per-emotion <n>', 'pieces generated per quadrant', parseIntOption('per-emotion', 1, 100000), 25)
     .option('--seed <n>', 'sampling seed', parseIntOption('seed', 0), 0)
     .option('--emotions <list>', 'quadrants to request, comma-separated', 'Q1,Q2,Q3,Q4')

@@ -101,7 +101,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('generate')
     .description('generate piano music for an emotion (Q1..Q4) with a trained model; writes MIDI')
-    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default, once there)')
+    .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default)')
     .requiredOption('--emotion <Q1|Q2|Q3|Q4>', 'emotion quadrant: Q1 happy, Q2 tense, Q3 sad, Q4 calm')
     .requiredOption('-o, --output <out.mid|folder>', 'MIDI file to write, or a folder for --num files')
     .option('--num <n>', 'number of pieces (written into the -o folder)', parseIntOption('num', 1, 10000), 1)
