@@ -1,5 +1,5 @@
 // Masks and the positional table against the seed's worked example
-// (/work/shared/seed/000_fcd2bb37432623cc.txt), plus the closed forms and validation of every mask builder.
+// (../shared/seed/000_fcd2bb37432623cc.txt), plus the closed forms and validation of every mask builder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
