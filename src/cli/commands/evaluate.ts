@@ -140,6 +140,8 @@ export function register(program: Command): void {
       const real = realDir ? realStats(realDir, opts.progress) : null;
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
+      // The shipped model is named as the package names it, not by where this machine installed it.
+      const shown = opts.checkpoint ?? 'models/default';
       let result: EvaluationResult;
       try {
         const bar = opts.progress ? startProgress('evaluate', quadrants.length * opts.perEmotion, 'pieces') : null;
@@ -161,16 +163,16 @@ export function register(program: Command): void {
       if (opts.svg) {
         const series = [{ label: 'generated', stats: result.stats }];
         if (real) series.push({ label: 'real (EMOPIA)', stats: real.stats });
-        writeFileAtomic(opts.svg, statsChartSvg(series, quadrants.map((q) => `Q${q}`), `Musical statistics per quadrant: ${checkpoint}`));
+        writeFileAtomic(opts.svg, statsChartSvg(series, quadrants.map((q) => `Q${q}`), `Musical statistics per quadrant: ${shown}`));
       }
       if (opts.json) {
         const { pieces, ...rest } = result;
         process.stdout.write(`${JSON.stringify({
-          checkpoint, ...rest, guidance, contrast, sampling: samplingTable(sampling), rows: 'requested quadrant', columns: [...QUADRANTS],
+          checkpoint: shown, ...rest, guidance, contrast, sampling: samplingTable(sampling), rows: 'requested quadrant', columns: [...QUADRANTS],
           real: real ? { dir: realDir, clips: real.clips, skipped: real.skipped, stats: real.stats } : null,
           pieces,
         }, null, 1)}\n`);
-      } else process.stdout.write(report(result, real?.stats ?? null, checkpoint, describeSampling(sampling, guidance, contrast)));
+      } else process.stdout.write(report(result, real?.stats ?? null, shown, describeSampling(sampling, guidance, contrast)));
       if (opts.svg) process.stderr.write(`emopia evaluate: wrote ${opts.svg}\n`);
     });
 }
