@@ -326,9 +326,8 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const repeat = <T,>(xs: T[]): T[] => Array.from({ length: 1 + K }, () => xs).flat();
   // Each row's emotion, and the words as that row's model input (emotion_input.ts).
   const rowEmotion = [emotion, ...twinEmotions].flatMap((e) => tracks.map(() => e));
-  const emotionIndex = (e: Emotion) => emotionWord(vocab, e)[FAMILY_INDEX.emotion] as number;
-  const feedRows = (ws: number[][]): void =>
-    stepper.feed(ws.map((w, r) => conditionWord(cfg.emotionInput, w, emotionIndex(rowEmotion[r] as Emotion))));
+  const rowEmotionIndex = rowEmotion.map((e) => emotionWord(vocab, e)[FAMILY_INDEX.emotion] as number);
+  const feedRows = (ws: number[][]): void => stepper.feed(ws.map((w, r) => conditionWord(cfg.emotionInput, w, rowEmotionIndex[r] as number)));
   const engine = opts.engine ?? 'auto';
   const stepper = engine === 'fast' || (engine === 'auto' && rows === 1) ? fastStepper(model, rows) : tensorStepper(model, rows);
   try {

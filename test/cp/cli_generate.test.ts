@@ -5,25 +5,16 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
-import { Rng } from '../../src/random.ts';
-import { Vocab, FAMILIES } from '../../src/music/vocab.ts';
 import { midiToScore } from '../../src/music/midi_io.ts';
-import { makeConfig } from '../../src/cp/config.ts';
-import { CPTransformer } from '../../src/cp/model.ts';
 import { saveModel } from '../../src/cp/checkpoint.ts';
 import { runCli } from '../helpers/cli.ts';
+import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 
 test('emopia generate: files, determinism, prompt, and one-line errors that leave outputs untouched', async () => {
   await initBackend('wasm');
   const dir = mkdtempSync(join(tmpdir(), 'emopia-gen-'));
   try {
-    const vocab = Vocab.fullGrid();
-    const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
-    const model = new CPTransformer(makeConfig('tiny', classes), new Rng(1));
-    // An untrained model ends at once; a very negative EOS bias keeps it going to --max-words.
-    const sd = model.stateDict();
-    sd.get('proj_type.bias')!.data[vocab.encode('type', 'EOS')] = -30;
-    model.loadStateDict(sd);
+    const model = tinyModel(1, { noEos: true }); // keeps going to --max-words
     const run = join(dir, 'run');
     saveModel(run, model, vocab);
     model.dispose();

@@ -5,14 +5,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
-import { Rng } from '../../src/random.ts';
-import { FAMILIES, Vocab } from '../../src/music/vocab.ts';
 import { midiToScore } from '../../src/music/midi_io.ts';
-import { makeConfig } from '../../src/cp/config.ts';
-import { CPTransformer } from '../../src/cp/model.ts';
 import { saveModel, readGenerationDefaults } from '../../src/cp/checkpoint.ts';
 import { mergeSampling, parseGenerationDefaults } from '../../src/cp/generation_defaults.ts';
 import { runCli } from '../helpers/cli.ts';
+import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 
 test('parseGenerationDefaults: valid files, and what is wrong with the others', () => {
   assert.deepEqual(parseGenerationDefaults({ sampling: { velocity: { temperature: 1 } }, guidance: 2, why: 'notes' }, 'g'), { sampling: { velocity: { temperature: 1 } }, guidance: 2 });
@@ -36,14 +33,7 @@ test('emopia generate uses the run folder\'s generation.json unless a flag overr
   await initBackend('wasm');
   const dir = mkdtempSync(join(tmpdir(), 'emopia-gendef-'));
   try {
-    const vocab = Vocab.fullGrid();
-    const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
-    const model = new CPTransformer(makeConfig('tiny', classes), new Rng(2));
-    const sd = model.stateDict();
-    sd.get('proj_type.bias')!.data[vocab.encode('type', 'EOS')] = -30; // keep an untrained model going
-    const emb = sd.get('word_emb_emotion.lut.weight')!;
-    for (let i = 0; i < emb.data.length; i++) emb.data[i] = (emb.data[i] as number) * 30; // emotions that matter
-    model.loadStateDict(sd);
+    const model = tinyModel(2, { noEos: true, emotionScale: 30 }); // keeps going; emotions that matter
     const run = join(dir, 'run');
     saveModel(run, model, vocab);
     model.dispose();

@@ -3,14 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
 import { Rng } from '../../src/random.ts';
-import { Vocab, FAMILIES, FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
+import { FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
 import { checkWords } from '../../src/music/grammar.ts';
-import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
+import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 import { contrastEmotions, generate, generateBatch, guideLogits } from '../../src/cp/generate.ts';
 
-const vocab = Vocab.fullGrid();
-const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
 
 test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', () => {
   // Two pieces of width 2: emotion rows [1,2],[3,4]; one twin block [0,0],[5,5].
@@ -27,12 +25,7 @@ test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', ()
 
 test('guided generation away from neutral: w = 0 ignores the emotion, w = 3 follows it; grammatical, seeded, no tensor left', async () => {
   await initBackend('wasm');
-  const model = new CPTransformer(makeConfig('tiny', classes), new Rng(3));
-  const sd = model.stateDict();
-  // Make the emotion word matter to a random model: large, distinct emotion embeddings.
-  const emb = sd.get('word_emb_emotion.lut.weight')!;
-  for (let i = 0; i < emb.data.length; i++) emb.data[i] = (emb.data[i] as number) * 30;
-  model.loadStateDict(sd);
+  const model = tinyModel(3, { emotionScale: 30 }); // large, distinct emotion embeddings: the emotion matters
   const opts = { maxWords: 40, maxBars: 1000, stopAtEos: false, seed: 11, contrast: 'neutral' as const };
   const before = tf.memory().numTensors;
   const body = (w: Int32Array) => w.slice(N_FAMILIES); // all but the Emotion word
@@ -58,7 +51,7 @@ test('guided generation away from neutral: w = 0 ignores the emotion, w = 3 foll
 
 test('guided generation away from the other quadrants: at w = 0 the requested emotion\'s own embedding plays no part', async () => {
   await initBackend('wasm');
-  const model = new CPTransformer(makeConfig('tiny', classes), new Rng(5));
+  const model = tinyModel(5);
   const scale = (m: CPTransformer, rows: number[], by: number) => {
     const sd = m.stateDict();
     const emb = sd.get('word_emb_emotion.lut.weight')!;
@@ -78,7 +71,7 @@ test('guided generation away from the other quadrants: at w = 0 the requested em
 
 test("emotionInput 'every': each fed word carries its row's emotion, so w = 0 away from neutral still ignores the emotion", async () => {
   await initBackend('wasm');
-  const make = (emotionInput: 'first' | 'every') => new CPTransformer(makeConfig('tiny', classes, { emotionInput }), new Rng(9));
+  const make = (emotionInput: 'first' | 'every') => tinyModel(9, { emotionInput });
   const first = make('first');
   const every = make('every');
   const opts = { emotion: 'Q2' as const, maxWords: 30, maxBars: 1000, stopAtEos: false, seed: 4 };
