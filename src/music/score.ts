@@ -4,7 +4,7 @@
  *
  * A `Score` is one piano part in beat ticks: 480 ticks per beat, whatever the source file used (times are
  * rescaled, so they may be fractional; 384 -> 480 is exact). The tokenizer reads only this, so a beat tracker can
- * later produce a Score whose ticks follow tracked beats (see `retimeToBeats`) without touching the tokenizer.
+ * later produce a Score whose ticks follow tracked beats without touching the tokenizer.
  */
 import { GRID, TEMPO_BINS } from './vocab.ts';
 
@@ -120,44 +120,4 @@ export function applySustain(score: Score): Score {
     }
   }
   return { ...score, notes: sortNotes(notes), pedals: [] };
-}
-
-/**
- * Re-times a score onto a beat grid: `beats` are the source ticks of successive beats (from a beat tracker);
- * the result has beat k at tick 480*k, times in between interpolated linearly, and one tempo per beat taken from
- * `secondsAt` (source tick -> seconds), as CP's synchronizer does. Times before the first or after the last beat
- * are extrapolated with the nearest beat interval.
- */
-export function retimeToBeats(score: Score, beats: readonly number[], secondsAt: (tick: number) => number): Score {
-  if (beats.length < 2) throw new RangeError(`retimeToBeats: expected at least 2 beats, got ${beats.length}`);
-  const B = GRID.ticksPerBeat;
-  const map = (t: number): number => {
-    let k = 0;
-    let lo = 0;
-    let hi = beats.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if ((beats[mid] as number) <= t) {
-        k = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    k = Math.min(k, beats.length - 2);
-    const a = beats[k] as number;
-    const b = beats[k + 1] as number;
-    return (k + (t - a) / (b - a)) * B;
-  };
-  const tempos: TempoChange[] = [];
-  for (let k = 0; k + 1 < beats.length; k++) {
-    const secs = secondsAt(beats[k + 1] as number) - secondsAt(beats[k] as number);
-    if (secs > 0) tempos.push({ tick: k * B, bpm: 60 / secs });
-  }
-  return {
-    ticksPerBeat: 480,
-    notes: sortNotes(score.notes.map((n) => ({ ...n, start: map(n.start), end: map(n.end) }))),
-    tempos,
-    timeSignatures: score.timeSignatures.map((s) => ({ ...s, tick: map(s.tick) })),
-    markers: score.markers.map((m) => ({ ...m, tick: map(m.tick) })),
-    pedals: score.pedals.map((p) => ({ ...p, tick: map(p.tick) })),
-  };
 }

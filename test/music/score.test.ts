@@ -1,7 +1,7 @@
-/** The pure score transforms: sustain pedal and re-timing onto tracked beats. */
+/** The pure score transforms: sustain pedal. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applySustain, emptyScore, retimeToBeats, type Score } from '../../src/index.ts';
+import { applySustain, emptyScore, type Score } from '../../src/index.ts';
 
 function score(notes: Array<[number, number, number]>, pedals: Array<[number, boolean]> = []): Score {
   const s = emptyScore();
@@ -21,15 +21,4 @@ test('applySustain: notes released under the pedal last until it lifts or the pi
   ]);
   assert.deepEqual(out.pedals, []);
   assert.deepEqual(s.notes[0], { pitch: 60, velocity: 64, start: 0, end: 100 }, 'the input is not changed');
-});
-
-test('retimeToBeats: tracked beats become 480-tick beats, with one tempo per beat', () => {
-  // Beats at uneven source ticks; one source tick is 1 ms, so a 500-tick beat is 120 BPM.
-  const s = score([[60, 0, 500], [62, 750, 1000], [64, 1000, 1600]]);
-  const out = retimeToBeats(s, [0, 500, 1000, 1600], (t) => t / 1000);
-  assert.deepEqual(out.notes.map((n) => [n.pitch, n.start, n.end]), [[60, 0, 480], [62, 720, 960], [64, 960, 1440]]);
-  assert.deepEqual(out.tempos.map((t) => [t.tick, Math.round(t.bpm * 100) / 100]), [[0, 120], [480, 120], [960, 100]]);
-  // Past the last beat, the last interval (600 ticks) continues: 2200 is one beat after 1600.
-  assert.equal(retimeToBeats(score([[60, 2200, 2300]]), [0, 500, 1000, 1600], (t) => t / 1000).notes[0]?.start, 1920);
-  assert.throws(() => retimeToBeats(s, [0], (t) => t), /at least 2 beats/);
 });
