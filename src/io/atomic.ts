@@ -252,12 +252,14 @@ function makeTempDir(path: string): string {
 /**
  * Builds a folder atomically: `fill` writes into a fresh temporary folder beside `path`; on success the old
  * folder (if any) is replaced by it, on failure the temporary folder is removed and `path` is untouched. What a
- * killed earlier write left beside `path` is recovered first (recoverDir).
+ * killed earlier write left beside `path` is recovered first (recoverDir). A symbolic link at `path` is followed.
  */
-export async function writeDirAtomic(path: string, fill: (tmpDir: string) => Promise<void> | void, opts: DirOptions = {}): Promise<void> {
-  const what = label(path, opts.what);
+export async function writeDirAtomic(given: string, fill: (tmpDir: string) => Promise<void> | void, opts: DirOptions = {}): Promise<void> {
+  const what = label(given, opts.what);
+  let path: string; // a link to a folder is followed: the folder it points to is replaced, the link stays
   let tmp: string;
   try {
+    path = followLinks(given);
     mkdirSync(dirname(path), { recursive: true });
     recoverDir(path, opts.note);
     const st = statOrUndefined(path, true);

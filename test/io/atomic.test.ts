@@ -172,6 +172,17 @@ test('writeFileAtomic follows symbolic links (the target is replaced, the link s
     assert.deepEqual(listing(dir), ['dangling', 'link.txt', 'real.txt', 'sub']);
   }));
 
+test('writeDirAtomic follows a symbolic link to a folder: the folder is replaced, the link stays', () =>
+  withDir(async (dir) => {
+    mkdirSync(join(dir, 'store'));
+    await writeDirAtomic(join(dir, 'store', 'run'), (tmp) => writeFileSync(join(tmp, 'f'), 'v1'));
+    symlinkSync(join('store', 'run'), join(dir, 'run'));
+    await writeDirAtomic(join(dir, 'run'), (tmp) => writeFileSync(join(tmp, 'f'), 'v2'));
+    assert.ok(lstatSync(join(dir, 'run')).isSymbolicLink());
+    assert.equal(readFileSync(join(dir, 'store', 'run', 'f'), 'utf8'), 'v2');
+    assert.deepEqual(listing(join(dir, 'store')), ['run']);
+  }));
+
 test('writeDirAtomic gives the folder the umask\'s permissions, not the private ones of a temporary folder', () =>
   withDir(async (dir) => {
     const before = process.umask(0o027);
