@@ -7,7 +7,7 @@
  *   node --import tsx scripts/emotion_probe.ts RUN_DIR DATASET_DIR [N=128]
  */
 import { initBackend, tf } from '../src/backend.ts';
-import { loadModel } from '../src/cp/checkpoint.ts';
+import { loadModel } from '../src/platform/run_folder.ts';
 import { batchTensors, buildBatch } from '../src/cp/train/batches.ts';
 import { cpLoss } from '../src/cp/train/loss.ts';
 import { readDataset } from '../src/music/dataset_node.ts';

@@ -67,7 +67,37 @@ export {
   type AttentionKind,
   type EmotionInput,
 } from './cp/config.ts';
-export { modelFromParts, modelToParts, metaFromParts, checkVocab, type ModelParts, type PartNames, type ToPartsOptions } from './cp/model_bytes.ts';
+export {
+  modelFromParts,
+  modelToParts,
+  metaFromParts,
+  checkVocab,
+  modelFiles,
+  runFiles,
+  runFromParts,
+  trainStateFromJson,
+  adamFromBytes,
+  adamToBytes,
+  MODEL_FILE,
+  CONFIG_FILE,
+  VOCAB_FILE,
+  GENERATION_FILE,
+  OPTIMIZER_FILE,
+  STATE_FILE,
+  LOG_FILE,
+  MODEL_FORMAT,
+  ADAM_FORMAT,
+  TRAIN_STATE_FORMAT,
+  TRAIN_STATE_VERSION,
+  type ModelParts,
+  type PartNames,
+  type ToPartsOptions,
+  type FolderFile,
+  type TrainState,
+  type RunSnapshot,
+  type RunParts,
+  type RunPartNames,
+} from './cp/run_folder.ts';
 export { CPTransformer, familyIds, disposeState, NON_TYPE_FAMILIES, type CPState, type NonTypeFamily } from './cp/model.ts';
 export { causalLinearAttention, LINEAR_EPS } from './cp/attention.ts';
 export { conditionInputs, conditionWord } from './cp/emotion_input.ts';

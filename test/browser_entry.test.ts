@@ -37,7 +37,7 @@ test('src/browser.ts reaches no Node built-in, no Node-only package and no Node 
     const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
     assert.doesNotMatch(code, /\bprocess\.|\bBuffer\b|\brequire\(/, `${name} uses a Node global`);
   }
-  for (const f of ['cp/model_bytes.ts', 'cp/generate.ts', 'music/midi_io.ts', 'music/cp_tokenizer.ts', 'music/dataset.ts', 'music/chords.ts', 'errors.ts', 'random.ts', 'classify/evaluate.ts', 'core/transformer.ts']) {
+  for (const f of ['cp/run_folder.ts', 'cp/generate.ts', 'music/midi_io.ts', 'music/cp_tokenizer.ts', 'music/dataset.ts', 'music/chords.ts', 'errors.ts', 'random.ts', 'classify/evaluate.ts', 'core/transformer.ts']) {
     assert.ok(graph.has(join(SRC, f)), `the walk reaches ${f}`);
   }
 });
@@ -45,5 +45,5 @@ test('src/browser.ts reaches no Node built-in, no Node-only package and no Node 
 test('the Node API is the browser API plus the file helpers', () => {
   for (const name of Object.keys(browser)) assert.ok(name in node, `index.ts re-exports ${name}`);
   const extra = Object.keys(node).filter((n) => !(n in browser)).sort();
-  assert.deepEqual(extra, ['CLASSIFIER_FILE', 'CONFIG_FILE', 'DEFAULT_CLASSIFIER_DIR', 'GENERATION_FILE', 'MODEL_FILE', 'VOCAB_FILE', 'buildDataset', 'listMidiFiles', 'loadClassifier', 'loadModel', 'loadRun', 'readDataset', 'readGenerationDefaults', 'readModelMeta', 'runTraining', 'saveModel', 'saveRun']);
+  assert.deepEqual(extra, ['CLASSIFIER_FILE', 'DEFAULT_CLASSIFIER_DIR', 'buildDataset', 'listMidiFiles', 'loadClassifier', 'loadModel', 'loadRun', 'lockRun', 'readDataset', 'readGenerationDefaults', 'readModelMeta', 'runTraining', 'saveModel', 'saveRun']);
 });

@@ -89,6 +89,26 @@ function isPosInt(v: unknown): v is number {
 }
 
 /**
+ * The largest value each size may take: far above every preset (EMOPIA's own model is 39M parameters), low
+ * enough that a tampered or mistyped config.json is refused at once instead of allocating for minutes and dying
+ * inside tfjs. Class counts stop at 65536 because datasets store word ids in 16 bits; the positional table
+ * (maxLen x dModel floats) and the parameter count keep the model inside the wasm heap (4 GB).
+ */
+export const CONFIG_BOUNDS = Object.freeze({
+  nClasses: 65536,
+  embSizes: 4096,
+  dModel: 4096,
+  nLayers: 64,
+  nHeads: 64,
+  dFF: 16384,
+  maxLen: 65536,
+  chunkSize: 65536,
+  /** maxLen * dModel */
+  positionTable: 2 ** 25,
+  parameters: 400_000_000,
+});
+
+/**
  * Checks a config (as read from config.json, or built in code) and returns a clean copy. Throws an InputError
  * naming the first bad field, what was expected and what came.
  */
@@ -102,15 +122,17 @@ export function validateConfig(json: unknown, what = 'config'): CPConfig {
     for (const f of FAMILIES) {
       const v = (r as Record<string, unknown>)[f];
       if (!isPosInt(v)) throw new InputError(what, `expected ${key}.${f} to be a positive integer, got ${JSON.stringify(v)}`);
+      if (v > CONFIG_BOUNDS[key]) throw new InputError(what, `expected ${key}.${f} at most ${CONFIG_BOUNDS[key]}, got ${v}`);
       out[f] = v;
     }
     const extra = Object.keys(r).filter((k) => !(FAMILIES as readonly string[]).includes(k));
     if (extra.length) throw new InputError(what, `${key} has unknown famil${extra.length > 1 ? 'ies' : 'y'} ${extra.join(', ')} (expected ${FAMILIES.join(', ')})`);
     return out;
   };
-  const int = (key: string): number => {
+  const int = (key: 'dModel' | 'nLayers' | 'nHeads' | 'dFF' | 'maxLen' | 'chunkSize'): number => {
     const v = o[key];
     if (!isPosInt(v)) throw new InputError(what, `expected ${key} to be a positive integer, got ${JSON.stringify(v)}`);
+    if (v > CONFIG_BOUNDS[key]) throw new InputError(what, `expected ${key} at most ${CONFIG_BOUNDS[key]}, got ${v}`);
     return v;
   };
   const cfg: CPConfig = {
@@ -131,6 +153,11 @@ export function validateConfig(json: unknown, what = 'config'): CPConfig {
   if (!ATTENTION_KINDS.includes(cfg.attention)) throw new InputError(what, `expected attention 'linear' or 'softmax', got ${JSON.stringify(o.attention)}`);
   if (cfg.dModel % cfg.nHeads !== 0) throw new InputError(what, `expected dModel (${cfg.dModel}) to be a multiple of nHeads (${cfg.nHeads})`);
   if (cfg.maxLen < 2) throw new InputError(what, `expected maxLen >= 2, got ${cfg.maxLen}`);
+  if (cfg.maxLen * cfg.dModel > CONFIG_BOUNDS.positionTable) {
+    throw new InputError(what, `expected maxLen x dModel (the positional table) at most ${CONFIG_BOUNDS.positionTable}, got ${cfg.maxLen} x ${cfg.dModel}`);
+  }
+  const params = countParameters(cfg);
+  if (params > CONFIG_BOUNDS.parameters) throw new InputError(what, `expected at most ${CONFIG_BOUNDS.parameters} parameters, got ${params} (dModel ${cfg.dModel}, nLayers ${cfg.nLayers}, dFF ${cfg.dFF})`);
   return cfg;
 }
 

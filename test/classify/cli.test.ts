@@ -11,7 +11,7 @@ import { emptyScore, type Note } from '../../src/music/score.ts';
 import { scoreToMidi } from '../../src/music/midi_io.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
-import { saveModel } from '../../src/cp/checkpoint.ts';
+import { saveModel } from '../../src/platform/run_folder.ts';
 import { evaluateConditioning } from '../../src/classify/evaluate.ts';
 import { loadClassifier } from '../../src/classify/node.ts';
 import { STAT_KEYS } from '../../src/classify/stats.ts';

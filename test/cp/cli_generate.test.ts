@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
 import { midiToScore } from '../../src/music/midi_io.ts';
-import { saveModel } from '../../src/cp/checkpoint.ts';
+import { saveModel } from '../../src/platform/run_folder.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 

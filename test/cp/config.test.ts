@@ -49,3 +49,24 @@ test('validation: one-line errors naming the field, what was expected and what c
   assert.equal(validateConfig({ ...good, emotionInput: 'every' }).emotionInput, 'every');
   assert.throws(() => makeConfig('huge' as 'tiny', { ...EMOPIA_CLASSES }), /preset: expected one of emopia, small, tiny, got 'huge'/);
 });
+
+test('validation: sizes beyond sane bounds are refused at once, naming the field (a tampered config.json)', () => {
+  const good = makeConfig('emopia', { ...EMOPIA_CLASSES });
+  const bad = (patch: Record<string, unknown>) => () => validateConfig({ ...good, ...patch }, 'runs/x/config.json');
+  assert.throws(bad({ nLayers: 100_000 }), /^InputError: runs\/x\/config\.json: expected nLayers at most 64, got 100000$/);
+  assert.throws(bad({ dModel: 1 << 20 }), /^InputError: runs\/x\/config\.json: expected dModel at most 4096, got 1048576$/);
+  assert.throws(bad({ maxLen: 10_000_000 }), /expected maxLen at most 65536, got 10000000/);
+  assert.throws(bad({ dFF: 1e6 }), /expected dFF at most 16384, got 1000000/);
+  assert.throws(bad({ nHeads: 128, dModel: 1024 }), /expected nHeads at most 64, got 128/);
+  assert.throws(bad({ chunkSize: 1e6 }), /expected chunkSize at most 65536, got 1000000/);
+  assert.throws(bad({ nClasses: { ...good.nClasses, pitch: 70_000 } }), /expected nClasses\.pitch at most 65536, got 70000/);
+  assert.throws(bad({ embSizes: { ...good.embSizes, chord: 5000 } }), /expected embSizes\.chord at most 4096, got 5000/);
+  // Each size within its bound, but together too large: the positional table, then the parameter count.
+  assert.throws(bad({ maxLen: 65536, dModel: 4096, nHeads: 8 }), /expected maxLen x dModel \(the positional table\) at most 33554432, got 65536 x 4096/);
+  const big = { dModel: 4096, nHeads: 8, nLayers: 64, dFF: 16384, maxLen: 4096 };
+  assert.throws(bad(big), /expected at most 400000000 parameters, got \d+ \(dModel 4096, nLayers 64, dFF 16384\)/);
+  assert.ok(countParameters({ ...good, ...big }) > 400_000_000);
+  // EMOPIA's own model and the largest sizes that stay within every bound pass.
+  assert.deepEqual(validateConfig(JSON.parse(JSON.stringify(good))), good);
+  assert.equal(validateConfig({ ...good, dModel: 1024, nLayers: 24, dFF: 4096, maxLen: 32768 }).nLayers, 24);
+});

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
-import { loadModel } from '../../src/cp/checkpoint.ts';
+import { loadModel } from '../../src/platform/run_folder.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { DEFAULT_MODEL_DIR, resolveCheckpoint } from '../../src/cp/default_model.ts';
 import { generate } from '../../src/cp/generate.ts';

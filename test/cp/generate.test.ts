@@ -16,7 +16,7 @@ import { midiToScore, scoreToMidi } from '../../src/music/midi_io.ts';
 import { makeConfig, type AttentionKind } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { generate, generateBatch, primeFor } from '../../src/cp/generate.ts';
-import { loadModel, saveModel } from '../../src/cp/checkpoint.ts';
+import { loadModel, saveModel } from '../../src/platform/run_folder.ts';
 
 const vocab = Vocab.fullGrid();
 const classes = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;

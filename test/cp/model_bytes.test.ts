@@ -6,7 +6,7 @@ import { Rng } from '../../src/random.ts';
 import { FAMILIES, Vocab } from '../../src/music/vocab.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
-import { modelFromParts, modelToParts } from '../../src/cp/model_bytes.ts';
+import { modelFromParts, modelToParts } from '../../src/cp/run_folder.ts';
 
 test('modelToParts then modelFromParts gives the same weights (F32 exactly, F16 within half-precision rounding); bad parts name themselves', async () => {
   await initBackend('wasm');

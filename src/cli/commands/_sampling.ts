@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
 import { samplingTable, type SamplingOverrides } from '../../cp/sampling.ts';
-import { readGenerationDefaults } from '../../cp/checkpoint.ts';
+import { readGenerationDefaults } from '../../platform/run_folder.ts';
 import { mergeSampling } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
 import type { GuidanceContrast } from '../../cp/generate.ts';

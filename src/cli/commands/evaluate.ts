@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError } from '../../errors.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
-import { loadModel } from '../../cp/checkpoint.ts';
+import { loadModel } from '../../platform/run_folder.ts';
 import { resolveCheckpoint } from '../../cp/default_model.ts';
 import { midiToScore } from '../../music/midi_io.ts';
 import { emotionFromName } from '../../music/dataset.ts';

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../../io/atomic.ts';
 import { N_FAMILIES, parseEmotion, type Emotion } from '../../music/vocab.ts';
 import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
-import { loadModel } from '../../cp/checkpoint.ts';
+import { loadModel } from '../../platform/run_folder.ts';
 import { resolveCheckpoint } from '../../cp/default_model.ts';
 import { generateBatch, primeFor } from '../../cp/generate.ts';
 import { disposeState, type CPTransformer } from '../../cp/model.ts';

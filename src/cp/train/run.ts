@@ -12,8 +12,8 @@ import { FAMILIES, type Family } from '../../music/vocab.ts';
 import { makeConfig, type AttentionKind, type EmotionInput, type PresetName } from '../config.ts';
 import { CPTransformer } from '../model.ts';
 import { batchesPerEpoch, checkClips } from './batches.ts';
-import { loadModel } from '../checkpoint.ts';
-import { loadRun, runDirInUse, saveRun, type TrainState } from './run_dir.ts';
+import type { TrainState } from '../run_folder.ts';
+import { loadModel, loadRun, lockRun, runDirInUse, saveRun } from '../../platform/run_folder.ts';
 import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from './trainer.ts';
 
 export interface RunOptions {
@@ -64,8 +64,17 @@ export interface RunResult {
 const round = (x: number) => Number(x.toPrecision(6));
 const roundLosses = (l: Record<Family, number>) => Object.fromEntries(FAMILIES.map((f) => [f, round(l[f])]));
 
-/** Runs training to `steps` (or `epochs`) and returns where it stopped. */
+/** Runs training to `steps` (or `epochs`) and returns where it stopped; a second training on the same folder is refused. */
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
+  const lock = lockRun(opts.out, opts.note);
+  try {
+    return await runTrainingLocked(opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
   const note = opts.note ?? (() => {});
   const { train, valid, vocab } = opts.data;
   checkClips(train, `dataset ${opts.dataDir} (train split)`);
@@ -76,7 +85,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   let log: string[] = [];
   let init: string | undefined;
   if (opts.resume) {
-    const snap = loadRun(opts.out);
+    const snap = loadRun(opts.out, opts.note);
     if (!snap.vocab.equals(vocab)) {
       snap.model.dispose();
       throw new InputError(opts.dataDir, `its vocabulary differs from the run's ${opts.out}/vocab.json (sizes ${vocab.sizes().join(',')} vs ${snap.vocab.sizes().join(',')})`);
