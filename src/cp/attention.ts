@@ -19,7 +19,7 @@ import { InputError } from '../errors.ts';
 import { Linear, Module } from '../core/module.ts';
 import { scaledDotProductAttention } from '../core/attention.ts';
 import { causalMask } from '../core/masks.ts';
-import { splitRowsHost } from '../core/ops.ts';
+import { customGrad, splitRowsHost } from '../core/ops.ts';
 import type { Rng } from '../random.ts';
 import type { AttentionKind } from './config.ts';
 
@@ -36,13 +36,6 @@ export function phi(x: Tensor): Tensor {
 /** Lower-triangular ones [n, n] (including the diagonal): the causal mask inside a chunk, as floats. */
 function lowerOnes(n: number): Tensor {
   return tf.linalg.bandPart(tf.ones([n, n]), -1, 0); // (n, n)
-}
-
-/** tf.customGrad with the argument types tfjs's typings cannot express (inputs, then the save function). */
-function customGrad3(
-  f: (a: Tensor, b: Tensor, c: Tensor, save: tf.GradSaveFunc) => { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] },
-): (a: Tensor, b: Tensor, c: Tensor) => Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
 }
 
 /** 2-D x^T. */
@@ -96,7 +89,7 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
   /** [B,h,T,dv] values with the ones column, as [G·T, dv+1] rows. */
   const withOnes = (x: Tensor): Tensor => tf.concat([x, tf.ones([B, h, T, 1])], 3).reshape([G * T, dv + 1]); // (G·T, dv+1)
 
-  const attend = customGrad3((q, k, val, save) => {
+  const attend = customGrad<[Tensor, Tensor, Tensor]>((q, k, val, save) => {
     const [out, den] = tf.tidy(() => {
       masks.clear();
       const Qs = blocks(q.reshape([G * T, dh])); // G·chunks x (n, dh)
