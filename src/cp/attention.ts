@@ -195,18 +195,18 @@ export function layerStateTensors(s: LayerState, withWeights = true): Tensor[] {
 
 /** fast-transformers' AttentionLayer: four projections around the inner attention. */
 export class CPAttention extends Module {
-  readonly query_projection: Linear;
-  readonly key_projection: Linear;
-  readonly value_projection: Linear;
-  readonly out_projection: Linear;
+  readonly queryProjection: Linear;
+  readonly keyProjection: Linear;
+  readonly valueProjection: Linear;
+  readonly outProjection: Linear;
   readonly dh: number;
 
   constructor(readonly dModel: number, readonly nHeads: number, readonly kind: AttentionKind, readonly chunkSize: number, readonly attnDropout: number, rng: Rng) {
     super();
-    this.query_projection = this.addChild('query_projection', new Linear(dModel, dModel, rng));
-    this.key_projection = this.addChild('key_projection', new Linear(dModel, dModel, rng));
-    this.value_projection = this.addChild('value_projection', new Linear(dModel, dModel, rng));
-    this.out_projection = this.addChild('out_projection', new Linear(dModel, dModel, rng));
+    this.queryProjection = this.addChild('query_projection', new Linear(dModel, dModel, rng));
+    this.keyProjection = this.addChild('key_projection', new Linear(dModel, dModel, rng));
+    this.valueProjection = this.addChild('value_projection', new Linear(dModel, dModel, rng));
+    this.outProjection = this.addChild('out_projection', new Linear(dModel, dModel, rng));
     this.dh = dModel / nHeads;
   }
 
@@ -220,9 +220,9 @@ export class CPAttention extends Module {
   forward(x: Tensor, rng?: Rng): Tensor {
     return tf.tidy(() => {
       const [B, T, d] = x.shape as [number, number, number];
-      const q = this.split(this.query_projection.forward(x)); // (B, h, T, dh)
-      const k = this.split(this.key_projection.forward(x)); // (B, h, T, dh)
-      const v = this.split(this.value_projection.forward(x)); // (B, h, T, dh)
+      const q = this.split(this.queryProjection.forward(x)); // (B, h, T, dh)
+      const k = this.split(this.keyProjection.forward(x)); // (B, h, T, dh)
+      const v = this.split(this.valueProjection.forward(x)); // (B, h, T, dh)
       let heads: Tensor;
       if (this.kind === 'linear') {
         heads = causalLinearAttention(phi(q), phi(k), v, this.chunkSize); // (B, h, T, dh)
@@ -232,14 +232,14 @@ export class CPAttention extends Module {
         heads = scaledDotProductAttention(q, k, v, causal, drop); // (B, h, T, dh)
       }
       const merged = tf.transpose(heads, [0, 2, 1, 3]).reshape([B, T, d]); // (B, T, d)
-      return this.out_projection.forward(merged); // (B, T, d)
+      return this.outProjection.forward(merged); // (B, T, d)
     });
   }
 
   /** The Q, K, V projections fused into one weight (d, 3d) and bias (3d,), for generation (see `step`). */
   fusedQKV(): { w: Tensor; b: Tensor } {
     return tf.tidy(() => {
-      const ps = [this.query_projection, this.key_projection, this.value_projection];
+      const ps = [this.queryProjection, this.keyProjection, this.valueProjection];
       const w = tf.concat(ps.map((p) => p.weight), 1); // (d, 3d)
       const b = tf.concat(ps.map((p) => p.bias as tf.Variable), 0); // (3d,)
       return { w, b };
@@ -293,7 +293,7 @@ export class CPAttention extends Module {
         heads = tf.sum(tf.mul(tf.expandDims(p, -1), V), 2); // (B, h, dh)
         next = { kind: 'softmax', qkv: state.qkv, k: tf.keep(K), v: tf.keep(V) };
       }
-      const o = this.out_projection;
+      const o = this.outProjection;
       return tf.fused.matMul({ a: heads.reshape([B, d]) as tf.Tensor2D, b: o.weight as tf.Tensor2D, bias: o.bias }); // (B, d)
     });
     for (const t of layerStateTensors(state, false)) t.dispose();

@@ -113,7 +113,7 @@ export class FastStepper {
       this.emb[f] = t;
     }
     this.inLinear = lin('in_linear');
-    this.layers = model.transformer_encoder.layers.items.map((layer, i) => {
+    this.layers = model.transformerEncoder.layers.items.map((layer, i) => {
       const L = `transformer_encoder.layers.${i}`;
       const { w, b } = layer.attention.fusedQKV();
       return {
@@ -125,7 +125,7 @@ export class FastStepper {
         norm2: norm(`${L}.norm2`, layer.norm2),
       };
     });
-    this.norm = norm('transformer_encoder.norm', model.transformer_encoder.norm);
+    this.norm = norm('transformer_encoder.norm', model.transformerEncoder.norm);
     this.typeHead = lin('proj_type');
     this.concatType = lin('project_concat_type');
     const [rw, rb] = tf.tidy(() => [

@@ -8,7 +8,8 @@
  *   heads: proj_type(h); y = project_concat_type([h, type embedding]); proj_<family>(y) for the seven others.
  *
  * The type embedding in the second head is the true next type in training and the sampled type in generation.
- * Parameter names equal EMOPIA's state_dict keys, so its checkpoints load by name (`pos_emb.pe` is ignored).
+ * Parameter names equal EMOPIA's state_dict keys, so its checkpoints load by name (`pos_emb.pe` is ignored); the
+ * keys are the `addChild` names (`in_linear`, `transformer_encoder`, ...), the TypeScript fields their camelCase.
  */
 import { tf } from '../backend.ts';
 import { InputError, fmtShape } from '../errors.ts';
@@ -143,9 +144,9 @@ export class CPTransformer extends Module {
   readonly config: CPConfig;
   private readonly emb = {} as Record<Family, ScaledEmbedding>;
   private readonly proj = {} as Record<Family, Linear>;
-  readonly in_linear: Linear;
-  readonly transformer_encoder: Encoder;
-  readonly project_concat_type: Linear;
+  readonly inLinear: Linear;
+  readonly transformerEncoder: Encoder;
+  readonly projectConcatType: Linear;
   /**
    * The sinusoidal table [maxLen, d] in host memory (a buffer, not a parameter); rows are uploaded as needed,
    * because slicing one row out of a large wasm tensor costs milliseconds per call.
@@ -159,9 +160,9 @@ export class CPTransformer extends Module {
     this.config = cfg;
     for (const f of FAMILIES) this.emb[f] = this.addChild(`word_emb_${f}`, new ScaledEmbedding(cfg.nClasses[f], cfg.embSizes[f], rng));
     const embTotal = FAMILIES.reduce((s, f) => s + cfg.embSizes[f], 0);
-    this.in_linear = this.addChild('in_linear', new Linear(embTotal, cfg.dModel, rng));
-    this.transformer_encoder = this.addChild('transformer_encoder', new Encoder(cfg, rng));
-    this.project_concat_type = this.addChild('project_concat_type', new Linear(cfg.dModel + cfg.embSizes.type, cfg.dModel, rng));
+    this.inLinear = this.addChild('in_linear', new Linear(embTotal, cfg.dModel, rng));
+    this.transformerEncoder = this.addChild('transformer_encoder', new Encoder(cfg, rng));
+    this.projectConcatType = this.addChild('project_concat_type', new Linear(cfg.dModel + cfg.embSizes.type, cfg.dModel, rng));
     // EMOPIA's order: tempo, chord, barbeat, type, pitch, duration, velocity, emotion.
     for (const f of FAMILIES) this.proj[f] = this.addChild(`proj_${f}`, new Linear(cfg.dModel, cfg.nClasses[f], rng));
     this.peTable = sinusoidalTable(cfg.maxLen, cfg.dModel);
@@ -187,7 +188,7 @@ export class CPTransformer extends Module {
   /** Concatenated scaled embeddings through in_linear: words [..., 8] -> [..., d]. */
   private embed(words: Tensor): Tensor {
     const parts = FAMILIES.map((f) => this.emb[f].forward(familyIds(words, f))); // 8 x (..., e_f)
-    return this.in_linear.forward(tf.concat(parts, -1)); // (..., sum e) -> (..., d)
+    return this.inLinear.forward(tf.concat(parts, -1)); // (..., sum e) -> (..., d)
   }
 
   /** The hidden states h [B, T, d] of words [B, T, 8]; rng given = training (dropout on). */
@@ -200,8 +201,8 @@ export class CPTransformer extends Module {
       const d = this.config.dModel;
       const pos = tf.tensor2d(this.peTable.subarray(0, T * d), [T, d]); // (T, d)
       let x = dropout(tf.add(e, pos), this.config.dropout, rng); // (B, T, d)
-      for (const layer of this.transformer_encoder.layers.items) x = layer.forward(x, rng); // (B, T, d)
-      return this.transformer_encoder.norm.forward(x); // (B, T, d)
+      for (const layer of this.transformerEncoder.layers.items) x = layer.forward(x, rng); // (B, T, d)
+      return this.transformerEncoder.norm.forward(x); // (B, T, d)
     });
   }
 
@@ -217,7 +218,7 @@ export class CPTransformer extends Module {
   logitsGivenType(h: Tensor, type: Tensor): Record<NonTypeFamily, Tensor> {
     return tf.tidy(() => {
       const te = this.emb.type.forward(type); // (..., e_type)
-      const y = this.project_concat_type.forward(tf.concat([h, te], -1)); // (..., d + e_type) -> (..., d)
+      const y = this.projectConcatType.forward(tf.concat([h, te], -1)); // (..., d + e_type) -> (..., d)
       const out = {} as Record<NonTypeFamily, Tensor>;
       for (const f of NON_TYPE_FAMILIES) out[f] = this.proj[f].forward(y); // (..., n_f)
       return out;
@@ -257,7 +258,7 @@ export class CPTransformer extends Module {
     ]);
     return {
       batch, pos: 0,
-      layers: this.transformer_encoder.layers.items.map((l) => l.attention.initState(batch)),
+      layers: this.transformerEncoder.layers.items.map((l) => l.attention.initState(batch)),
       weights: { emb, restW: restW as Tensor, restB: restB as Tensor },
     };
   }
@@ -271,7 +272,7 @@ export class CPTransformer extends Module {
     const te = new Float32Array(types.length * e);
     types.forEach((t, b) => te.set(state.weights.emb.type.subarray(t * e, (t + 1) * e), b * e));
     return tf.tidy(() => {
-      const c = this.project_concat_type;
+      const c = this.projectConcatType;
       const cat = tf.concat([h, tf.tensor2d(te, [types.length, e])], 1); // (B, d + e_type)
       const y = tf.fused.matMul({ a: cat as tf.Tensor2D, b: c.weight as tf.Tensor2D, bias: c.bias }); // (B, d)
       return tf.fused.matMul({ a: y, b: state.weights.restW as tf.Tensor2D, bias: state.weights.restB }); // (B, sum n_f)
@@ -290,7 +291,7 @@ export class CPTransformer extends Module {
     const B = state.batch;
     // The embedding rows are gathered on the host: one upload instead of 8 slices, gathers and scalings.
     const ids = word.dataSync();
-    const embTotal = this.in_linear.inFeatures;
+    const embTotal = this.inLinear.inFeatures;
     const cat = new Float32Array(B * embTotal);
     for (let b = 0; b < B; b++) {
       let off = b * embTotal;
@@ -303,18 +304,18 @@ export class CPTransformer extends Module {
       }
     }
     let x = tf.tidy(() => {
-      const l = this.in_linear;
+      const l = this.inLinear;
       const e = tf.fused.matMul({ a: tf.tensor2d(cat, [B, embTotal]), b: l.weight as tf.Tensor2D, bias: l.bias }); // (B, d)
       return tf.add(e, tf.tensor2d(this.peTable.subarray(state.pos * d, (state.pos + 1) * d), [1, d])); // (B, d)
     });
     const layers: LayerState[] = [];
-    this.transformer_encoder.layers.items.forEach((layer, i) => {
+    this.transformerEncoder.layers.items.forEach((layer, i) => {
       const r = layer.step(x, state.layers[i] as LayerState); // (B, d)
       x.dispose();
       x = r.y;
       layers.push(r.state);
     });
-    const h = tf.tidy(() => this.transformer_encoder.norm.forward(x)); // (B, d)
+    const h = tf.tidy(() => this.transformerEncoder.norm.forward(x)); // (B, d)
     x.dispose();
     return { h, state: { batch: state.batch, pos: state.pos + 1, layers, weights: state.weights } };
   }
