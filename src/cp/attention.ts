@@ -10,7 +10,7 @@
  *   Training uses a chunked form that never holds a [B,T,h,dh,dh] tensor: inside a chunk, the masked
  *   (phi(Q) phi(K)ᵀ) V; across chunks, the running S [dh,dh] and z [dh] per batch and head.
  *   Generation uses the recurrent form (`recurrent/attention/self_attention/linear_attention.py`): S and z
- *   are the whole state, so each new word costs the same.
+ *   are the whole state, so each new word costs the same (the engines of engine.ts and fast_step.ts).
  * - `softmax`: causal masked softmax attention through the core's scaledDotProductAttention; generation keeps
  *   a key/value cache.
  */
@@ -181,18 +181,6 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
   return attend(fq, fk, v); // (B, h, T, dv)
 }
 
-/** The recurrent state of one layer: linear attention keeps S and z; softmax keeps the keys and values seen. */
-export type LayerState = { qkv: { w: Tensor /* (d, 3d) */; b: Tensor /* (3d,) */ } } & (
-  | { kind: 'linear'; S: Tensor /* (B, h, dv, dk): sum v phi(k)ᵀ */; z: Tensor /* (B, h, dk) */ }
-  | { kind: 'softmax'; k: Tensor | null /* (B, h, t, dh) */; v: Tensor | null /* (B, h, t, dh) */ }
-);
-
-/** The tensors a layer state holds; with `withWeights` false, only those that change at each step. */
-export function layerStateTensors(s: LayerState, withWeights = true): Tensor[] {
-  const own = s.kind === 'linear' ? [s.S, s.z] : [s.k, s.v].filter((t): t is Tensor => t !== null);
-  return withWeights ? [...own, s.qkv.w, s.qkv.b] : own;
-}
-
 /** fast-transformers' AttentionLayer: four projections around the inner attention. */
 export class CPAttention extends Module {
   readonly queryProjection: Linear;
@@ -234,69 +222,5 @@ export class CPAttention extends Module {
       const merged = tf.transpose(heads, [0, 2, 1, 3]).reshape([B, T, d]); // (B, T, d)
       return this.outProjection.forward(merged); // (B, T, d)
     });
-  }
-
-  /** The Q, K, V projections fused into one weight (d, 3d) and bias (3d,), for generation (see `step`). */
-  fusedQKV(): { w: Tensor; b: Tensor } {
-    return tf.tidy(() => {
-      const ps = [this.queryProjection, this.keyProjection, this.valueProjection];
-      const w = tf.concat(ps.map((p) => p.weight), 1); // (d, 3d)
-      const b = tf.concat(ps.map((p) => p.bias as tf.Variable), 0); // (3d,)
-      return { w, b };
-    });
-  }
-
-  /** An empty state for `batch` sequences, holding the fused projection weights of this layer. */
-  initState(batch: number): LayerState {
-    const qkv = this.fusedQKV();
-    if (this.kind === 'linear') {
-      return { kind: 'linear', qkv, S: tf.zeros([batch, this.nHeads, this.dh, this.dh]), z: tf.zeros([batch, this.nHeads, this.dh]) };
-    }
-    return { kind: 'softmax', qkv, k: null, v: null };
-  }
-
-  /**
-   * One new position per sequence: x [B, d] -> [B, d], and the state after it. The given state's attention
-   * tensors are disposed (the state is consumed); the returned ones are kept outside any tidy. No gradient:
-   * plain fused matmuls (one kernel per projection) keep the per-word kernel count low.
-   */
-  step(x: Tensor, state: LayerState): { y: Tensor; state: LayerState } {
-    const [B, d] = x.shape as [number, number];
-    const h = this.nHeads;
-    const dh = this.dh;
-    let next: LayerState | undefined;
-    const y = tf.tidy(() => {
-      const qkv = tf.fused.matMul({ a: x as tf.Tensor2D, b: state.qkv.w as tf.Tensor2D, bias: state.qkv.b }); // (B, 3d)
-      const v = tf.slice(qkv, [0, 2 * d], [B, d]).reshape([B, h, dh]); // (B, h, dh)
-      let heads: Tensor;
-      if (state.kind === 'linear') {
-        const fqk = phi(tf.slice(qkv, [0, 0], [B, 2 * d])); // (B, 2d): phi(q), phi(k)
-        // S is kept transposed, S[j][i] = sum v_j phi(k)_i, so that both reductions run over the last axis
-        // (a reduction over another axis costs a transpose on wasm).
-        const fq = tf.slice(fqk, [0, 0], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dk)
-        const fk = tf.slice(fqk, [0, d], [B, d]).reshape([B, h, dh]); // (B, h, dk)
-        const S = tf.add(state.S, tf.mul(v.reshape([B, h, dh, 1]), fk.reshape([B, h, 1, dh]))); // (B, h, dv, dk) += v phi(k)ᵀ
-        const z = tf.add(state.z, fk); // (B, h, dk)
-        const num = tf.sum(tf.mul(fq, S), -1); // (B, h, dv): S phi(q)
-        const den = tf.add(tf.sum(tf.mul(fq.reshape([B, h, dh]), z), -1), LINEAR_EPS); // (B, h)
-        heads = tf.div(num, den.reshape([B, h, 1])); // (B, h, dh)
-        next = { kind: 'linear', qkv: state.qkv, S: tf.keep(S), z: tf.keep(z) };
-      } else {
-        const q = tf.slice(qkv, [0, 0], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dh)
-        const k1 = tf.slice(qkv, [0, d], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dh)
-        const v1 = v.reshape([B, h, 1, dh]); // (B, h, 1, dh)
-        const K = state.k ? tf.concat([state.k, k1], 2) : k1; // (B, h, t, dh)
-        const V = state.v ? tf.concat([state.v, v1], 2) : v1; // (B, h, t, dh)
-        // One query against every cached key: scores by a broadcast product (no batched matmul on wasm).
-        const scores = tf.sum(tf.mul(tf.mul(q, 1 / Math.sqrt(dh)), K), -1); // (B, h, t)
-        const p = tf.softmax(scores, -1); // (B, h, t)
-        heads = tf.sum(tf.mul(tf.expandDims(p, -1), V), 2); // (B, h, dh)
-        next = { kind: 'softmax', qkv: state.qkv, k: tf.keep(K), v: tf.keep(V) };
-      }
-      const o = this.outProjection;
-      return tf.fused.matMul({ a: heads.reshape([B, d]) as tf.Tensor2D, b: o.weight as tf.Tensor2D, bias: o.bias }); // (B, d)
-    });
-    for (const t of layerStateTensors(state, false)) t.dispose();
-    return { y, state: next as LayerState };
   }
 }
