@@ -15,8 +15,8 @@
  * - Batches: `generateBatch` advances several pieces together (one batched step per word), each with its own
  *   rng; a piece comes out the same as when generated alone.
  *
- * Speed: the word loop runs on one of two engines (`engine`): fast_step.ts for one piece, CPTransformer.step
- * for a batch; either reads two small logit vectors per word, and sampling runs on the host.
+ * Speed: the word loop runs on one of the engines of engine.ts (`engine`): `fast` for one piece, `tensor` for a
+ * batch; either reads two small logit vectors per word, and sampling runs on the host.
  */
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
@@ -26,7 +26,7 @@ import {
   type Emotion, type EmotionName, type Family, type Vocab, type WordType,
 } from '../music/vocab.ts';
 import { CPTransformer, NON_TYPE_FAMILIES } from './model.ts';
-import { openStepper } from './engine.ts';
+import { openStepper, type EngineChoice } from './engine.ts';
 import { conditionWord } from './emotion_input.ts';
 import { sampleLogits, samplingTable, softmaxWithTemperature, type SamplingOverrides, type SamplingParams } from './sampling.ts';
 
@@ -49,12 +49,12 @@ export interface GenerateOptions {
   /** false: EOS is never sampled, generation runs to a limit (for benchmarks). Default true. */
   stopAtEos?: boolean;
   /**
-   * `fast`: fast_step.ts, matrix products on the backend and the rest on the host (fewer kernels: faster for one
-   * piece); `tensor`: CPTransformer.step, every operation on the backend (faster for batches, whose host loops
-   * would grow with the batch). `auto` (default): fast for one piece, tensor for a batch. Both compute the same
-   * logits (within 1e-4).
+   * The engine of engine.ts: `fast`, matrix products on the backend and the rest on the host (fewer kernels:
+   * faster for one piece); `tensor`, every operation on the backend (faster for batches, whose host loops would
+   * grow with the batch). `auto` (default): fast for one piece, tensor for a batch. All compute the same logits
+   * (within 1e-4).
    */
-  engine?: 'auto' | 'fast' | 'tensor';
+  engine?: EngineChoice;
   /**
    * Emotion guidance w (default 1: plain conditional sampling). With w != 1 every piece runs beside twins primed
    * with other Emotion words (see `contrast`) and fed the same words, and each family's logits are
