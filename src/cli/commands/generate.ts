@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
-import { FAMILIES, parseEmotion, type Emotion, type Family } from '../../music/vocab.ts';
+import { parseEmotion, type Emotion } from '../../music/vocab.ts';
 import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
 import { loadModel } from '../../cp/checkpoint.ts';
