@@ -18,8 +18,12 @@ import { InputError } from '../errors.ts';
 
 type Tensor = tf.Tensor;
 
-/** tf.customGrad with the argument types tfjs's typings cannot express (inputs, then the save function). */
-function customGrad<A extends Tensor[]>(
+/**
+ * tf.customGrad with the argument types tfjs's typings cannot express: `f` takes the input tensors, then the save
+ * function, and returns the value and its gradient function. The one home of this cast for every hand-written
+ * gradient (here and in src/cp/attention.ts).
+ */
+export function customGrad<A extends Tensor[]>(
   f: (...args: [...A, tf.GradSaveFunc]) => { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] },
 ): (...args: A) => Tensor {
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...args: A) => Tensor;

@@ -10,7 +10,7 @@
  *   Training uses a chunked form that never holds a [B,T,h,dh,dh] tensor: inside a chunk, the masked
  *   (phi(Q) phi(K)ᵀ) V; across chunks, the running S [dh,dh] and z [dh] per batch and head.
  *   Generation uses the recurrent form (`recurrent/attention/self_attention/linear_attention.py`): S and z
- *   are the whole state, so each new word costs the same.
+ *   are the whole state, so each new word costs the same (the engines of engine.ts and fast_step.ts).
  * - `softmax`: causal masked softmax attention through the core's scaledDotProductAttention; generation keeps
  *   a key/value cache.
  */
@@ -19,7 +19,7 @@ import { InputError } from '../errors.ts';
 import { Linear, Module } from '../core/module.ts';
 import { scaledDotProductAttention } from '../core/attention.ts';
 import { causalMask } from '../core/masks.ts';
-import { splitRowsHost } from '../core/ops.ts';
+import { customGrad, splitRowsHost } from '../core/ops.ts';
 import type { Rng } from '../random.ts';
 import type { AttentionKind } from './config.ts';
 
@@ -36,13 +36,6 @@ export function phi(x: Tensor): Tensor {
 /** Lower-triangular ones [n, n] (including the diagonal): the causal mask inside a chunk, as floats. */
 function lowerOnes(n: number): Tensor {
   return tf.linalg.bandPart(tf.ones([n, n]), -1, 0); // (n, n)
-}
-
-/** tf.customGrad with the argument types tfjs's typings cannot express (inputs, then the save function). */
-function customGrad3(
-  f: (a: Tensor, b: Tensor, c: Tensor, save: tf.GradSaveFunc) => { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] },
-): (a: Tensor, b: Tensor, c: Tensor) => Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
 }
 
 /** 2-D x^T. */
@@ -96,7 +89,7 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
   /** [B,h,T,dv] values with the ones column, as [G·T, dv+1] rows. */
   const withOnes = (x: Tensor): Tensor => tf.concat([x, tf.ones([B, h, T, 1])], 3).reshape([G * T, dv + 1]); // (G·T, dv+1)
 
-  const attend = customGrad3((q, k, val, save) => {
+  const attend = customGrad<[Tensor, Tensor, Tensor]>((q, k, val, save) => {
     const [out, den] = tf.tidy(() => {
       masks.clear();
       const Qs = blocks(q.reshape([G * T, dh])); // G·chunks x (n, dh)
@@ -188,32 +181,20 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
   return attend(fq, fk, v); // (B, h, T, dv)
 }
 
-/** The recurrent state of one layer: linear attention keeps S and z; softmax keeps the keys and values seen. */
-export type LayerState = { qkv: { w: Tensor /* (d, 3d) */; b: Tensor /* (3d,) */ } } & (
-  | { kind: 'linear'; S: Tensor /* (B, h, dv, dk): sum v phi(k)ᵀ */; z: Tensor /* (B, h, dk) */ }
-  | { kind: 'softmax'; k: Tensor | null /* (B, h, t, dh) */; v: Tensor | null /* (B, h, t, dh) */ }
-);
-
-/** The tensors a layer state holds; with `withWeights` false, only those that change at each step. */
-export function layerStateTensors(s: LayerState, withWeights = true): Tensor[] {
-  const own = s.kind === 'linear' ? [s.S, s.z] : [s.k, s.v].filter((t): t is Tensor => t !== null);
-  return withWeights ? [...own, s.qkv.w, s.qkv.b] : own;
-}
-
 /** fast-transformers' AttentionLayer: four projections around the inner attention. */
 export class CPAttention extends Module {
-  readonly query_projection: Linear;
-  readonly key_projection: Linear;
-  readonly value_projection: Linear;
-  readonly out_projection: Linear;
+  readonly queryProjection: Linear;
+  readonly keyProjection: Linear;
+  readonly valueProjection: Linear;
+  readonly outProjection: Linear;
   readonly dh: number;
 
   constructor(readonly dModel: number, readonly nHeads: number, readonly kind: AttentionKind, readonly chunkSize: number, readonly attnDropout: number, rng: Rng) {
     super();
-    this.query_projection = this.addChild('query_projection', new Linear(dModel, dModel, rng));
-    this.key_projection = this.addChild('key_projection', new Linear(dModel, dModel, rng));
-    this.value_projection = this.addChild('value_projection', new Linear(dModel, dModel, rng));
-    this.out_projection = this.addChild('out_projection', new Linear(dModel, dModel, rng));
+    this.queryProjection = this.addChild('query_projection', new Linear(dModel, dModel, rng));
+    this.keyProjection = this.addChild('key_projection', new Linear(dModel, dModel, rng));
+    this.valueProjection = this.addChild('value_projection', new Linear(dModel, dModel, rng));
+    this.outProjection = this.addChild('out_projection', new Linear(dModel, dModel, rng));
     this.dh = dModel / nHeads;
   }
 
@@ -227,9 +208,9 @@ export class CPAttention extends Module {
   forward(x: Tensor, rng?: Rng): Tensor {
     return tf.tidy(() => {
       const [B, T, d] = x.shape as [number, number, number];
-      const q = this.split(this.query_projection.forward(x)); // (B, h, T, dh)
-      const k = this.split(this.key_projection.forward(x)); // (B, h, T, dh)
-      const v = this.split(this.value_projection.forward(x)); // (B, h, T, dh)
+      const q = this.split(this.queryProjection.forward(x)); // (B, h, T, dh)
+      const k = this.split(this.keyProjection.forward(x)); // (B, h, T, dh)
+      const v = this.split(this.valueProjection.forward(x)); // (B, h, T, dh)
       let heads: Tensor;
       if (this.kind === 'linear') {
         heads = causalLinearAttention(phi(q), phi(k), v, this.chunkSize); // (B, h, T, dh)
@@ -239,71 +220,7 @@ export class CPAttention extends Module {
         heads = scaledDotProductAttention(q, k, v, causal, drop); // (B, h, T, dh)
       }
       const merged = tf.transpose(heads, [0, 2, 1, 3]).reshape([B, T, d]); // (B, T, d)
-      return this.out_projection.forward(merged); // (B, T, d)
+      return this.outProjection.forward(merged); // (B, T, d)
     });
-  }
-
-  /** The Q, K, V projections fused into one weight (d, 3d) and bias (3d,), for generation (see `step`). */
-  fusedQKV(): { w: Tensor; b: Tensor } {
-    return tf.tidy(() => {
-      const ps = [this.query_projection, this.key_projection, this.value_projection];
-      const w = tf.concat(ps.map((p) => p.weight), 1); // (d, 3d)
-      const b = tf.concat(ps.map((p) => p.bias as tf.Variable), 0); // (3d,)
-      return { w, b };
-    });
-  }
-
-  /** An empty state for `batch` sequences, holding the fused projection weights of this layer. */
-  initState(batch: number): LayerState {
-    const qkv = this.fusedQKV();
-    if (this.kind === 'linear') {
-      return { kind: 'linear', qkv, S: tf.zeros([batch, this.nHeads, this.dh, this.dh]), z: tf.zeros([batch, this.nHeads, this.dh]) };
-    }
-    return { kind: 'softmax', qkv, k: null, v: null };
-  }
-
-  /**
-   * One new position per sequence: x [B, d] -> [B, d], and the state after it. The given state's attention
-   * tensors are disposed (the state is consumed); the returned ones are kept outside any tidy. No gradient:
-   * plain fused matmuls (one kernel per projection) keep the per-word kernel count low.
-   */
-  step(x: Tensor, state: LayerState): { y: Tensor; state: LayerState } {
-    const [B, d] = x.shape as [number, number];
-    const h = this.nHeads;
-    const dh = this.dh;
-    let next: LayerState | undefined;
-    const y = tf.tidy(() => {
-      const qkv = tf.fused.matMul({ a: x as tf.Tensor2D, b: state.qkv.w as tf.Tensor2D, bias: state.qkv.b }); // (B, 3d)
-      const v = tf.slice(qkv, [0, 2 * d], [B, d]).reshape([B, h, dh]); // (B, h, dh)
-      let heads: Tensor;
-      if (state.kind === 'linear') {
-        const fqk = phi(tf.slice(qkv, [0, 0], [B, 2 * d])); // (B, 2d): phi(q), phi(k)
-        // S is kept transposed, S[j][i] = sum v_j phi(k)_i, so that both reductions run over the last axis
-        // (a reduction over another axis costs a transpose on wasm).
-        const fq = tf.slice(fqk, [0, 0], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dk)
-        const fk = tf.slice(fqk, [0, d], [B, d]).reshape([B, h, dh]); // (B, h, dk)
-        const S = tf.add(state.S, tf.mul(v.reshape([B, h, dh, 1]), fk.reshape([B, h, 1, dh]))); // (B, h, dv, dk) += v phi(k)ᵀ
-        const z = tf.add(state.z, fk); // (B, h, dk)
-        const num = tf.sum(tf.mul(fq, S), -1); // (B, h, dv): S phi(q)
-        const den = tf.add(tf.sum(tf.mul(fq.reshape([B, h, dh]), z), -1), LINEAR_EPS); // (B, h)
-        heads = tf.div(num, den.reshape([B, h, 1])); // (B, h, dh)
-        next = { kind: 'linear', qkv: state.qkv, S: tf.keep(S), z: tf.keep(z) };
-      } else {
-        const q = tf.slice(qkv, [0, 0], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dh)
-        const k1 = tf.slice(qkv, [0, d], [B, d]).reshape([B, h, 1, dh]); // (B, h, 1, dh)
-        const v1 = v.reshape([B, h, 1, dh]); // (B, h, 1, dh)
-        const K = state.k ? tf.concat([state.k, k1], 2) : k1; // (B, h, t, dh)
-        const V = state.v ? tf.concat([state.v, v1], 2) : v1; // (B, h, t, dh)
-        // One query against every cached key: scores by a broadcast product (no batched matmul on wasm).
-        const scores = tf.sum(tf.mul(tf.mul(q, 1 / Math.sqrt(dh)), K), -1); // (B, h, t)
-        const p = tf.softmax(scores, -1); // (B, h, t)
-        heads = tf.sum(tf.mul(tf.expandDims(p, -1), V), 2); // (B, h, dh)
-        next = { kind: 'softmax', qkv: state.qkv, k: tf.keep(K), v: tf.keep(V) };
-      }
-      const o = this.out_projection;
-      return tf.fused.matMul({ a: heads.reshape([B, d]) as tf.Tensor2D, b: o.weight as tf.Tensor2D, bias: o.bias }); // (B, d)
-    });
-    for (const t of layerStateTensors(state, false)) t.dispose();
-    return { y, state: next as LayerState };
   }
 }

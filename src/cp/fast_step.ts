@@ -1,31 +1,25 @@
 /**
- * The incremental forward pass of CPTransformer for generation, with the matrix products on the tfjs backend
- * and everything else (embedding lookup, attention state, layer norms, GELU, residuals) on host Float32Arrays.
+ * The `fast` engine of step-by-step inference (engine.ts): the matrix products of the prepared weights on the tfjs
+ * backend, everything else (attention state, layer norms, GELU, residuals) on host Float32Arrays.
  *
- * Why: `CPTransformer.step` runs ~300 small kernels per word, and at batch 1 their dispatch costs more than
+ * Why: the `tensor` engine runs ~300 small kernels per word, and at batch 1 their dispatch costs more than
  * their arithmetic. Here a word costs 4 products per layer plus 4 for the embedding and heads (each one kernel,
- * with one upload and one read), and the rest is plain loops over a few thousand numbers.
- * `CPTransformer.step` stays the reference; test/cp/fast_step.test.ts checks both give the same logits.
+ * with one upload and one read), and the rest is plain loops over a few thousand numbers. The input checks and
+ * embedding lookups are engine.ts's, shared with the `tensor` engine; test/cp/engine.test.ts and
+ * test/cp/parity.test.ts check that both engines give the full pass's and PyTorch's logits.
  *
- * Same mathematics as model.ts / attention.ts: scaled embeddings, in_linear, sinusoidal row, post-norm layers
- * with GELU (erf), causal linear attention in its recurrent form (S += v phi(k)ᵀ, z += phi(k), eps 1e-6) or
- * softmax attention over a key/value cache; final LayerNorm; the two-stage heads.
+ * Host forms of what model.ts / attention.ts compute with tfjs ops: post-norm layers with GELU (erf), causal
+ * linear attention in its recurrent form (S += v phi(k)ᵀ, z += phi(k), eps 1e-6) or softmax attention over a
+ * key/value cache; final LayerNorm; the two-stage heads.
  */
 import { tf } from '../backend.ts';
-import { FAMILIES, FAMILY_INDEX, type Family } from '../music/vocab.ts';
-import { LINEAR_EPS } from './attention.ts';
 import type { LayerNorm } from '../core/module.ts';
+import { LINEAR_EPS } from './attention.ts';
 import type { CPConfig } from './config.ts';
-import { NON_TYPE_FAMILIES, type CPTransformer } from './model.ts';
+import type { Affine, EngineCore, StepLayerWeights, StepWeights } from './engine.ts';
 
-/** A product x W + b on the backend: x [B, in] (host) -> [B, out] (host). */
-interface Product {
-  w: tf.Tensor2D; // (in, out)
-  b: tf.Tensor1D; // (out,)
-  owned: boolean; // created here (fused), so disposed here
-}
-
-function run(p: Product, x: Float32Array, B: number): Float32Array {
+/** x W + b on the backend: x [B, in] (host) -> [B, out] (host). */
+function run(p: Affine, x: Float32Array, B: number): Float32Array {
   const inF = p.w.shape[0];
   const y = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(x, [B, inF]), b: p.w, bias: p.b })); // (B, out)
   const out = y.dataSync() as Float32Array;
@@ -65,13 +59,9 @@ function layerNorm(x: Float32Array, B: number, d: number, { g, b, eps }: HostNor
 
 const phi = (x: number): number => (x > 0 ? x + 1 : Math.exp(x)); // elu(x) + 1
 
-interface LayerWeights {
-  qkv: Product;
-  out: Product;
-  ff1: Product;
-  ff2: Product;
-  norm1: HostNorm;
-  norm2: HostNorm;
+/** A LayerNorm's weight and bias copied to the host. */
+function hostNorm(m: LayerNorm): HostNorm {
+  return { g: Float32Array.from(m.weight.dataSync() as Float32Array), b: Float32Array.from(m.bias.dataSync() as Float32Array), eps: m.eps };
 }
 
 /** Per layer: linear attention's S [B, h, dv, dk] and z [B, h, dk], or softmax's keys and values [B][t, d]. */
@@ -79,92 +69,37 @@ type HostLayerState =
   | { kind: 'linear'; S: Float64Array; z: Float64Array }
   | { kind: 'softmax'; K: Float32Array[]; V: Float32Array[]; t: number };
 
-/** Generation state for B sequences: feed words, read the heads' logits. Dispose when done. */
-export class FastStepper {
+/** The `fast` engine (see engine.ts): the products of `StepWeights` on the backend, the rest on the host. */
+export class FastStepper implements EngineCore {
   private readonly cfg: CPConfig;
-  private readonly emb: Record<Family, Float32Array>; // (V_f, e_f), scaled by sqrt(e_f)
-  private readonly inLinear: Product;
-  private readonly layers: LayerWeights[];
+  private readonly norms: { norm1: HostNorm; norm2: HostNorm }[]; // per layer
   private readonly norm: HostNorm;
-  private readonly typeHead: Product;
-  private readonly concatType: Product;
-  private readonly rest: Product; // the seven non-type heads fused, NON_TYPE_FAMILIES order
-  private readonly pe: Float32Array;
   private readonly states: HostLayerState[];
-  private pos = 0;
   private h: Float32Array | null = null; // (B, d)
 
-  constructor(model: CPTransformer, readonly batch: number) {
-    const cfg = (this.cfg = model.config);
-    const p = new Map(model.namedParameters().map(([n, v]) => [n, v]));
-    const param = (name: string): tf.Variable => {
-      const v = p.get(name);
-      if (!v) throw new Error(`fast step: parameter ${name} missing`);
-      return v;
-    };
-    const host = (name: string): Float32Array => Float32Array.from(param(name).dataSync() as Float32Array);
-    const lin = (prefix: string): Product => ({ w: param(`${prefix}.weight`) as tf.Tensor2D, b: param(`${prefix}.bias`) as tf.Tensor1D, owned: false });
-    const norm = (prefix: string, m: LayerNorm): HostNorm => ({ g: host(`${prefix}.weight`), b: host(`${prefix}.bias`), eps: m.eps });
-    this.emb = {} as Record<Family, Float32Array>;
-    for (const f of FAMILIES) {
-      const t = host(`word_emb_${f}.lut.weight`);
-      const s = Math.sqrt(cfg.embSizes[f]);
-      for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) * s;
-      this.emb[f] = t;
-    }
-    this.inLinear = lin('in_linear');
-    this.layers = model.transformer_encoder.layers.items.map((layer, i) => {
-      const L = `transformer_encoder.layers.${i}`;
-      const { w, b } = layer.attention.fusedQKV();
-      return {
-        qkv: { w: w as tf.Tensor2D, b: b as tf.Tensor1D, owned: true },
-        out: lin(`${L}.attention.out_projection`),
-        ff1: lin(`${L}.linear1`),
-        ff2: lin(`${L}.linear2`),
-        norm1: norm(`${L}.norm1`, layer.norm1),
-        norm2: norm(`${L}.norm2`, layer.norm2),
-      };
-    });
-    this.norm = norm('transformer_encoder.norm', model.transformer_encoder.norm);
-    this.typeHead = lin('proj_type');
-    this.concatType = lin('project_concat_type');
-    const [rw, rb] = tf.tidy(() => [
-      tf.concat(NON_TYPE_FAMILIES.map((f) => param(`proj_${f}.weight`)), 1), // (d, sum n_f)
-      tf.concat(NON_TYPE_FAMILIES.map((f) => param(`proj_${f}.bias`)), 0), // (sum n_f,)
-    ]);
-    this.rest = { w: rw as tf.Tensor2D, b: rb as tf.Tensor1D, owned: true };
-    this.pe = model.peTable;
+  constructor(private readonly w: StepWeights, readonly batch: number) {
+    const cfg = (this.cfg = w.config);
+    this.norms = w.layers.map((L) => ({ norm1: hostNorm(L.norm1), norm2: hostNorm(L.norm2) }));
+    this.norm = hostNorm(w.norm);
     const { nHeads: h, dModel: d } = cfg;
     const dh = d / h;
-    this.states = this.layers.map((): HostLayerState =>
+    this.states = w.layers.map((): HostLayerState =>
       cfg.attention === 'linear'
         ? { kind: 'linear', S: new Float64Array(batch * h * dh * dh), z: new Float64Array(batch * h * dh) }
         : { kind: 'softmax', K: Array.from({ length: batch }, () => new Float32Array(64 * d)), V: Array.from({ length: batch }, () => new Float32Array(64 * d)), t: 0 });
   }
 
-  /** Reads one word per sequence (B x 8 indices, FAMILIES order). */
-  feed(words: readonly (readonly number[])[]): void {
-    const { cfg, batch: B } = this;
-    const d = cfg.dModel;
-    if (this.pos >= cfg.maxLen) throw new Error(`fast step: reached maxLen ${cfg.maxLen}`);
-    const E = this.inLinear.w.shape[0];
-    const cat = new Float32Array(B * E); // (B, sum e_f)
-    words.forEach((w, r) => {
-      let off = r * E;
-      for (const f of FAMILIES) {
-        const e = cfg.embSizes[f];
-        const id = w[FAMILY_INDEX[f]] as number;
-        if (!(Number.isInteger(id) && id >= 0 && id < cfg.nClasses[f])) throw new Error(`fast step: ${f} index ${id} out of range`);
-        cat.set(this.emb[f].subarray(id * e, (id + 1) * e), off);
-        off += e;
-      }
-    });
-    let x = run(this.inLinear, cat, B); // (B, d)
-    for (let r = 0; r < B; r++) for (let i = 0; i < d; i++) x[r * d + i] = (x[r * d + i] as number) + (this.pe[this.pos * d + i] as number);
-    this.layers.forEach((L, li) => {
+  /** Reads the embedding rows emb [B, sum e_f] of one word per sequence at position `pos`. */
+  feed(emb: Float32Array, pos: number): void {
+    const B = this.batch;
+    const d = this.cfg.dModel;
+    let x = run(this.w.inLinear, emb, B); // (B, d)
+    for (let r = 0; r < B; r++) for (let i = 0; i < d; i++) x[r * d + i] = (x[r * d + i] as number) + (this.w.pe[pos * d + i] as number);
+    this.w.layers.forEach((L: StepLayerWeights, li) => {
+      const { norm1, norm2 } = this.norms[li] as { norm1: HostNorm; norm2: HostNorm };
       const a = run(L.out, this.attend(run(L.qkv, x, B), this.states[li] as HostLayerState), B); // (B, d)
       for (let i = 0; i < a.length; i++) a[i] = (a[i] as number) + (x[i] as number);
-      layerNorm(a, B, d, L.norm1); // x1
+      layerNorm(a, B, d, norm1); // x1
       const u = run(L.ff1, a, B); // (B, dFF)
       for (let i = 0; i < u.length; i++) {
         const v = u[i] as number;
@@ -172,12 +107,11 @@ export class FastStepper {
       }
       const y = run(L.ff2, u, B); // (B, d)
       for (let i = 0; i < y.length; i++) y[i] = (y[i] as number) + (a[i] as number);
-      layerNorm(y, B, d, L.norm2);
+      layerNorm(y, B, d, norm2);
       x = y;
     });
     layerNorm(x, B, d, this.norm);
     this.h = x;
-    this.pos++;
   }
 
   /** qkv [B, 3d] -> attention heads [B, d], advancing the layer's state. */
@@ -264,33 +198,25 @@ export class FastStepper {
 
   /** Type logits of the next words: [B * n_type]. */
   typeLogits(): Float32Array {
-    return run(this.typeHead, this.hidden(), this.batch);
+    return run(this.w.typeHead, this.h as Float32Array, this.batch);
   }
 
-  /** The seven other families' logits given the types: [B * sum n_f], NON_TYPE_FAMILIES order per row. */
-  restLogits(types: readonly number[]): Float32Array {
-    const { cfg, batch: B } = this;
-    const d = cfg.dModel;
-    const e = cfg.embSizes.type;
-    const h = this.hidden();
-    const cat = new Float32Array(B * (d + e));
+  /** The seven other families' logits given the type embedding rows te [B, e_type]: [B * sum n_f]. */
+  restLogits(te: Float32Array): Float32Array {
+    const B = this.batch;
+    const d = this.cfg.dModel;
+    const e = this.cfg.embSizes.type;
+    const h = this.h as Float32Array;
+    const cat = new Float32Array(B * (d + e)); // (B, d + e_type)
     for (let r = 0; r < B; r++) {
       cat.set(h.subarray(r * d, (r + 1) * d), r * (d + e));
-      const t = types[r] as number;
-      cat.set(this.emb.type.subarray(t * e, (t + 1) * e), r * (d + e) + d);
+      cat.set(te.subarray(r * e, (r + 1) * e), r * (d + e) + d);
     }
-    return run(this.rest, run(this.concatType, cat, B), B);
+    return run(this.w.rest, run(this.w.concatType, cat, B), B);
   }
 
-  /** The hidden states after the last word fed: [B * d]. */
-  hidden(): Float32Array {
-    if (!this.h) throw new Error('fast step: no word fed yet');
-    return this.h;
-  }
-
+  /** Nothing to release: the products are the prepared weights, which the stepper around this engine owns. */
   dispose(): void {
-    for (const p of [...this.layers.map((l) => l.qkv), this.rest]) {
-      if (p.owned) tf.dispose([p.w, p.b]);
-    }
+    this.h = null;
   }
 }

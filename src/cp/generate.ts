@@ -15,10 +15,9 @@
  * - Batches: `generateBatch` advances several pieces together (one batched step per word), each with its own
  *   rng; a piece comes out the same as when generated alone.
  *
- * Speed: the word loop runs on one of two engines (`engine`): fast_step.ts for one piece, CPTransformer.step
- * for a batch; either reads two small logit vectors per word, and sampling runs on the host.
+ * Speed: the word loop runs on one of the engines of engine.ts (`engine`): `fast` for one piece, `tensor` for a
+ * batch; either reads two small logit vectors per word, and sampling runs on the host.
  */
-import { tf } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { typeAllowedValues, type AllowedValues } from '../music/grammar.ts';
@@ -26,8 +25,8 @@ import {
   FAMILIES, FAMILY_INDEX, N_FAMILIES, barWord, emotionWord, eosWord, parseEmotion,
   type Emotion, type EmotionName, type Family, type Vocab, type WordType,
 } from '../music/vocab.ts';
-import { CPTransformer, NON_TYPE_FAMILIES, disposeState, type CPState } from './model.ts';
-import { FastStepper } from './fast_step.ts';
+import { CPTransformer, NON_TYPE_FAMILIES } from './model.ts';
+import { openStepper, type EngineChoice } from './engine.ts';
 import { conditionWord } from './emotion_input.ts';
 import { sampleLogits, samplingTable, softmaxWithTemperature, type SamplingOverrides, type SamplingParams } from './sampling.ts';
 
@@ -50,12 +49,12 @@ export interface GenerateOptions {
   /** false: EOS is never sampled, generation runs to a limit (for benchmarks). Default true. */
   stopAtEos?: boolean;
   /**
-   * `fast`: fast_step.ts, matrix products on the backend and the rest on the host (fewer kernels: faster for one
-   * piece); `tensor`: CPTransformer.step, every operation on the backend (faster for batches, whose host loops
-   * would grow with the batch). `auto` (default): fast for one piece, tensor for a batch. Both compute the same
-   * logits (within 1e-4).
+   * The engine of engine.ts: `fast`, matrix products on the backend and the rest on the host (fewer kernels:
+   * faster for one piece); `tensor`, every operation on the backend (faster for batches, whose host loops would
+   * grow with the batch). `auto` (default): fast for one piece, tensor for a batch. All compute the same logits
+   * (within 1e-4).
    */
-  engine?: 'auto' | 'fast' | 'tensor';
+  engine?: EngineChoice;
   /**
    * Emotion guidance w (default 1: plain conditional sampling). With w != 1 every piece runs beside twins primed
    * with other Emotion words (see `contrast`) and fed the same words, and each family's logits are
@@ -197,55 +196,6 @@ function sampleRest(
   return word;
 }
 
-/** Feeds one word per sequence and reads the two heads' logits for the next words, flat per sequence. */
-interface Stepper {
-  /** words: B x 8 */
-  feed(words: number[][]): void;
-  /** [B * n_type] */
-  typeLogits(): Float32Array;
-  /** [B * sum n_f], non-type families in NON_TYPE_FAMILIES order */
-  restLogits(types: number[]): Float32Array;
-  dispose(): void;
-}
-
-function tensorStepper(model: CPTransformer, batch: number): Stepper {
-  let state: CPState = model.initState(batch);
-  let h: tf.Tensor | null = null;
-  const read = (f: () => tf.Tensor): Float32Array => {
-    const t = tf.tidy(f);
-    const a = t.dataSync() as Float32Array;
-    t.dispose();
-    return a;
-  };
-  return {
-    feed(ws) {
-      const t = tf.tensor2d(ws, [batch, N_FAMILIES], 'int32'); // (B, 8)
-      const r = model.step(t, state);
-      t.dispose();
-      h?.dispose();
-      h = r.h; // (B, d)
-      state = r.state;
-    },
-    typeLogits: () => read(() => model.typeLogits(h as tf.Tensor)), // (B, n_type)
-    restLogits: (types) => read(() => model.restLogits(h as tf.Tensor, types, state)), // (B, sum n_f)
-    dispose() {
-      h?.dispose();
-      disposeState(state);
-    },
-  };
-}
-
-/** The host-side pass (fast_step.ts): products on the backend, the rest on Float32Arrays. */
-function fastStepper(model: CPTransformer, batch: number): Stepper {
-  const f = new FastStepper(model, batch);
-  return {
-    feed: (ws) => f.feed(ws),
-    typeLogits: () => f.typeLogits(),
-    restLogits: (types) => f.restLogits(types),
-    dispose: () => f.dispose(),
-  };
-}
-
 /**
  * Guided logits of B pieces from (1 + K) * B rows of `l` (width each): rows 0..B-1 conditioned on the emotion,
  * then K blocks of B rows for the K twins; out = twins + w * (emotion - twins), twins being the blocks' mean.
@@ -328,8 +278,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const rowEmotion = [emotion, ...twinEmotions].flatMap((e) => tracks.map(() => e));
   const rowEmotionIndex = rowEmotion.map((e) => emotionWord(vocab, e)[FAMILY_INDEX.emotion] as number);
   const feedRows = (ws: number[][]): void => stepper.feed(ws.map((w, r) => conditionWord(cfg.emotionInput, w, rowEmotionIndex[r] as number)));
-  const engine = opts.engine ?? 'auto';
-  const stepper = engine === 'fast' || (engine === 'auto' && rows === 1) ? fastStepper(model, rows) : tensorStepper(model, rows);
+  const stepper = openStepper(model, rows, opts.engine ?? 'auto');
   try {
     fed.forEach((w, i) => feedRows(rowEmotion.map((e) => (i === 0 ? emotionWord(vocab, e) : w))));
     for (let pos = fed.length; ; pos++) {

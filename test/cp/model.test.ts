@@ -1,15 +1,16 @@
 /**
  * The compound-word model: EMOPIA's parameter names and count, chunked linear attention against the O(T²)
- * reference, causality, and step-by-step (recurrent / KV cache) equal to the full forward pass.
+ * reference, causality, gradients. Step-by-step inference is tested in engine.test.ts and parity.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
+import { InputError } from '../../src/errors.ts';
 import { Rng } from '../../src/random.ts';
 import { FAMILIES, type Family } from '../../src/music/vocab.ts';
 import { EMOPIA_CLASSES, countParameters, makeConfig, type AttentionKind, type CPConfig } from '../../src/cp/config.ts';
 import { causalLinearAttention, LINEAR_EPS } from '../../src/cp/attention.ts';
-import { CPTransformer, NON_TYPE_FAMILIES, disposeState, familyIds } from '../../src/cp/model.ts';
+import { CPTransformer, familyIds } from '../../src/cp/model.ts';
 import { assertClose, maxAbsDiff } from '../helpers/close.ts';
 
 const TINY_CLASSES: Record<Family, number> = { tempo: 7, chord: 9, barbeat: 5, type: 4, pitch: 11, duration: 6, velocity: 5, emotion: 5 };
@@ -52,6 +53,14 @@ test('emopia preset with EMOPIA class counts: 39,096,813 parameters under EMOPIA
   assert.deepEqual(shapes.get('word_emb_pitch.lut.weight'), [87, 512]);
   assert.deepEqual(shapes.get('in_linear.weight'), [1376, 512]); // stored [in, out]
   assert.deepEqual(shapes.get('project_concat_type.weight'), [544, 512]);
+  // The camelCase fields are the children registered under EMOPIA's names.
+  const vars = new Map(model.namedParameters());
+  const layer0 = model.transformerEncoder.layers.items[0]!;
+  assert.equal(vars.get('in_linear.weight'), model.inLinear.weight);
+  assert.equal(vars.get('project_concat_type.bias'), model.projectConcatType.bias);
+  assert.equal(vars.get('transformer_encoder.layers.0.attention.query_projection.weight'), layer0.attention.queryProjection.weight);
+  assert.equal(vars.get('transformer_encoder.layers.0.attention.out_projection.bias'), layer0.attention.outProjection.bias);
+  assert.equal(vars.get('transformer_encoder.norm.weight'), model.transformerEncoder.norm.weight);
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
@@ -126,44 +135,6 @@ for (const attention of ['linear', 'softmax'] as const) {
     nt.dispose();
     model.dispose();
   });
-
-  test(`${attention}: step-by-step logits equal one full forward pass (within 1e-4)`, async () => {
-    await initBackend('wasm');
-    const model = new CPTransformer(tinyConfig(attention, 3), new Rng(5));
-    const rng = new Rng(13);
-    const [B, T] = [2, 9];
-    const words = tf.tensor3d(randomWords(rng, B, T), [B, T, 8], 'int32');
-    const nextType = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.nextInt(4)), [B, T], 'int32');
-    const full = model.forwardTrain(words, nextType);
-    const before = tf.memory().numTensors;
-    let state = model.initState(B);
-    let held = -1;
-    for (let t = 0; t < T; t++) {
-      const w = tf.tidy(() => tf.slice(words, [0, t, 0], [B, 1, 8]).reshape([B, 8]));
-      const r = model.step(w, state);
-      state = r.state;
-      const ty = tf.tidy(() => tf.slice(nextType, [0, t], [B, 1]).reshape([B]));
-      const stepLogits = { ...model.logitsGivenType(r.h, ty), type: model.typeLogits(r.h) };
-      for (const f of FAMILIES) {
-        const ref = tf.tidy(() => tf.slice(full[f], [0, t, 0], [B, 1, TINY_CLASSES[f]]).reshape([B, TINY_CLASSES[f]]));
-        assertClose(stepLogits[f].dataSync(), ref.dataSync(), 1e-4, `${attention} ${f} at t=${t}`);
-        ref.dispose();
-      }
-      // The fused heads used by generation: the same logits, flat in NON_TYPE_FAMILIES order.
-      const types = Array.from(ty.dataSync());
-      const flat = model.restLogits(r.h, types, state);
-      const want = tf.tidy(() => tf.concat(NON_TYPE_FAMILIES.map((f) => tf.slice(full[f], [0, t, 0], [B, 1, TINY_CLASSES[f]]).reshape([B, TINY_CLASSES[f]])), 1));
-      assertClose(flat.dataSync(), want.dataSync(), 1e-4, `${attention} fused heads at t=${t}`);
-      tf.dispose([w, ty, r.h, flat, want, ...Object.values(stepLogits)]);
-      // Linear attention: a constant state; softmax: the cache grows in size but not in number of tensors.
-      if (t === 0) held = tf.memory().numTensors;
-      else assert.equal(tf.memory().numTensors, held, `tensors held after word ${t}`);
-    }
-    disposeState(state);
-    assert.equal(tf.memory().numTensors, before, 'disposeState releases every state tensor');
-    tf.dispose([words, nextType, ...Object.values(full)]);
-    model.dispose();
-  });
 }
 
 test('familyIds picks families by name from [B,T,8] and [B,8]', async () => {
@@ -203,16 +174,14 @@ test('linear: gradients flow to every parameter through the chunked attention; d
   model.dispose();
 });
 
-test('bad arguments to the attention and the heads are one-line input errors', async () => {
+test('bad arguments to the attention and the model are one-line input errors', async () => {
   await initBackend('wasm');
   const q = tf.ones([1, 1, 3, 2]);
-  assert.throws(() => causalLinearAttention(q, q, q, 0), /chunk length that is an integer >= 1, got 0/);
+  assert.throws(() => causalLinearAttention(q, q, q, 0), (e) => e instanceof InputError && /chunk length that is an integer >= 1, got 0/.test(e.message));
   q.dispose();
   const model = new CPTransformer(tinyConfig('linear'), new Rng(3));
-  const state = model.initState(1);
-  const h = tf.zeros([1, model.config.dModel]);
-  assert.throws(() => model.restLogits(h, [4], state), /expected type indices in 0\.\.3, got 4/);
-  tf.dispose(h);
-  disposeState(state);
+  const w = tf.zeros([1, 3, 7], 'int32');
+  assert.throws(() => model.forwardHidden(w), (e) => e instanceof InputError && /^words: expected int32 \[B,T,8\], got \[1,3,7\]$/.test(e.message));
+  tf.dispose(w);
   model.dispose();
 });

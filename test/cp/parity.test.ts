@@ -1,7 +1,8 @@
 /**
  * Parity with PyTorch: a micro compound-word Transformer written by scripts/fixtures/cp_model.py (EMOPIA's
  * architecture and state_dict keys, with `pos_emb.pe`), loaded by name; teacher-forced logits of every family
- * must match PyTorch's, and so must the step-by-step logits.
+ * must match PyTorch's, and so must the step-by-step logits of every engine in the ENGINES table (the fast
+ * engine compared with PyTorch directly, not only with our own full pass).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,18 +10,25 @@ import { fileURLToPath } from 'node:url';
 import { tf, initBackend } from '../../src/backend.ts';
 import { readSafetensorsFile } from '../../src/io/safetensors_node.ts';
 import { stateDictFromSafetensors } from '../../src/io/safetensors.ts';
-import { FAMILIES } from '../../src/music/vocab.ts';
+import { FAMILIES, type Family } from '../../src/music/vocab.ts';
 import { validateConfig } from '../../src/cp/config.ts';
-import { CPTransformer, disposeState } from '../../src/cp/model.ts';
+import { CPTransformer, NON_TYPE_FAMILIES } from '../../src/cp/model.ts';
+import { ENGINE_NAMES, openStepper } from '../../src/cp/engine.ts';
 import { assertClose } from '../helpers/close.ts';
 
+/** The fixture of one attention kind: its config, its state dict (EMOPIA's keys) and the whole file. */
+function load(kind: 'linear' | 'softmax') {
+  const file = readSafetensorsFile(fileURLToPath(new URL(`../fixtures/cp/cp_${kind}.safetensors`, import.meta.url)));
+  const cfg = validateConfig(JSON.parse(file.metadata.config ?? 'null'));
+  assert.equal(cfg.attention, kind);
+  const sd = stateDictFromSafetensors(file, (name) => !name.startsWith('input.') && !name.startsWith('logits.'));
+  return { cfg, sd, file };
+}
+
 for (const kind of ['linear', 'softmax'] as const) {
-  test(`${kind}: logits equal PyTorch's for EMOPIA-named weights (full pass and step by step)`, async () => {
+  test(`${kind}: teacher-forced logits of the full pass equal PyTorch's for EMOPIA-named weights`, async () => {
     await initBackend('wasm');
-    const file = readSafetensorsFile(fileURLToPath(new URL(`../fixtures/cp/cp_${kind}.safetensors`, import.meta.url)));
-    const cfg = validateConfig(JSON.parse(file.metadata.config ?? 'null'));
-    assert.equal(cfg.attention, kind);
-    const sd = stateDictFromSafetensors(file, (name) => !name.startsWith('input.') && !name.startsWith('logits.'));
+    const { cfg, sd, file } = load(kind);
     assert.ok(sd.has('pos_emb.pe'), 'the fixture carries the positional buffer, as EMOPIA checkpoints do');
     const before = tf.memory().numTensors;
     const model = new CPTransformer(cfg);
@@ -36,22 +44,40 @@ for (const kind of ['linear', 'softmax'] as const) {
       assert.deepEqual(logits[f].shape, ref.shape, `${f} shape`);
       assertClose(logits[f].dataSync(), ref.data as Float32Array, 2e-5, `${kind} logits.${f}`);
     }
-    // Step by step: type logits at position t come from h_t alone.
-    let state = model.initState(B);
-    const typeRef = file.tensors.get('logits.type')!.data as Float32Array;
-    const nType = cfg.nClasses.type;
-    for (let t = 0; t < T; t++) {
-      const w = tf.tidy(() => tf.slice(words, [0, t, 0], [B, 1, 8]).reshape([B, 8]));
-      const r = model.step(w, state);
-      state = r.state;
-      const lt = model.typeLogits(r.h);
-      const want = Array.from({ length: B * nType }, (_, i) => typeRef[(Math.floor(i / nType) * T + t) * nType + (i % nType)] as number);
-      assertClose(lt.dataSync(), want, 2e-5, `${kind} step type logits at ${t}`);
-      tf.dispose([w, r.h, lt]);
-    }
-    disposeState(state);
     tf.dispose([words, nextType, ...Object.values(logits)]);
     model.dispose();
     assert.equal(tf.memory().numTensors, before);
   });
+
+  for (const engine of ENGINE_NAMES) {
+    test(`${kind}, ${engine} engine: step-by-step logits of every family equal PyTorch's`, async () => {
+      await initBackend('wasm');
+      const { cfg, sd, file } = load(kind);
+      const before = tf.memory().numTensors;
+      const model = new CPTransformer(cfg);
+      model.loadStateDict(sd);
+      const wordsT = file.tensors.get('input.words')!;
+      const typeT = file.tensors.get('input.next_type')!.data as Int32Array;
+      const [B, T] = wordsT.shape as [number, number, number];
+      const ids = wordsT.data as Int32Array; // (B, T, 8)
+      /** PyTorch's logits of families `fs` at position t, [B, sum n_f] flat. */
+      const ref = (fs: readonly Family[], t: number): number[] =>
+        Array.from({ length: B }, (_, b) =>
+          fs.flatMap((f) => {
+            const n = cfg.nClasses[f];
+            return Array.from((file.tensors.get(`logits.${f}`)!.data as Float32Array).subarray((b * T + t) * n, (b * T + t + 1) * n));
+          }),
+        ).flat();
+      const stepper = openStepper(model, B, engine);
+      for (let t = 0; t < T; t++) {
+        stepper.feed(Array.from({ length: B }, (_, b) => Array.from(ids.subarray((b * T + t) * 8, (b * T + t + 1) * 8))));
+        assertClose(stepper.typeLogits(), ref(['type'], t), 2e-5, `${kind} ${engine} type logits at ${t}`);
+        const types = Array.from({ length: B }, (_, b) => typeT[b * T + t] as number);
+        assertClose(stepper.restLogits(types), ref(NON_TYPE_FAMILIES, t), 2e-5, `${kind} ${engine} other logits at ${t}`);
+      }
+      stepper.dispose();
+      model.dispose();
+      assert.equal(tf.memory().numTensors, before);
+    });
+  }
 }

@@ -8,17 +8,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { tf, initBackend, type BackendName } from '../../backend.ts';
+import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
-import { N_FAMILIES, parseEmotion, type Emotion } from '../../music/vocab.ts';
+import { parseEmotion, type Emotion } from '../../music/vocab.ts';
 import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
 import { loadModel } from '../../platform/run_folder.ts';
 import { resolveCheckpoint } from '../../cp/default_model.ts';
 import { generateBatch, primeFor } from '../../cp/generate.ts';
-import { disposeState, type CPTransformer } from '../../cp/model.ts';
-import { FastStepper } from '../../cp/fast_step.ts';
+import { checkIncremental } from '../../cp/engine.ts';
 import { Rng } from '../../random.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
@@ -50,51 +49,6 @@ function outputPaths(output: string, num: number, emotion: string, seed: number)
   }
   if (existsSync(output) && !statSync(output).isDirectory()) throw new InputError(output, 'expected a folder, got a file');
   return Array.from({ length: num }, (_, i) => join(output, `emopia_${emotion}_seed${seed}_${String(i + 1).padStart(3, '0')}.mid`));
-}
-
-/**
- * Step-by-step logits must equal one full forward pass over the fed words (a check of the loaded model and the
- * backend), for both engines generation may use: CPTransformer.step (batches) and FastStepper (one piece).
- */
-function checkIncremental(model: CPTransformer, fed: number[][]): void {
-  const T = fed.length;
-  const full = tf.tidy(() => {
-    const x = tf.tensor3d(fed.flat(), [1, T, N_FAMILIES], 'int32'); // (1, T, 8)
-    return model.typeLogits(model.forwardHidden(x)).reshape([T, -1]); // (T, n_type)
-  });
-  const want = full.dataSync() as Float32Array;
-  full.dispose();
-  const nType = want.length / T;
-  const diffs: Record<'tensor' | 'fast', number> = { tensor: 0, fast: 0 };
-  const compare = (engine: 'tensor' | 'fast', t: number, got: ArrayLike<number>): void => {
-    for (let j = 0; j < nType; j++) diffs[engine] = Math.max(diffs[engine], Math.abs((got[j] as number) - (want[t * nType + j] as number)));
-  };
-  let state = model.initState(1);
-  try {
-    for (let t = 0; t < T; t++) {
-      const w = tf.tensor2d([fed[t] as number[]], [1, N_FAMILIES], 'int32'); // (1, 8)
-      const r = model.step(w, state);
-      w.dispose();
-      state = r.state;
-      const logits = tf.tidy(() => model.typeLogits(r.h)); // (1, n_type)
-      compare('tensor', t, logits.dataSync());
-      tf.dispose([logits, r.h]);
-    }
-  } finally {
-    disposeState(state);
-  }
-  const fast = new FastStepper(model, 1);
-  try {
-    for (let t = 0; t < T; t++) {
-      fast.feed([fed[t] as number[]]);
-      compare('fast', t, fast.typeLogits());
-    }
-  } finally {
-    fast.dispose();
-  }
-  for (const [engine, d] of Object.entries(diffs)) {
-    if (!(d <= 1e-3)) throw new InputError('attention check', `${engine} step-by-step logits differ from the full pass by ${d} (expected <= 1e-3); the model or backend is unusable`);
-  }
 }
 
 export function register(program: Command): void {
