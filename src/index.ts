@@ -10,3 +10,4 @@ export { saveModel, loadModel, readModelMeta, readGenerationDefaults, MODEL_FILE
 export { runTraining, type RunOptions, type RunResult } from './cp/train/run.ts';
 export { saveRun, loadRun, type TrainState } from './cp/train/run_dir.ts';
 export { loadClassifier, DEFAULT_CLASSIFIER_DIR, CLASSIFIER_FILE } from './classify/node.ts';
+export { DEFAULT_MODEL_DIR } from './cp/default_model.ts';
