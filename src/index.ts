@@ -9,3 +9,4 @@ export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } fr
 export { saveModel, loadModel, readModelMeta, readGenerationDefaults, saveRun, loadRun, lockRun, type SaveModelOptions } from './platform/run_folder.ts';
 export { runTraining, type RunOptions, type RunResult } from './cp/train/run.ts';
 export { loadClassifier, DEFAULT_CLASSIFIER_DIR, CLASSIFIER_FILE } from './classify/node.ts';
+export { DEFAULT_MODEL_DIR } from './cp/default_model.ts';

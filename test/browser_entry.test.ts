@@ -45,5 +45,5 @@ test('src/browser.ts reaches no Node built-in, no Node-only package and no Node 
 test('the Node API is the browser API plus the file helpers', () => {
   for (const name of Object.keys(browser)) assert.ok(name in node, `index.ts re-exports ${name}`);
   const extra = Object.keys(node).filter((n) => !(n in browser)).sort();
-  assert.deepEqual(extra, ['CLASSIFIER_FILE', 'DEFAULT_CLASSIFIER_DIR', 'buildDataset', 'listMidiFiles', 'loadClassifier', 'loadModel', 'loadRun', 'lockRun', 'readDataset', 'readGenerationDefaults', 'readModelMeta', 'runTraining', 'saveModel', 'saveRun']);
+  assert.deepEqual(extra, ['CLASSIFIER_FILE', 'DEFAULT_CLASSIFIER_DIR', 'DEFAULT_MODEL_DIR', 'buildDataset', 'listMidiFiles', 'loadClassifier', 'loadModel', 'loadRun', 'lockRun', 'readDataset', 'readGenerationDefaults', 'readModelMeta', 'runTraining', 'saveModel', 'saveRun']);
 });

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, runCli } from '../helpers/cli.ts';
+import { CLI_ARGS, runCli } from '../helpers/cli.ts';
 import { Vocab, fullGridValues } from '../../src/music/vocab.ts';
 import { twoPieces, writeDataset } from './train_data.ts';
 
@@ -98,7 +98,7 @@ test('emopia train: a non-finite loss stops with one line and keeps the last goo
 
 test('emopia train: Ctrl-C (SIGINT) finishes the step, saves and exits 0; --resume continues from there', async () => {
   const run = join(tmp, 'sigint');
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/emopia.js'), 'train', '--data', ds, '--out', run, '--steps', '100000', '--save-every', '100000', ...tiny], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI_ARGS, 'train', '--data', ds, '--out', run, '--steps', '100000', '--save-every', '100000', ...tiny], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

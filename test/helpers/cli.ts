@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/emopia.js', import.meta.url));
+/** Node arguments that run the `emopia` command from the sources (not the built dist/ of bin/emopia.js). */
+export const CLI_ARGS = ['--import', 'tsx', fileURLToPath(new URL('./emopia_src.ts', import.meta.url))];
 
 export interface CliResult {
   code: number;
@@ -13,7 +14,7 @@ export interface CliResult {
 
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...CLI_ARGS, ...args], {
       cwd: opts.cwd ?? REPO_ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
