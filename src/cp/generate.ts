@@ -70,7 +70,7 @@ export interface GenerateOptions {
    * other Emotion words (see `contrast`) and fed the same words, and each family's logits are
    * l = l_twins + w * (l_emotion - l_twins) before sampling (sampling.ts `guideLogits`), l_twins being the twins'
    * mean logits: w > 1 pushes the piece away from what the model plays for the contrast (classifier-free
-   * guidance). Costs (1 + twins) x the work per word: 4x away from 'others', 2x away from 'neutral'.
+   * guidance). Costs (1 + twins) x the work per word: 4x for the contrast 'others', 2x for 'neutral'.
    */
   guidance?: number;
   /** What guidance pushes away from (sampling.ts `GuidanceContrast`). */
