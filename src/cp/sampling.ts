@@ -19,8 +19,7 @@
  */
 import { InputError } from '../errors.ts';
 import type { Rng } from '../random.ts';
-import type { AllowedValues } from '../music/grammar.ts';
-import { typeAllowedValues } from '../music/grammar.ts';
+import { typeAllowedValues, type AllowedValues } from '../music/grammar.ts';
 import { FAMILIES, FAMILY_INDEX, type Emotion, type Family, type Vocab, type WordType } from '../music/vocab.ts';
 
 export interface SamplingParams {
@@ -86,12 +85,17 @@ export function allowOnly(allowed: readonly number[]): LogitsProcessor {
 
 /** Temperature t > 0: logits / t (t > 1 flattens the distribution, t < 1 sharpens it). */
 export function withTemperature(t: number): LogitsProcessor {
-  return (logits) => logits.map((x) => x / t);
+  return (logits) => {
+    const out = new Float64Array(logits.length);
+    for (let i = 0; i < logits.length; i++) out[i] = (logits[i] as number) / t;
+    return out;
+  };
 }
 
 /** `logits` (copied into float64) through `processors`, in order. */
 export function processLogits(logits: ArrayLike<number>, processors: readonly LogitsProcessor[]): Float64Array {
-  let out: Float64Array = Float64Array.from({ length: logits.length }, (_, i) => logits[i] as number);
+  let out: Float64Array = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] as number;
   for (const p of processors) out = p(out);
   return out;
 }
