@@ -228,7 +228,7 @@ export interface Layout {
   readonly lastPos: number;
 }
 
-/** Before any word. */
+/** Before any word, and right after a Bar word. */
 export const START_LAYOUT: Layout = Object.freeze({ afterBeat: false, lastPos: -1 });
 
 const valueOf = (vocab: Vocab, f: Family, word: ArrayLike<number>): unknown => vocab.values(f)[word[FAMILY_INDEX[f]] as number];
