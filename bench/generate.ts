@@ -21,7 +21,7 @@ import { FAMILIES, Vocab } from '../src/music/vocab.ts';
 import { typeAllowedValues } from '../src/music/grammar.ts';
 import { ATTENTION_KINDS, PRESET_NAMES, makeConfig, countParameters, type PresetName } from '../src/cp/config.ts';
 import { CPTransformer } from '../src/cp/model.ts';
-import { generate, generateBatch, primeFor } from '../src/cp/generate.ts';
+import { generate, generateBatch, promptFor } from '../src/cp/generate.ts';
 import { EMOPIA_SAMPLING } from '../src/cp/sampling.ts';
 import { machineLine, torchPython } from './_machine.ts';
 
@@ -42,7 +42,7 @@ export async function run(args: string[]): Promise<void> {
   const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
   const py = args.includes('--no-torch') ? undefined : torchPython();
   const tmp = mkdtempSync(join(tmpdir(), 'emopia-bench-gen-'));
-  console.log(`generate bench: preset ${preset}, ${words} words per run after the 2-word prime, batch 1, seed ${seed}`);
+  console.log(`generate bench: preset ${preset}, ${words} words per run after the 2-word prompt, batch 1, seed ${seed}`);
   console.log(`machine: ${machineLine(backend)}`);
   try {
     for (const attention of ATTENTION_KINDS) {
@@ -53,20 +53,20 @@ export async function run(args: string[]): Promise<void> {
       const t0 = performance.now();
       const r = generate(model, vocab, { ...opts, seed, maxWords: words });
       const secs = (performance.now() - t0) / 1000;
-      const ts = (r.fed + r.generated) / secs;
+      const ts = (r.promptLength + r.generated) / secs;
       const tensors = tf.memory().numTensors;
       // The same loop for `batch` pieces at once (as `emopia generate --num N --batch B` does).
       const rngs = Array.from({ length: batch }, (_, i) => new Rng(seed + i));
       const tb = performance.now();
       const rb = generateBatch(model, vocab, { ...opts, maxWords: words }, rngs);
       const secsB = (performance.now() - tb) / 1000;
-      const wordsB = rb.reduce((s, x) => s + x.fed + x.generated, 0);
+      const wordsB = rb.reduce((s, x) => s + x.promptLength + x.generated, 0);
       const tsB = wordsB / secsB;
       model.dispose();
       console.log(
         `${attention}: d ${cfg.dModel}, ${cfg.nLayers} layers, ${cfg.nHeads} heads, ff ${cfg.dFF}, ${countParameters(cfg).toLocaleString('en')} parameters`,
       );
-      console.log(`  emopia-ts (${backend}), batch 1: ${ts.toFixed(1)} words/s (${r.fed + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
+      console.log(`  emopia-ts (${backend}), batch 1: ${ts.toFixed(1)} words/s (${r.promptLength + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
       console.log(`  emopia-ts (${backend}), batch ${batch}: ${tsB.toFixed(1)} words/s (${wordsB} words in ${secsB.toFixed(2)} s)`);
       if (!py) {
         console.log('  PyTorch: skipped (no python with torch found, or --no-torch)');
@@ -78,7 +78,7 @@ export async function run(args: string[]): Promise<void> {
         allowed: grammar,
         types: vocab.values('type'),
         typeAllowed: ['Metrical', 'Note'].map((t) => vocab.encode('type', t)),
-        prime: primeFor(vocab, 'Q1'),
+        prime: promptFor(vocab, 'Q1'),
         words,
         seed,
         sampling: Object.fromEntries(FAMILIES.map((f) => [f, { t: EMOPIA_SAMPLING[f].temperature, p: EMOPIA_SAMPLING[f].topP }])),

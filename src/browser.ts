@@ -110,11 +110,31 @@ export {
   nucleusSample,
   weightedSample,
   sampleLogits,
+  allowOnly,
+  withTemperature,
+  processLogits,
+  drawValue,
+  guideLogits,
+  contrastEmotions,
+  allowedTypes,
+  allowedValues,
+  advanceLayout,
+  START_LAYOUT,
+  barBeatChoices,
+  barProbability,
+  sampleBarBeat,
+  samplingRules,
+  sampleType,
+  sampleWord,
+  type LogitsProcessor,
+  type Layout,
+  type SamplingRules,
+  type GuidanceContrast,
   type SamplingParams,
   type SamplingOverrides,
 } from './cp/sampling.ts';
-export { parseGenerationDefaults, mergeSampling, type GenerationDefaults } from './cp/generation_defaults.ts';
-export { generate, generateBatch, guideLogits, sampleBarBeat, contrastEmotions, type GuidanceContrast, primeFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
+export { GENERATION_DEFAULTS, parseGenerationDefaults, mergeSampling, generationSettings, type GenerationDefaults } from './cp/generation_defaults.ts';
+export { generate, generateBatch, promptFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
 export { cpLoss, maskedCrossEntropy, maskedCrossEntropySum, uniformLoss, type CPLoss } from './cp/train/loss.ts';
 export { Adam, clipGradNorm, type AdamOptions, type AdamState } from './cp/train/optim.ts';
 export { learningRate, type ScheduleConfig } from './cp/train/schedule.ts';

@@ -1,15 +1,49 @@
 /**
- * A model's own generation settings (browser-safe): the sampling table overrides and emotion guidance that its
- * run folder recommends in `generation.json`, e.g.
- *   {"sampling": {"velocity": {"temperature": 1}}, "guidance": 2, "contrast": "others", "why": "..."}
- * EMOPIA's table (sampling.ts) was tuned for EMOPIA's own, much longer-trained model; a smaller model may sample
- * better closer to its own distribution. Command-line flags override these per family.
+ * The generation job's defaults, in layers (browser-safe, no file system):
+ *   1. GENERATION_DEFAULTS, the library's, read by generate.ts and by the `generate` and `evaluate` commands
+ *      (their option defaults and help), so that no default is written twice;
+ *   2. a model's own settings, its run folder's `generation.json` (`parseGenerationDefaults`), e.g.
+ *        {"sampling": {"velocity": {"temperature": 1}}, "guidance": 2, "contrast": "others", "why": "..."}
+ *      EMOPIA's table was tuned for EMOPIA's own, much longer-trained model; a smaller model may sample better
+ *      closer to its own distribution;
+ *   3. the command line's flags, family by family (`generationSettings`).
  */
 import { InputError } from '../errors.ts';
 import { FAMILIES } from '../music/vocab.ts';
-import { samplingTable, type SamplingOverrides } from './sampling.ts';
-import type { GuidanceContrast } from './generate.ts';
+import { EMOPIA_SAMPLING, samplingTable, type GuidanceContrast, type SamplingOverrides } from './sampling.ts';
 
+/** The library's defaults for generating (generate.ts, `emopia generate`) and evaluating (`emopia evaluate`). */
+export const GENERATION_DEFAULTS = Object.freeze({
+  /** Seed of the sampling: the same seed gives the same pieces. */
+  seed: 0,
+  /** Bars of new material per piece (the prompt's last bar counts as the first). EMOPIA has no limit. */
+  maxBars: 32,
+  /**
+   * Bars per piece in `evaluate`: half of generate's, about the length of the real clips its statistics compare
+   * with (median 18 bars over the 1078 EMOPIA clips) at half the cost; the model card's figures were measured so.
+   */
+  evaluateMaxBars: 16,
+  /** Generated words per piece: no limit but the model's maxLen. */
+  maxWords: Infinity,
+  /** false stops only at a limit (benchmarks); true lets the model end the piece with EOS. */
+  stopAtEos: true,
+  /** Temperature and top-p per family: EMOPIA's table. */
+  sampling: EMOPIA_SAMPLING,
+  /** Emotion guidance w: 1 is plain conditional sampling (no twins, no extra work). */
+  guidance: 1,
+  /** What guidance pushes away from when w != 1. */
+  contrast: 'others' as GuidanceContrast,
+  /** Pieces written by one `generate`. */
+  num: 1,
+  /** Pieces generated together (one batched step per word): faster per piece, each piece the same as alone. */
+  batch: 8,
+  /** Pieces per requested quadrant in `evaluate`. */
+  perEmotion: 25,
+  /** Quadrants `evaluate` requests. */
+  quadrants: Object.freeze([1, 2, 3, 4] as const),
+});
+
+/** A model's own generation settings (its generation.json): a part of GENERATION_DEFAULTS it overrides. */
 export interface GenerationDefaults {
   sampling: SamplingOverrides;
   guidance?: number;
@@ -50,4 +84,13 @@ export function mergeSampling(base: SamplingOverrides, over: SamplingOverrides):
     if (base[f] || over[f]) out[f] = { ...base[f], ...over[f] };
   }
   return out;
+}
+
+/** The sampling to generate with: the model's own settings over GENERATION_DEFAULTS, then `over` (flags) on top. */
+export function generationSettings(model: GenerationDefaults, over: Partial<GenerationDefaults> = {}): Required<GenerationDefaults> {
+  return {
+    sampling: mergeSampling(model.sampling, over.sampling ?? {}),
+    guidance: over.guidance ?? model.guidance ?? GENERATION_DEFAULTS.guidance,
+    contrast: over.contrast ?? model.contrast ?? GENERATION_DEFAULTS.contrast,
+  };
 }

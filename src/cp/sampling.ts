@@ -1,14 +1,26 @@
 /**
- * Sampling from logits, as EMOPIA's `utils.sampling` (annahung31/EMOPIA workspace/transformer/utils.py):
- * softmax with temperature, then nucleus (top-p) sampling or plain weighted sampling.
+ * The sampling rules of generation, in one place and pure: which values may come next (the grammar mask), the
+ * bar-beat rule, temperature and top-p per family (EMOPIA's `utils.sampling`, annahung31/EMOPIA
+ * workspace/transformer/utils.py), and emotion guidance. generate.ts is the loop that feeds the model and calls
+ * these. Nothing here touches a tensor; inputs are copied, never modified; randomness comes only from `rng`.
  *
- * Pure: inputs are copied, never modified, and randomness comes only from the `rng` argument.
- * One difference, on purpose: the softmax subtracts the maximum before exponentiating. EMOPIA does not, so
- * large logits overflow to NaN there (it then returns None and retries the song); here they cannot.
+ * A family's logits go through a small pipeline of logits processors, as transformers.js's:
+ *
+ *   guideLogits (the batch's rows: emotion against its twins)
+ *     -> allowOnly (the grammar mask) -> withTemperature -> drawValue (softmax, then top-p or weighted draw)
+ *
+ * A processor maps logits to logits, -Infinity marking a value that cannot come out. Top-p belongs to the draw,
+ * not to a processor: it draws among the kept values in order of descending probability (EMOPIA's order), which
+ * a mask would lose, and seeded pieces depend on that order. The bar-beat rule (`sampleBarBeat`) is two draws on
+ * top of the pipeline: Bar or not, then which later Beat.
+ *
+ * One difference from EMOPIA, on purpose: the softmax subtracts the maximum before exponentiating. EMOPIA does
+ * not, so large logits overflow to NaN there (it then returns None and retries the song); here they cannot.
  */
 import { InputError } from '../errors.ts';
 import type { Rng } from '../random.ts';
-import { FAMILIES, type Family } from '../music/vocab.ts';
+import { typeAllowedValues, type AllowedValues } from '../music/grammar.ts';
+import { FAMILIES, FAMILY_INDEX, type Emotion, type Family, type Vocab, type WordType } from '../music/vocab.ts';
 
 export interface SamplingParams {
   /** Divides the logits before the softmax; > 0. */
@@ -18,8 +30,9 @@ export interface SamplingParams {
 }
 
 /**
- * EMOPIA's table (`froward_output_sampling`). The emotion family is never sampled: generated words carry 0
- * there, as in EMOPIA; its entry exists so that the table is complete.
+ * EMOPIA's table (`froward_output_sampling`), the library's default (GENERATION_DEFAULTS.sampling). The emotion
+ * family is never sampled: generated words carry 0 there, as in EMOPIA; its entry exists so that the table is
+ * complete.
  */
 export const EMOPIA_SAMPLING: Readonly<Record<Family, Readonly<SamplingParams>>> = Object.freeze({
   tempo: { temperature: 1.2, topP: 0.9 },
@@ -53,7 +66,73 @@ export function samplingTable(overrides: SamplingOverrides = {}): Record<Family,
   return out;
 }
 
-/** softmax(logits / t), computed in float64 with the maximum subtracted. */
+// ---------------------------------------------------------------------------------------------------------------
+// Logits processors: one family's logits in, new logits out (-Infinity: cannot come out).
+
+export type LogitsProcessor = (logits: Float64Array) => Float64Array;
+
+/** The grammar mask: every value outside `allowed` (indices into the logits) gets -Infinity. */
+export function allowOnly(allowed: readonly number[]): LogitsProcessor {
+  return (logits) => {
+    const out = new Float64Array(logits.length).fill(-Infinity);
+    for (const i of allowed) {
+      if (!(Number.isInteger(i) && i >= 0 && i < logits.length)) throw new RangeError(`allowOnly: expected indices in 0..${logits.length - 1}, got ${i}`);
+      out[i] = logits[i] as number;
+    }
+    return out;
+  };
+}
+
+/** Temperature t > 0: logits / t (t > 1 flattens the distribution, t < 1 sharpens it). */
+export function withTemperature(t: number): LogitsProcessor {
+  return (logits) => {
+    const out = new Float64Array(logits.length);
+    for (let i = 0; i < logits.length; i++) out[i] = (logits[i] as number) / t;
+    return out;
+  };
+}
+
+/** `logits` (copied into float64) through `processors`, in order. */
+export function processLogits(logits: ArrayLike<number>, processors: readonly LogitsProcessor[]): Float64Array {
+  let out: Float64Array = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] as number;
+  for (const p of processors) out = p(out);
+  return out;
+}
+
+/**
+ * Guided logits of B pieces from (1 + K) * B rows of `l` (width each): rows 0..B-1 conditioned on the emotion,
+ * then K blocks of B rows for the K twins; out = twins + w * (emotion - twins), twins being the blocks' mean
+ * (classifier-free guidance; w = 1 gives the emotion rows back).
+ */
+export function guideLogits(l: Float32Array, B: number, width: number, w: number, twins = 1): Float32Array {
+  const n = B * width;
+  if (l.length !== (1 + twins) * n) throw new RangeError(`guideLogits: expected ${(1 + twins) * n} logits, got ${l.length}`);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let u = 0;
+    for (let k = 1; k <= twins; k++) u += l[k * n + i] as number;
+    u /= twins;
+    out[i] = u + w * ((l[i] as number) - u);
+  }
+  return out;
+}
+
+/**
+ * What guidance pushes away from: 'others', the three other quadrants (their mean logits); 'neutral', the
+ * Emotion word 0 of pre-training (one twin, cheaper; a fine-tuned model never saw it).
+ */
+export type GuidanceContrast = 'others' | 'neutral';
+
+/** The emotions of the twins of a piece guided away from `contrast`; a guided word costs 1 + their number. */
+export function contrastEmotions(emotion: Emotion, contrast: GuidanceContrast): Emotion[] {
+  return contrast === 'neutral' ? [0] : ([1, 2, 3, 4] as Emotion[]).filter((e) => e !== emotion);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The draw at the end of the pipeline.
+
+/** softmax(logits / t), computed in float64 with the maximum subtracted; -Infinity gives 0. */
 export function softmaxWithTemperature(logits: ArrayLike<number>, temperature = 1): Float64Array {
   const n = logits.length;
   if (n === 0) throw new InputError('logits', 'expected at least one value, got none');
@@ -71,7 +150,7 @@ export function softmaxWithTemperature(logits: ArrayLike<number>, temperature = 
   return out;
 }
 
-/** An index drawn with probability proportional to `weights` (non-negative, not all zero). */
+/** An index drawn with probability proportional to `weights` (non-negative, not all zero), in index order. */
 export function weightedSample(weights: ArrayLike<number>, rng: Rng): number {
   let total = 0;
   for (let i = 0; i < weights.length; i++) total += weights[i] as number;
@@ -90,8 +169,8 @@ export function weightedSample(weights: ArrayLike<number>, rng: Rng): number {
 }
 
 /**
- * The indices nucleus sampling keeps: sort descending (ties by index), cumulate, keep up to and including the
- * first index where the cumulative sum exceeds p (everything when it never does).
+ * Top-p: the indices nucleus sampling keeps, in draw order: sort descending (ties by index), cumulate, keep up to
+ * and including the first index where the cumulative sum exceeds p (everything when it never does).
  */
 export function nucleusSet(probs: ArrayLike<number>, p: number): number[] {
   const order = Array.from({ length: probs.length }, (_, i) => i).sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
@@ -105,21 +184,167 @@ export function nucleusSet(probs: ArrayLike<number>, p: number): number[] {
   return order;
 }
 
-/** Nucleus sampling: an index from the renormalised kept set. */
+/** Nucleus sampling: an index from the kept set, drawn in its order with the kept probabilities as weights. */
 export function nucleusSample(probs: ArrayLike<number>, p: number, rng: Rng): number {
   const keep = nucleusSet(probs, p);
   return keep[weightedSample(keep.map((i) => probs[i] as number), rng)] as number;
 }
 
 /**
+ * The draw that ends the pipeline: a value whose logit is -Infinity never comes out; a single possible value is
+ * returned without using `rng`; otherwise softmax, then top-p (`topP`) or a weighted draw (null).
+ */
+export function drawValue(logits: ArrayLike<number>, topP: number | null, rng: Rng): number {
+  let possible = 0;
+  let only = -1;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] === -Infinity) continue;
+    possible++;
+    only = i;
+  }
+  if (possible === 0) throw new InputError('sampling', 'no value is allowed');
+  if (possible === 1) return only;
+  const probs = softmaxWithTemperature(logits, 1);
+  return topP === null ? weightedSample(probs, rng) : nucleusSample(probs, topP, rng);
+}
+
+/**
  * One value from logits with EMOPIA's rule: temperature, then top-p (or weighted sampling when topP is null).
- * With `allowed` (ascending indices), only those values can come out: the others are masked before the softmax.
+ * With `allowed` (indices), only those values can come out: the grammar mask runs first.
  */
 export function sampleLogits(logits: ArrayLike<number>, params: SamplingParams, rng: Rng, allowed?: readonly number[]): number {
-  const idx = allowed ?? Array.from({ length: logits.length }, (_, i) => i);
-  if (idx.length === 0) throw new InputError('sampling', 'no value is allowed');
-  if (idx.length === 1) return idx[0] as number;
-  const probs = softmaxWithTemperature(idx.map((i) => logits[i] as number), params.temperature);
-  const k = params.topP === null ? weightedSample(probs, rng) : nucleusSample(probs, params.topP, rng);
-  return idx[k] as number;
+  const processors = [...(allowed ? [allowOnly(allowed)] : []), withTemperature(params.temperature)];
+  return drawValue(processLogits(logits, processors), params.topP, rng);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The grammar mask: what may come next, given the words so far.
+
+/** Where the words so far stand in the layout (grammar.ts), as much as the grammar mask needs. */
+export interface Layout {
+  /** A Beat word has been seen in the current bar (Note words may follow). */
+  readonly afterBeat: boolean;
+  /** Last Beat position in the current bar, -1 after a Bar word. */
+  readonly lastPos: number;
+}
+
+/** Before any word, and right after a Bar word. */
+export const START_LAYOUT: Layout = Object.freeze({ afterBeat: false, lastPos: -1 });
+
+const valueOf = (vocab: Vocab, f: Family, word: ArrayLike<number>): unknown => vocab.values(f)[word[FAMILY_INDEX[f]] as number];
+
+/** The layout after `word`: a Bar word starts a bar, a Beat word moves the position; other words change nothing. */
+export function advanceLayout(layout: Layout, vocab: Vocab, word: ArrayLike<number>): Layout {
+  if (valueOf(vocab, 'type', word) !== 'Metrical') return layout;
+  const bb = valueOf(vocab, 'barbeat', word);
+  if (bb === 'Bar') return START_LAYOUT;
+  if (typeof bb === 'string' && bb.startsWith('Beat_')) return { afterBeat: true, lastPos: Number(bb.slice(5)) };
+  return layout;
+}
+
+/**
+ * The type indices allowed next (ascending): Metrical always; Note after a Beat of the current bar; EOS when
+ * `stopAtEos`. Never Emotion, which only opens a piece.
+ */
+export function allowedTypes(vocab: Vocab, layout: Layout, stopAtEos: boolean): number[] {
+  const ok: WordType[] = ['Metrical'];
+  if (layout.afterBeat) ok.push('Note');
+  if (stopAtEos) ok.push('EOS');
+  return ok.filter((t) => vocab.has('type', t)).map((t) => vocab.encode('type', t)).sort((a, b) => a - b);
+}
+
+/**
+ * The values of `family` allowed in a word of type `type` (grammar.ts); in a Metrical word, tempo and chord also
+ * follow its bar-beat index `barbeat`: 0 for a Bar word, CONTI or a value for a Beat word.
+ */
+export function allowedValues(vocab: Vocab, grammar: AllowedValues, type: WordType, family: Family, barbeat?: number): readonly number[] {
+  const ok = grammar[type][family];
+  if (type !== 'Metrical' || (family !== 'tempo' && family !== 'chord')) return ok;
+  if (barbeat === undefined) throw new RangeError(`allowedValues: the ${family} of a Metrical word needs its bar-beat`);
+  const isBar = vocab.values('barbeat')[barbeat] === 'Bar';
+  const zero = vocab.has(family, 0) ? vocab.encode(family, 0) : -1;
+  return ok.filter((i) => (isBar ? i === zero : i !== zero));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The bar-beat rule.
+
+/** The bar-beat choices of a Metrical word after position `lastPos`: the Bar index (if allowed) and the later Beats. */
+export function barBeatChoices(values: readonly (string | number)[], grammarOk: readonly number[], lastPos: number): { bar: number | undefined; later: number[] } {
+  const bar = grammarOk.find((i) => values[i] === 'Bar');
+  const later = grammarOk.filter((i) => {
+    const v = values[i];
+    return typeof v === 'string' && v.startsWith('Beat_') && Number(v.slice(5)) > lastPos;
+  });
+  return { bar, later };
+}
+
+/** P(Bar) under the family's temperature, over the values `grammarOk` allows a Metrical word (passed Beats included). */
+export function barProbability(logits: ArrayLike<number>, grammarOk: readonly number[], bar: number, temperature: number): number {
+  return softmaxWithTemperature(processLogits(logits, [allowOnly(grammarOk), withTemperature(temperature)]), 1)[bar] as number;
+}
+
+/**
+ * The bar-beat of a Metrical word: Bar, or a Beat after `lastPos` (-1 right after a Bar). A small model often puts
+ * mass on positions already passed (it tracks the position in the bar poorly: 37% of the pre-trained default
+ * model's bar-beat mass on real POP909 validation clips), while its P(Bar) is calibrated (0.085 predicted, 0.090
+ * observed there). Renormalising over the allowed values would inflate Bar by the passed positions' mass (0.05 ->
+ * 0.20 on generated pieces), so Bar keeps the model's own probability (`barProbability`; one draw) and the rest goes
+ * to the later Beats, sampled with the family's temperature and top-p among themselves (a second draw). After
+ * Beat_15 only Bar remains.
+ */
+export function sampleBarBeat(
+  values: readonly (string | number)[], grammarOk: readonly number[], logits: ArrayLike<number>, params: SamplingParams, lastPos: number, rng: Rng,
+): number {
+  const { bar, later } = barBeatChoices(values, grammarOk, lastPos);
+  if (bar === undefined) return sampleLogits(logits, params, rng, later);
+  if (later.length === 0) return bar;
+  return rng.next() < barProbability(logits, grammarOk, bar, params.temperature) ? bar : sampleLogits(logits, params, rng, later);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A whole word.
+
+/** Everything the rules need to know that does not change during a generation. */
+export interface SamplingRules {
+  vocab: Vocab;
+  grammar: AllowedValues;
+  table: Record<Family, SamplingParams>;
+  /** false: EOS is never sampled (benchmarks run to a limit). */
+  stopAtEos: boolean;
+}
+
+export function samplingRules(vocab: Vocab, sampling: SamplingOverrides, stopAtEos: boolean): SamplingRules {
+  return { vocab, grammar: typeAllowedValues(vocab), table: samplingTable(sampling), stopAtEos };
+}
+
+/** The type of the next word, from the first head's logits. */
+export function sampleType(rules: SamplingRules, logits: ArrayLike<number>, layout: Layout, rng: Rng): number {
+  return sampleLogits(logits, rules.table.type, rng, allowedTypes(rules.vocab, layout, rules.stopAtEos));
+}
+
+/**
+ * The order the families of a word are drawn in: EMOPIA's (tempo, barbeat, chord, pitch, duration, velocity)
+ * except that barbeat comes first, because tempo and chord depend on it. A family the word's type allows one
+ * value of takes it without a draw.
+ */
+const DRAW_ORDER = ['barbeat', 'tempo', 'chord', 'pitch', 'duration', 'velocity'] as const;
+
+/**
+ * The word of type index `type` (FAMILIES order), its other families drawn from the second head's logits
+ * (`logitsOf(family)`); emotion is 0, as in EMOPIA.
+ */
+export function sampleWord(rules: SamplingRules, type: number, logitsOf: (f: Family) => ArrayLike<number>, layout: Layout, rng: Rng): number[] {
+  const { vocab, grammar, table } = rules;
+  const typeName = vocab.values('type')[type] as WordType;
+  const word = new Array<number>(FAMILIES.length).fill(0);
+  word[FAMILY_INDEX.type] = type;
+  for (const f of DRAW_ORDER) {
+    const ok = grammar[typeName][f];
+    word[FAMILY_INDEX[f]] = f === 'barbeat' && typeName === 'Metrical'
+      ? sampleBarBeat(vocab.values('barbeat'), ok, logitsOf(f), table.barbeat, layout.lastPos, rng)
+      : sampleLogits(logitsOf(f), table[f], rng, allowedValues(vocab, grammar, typeName, f, word[FAMILY_INDEX.barbeat]));
+  }
+  word[FAMILY_INDEX.emotion] = vocab.has('emotion', 0) ? vocab.encode('emotion', 0) : 0;
+  return word;
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
 import { midiToScore } from '../../src/music/midi_io.ts';
 import { saveModel } from '../../src/platform/run_folder.ts';
+import { GENERATION_DEFAULTS } from '../../src/cp/generation_defaults.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 
@@ -68,5 +69,25 @@ test('emopia generate: files, determinism, prompt, and one-line errors that leav
     assert.equal(readFileSync(out, 'utf8'), 'keep');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('generate and evaluate show the library\'s defaults, and --guidance its contrast and cost', async () => {
+  const [gen, ev] = await Promise.all([runCli(['generate', '--help']), runCli(['evaluate', '--help'])]);
+  assert.equal(gen.code, 0, gen.stderr);
+  assert.equal(ev.code, 0, ev.stderr);
+  const flat = (s: string) => s.replace(/\s+/g, ' ');
+  const g = flat(gen.stdout);
+  const e = flat(ev.stdout);
+  const d = GENERATION_DEFAULTS;
+  for (const [opt, v] of [['--max-bars <n>', d.maxBars], ['--num <n>', d.num], ['--batch <n>', d.batch], ['--seed <n>', d.seed]] as const) {
+    assert.match(g, new RegExp(`${opt} (?:(?! --).)*\\(default: ${v}\\)`), `generate ${opt}`);
+  }
+  assert.match(e, new RegExp(`--max-bars <n> (?:(?! --).)*\\(default: ${d.evaluateMaxBars}\\)`));
+  assert.match(e, new RegExp(`--per-emotion <n> (?:(?! --).)*\\(default: ${d.perEmotion}\\)`));
+  assert.match(e, /--emotions <list> (?:(?! --).)*\(default: "Q1,Q2,Q3,Q4"\)/);
+  for (const help of [g, e]) {
+    assert.match(help, /away from those of the --contrast, at 4x the work per word away from others, 2x away from neutral \(default: the model's own, else 1\)/);
+    assert.match(help, /\(default: the model's own, else others\)/);
   }
 });

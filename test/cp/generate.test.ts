@@ -15,7 +15,7 @@ import { wordsToScore } from '../../src/music/cp_tokenizer.ts';
 import { midiToScore, scoreToMidi } from '../../src/music/midi_io.ts';
 import { makeConfig, type AttentionKind } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
-import { generate, generateBatch, primeFor } from '../../src/cp/generate.ts';
+import { generate, generateBatch, promptFor } from '../../src/cp/generate.ts';
 import { loadModel, saveModel } from '../../src/platform/run_folder.ts';
 
 const vocab = Vocab.fullGrid();
@@ -36,15 +36,15 @@ for (const attention of ['linear', 'softmax'] as const) {
     assert.equal(a.generated, 60);
     const d = generate(model, vocab, { emotion: 'Q2', seed: 7 }); // EMOPIA's sampling table, EOS allowed
     assert.equal(d.stoppedBy, 'eos');
-    assert.equal(d.words.length / 8, d.fed + d.generated + 1);
+    assert.equal(d.words.length / 8, d.promptLength + d.generated + 1);
     assert.deepEqual(checkWords(vocab, d.words), []);
     assert.deepEqual(a.words, b.words);
     assert.notDeepEqual(a.words, c.words);
     for (const r of [a, c]) {
       assert.ok(r.generated <= 60);
-      assert.equal(r.words.length / 8, r.fed + r.generated + 1, 'fed, generated, EOS');
+      assert.equal(r.words.length / 8, r.promptLength + r.generated + 1, 'prompt, generated, EOS');
       assert.deepEqual(checkWords(vocab, r.words), [], 'the piece follows the layout');
-      // First word: Emotion Q2; then the Bar word of the prime.
+      // First word: Emotion Q2; then the Bar word of the prompt.
       assert.equal(vocab.decode('type', r.words[FAMILY_INDEX.type]!), 'Emotion');
       assert.equal(vocab.decode('emotion', r.words[FAMILY_INDEX.emotion]!), 2);
       assert.equal(vocab.decode('barbeat', r.words[8 + FAMILY_INDEX.barbeat]!), 'Bar');
@@ -76,7 +76,7 @@ test('limits: maxBars closes the piece with a Bar and EOS; stopAtEos=false runs 
   assert.equal(vocab.decode('barbeat', r.words[(n - 2) * 8 + FAMILY_INDEX.barbeat]!), 'Bar');
   let barWords = 0;
   for (let i = 0; i < n; i++) if (typeAt(i) === 'Metrical' && vocab.decode('barbeat', r.words[i * 8 + FAMILY_INDEX.barbeat]!) === 'Bar') barWords++;
-  assert.equal(barWords, 3, 'the prime Bar, one more bar, and the closing Bar');
+  assert.equal(barWords, 3, 'the prompt Bar, one more bar, and the closing Bar');
   const w = generate(model, vocab, { emotion: 'Q1', seed: 3, maxWords: 25, maxBars: 1000, stopAtEos: false });
   assert.equal(w.stoppedBy, 'maxWords');
   const short = new CPTransformer(makeConfig('tiny', classes, { maxLen: 12 }), new Rng(2));
@@ -94,14 +94,14 @@ test('a prompt is fed behind the requested emotion word, without its own Emotion
   const model = tinyModel('linear', 4);
   const first = generate(model, vocab, { emotion: 'Q3', seed: 1, maxWords: 20, maxBars: 1000, stopAtEos: false });
   assert.equal(first.generated, 20);
-  const fed = primeFor(vocab, 'Q4', first.words);
+  const fed = promptFor(vocab, 'Q4', first.words);
   assert.equal(fed.length, first.words.length / 8 - 1, 'EOS removed, Emotion word replaced');
   assert.equal(vocab.decode('emotion', fed[0]![FAMILY_INDEX.emotion]!), 4);
   assert.deepEqual(fed.slice(1).flat(), Array.from(first.words.slice(8, -8)));
   const cont = generate(model, vocab, { emotion: 'Q4', seed: 1, maxWords: 20, maxBars: 1000, stopAtEos: false, prompt: first.words });
   assert.equal(cont.generated, 20);
-  assert.equal(cont.fed, fed.length);
-  assert.deepEqual(Array.from(cont.words.slice(8, cont.fed * 8)), fed.slice(1).flat());
+  assert.equal(cont.promptLength, fed.length);
+  assert.deepEqual(Array.from(cont.words.slice(8, cont.promptLength * 8)), fed.slice(1).flat());
   assert.deepEqual(checkWords(vocab, cont.words), []);
   assert.throws(() => generate(model, vocab, { emotion: 'Q5' as 'Q1', maxWords: 3 }), /emotion: expected Q1, Q2, Q3 or Q4, got 'Q5'/);
   // A prompt index outside its family's vocabulary is an InputError, not a crash in the model's lookup.

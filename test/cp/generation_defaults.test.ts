@@ -1,4 +1,5 @@
-// A run folder's generation.json: parsed with one-line errors, merged under the command line's flags.
+// The generation defaults in layers: the library's object, a run folder's generation.json (parsed with one-line
+// errors), the command line's flags on top.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,8 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
 import { midiToScore } from '../../src/music/midi_io.ts';
 import { saveModel, readGenerationDefaults } from '../../src/platform/run_folder.ts';
-import { mergeSampling, parseGenerationDefaults } from '../../src/cp/generation_defaults.ts';
+import { GENERATION_DEFAULTS, generationSettings, mergeSampling, parseGenerationDefaults } from '../../src/cp/generation_defaults.ts';
+import { EMOPIA_SAMPLING } from '../../src/cp/sampling.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 
@@ -27,6 +29,20 @@ test('mergeSampling: the command line wins field by field', () => {
   const base = { velocity: { temperature: 1, topP: 0.9 }, duration: { temperature: 1 } };
   const over = { velocity: { temperature: 2 }, pitch: { topP: null } };
   assert.deepEqual(mergeSampling(base, over), { pitch: { topP: null }, duration: { temperature: 1 }, velocity: { temperature: 2, topP: 0.9 } });
+});
+
+test('generationSettings: flags over the model\'s generation.json over the library\'s defaults', () => {
+  assert.equal(GENERATION_DEFAULTS.sampling, EMOPIA_SAMPLING);
+  assert.deepEqual([GENERATION_DEFAULTS.guidance, GENERATION_DEFAULTS.contrast, GENERATION_DEFAULTS.maxBars, GENERATION_DEFAULTS.evaluateMaxBars], [1, 'others', 32, 16]);
+  assert.ok(Object.isFrozen(GENERATION_DEFAULTS) && Object.isFrozen(GENERATION_DEFAULTS.quadrants));
+  assert.deepEqual(generationSettings({ sampling: {} }), { sampling: {}, guidance: 1, contrast: 'others' });
+  const model = { sampling: { velocity: { temperature: 1 } }, guidance: 2 };
+  assert.deepEqual(generationSettings(model), { sampling: { velocity: { temperature: 1 } }, guidance: 2, contrast: 'others' });
+  assert.deepEqual(
+    generationSettings(model, { sampling: { velocity: { topP: null } }, guidance: 1, contrast: 'neutral' }),
+    { sampling: { velocity: { temperature: 1, topP: null } }, guidance: 1, contrast: 'neutral' },
+  );
+  assert.deepEqual(generationSettings({ sampling: {}, contrast: 'neutral' }, { guidance: undefined }), { sampling: {}, guidance: 1, contrast: 'neutral' });
 });
 
 test('emopia generate uses the run folder\'s generation.json unless a flag overrides it', async () => {

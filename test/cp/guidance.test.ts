@@ -7,7 +7,8 @@ import { FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
 import { checkWords } from '../../src/music/grammar.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
-import { contrastEmotions, generate, generateBatch, guideLogits } from '../../src/cp/generate.ts';
+import { generate, generateBatch } from '../../src/cp/generate.ts';
+import { contrastEmotions, guideLogits } from '../../src/cp/sampling.ts';
 
 
 test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', () => {

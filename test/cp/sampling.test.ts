@@ -1,9 +1,16 @@
-/** Sampling on hand-made distributions: nucleus sets, temperature, masking, seeded determinism, purity. */
+/**
+ * The sampling rules on hand-made distributions: each logits processor on a small example computed by hand,
+ * nucleus sets, temperature, the draw order, the grammar mask, seeded determinism, purity.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/random.ts';
+import { Vocab, FAMILY_INDEX, barWord, type Family } from '../../src/music/vocab.ts';
+import { typeAllowedValues } from '../../src/music/grammar.ts';
 import {
-  EMOPIA_SAMPLING, nucleusSample, nucleusSet, sampleLogits, samplingTable, softmaxWithTemperature, weightedSample,
+  EMOPIA_SAMPLING, START_LAYOUT, advanceLayout, allowOnly, allowedTypes, allowedValues, drawValue, nucleusSample, nucleusSet,
+  processLogits, sampleLogits, sampleType, sampleWord, samplingRules, samplingTable, softmaxWithTemperature, weightedSample,
+  withTemperature,
 } from '../../src/cp/sampling.ts';
 import { assertClose } from '../helpers/close.ts';
 
@@ -73,4 +80,105 @@ test("EMOPIA's table with overrides; bad values are one-line errors", () => {
   assert.deepEqual(t.chord, { temperature: 1, topP: 0.99 });
   assert.throws(() => samplingTable({ pitch: { temperature: 0 } }), /temperature of pitch: expected a number > 0, got 0/);
   assert.throws(() => samplingTable({ tempo: { topP: 1.5 } }), /top-p of tempo: expected a number in \(0, 1\], got 1.5/);
+});
+
+test('allowOnly (the grammar mask) and withTemperature: logits in, logits out, input untouched', () => {
+  const logits = Float64Array.from([1, 2, 3]);
+  assert.deepEqual([...allowOnly([0, 2])(logits)], [1, -Infinity, 3]);
+  assert.deepEqual([...allowOnly([])(logits)], [-Infinity, -Infinity, -Infinity]);
+  assert.throws(() => allowOnly([3])(logits), /allowOnly: expected indices in 0\.\.2, got 3/);
+  assert.deepEqual([...withTemperature(2)(Float64Array.from([2, -4, -Infinity]))], [1, -2, -Infinity]);
+  assert.deepEqual([...withTemperature(0.5)(logits)], [2, 4, 6]);
+  // The pipeline runs in order on a float64 copy: mask {1, 2}, then t = 0.5.
+  const f32 = Float32Array.from([1, 2, 3]);
+  assert.deepEqual([...processLogits(f32, [allowOnly([1, 2]), withTemperature(0.5)])], [-Infinity, 4, 6]);
+  assert.deepEqual([...processLogits(f32, [])], [1, 2, 3]);
+  assert.deepEqual([...logits], [1, 2, 3]);
+  assert.deepEqual([...f32], [1, 2, 3]);
+});
+
+test('drawValue: one possible value costs no draw; otherwise weighted in index order, or top-p in descending order', () => {
+  const rng = new Rng(4);
+  const before = rng.state;
+  assert.equal(drawValue([-Infinity, 0.5, -Infinity], 0.9, rng), 1);
+  assert.equal(rng.state, before, 'no draw for a single possible value');
+  assert.throws(() => drawValue([-Infinity, -Infinity], null, rng), /^InputError: sampling: no value is allowed$/);
+  for (let seed = 0; seed < 30; seed++) {
+    const u = new Rng(seed).next();
+    // Weighted, index order: P = [0, 0.25, 0.75] -> index 1 when u < 0.25.
+    assert.equal(drawValue([-Infinity, 0, Math.log(3)], null, new Rng(seed)), u < 0.25 ? 1 : 2, `seed ${seed}`);
+    // Top-p 0.65 over P = [0.1, 0.4, 0.2, 0.3] keeps 1 (0.4) then 3 (0.3): drawn in that order over a total of 0.7.
+    const p = drawValue([0.1, 0.4, 0.2, 0.3].map(Math.log), 0.65, new Rng(seed));
+    assert.equal(p, u * 0.7 < 0.4 ? 1 : 3, `seed ${seed}`);
+  }
+  // sampleLogits is the pipeline: mask, temperature, draw. t = 0.5 on [0, ln 3] squares the weights: [1, 9] / 10.
+  for (let seed = 0; seed < 30; seed++) {
+    const u = new Rng(seed).next();
+    assert.equal(sampleLogits([5, 0, Math.log(3)], { temperature: 0.5, topP: null }, new Rng(seed), [1, 2]), u < 0.1 ? 1 : 2, `seed ${seed}`);
+  }
+});
+
+const grid = Vocab.fullGrid();
+const EOS = grid.encode('type', 'EOS');
+const METRICAL = grid.encode('type', 'Metrical');
+const NOTE = grid.encode('type', 'Note');
+const BAR = grid.encode('barbeat', 'Bar');
+const beat = (k: number) => grid.encode('barbeat', `Beat_${k}`);
+
+test('the grammar mask: types after the layout, tempo and chord after the bar-beat', () => {
+  assert.deepEqual(allowedTypes(grid, START_LAYOUT, true), [EOS, METRICAL]);
+  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2 }, true), [EOS, METRICAL, NOTE]);
+  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2 }, false), [METRICAL, NOTE]);
+  const g = typeAllowedValues(grid);
+  const zeroTempo = grid.encode('tempo', 0);
+  const zeroChord = grid.encode('chord', 0);
+  assert.deepEqual(allowedValues(grid, g, 'Metrical', 'tempo', BAR), [zeroTempo]);
+  assert.deepEqual(allowedValues(grid, g, 'Metrical', 'chord', BAR), [zeroChord]);
+  const beatTempos = allowedValues(grid, g, 'Metrical', 'tempo', beat(0));
+  assert.equal(beatTempos.length, grid.size('tempo') - 1, 'a Beat word: CONTI or a tempo, never 0');
+  assert.ok(!beatTempos.includes(zeroTempo) && beatTempos.includes(grid.encode('tempo', 'CONTI')));
+  assert.deepEqual(allowedValues(grid, g, 'Note', 'tempo'), [zeroTempo]);
+  assert.equal(allowedValues(grid, g, 'Note', 'pitch').length, grid.size('pitch') - 1, 'every pitch but 0');
+  assert.throws(() => allowedValues(grid, g, 'Metrical', 'chord'), /needs its bar-beat/);
+  // The layout: a Bar word starts a bar, a Beat word moves the position, a Note word changes nothing.
+  const word = (type: number, barbeat: number) => Object.assign(new Array<number>(8).fill(0), { [FAMILY_INDEX.type]: type, [FAMILY_INDEX.barbeat]: barbeat });
+  const at5 = advanceLayout(START_LAYOUT, grid, word(METRICAL, beat(5)));
+  assert.deepEqual(at5, { afterBeat: true, lastPos: 5 });
+  assert.equal(advanceLayout(at5, grid, word(NOTE, 0)), at5);
+  assert.deepEqual(advanceLayout(at5, grid, word(METRICAL, BAR)), { afterBeat: false, lastPos: -1 });
+});
+
+test('sampleType and sampleWord: the grammar decides, the peaked logits choose, and the draws are counted', () => {
+  const rules = samplingRules(grid, {}, true);
+  // Type logits: Emotion and Note are high but not allowed at the start; EOS e^-5 against Metrical: top-p 0.9 keeps Metrical.
+  const typeLogits = Float32Array.from([0, 100, 5, 100]);
+  assert.equal(sampleType(rules, typeLogits, START_LAYOUT, new Rng(1)), METRICAL);
+  assert.equal(sampleType(rules, typeLogits, { afterBeat: true, lastPos: 0 }, new Rng(1)), NOTE);
+  const peaked = (f: Family, i: number) =>
+    Float32Array.from({ length: grid.size(f) }, (_, j) => (j === i ? 50 : 0));
+  const draws = (rng: Rng, seed: number) => {
+    const ref = new Rng(seed);
+    for (let k = 0; k < 10; k++) if (ref.state === rng.state) return k;
+    else ref.next();
+    return -1;
+  };
+  // A Bar word: one draw (Bar or not); tempo and chord can only be 0, so they take it without a draw.
+  let rng = new Rng(7);
+  const bar = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? BAR : 3), { afterBeat: true, lastPos: 2 }, rng);
+  assert.deepEqual(bar, barWord(grid));
+  assert.equal(draws(rng, 7), 1);
+  // A Beat word after Beat_2: Bar or not, which later Beat, tempo, chord: four draws.
+  rng = new Rng(7);
+  const b = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(4) : f === 'tempo' ? 5 : 7), { afterBeat: true, lastPos: 2 }, rng);
+  assert.deepEqual(b, [5, 7, beat(4), METRICAL, 0, 0, 0, 0]);
+  assert.equal(draws(rng, 7), 4);
+  // A passed position never comes out, however likely: the later Beats share the mass.
+  const back = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(1) : 5), { afterBeat: true, lastPos: 2 }, new Rng(3));
+  const pos = grid.decode('barbeat', back[FAMILY_INDEX.barbeat] as number);
+  assert.ok(String(pos).startsWith('Beat_') && Number(String(pos).slice(5)) > 2, `bar-beat ${pos}`);
+  // A Note word: pitch, duration, velocity; emotion stays 0 even where its logits point elsewhere.
+  rng = new Rng(7);
+  const note = sampleWord(rules, NOTE, (f) => peaked(f, f === 'pitch' ? 10 : f === 'duration' ? 3 : f === 'emotion' ? 2 : 4), { afterBeat: true, lastPos: 0 }, rng);
+  assert.deepEqual(note, [0, 0, 0, NOTE, 10, 3, 4, 0]);
+  assert.equal(draws(rng, 7), 3);
 });

@@ -1,15 +1,16 @@
 /**
  * The sampling options shared by `generate` and `evaluate`: per-family temperature and top-p over EMOPIA's
  * table, and emotion guidance. Evaluating a model with the sampling it will generate with needs the same flags.
+ * Defaults and their layering (library, then the model's generation.json, then these flags) are the library's:
+ * cp/generation_defaults.ts.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
-import { samplingTable, type SamplingOverrides } from '../../cp/sampling.ts';
+import { contrastEmotions, samplingTable, type GuidanceContrast, type SamplingOverrides } from '../../cp/sampling.ts';
 import { readGenerationDefaults } from '../../platform/run_folder.ts';
-import { mergeSampling } from '../../cp/generation_defaults.ts';
+import { GENERATION_DEFAULTS, generationSettings } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
-import type { GuidanceContrast } from '../../cp/generate.ts';
 import { parseChoice } from './_music_io.ts';
 
 export interface SamplingCliOptions {
@@ -34,13 +35,17 @@ function familyValue(option: string, check: (v: number) => boolean, expect: stri
   };
 }
 
-/** Adds --temperature, --top-p and --guidance to a command. */
+/** The work per word of guidance away from `contrast`, as a multiple of plain sampling's. */
+const cost = (contrast: GuidanceContrast) => 1 + contrastEmotions(1, contrast).length;
+
+/** Adds --temperature, --top-p, --guidance and --contrast to a command. */
 export function addSamplingOptions(cmd: Command): Command {
+  const d = GENERATION_DEFAULTS;
   return cmd
     .option('--temperature <family=value>', "override the model's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false))
     .option('--top-p <family=value>', "override the model's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
-    .option('--guidance <w>', "emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from the neutral (no-emotion) ones, at twice the work (default: the model's own, else 1)", parseFloatOption('guidance', 0))
-    .option('--contrast <others|neutral>', "what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else others)", parseChoice('contrast', ['others', 'neutral'] as const));
+    .option('--guidance <w>', `emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from those of the --contrast, at ${cost('others')}x the work per word away from others, ${cost('neutral')}x away from neutral (default: the model's own, else ${d.guidance})`, parseFloatOption('guidance', 0))
+    .option('--contrast <others|neutral>', `what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else ${d.contrast})`, parseChoice('contrast', ['others', 'neutral'] as const));
 }
 
 /** The overrides given on the command line. */
@@ -53,12 +58,7 @@ function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
 
 /** The sampling to use with the run folder `checkpoint`: its generation.json, then the command line on top. */
 export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number; contrast: GuidanceContrast } {
-  const defaults = readGenerationDefaults(checkpoint);
-  return {
-    sampling: mergeSampling(defaults.sampling, samplingOverrides(opts)),
-    guidance: opts.guidance ?? defaults.guidance ?? 1,
-    contrast: opts.contrast ?? defaults.contrast ?? 'others',
-  };
+  return generationSettings(readGenerationDefaults(checkpoint), { sampling: samplingOverrides(opts), guidance: opts.guidance, contrast: opts.contrast });
 }
 
 /** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */

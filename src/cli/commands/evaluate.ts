@@ -24,6 +24,7 @@ import { startProgress } from '../progress.ts';
 import { readInput } from './_music_io.ts';
 import { addSamplingOptions, describeSampling, resolveSampling, type SamplingCliOptions } from './_sampling.ts';
 import { samplingTable } from '../../cp/sampling.ts';
+import { GENERATION_DEFAULTS } from '../../cp/generation_defaults.ts';
 
 interface EvaluateCliOptions extends SamplingCliOptions {
   checkpoint?: string;
@@ -117,17 +118,17 @@ export function register(program: Command): void {
     .command('evaluate')
     .description('generate pieces per emotion, classify them, and report the confusion matrix, conditioning accuracy and musical statistics')
     .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default)')
-    .option('--per-emotion <n>', 'pieces generated per quadrant', parseIntOption('per-emotion', 1, 100000), 25)
-    .option('--seed <n>', 'sampling seed', parseIntOption('seed', 0), 0)
-    .option('--emotions <list>', 'quadrants to request, comma-separated', 'Q1,Q2,Q3,Q4')
-    .option('--max-bars <n>', 'bars per generated piece', parseIntOption('max-bars', 1), 16)
+    .option('--per-emotion <n>', 'pieces generated per quadrant', parseIntOption('per-emotion', 1, 100000), GENERATION_DEFAULTS.perEmotion)
+    .option('--seed <n>', 'sampling seed', parseIntOption('seed', 0), GENERATION_DEFAULTS.seed)
+    .option('--emotions <list>', 'quadrants to request, comma-separated', GENERATION_DEFAULTS.quadrants.map((q) => `Q${q}`).join(','))
+    .option('--max-bars <n>', "bars per generated piece (fewer than generate's, about a real clip's length)", parseIntOption('max-bars', 1), GENERATION_DEFAULTS.evaluateMaxBars)
     .option('--max-words <n>', 'words per generated piece (default: no limit but the model length)', parseIntOption('max-words', 1));
   addSamplingOptions(cmd)
     .option('--classifier <dir|file>', 'emotion classifier', DEFAULT_CLASSIFIER_DIR)
     .option('--real <dir>', 'real EMOPIA clips for the statistics (default $EMOPIA_DIR)')
     .option('--json', 'print the results as JSON')
     .option('--svg <file>', 'write an SVG chart of the statistics per quadrant')
-    .option('--batch <n>', 'pieces generated together (faster; the same pieces up to float rounding)', parseIntOption('batch', 1, 256), 8)
+    .option('--batch <n>', 'pieces generated together (faster; the same pieces up to float rounding)', parseIntOption('batch', 1, 256), GENERATION_DEFAULTS.batch)
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
     .option('--no-progress', 'no progress output')
     .action(async (opts: EvaluateCliOptions) => {

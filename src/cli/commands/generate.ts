@@ -16,7 +16,8 @@ import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
 import { loadModel } from '../../platform/run_folder.ts';
 import { resolveCheckpoint } from '../../cp/default_model.ts';
-import { generateBatch, primeFor } from '../../cp/generate.ts';
+import { generateBatch, promptFor } from '../../cp/generate.ts';
+import { GENERATION_DEFAULTS } from '../../cp/generation_defaults.ts';
 import { checkIncremental } from '../../cp/engine.ts';
 import { Rng } from '../../random.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
@@ -58,15 +59,15 @@ export function register(program: Command): void {
     .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default)')
     .requiredOption('--emotion <Q1|Q2|Q3|Q4>', 'emotion quadrant: Q1 happy, Q2 tense, Q3 sad, Q4 calm')
     .requiredOption('-o, --output <out.mid|folder>', 'MIDI file to write, or a folder for --num files')
-    .option('--num <n>', 'number of pieces (written into the -o folder)', parseIntOption('num', 1, 10000), 1)
-    .option('--batch <n>', 'pieces generated together (one batched step per word; faster per piece)', parseIntOption('batch', 1, 256), 8)
-    .option('--seed <n>', 'sampling seed; the same seed gives the same files', parseIntOption('seed', 0), 0)
-    .option('--max-bars <n>', 'stop after this many bars', parseIntOption('max-bars', 1), 32)
+    .option('--num <n>', 'number of pieces (written into the -o folder)', parseIntOption('num', 1, 10000), GENERATION_DEFAULTS.num)
+    .option('--batch <n>', 'pieces generated together (one batched step per word; faster per piece, each piece the same as alone)', parseIntOption('batch', 1, 256), GENERATION_DEFAULTS.batch)
+    .option('--seed <n>', 'sampling seed; the same seed gives the same files', parseIntOption('seed', 0), GENERATION_DEFAULTS.seed)
+    .option('--max-bars <n>', 'stop after this many bars', parseIntOption('max-bars', 1), GENERATION_DEFAULTS.maxBars)
     .option('--max-words <n>', 'stop after this many generated words (default: no limit but the model length)', parseIntOption('max-words', 1));
   addSamplingOptions(cmd)
-    .option('--prompt <in.mid>', 'continue this MIDI: its words are fed first, behind the requested emotion word')
+    .option('--prompt <in.mid>', 'continue this MIDI: its words are the prompt, fed behind the requested emotion word')
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
-    .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prime; 'none': skip", parseChoice('attention-check', ['step', 'none'] as const), 'step')
+    .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prompt; 'none': skip", parseChoice('attention-check', ['step', 'none'] as const), 'step')
     .option('--no-progress', 'no progress output')
     .action(async (opts: GenerateCliOptions) => {
       const checkpoint = resolveCheckpoint(opts.checkpoint);
@@ -82,7 +83,7 @@ export function register(program: Command): void {
           const score = midiToScore(readInput(opts.prompt), opts.prompt);
           prompt = scoreToWords(score, vocab, { emotion }, opts.prompt).words;
         }
-        const fed = primeFor(vocab, emotion, prompt);
+        const fed = promptFor(vocab, emotion, prompt);
         if (opts.attentionCheck === 'step') checkIncremental(model, fed.slice(0, Math.min(fed.length, 64)));
         const master = new Rng(opts.seed);
         const rngs = paths.map(() => master.fork()); // piece i depends only on the seed and i
