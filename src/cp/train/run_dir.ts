@@ -20,7 +20,7 @@ import { safetensorsFromStateDict, stateDictFromSafetensors } from '../../io/saf
 import type { Vocab } from '../../music/vocab.ts';
 import type { CPTransformer } from '../model.ts';
 import { loadModel, readJson, saveModel } from '../checkpoint.ts';
-import type { AdamState } from './optim.ts';
+import type { AdamState } from '../../core/train/optim.ts';
 import type { TrainSettings } from './trainer.ts';
 
 export const STATE_FILE = 'train-state.json';

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { tf, initBackend } from '../../src/backend.ts';
-import { Adam, clipGradNorm } from '../../src/cp/train/optim.ts';
-import { learningRate } from '../../src/cp/train/schedule.ts';
+import { Adam, clipGradNorm } from '../../src/core/train/optim.ts';
+import { learningRate } from '../../src/core/train/schedule.ts';
 import { assertClose } from '../helpers/close.ts';
 
 interface AdamFixture {
