@@ -7,6 +7,6 @@
 export * from './browser.ts';
 export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } from './music/dataset_node.ts';
 export { saveModel, loadModel, readModelMeta, readGenerationDefaults, MODEL_FILE, CONFIG_FILE, VOCAB_FILE, GENERATION_FILE, type SaveModelOptions } from './cp/checkpoint.ts';
-export { runTraining, type RunOptions, type RunResult } from './cp/train/run.ts';
+export { runTraining, type RunOptions, type RunResult, type TrainProgress } from './cp/train/run.ts';
 export { saveRun, loadRun, type TrainState } from './cp/train/run_dir.ts';
 export { loadClassifier, DEFAULT_CLASSIFIER_DIR, CLASSIFIER_FILE } from './classify/node.ts';
