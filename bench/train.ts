@@ -16,7 +16,7 @@ import { initBackend, type BackendName } from '../src/backend.ts';
 import { makeConfig, type AttentionKind, type CPConfig, type PresetName } from '../src/cp/config.ts';
 import { CPTransformer } from '../src/cp/model.ts';
 import { Trainer } from '../src/cp/train/trainer.ts';
-import type { Clip } from '../src/cp/train/batches.ts';
+import type { Clip } from '../src/music/dataset.ts';
 import { FAMILIES, N_FAMILIES, Vocab, type Family } from '../src/music/vocab.ts';
 import { Rng } from '../src/random.ts';
 import { machineLine, torchPython } from './_machine.ts';

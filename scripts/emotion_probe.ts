@@ -34,7 +34,7 @@ for (const c of clips) {
     const logits = model.forwardTrain(t.x, t.nextType); // (1, T, n_f) per family
     const l = cpLoss(logits, t.y, t.mask);
     const v = l.total.dataSync()[0] as number;
-    tf.dispose([...Object.values(t), ...Object.values(logits), l.total, ...Object.values(l.perFamily)]);
+    tf.dispose([...Object.values(t), ...Object.values(logits), l.total, l.sums]);
     return v;
   });
   const guess = losses.indexOf(Math.min(...losses));

@@ -135,9 +135,11 @@ export {
 } from './cp/sampling.ts';
 export { GENERATION_DEFAULTS, parseGenerationDefaults, mergeSampling, generationSettings, type GenerationDefaults } from './cp/generation_defaults.ts';
 export { generate, generateBatch, promptFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
-export { cpLoss, maskedCrossEntropy, maskedCrossEntropySum, uniformLoss, type CPLoss } from './cp/train/loss.ts';
-export { Adam, clipGradNorm, type AdamOptions, type AdamState } from './cp/train/optim.ts';
-export { learningRate, type ScheduleConfig } from './cp/train/schedule.ts';
+export { maskedCrossEntropy, maskedCrossEntropySum } from './core/train/loss.ts';
+export { Adam, clipGradNorm, namedGrads, type AdamOptions, type AdamState } from './core/train/optim.ts';
+export { learningRate, cosineLearningRate, type ScheduleConfig, type CosineScheduleConfig } from './core/train/schedule.ts';
+export { cpLoss, familyLosses, uniformLoss, type CPLoss } from './cp/train/loss.ts';
+export { TRAIN_DEFAULTS, defaultSeq } from './cp/train/defaults.ts';
 export { epochWindows, batchAt, batchesPerEpoch, buildBatch, batchTensors, coveringWindows, type WindowOptions, type WindowRef, type HostBatch } from './cp/train/batches.ts';
 export { Trainer, DivergedError, type TrainSettings, type StepResult, type ValidResult } from './cp/train/trainer.ts';
 export { CopyModel, COPY_DEFAULTS, trainCopyTask, evaluateCopy, greedyDecode, type CopyTaskConfig } from './examples/copy_task.ts';

@@ -25,7 +25,7 @@ import { Rng } from '../random.ts';
 import { FAMILIES, Vocab } from '../music/vocab.ts';
 import { type CPConfig, validateConfig } from './config.ts';
 import { CPTransformer } from './model.ts';
-import type { AdamState } from './train/optim.ts';
+import type { AdamState } from '../core/train/optim.ts';
 import type { TrainSettings } from './train/trainer.ts';
 
 export const MODEL_FILE = 'model.safetensors';

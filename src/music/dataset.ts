@@ -14,10 +14,11 @@ import { readMidi, type MidiReadInfo, type ReadMidiOptions } from './midi_io.ts'
 import { scoreToWords, type TokenizeOptions, type TokenizeStats } from './cp_tokenizer.ts';
 import { FAMILIES, N_FAMILIES, Vocab, type Emotion, type Family, type VocabValue } from './vocab.ts';
 
+/** One clip of a dataset, as the reader gives it and training reads it (src/cp/train/batches.ts). */
 export interface Clip {
   name: string;
   emotion: Emotion;
-  /** n*8 indices in FAMILIES order. */
+  /** n words of 8 indices each (FAMILIES order), row-major. */
   words: Int32Array;
 }
 export interface Dataset {

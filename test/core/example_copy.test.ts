@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
 import { Rng } from '../../src/random.ts';
 import {
-  BOS, EOS, PAD, FIRST_DIGIT, VOCAB, COPY_DEFAULTS, CopyModel, framed, toBatch, maskedCrossEntropy, greedyDecode,
-  evaluateCopy, evaluationRng, learningRate, trainCopyTask, type CopyTaskConfig,
+  BOS, EOS, PAD, FIRST_DIGIT, VOCAB, COPY_DEFAULTS, CopyModel, framed, toBatch, copyLoss, greedyDecode,
+  evaluateCopy, evaluationRng, copyLearningRate, trainCopyTask, type CopyTaskConfig,
 } from '../../src/examples/copy_task.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -41,10 +41,10 @@ test('masked cross-entropy: pad targets are ignored, the mean is over real token
   const labels = tf.tensor2d([[3, 5, PAD]], [1, 3], 'int32');
   const nll = (row: number[], label: number) => Math.log(row.reduce((s, v) => s + Math.exp(v), 0)) - row[label]!;
   const expected = (nll(rows[0]!, 3) + nll(rows[1]!, 5)) / 2;
-  const loss = maskedCrossEntropy(logits, labels);
+  const loss = copyLoss(logits, labels);
   assert.ok(Math.abs(loss.dataSync()[0]! - expected) < 1e-5, `${loss.dataSync()[0]} vs ${expected}`);
   // Its gradient at the pad position is exactly zero.
-  const g = tf.grad((l: tf.Tensor) => maskedCrossEntropy(l, labels))(logits);
+  const g = tf.grad((l: tf.Tensor) => copyLoss(l, labels))(logits);
   const gv = g.arraySync() as number[][][];
   assert.ok(gv[0]![2]!.every((v) => v === 0));
   assert.ok(gv[0]![0]!.some((v) => v !== 0) && gv[0]![1]!.some((v) => v !== 0));
@@ -52,15 +52,16 @@ test('masked cross-entropy: pad targets are ignored, the mean is over real token
 });
 
 test('learning rate: linear warm-up (a tenth of a short run at most), then cosine decay to a tenth', () => {
+  // Steps are 0-based update indices: step 4 is the 5th update.
   const cfg = { lr: 1e-3, warmup: 10, steps: 110 };
-  assert.ok(Math.abs(learningRate(cfg, 5) - 5e-4) < 1e-12);
-  assert.ok(Math.abs(learningRate(cfg, 10) - 1e-3) < 1e-12);
-  assert.ok(Math.abs(learningRate(cfg, 60) - 0.55e-3) < 1e-12);
-  assert.ok(Math.abs(learningRate(cfg, 110) - 1e-4) < 1e-12);
+  assert.ok(Math.abs(copyLearningRate(cfg, 4) - 5e-4) < 1e-12);
+  assert.ok(Math.abs(copyLearningRate(cfg, 9) - 1e-3) < 1e-12);
+  assert.ok(Math.abs(copyLearningRate(cfg, 59) - 0.55e-3) < 1e-12);
+  assert.ok(Math.abs(copyLearningRate(cfg, 109) - 1e-4) < 1e-12);
   // 30 steps with warmup 100: the warm-up shrinks to 3 steps, so the rate peaks and decays to a tenth.
   const short = { lr: 1e-3, warmup: 100, steps: 30 };
-  assert.ok(Math.abs(learningRate(short, 3) - 1e-3) < 1e-12);
-  assert.ok(Math.abs(learningRate(short, 30) - 1e-4) < 1e-12);
+  assert.ok(Math.abs(copyLearningRate(short, 2) - 1e-3) < 1e-12);
+  assert.ok(Math.abs(copyLearningRate(short, 29) - 1e-4) < 1e-12);
 });
 
 test('greedy decoding reuses the memory: each step equals a full teacher-forced decode of the same prefix', () => {

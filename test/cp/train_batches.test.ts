@@ -2,16 +2,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
-import { batchAt, batchesPerEpoch, batchTensors, buildBatch, coveringWindows, epochWindows, windowStarts, type Clip } from '../../src/cp/train/batches.ts';
+import { batchAt, batchesPerEpoch, batchTensors, buildBatch, coveringWindows, epochWindows, windowStarts } from '../../src/cp/train/batches.ts';
+import type { Clip } from '../../src/music/dataset.ts';
 import { Rng } from '../../src/random.ts';
-import { FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
+import { FAMILY_INDEX, N_FAMILIES, type Emotion } from '../../src/music/vocab.ts';
 
 const F = N_FAMILIES;
 const TYPE = FAMILY_INDEX.type;
 const EMO = FAMILY_INDEX.emotion;
 
 /** A clip whose word i has pitch column = i (so positions are readable) and an Emotion word first. */
-function clip(name: string, n: number, emotion: number): Clip {
+function clip(name: string, n: number, emotion: Emotion): Clip {
   const words = new Int32Array(n * F);
   for (let i = 0; i < n; i++) {
     words[i * F + TYPE] = i === 0 ? 1 : 3;

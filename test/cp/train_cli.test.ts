@@ -120,3 +120,27 @@ test('emopia train: Ctrl-C (SIGINT) finishes the step, saves and exits 0; --resu
   assert.equal(more.code, 0, more.stderr);
   assert.match(more.stdout, new RegExp(`^step ${state.step + 1}/${state.step + 1}`));
 });
+
+test('emopia train --preset tiny without --seq takes the preset model\'s longest window; too long a --seq is a usage error; progress lines come from the run', async () => {
+  // The tiny preset reads at most 1024 words, so its default window is 1023 (EMOPIA's 1024 does not fit).
+  const run = join(tmp, 'tiny-default-seq');
+  const ok = await runCli(['train', '--data', ds, '--out', run, '--preset', 'tiny', '--steps', '2', '--batch', '2']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const state = JSON.parse(readFileSync(join(run, 'train-state.json'), 'utf8')) as { settings: { seq: number; batch: number; peakLr: number; warmup: number; seed: number; clip: number } };
+  assert.deepEqual(state.settings, { seq: 1023, batch: 2, seed: 42069, peakLr: 1e-4, warmup: 200, clip: 3 });
+  // stderr is not a terminal here: the progress bar writes log lines, the last one at the end.
+  assert.match(ok.stderr, /^train: 2\/2 steps, [\d.]+\/s, ETA 0s, step 2 loss \d+\.\d{3} \d+ words\/s$/m);
+  const quiet = await runCli(['train', '--data', ds, '--out', join(tmp, 'tiny-quiet'), '--preset', 'tiny', '--steps', '1', '--no-progress']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /^train: /m);
+
+  const long = await runCli(['train', '--data', ds, '--out', join(tmp, 'tiny-long'), '--preset', 'tiny', '--seq', '1024', '--steps', '1']);
+  assert.equal(long.code, 2);
+  oneLineError(long.stderr, /--seq: expected at most 1023 \(the model's maxLen 1024 minus 1\), got 1024/);
+  assert.equal(existsSync(join(tmp, 'tiny-long')), false, 'no run folder was created');
+
+  const help = await runCli(['train', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout.replace(/\s+/g, ' '), /--seq <n> words per training window \(default: 1024, or the model's maxLen - 1 when shorter: 1023 for tiny\)/);
+  assert.match(help.stdout.replace(/\s+/g, ' '), /--batch <n> windows per batch \(default: 4\)/);
+});

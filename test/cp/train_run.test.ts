@@ -8,7 +8,8 @@ import { tf, initBackend } from '../../src/backend.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { uniformLoss } from '../../src/cp/train/loss.ts';
-import { runTraining, type RunOptions } from '../../src/cp/train/run.ts';
+import { runTraining, type RunOptions, type TrainProgress } from '../../src/cp/train/run.ts';
+import { TRAIN_DEFAULTS, defaultSeq } from '../../src/cp/train/defaults.ts';
 import { DivergedError, Trainer, samplesPerPass } from '../../src/cp/train/trainer.ts';
 import { assertClose } from '../helpers/close.ts';
 import { Rng } from '../../src/random.ts';
@@ -195,4 +196,22 @@ test('a valid clip too short for a window is refused up front; resuming on a cha
   const notes: string[] = [];
   await runTraining({ ...options(out, { steps: 2, resume: true, note: (l) => notes.push(l) }), data: { vocab, train: clips, valid: [] } });
   assert.ok(notes.some((l) => /the dataset has changed since the run was saved \(train 2 -> 2 clips, valid 2 -> 0\)/.test(l)), notes.join('\n'));
+});
+
+test('runTraining: options left out take TRAIN_DEFAULTS (seq capped by the model); onProgress hears the start and every step', async () => {
+  await initBackend('wasm');
+  const out = join(tmp, 'defaults');
+  const events: TrainProgress[] = [];
+  const r = await runTraining({ data: { vocab, train: clips, valid: [] }, dataDir: 'two-pieces', out, preset: 'tiny', steps: 2, onProgress: (p) => events.push(p) });
+  assert.equal(r.step, 2);
+  const state = JSON.parse(readFileSync(join(out, 'train-state.json'), 'utf8')) as { settings: Record<string, number> };
+  const D = TRAIN_DEFAULTS;
+  assert.deepEqual(state.settings, { seq: 1023, batch: D.batch, seed: D.seed, peakLr: D.lr, warmup: D.warmup, clip: D.clip });
+  assert.equal(defaultSeq(20000), 1024, "EMOPIA's window when the model reads more");
+  assert.deepEqual(events.map((e) => [e.done, e.total, e.train?.step]), [[0, 2, undefined], [1, 2, 1], [2, 2, 2]]);
+  assert.equal(events[2]!.train, r.lastTrain);
+  // A resumed run reports the steps of this call only.
+  const more: TrainProgress[] = [];
+  await runTraining({ data: { vocab, train: clips, valid: [] }, dataDir: 'two-pieces', out, steps: 3, resume: true, onProgress: (p) => more.push(p) });
+  assert.deepEqual(more.map((e) => [e.done, e.total, e.train?.step]), [[0, 1, undefined], [1, 1, 3]]);
 });

@@ -30,12 +30,12 @@ export function register(program: Command): void {
     .option('--batch <n>', 'sequences per step', parseIntOption('batch', 1), COPY_DEFAULTS.batch)
     .option('--lr <x>', 'Adam learning rate after warm-up', parseFloatOption('lr', 0), COPY_DEFAULTS.lr)
     .option('--max-len <n>', 'longest digit sequence', parseIntOption('max-len', 1, 64), COPY_DEFAULTS.maxLen)
-    .option('--eval <n>', 'fresh sequences to evaluate on', parseIntOption('eval', 1), 1000)
+    .option('--eval <n>', 'fresh sequences to evaluate on', parseIntOption('eval', 1), COPY_DEFAULTS.evalSequences)
     .option('--backend <name>', 'tensor backend: wasm|cpu', parseBackend, 'wasm' as BackendName)
     .option('--json', 'print the result as one JSON object')
     .action(async (o: CopyOptions) => {
       await initBackend(o.backend);
-      const cfg: CopyTaskConfig = { ...COPY_DEFAULTS, steps: o.steps, seed: o.seed, batch: o.batch, lr: o.lr, maxLen: o.maxLen };
+      const cfg: CopyTaskConfig = { ...COPY_DEFAULTS, steps: o.steps, seed: o.seed, batch: o.batch, lr: o.lr, maxLen: o.maxLen, evalSequences: o.eval };
       const t0 = Date.now();
       const progress = startProgress('copy: training', cfg.steps, 'steps');
       let avg = NaN;
@@ -47,7 +47,7 @@ export function register(program: Command): void {
       const trainSeconds = (Date.now() - t0) / 1000;
       try {
         const t1 = Date.now();
-        const ev = evaluateCopy(model, evaluationRng(cfg.seed), o.eval);
+        const ev = evaluateCopy(model, evaluationRng(cfg.seed), cfg.evalSequences);
         const evalSeconds = (Date.now() - t1) / 1000;
         const result = {
           accuracy: ev.accuracy,

@@ -20,16 +20,10 @@
 import { tf } from '../../backend.ts';
 import { InputError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
+import type { Clip } from '../../music/dataset.ts';
 import { FAMILY_INDEX, N_FAMILIES } from '../../music/vocab.ts';
 import type { EmotionInput } from '../config.ts';
 import { conditionInputs } from '../emotion_input.ts';
-
-/** A clip as the dataset reader gives it: `words` holds n words of 8 integers (FAMILIES order), row-major. */
-export interface Clip {
-  name: string;
-  emotion: number;
-  words: Int32Array;
-}
 
 export interface WindowOptions {
   /** Words per training sample after the shift (x and y length); EMOPIA uses 1024. */

@@ -6,23 +6,27 @@
  */
 import { InputError, UsageError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
-import { startProgress, type Progress } from '../../cli/progress.ts';
 import type { Dataset } from '../../music/dataset.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
 import { makeConfig, type AttentionKind, type EmotionInput, type PresetName } from '../config.ts';
+import { TRAIN_DEFAULTS, defaultSeq } from './defaults.ts';
 import { CPTransformer } from '../model.ts';
 import { batchesPerEpoch, checkClips } from './batches.ts';
 import type { TrainState } from '../run_folder.ts';
 import { loadModel, loadRun, lockRun, runDirInUse, saveRun } from '../../platform/run_folder.ts';
 import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from './trainer.ts';
 
+/**
+ * A run's options. Those left out take their value from TRAIN_DEFAULTS (defaults.ts), as the CLI's do; a
+ * resumed run keeps its own settings and reads only the length, validEvery and saveEvery.
+ */
 export interface RunOptions {
   /** The dataset (readDataset's result) and where it came from (for messages). */
   data: Dataset;
   dataDir: string;
   /** The run folder. */
   out: string;
-  preset: PresetName;
+  preset?: PresetName;
   /** Overrides the preset's attention kind (fresh and --init runs). */
   attention?: AttentionKind;
   /** Overrides where the model reads the emotion (config.ts `emotionInput`; fresh and --init runs). */
@@ -30,25 +34,34 @@ export interface RunOptions {
   /** Total updates of the run (counting those before a resume); or `epochs` passes over the training windows. */
   steps?: number;
   epochs?: number;
-  batch: number;
-  seq: number;
-  lr: number;
-  warmup: number;
-  seed: number;
+  batch?: number;
+  /** Words per window; by default EMOPIA's 1024, or the model's maxLen - 1 when shorter (defaultSeq). */
+  seq?: number;
+  lr?: number;
+  warmup?: number;
+  seed?: number;
   /** Continue the run in `out` with its own settings. */
   resume?: boolean;
   /** Start from the weights of another run folder, with a fresh optimizer. */
   init?: string;
   /** Write checkpoints in 16 bits (see TrainSettings.half). */
   half?: boolean;
-  validEvery: number;
-  saveEvery: number;
-  /** Show a progress bar (or log lines when stderr is not a terminal). */
-  progress?: boolean;
+  validEvery?: number;
+  saveEvery?: number;
+  /** Called before the first step (without `train`) and after every step; the CLI draws its progress bar from it. */
+  onProgress?: (p: TrainProgress) => void;
   /** Set `stopped` to finish the current step, save and return (Ctrl-C). */
   stop?: { stopped: boolean };
   /** Human-readable notes (stderr in the CLI). */
   note?: (line: string) => void;
+}
+
+export interface TrainProgress {
+  /** Steps done by this call so far, and the steps it will do in all. */
+  done: number;
+  total: number;
+  /** The step just done (absent before the first). */
+  train?: StepResult;
 }
 
 export interface RunResult {
@@ -127,13 +140,22 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
     } else {
       const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
       const arch = { ...(opts.attention ? { attention: opts.attention } : {}), ...(opts.emotionInput ? { emotionInput: opts.emotionInput } : {}) };
-      model = new CPTransformer(makeConfig(opts.preset, nClasses, arch), new Rng(opts.seed));
+      model = new CPTransformer(makeConfig(opts.preset ?? TRAIN_DEFAULTS.preset, nClasses, arch), new Rng(opts.seed ?? TRAIN_DEFAULTS.seed));
     }
-    if (opts.seq + 1 > model.config.maxLen) {
+    const seq = opts.seq ?? defaultSeq(model.config.maxLen);
+    if (seq + 1 > model.config.maxLen) {
       model.dispose();
-      throw new UsageError('--seq', `expected at most ${model.config.maxLen - 1} (the model's maxLen ${model.config.maxLen} minus 1), got ${opts.seq}`);
+      throw new UsageError('--seq', `expected at most ${model.config.maxLen - 1} (the model's maxLen ${model.config.maxLen} minus 1), got ${seq}`);
     }
-    const settings: TrainSettings = { seq: opts.seq, batch: opts.batch, seed: opts.seed, peakLr: opts.lr, warmup: opts.warmup, clip: 3, ...(opts.half ? { half: true } : {}) };
+    const settings: TrainSettings = {
+      seq,
+      batch: opts.batch ?? TRAIN_DEFAULTS.batch,
+      seed: opts.seed ?? TRAIN_DEFAULTS.seed,
+      peakLr: opts.lr ?? TRAIN_DEFAULTS.lr,
+      warmup: opts.warmup ?? TRAIN_DEFAULTS.warmup,
+      clip: TRAIN_DEFAULTS.clip,
+      ...(opts.half ? { half: true } : {}),
+    };
     trainer = new Trainer(model, train, valid, settings);
   }
 
@@ -167,9 +189,10 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
   note(`training ${trainer.model.numParameters().toLocaleString('en-US')} parameters (${trainer.model.config.attention} attention) on ${train.length} clips, ${perEpoch} batches per epoch, steps ${trainer.step + 1}..${totalSteps}`);
 
   const startStep = trainer.step;
-  let bar: Progress | undefined;
+  const validEvery = opts.validEvery ?? TRAIN_DEFAULTS.validEvery;
+  const saveEvery = opts.saveEvery ?? TRAIN_DEFAULTS.saveEvery;
   try {
-    bar = opts.progress ? startProgress('train', totalSteps - startStep, 'steps') : undefined;
+    opts.onProgress?.({ done: 0, total: totalSteps - startStep });
     while (trainer.step < totalSteps && !opts.stop?.stopped) {
       let r: StepResult;
       try {
@@ -182,15 +205,15 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
       result.lastTrain = r;
       const wps = r.words / r.seconds;
       log.push(JSON.stringify({ kind: 'train', step: r.step, epoch: r.epoch, loss: round(r.loss), losses: roundLosses(r.losses), lr: r.lr, gradNorm: round(r.gradNorm), words: r.words, wordsPerSec: round(wps) }));
-      bar?.update(r.step - startStep, `step ${r.step} loss ${r.loss.toFixed(3)} ${wps.toFixed(0)} words/s`);
-      if (r.step % opts.validEvery === 0 || r.step === totalSteps) {
+      opts.onProgress?.({ done: r.step - startStep, total: totalSteps - startStep, train: r });
+      if (r.step % validEvery === 0 || r.step === totalSteps) {
         const v = trainer.validate();
         if (v) {
           result.lastValid = v;
           log.push(JSON.stringify({ kind: 'valid', step: r.step, loss: round(v.loss), losses: roundLosses(v.losses), words: v.words }));
         }
       }
-      if (r.step % opts.saveEvery === 0 || r.step === totalSteps) await save();
+      if (r.step % saveEvery === 0 || r.step === totalSteps) await save();
       // Lets a Ctrl-C handler run between steps.
       await new Promise((res) => setImmediate(res));
     }
@@ -201,7 +224,6 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
     result.step = trainer.step;
     return result;
   } finally {
-    bar?.stop();
     trainer.model.dispose();
     trainer.dispose();
   }

@@ -7,10 +7,11 @@ import { tf } from '../../backend.ts';
 import { Rng } from '../../random.ts';
 import type { CPTransformer } from '../model.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
-import { batchAt, batchTensors, buildBatch, coveringWindows, type Clip, type WindowOptions } from './batches.ts';
-import { familyTargets, maskedCrossEntropySum } from './loss.ts';
-import { Adam, clipGradNorm } from './optim.ts';
-import { learningRate, type ScheduleConfig } from './schedule.ts';
+import type { Clip } from '../../music/dataset.ts';
+import { Adam, clipGradNorm, namedGrads } from '../../core/train/optim.ts';
+import { learningRate, type ScheduleConfig } from '../../core/train/schedule.ts';
+import { batchAt, batchTensors, buildBatch, coveringWindows, type WindowOptions } from './batches.ts';
+import { cpLoss, familyLosses } from './loss.ts';
 
 /** Words per forward/backward pass; a batch with more is split into passes whose gradients are summed. */
 export const TOKENS_PER_PASS = 1024;
@@ -65,14 +66,11 @@ export class Trainer {
   rng: Rng;
   /** Updates done so far. */
   step = 0;
-  private readonly ptName = new Map<string, string>();
-  private readonly vars: tf.Variable[];
+  private readonly params: Array<[string, tf.Variable]>;
 
   constructor(readonly model: CPTransformer, readonly train: readonly Clip[], readonly valid: readonly Clip[], readonly settings: TrainSettings) {
-    const named = model.namedParameters();
-    this.vars = named.map(([, v]) => v);
-    for (const [name, v] of named) this.ptName.set(v.name, name);
-    this.optimizer = new Adam(named);
+    this.params = model.namedParameters();
+    this.optimizer = new Adam(this.params);
     // The dropout stream is seeded apart from the data order and the initialisation.
     this.rng = new Rng((settings.seed ^ 0x2545f491) >>> 0);
   }
@@ -101,17 +99,16 @@ export class Trainer {
         const batch = batchTensors(hb);
         const kept: tf.Tensor[] = [];
         try {
-          const { value, grads } = tf.variableGrads(() => {
+          const { value, grads } = namedGrads(() => {
             const logits = this.model.forwardTrain(batch.x, batch.nextType, this.rng); // (b, T, n_f) per family
-            const part = tf.stack(FAMILIES.map((f) => maskedCrossEntropySum(logits[f], familyTargets(batch.y, f), batch.mask))); // (8,)
-            kept.push(tf.keep(part));
-            return tf.div(tf.sum(part), FAMILIES.length * Math.max(words, 1)) as tf.Scalar; // ()
-          }, this.vars);
+            const loss = cpLoss(logits, batch.y, batch.mask, Math.max(words, 1)); // sums (8,), total ()
+            kept.push(tf.keep(loss.sums));
+            return loss.total;
+          }, this.params);
           value.dispose();
           const part = (kept[0] as tf.Tensor).dataSync();
           FAMILIES.forEach((_, j) => (sums[j] = (sums[j] as number) + (part[j] as number)));
-          for (const [vname, g] of Object.entries(grads)) {
-            const name = this.ptName.get(vname) ?? vname;
+          for (const [name, g] of grads) {
             const prev = acc.get(name);
             if (prev) {
               acc.set(name, tf.add(prev, g));
@@ -123,10 +120,8 @@ export class Trainer {
           tf.dispose([...kept, ...Object.values(batch)]);
         }
       }
-      const losses = {} as Record<Family, number>;
       // Same denominator as the gradient's (a batch without targets would otherwise read as a NaN divergence).
-      FAMILIES.forEach((f, j) => (losses[f] = (sums[j] as number) / Math.max(words, 1)));
-      const loss = FAMILIES.reduce((t, f) => t + losses[f], 0) / FAMILIES.length;
+      const { loss, losses } = familyLosses(sums, words);
       if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
       const c = clipGradNorm(acc, s.clip);
       clipped = c.grads;
@@ -149,7 +144,7 @@ export class Trainer {
     if (this.valid.length === 0) return undefined;
     const s = this.settings;
     const refs = coveringWindows(this.valid, s.seq);
-    const sums = Object.fromEntries(FAMILIES.map((f) => [f, 0])) as Record<Family, number>;
+    const sums = new Float64Array(FAMILIES.length);
     let words = 0;
     const perPass = samplesPerPass(s.seq);
     for (let i = 0; i < refs.length; i += perPass) {
@@ -158,16 +153,13 @@ export class Trainer {
       const part = tf.tidy(() => {
         const b = batchTensors(hb);
         const logits = this.model.forwardTrain(b.x, b.nextType); // (B, T, n_f) per family
-        return tf.stack(FAMILIES.map((f) => maskedCrossEntropySum(logits[f], familyTargets(b.y, f), b.mask))); // (8,)
+        return cpLoss(logits, b.y, b.mask).sums; // (8,)
       });
       const v = part.dataSync();
       part.dispose();
-      FAMILIES.forEach((f, j) => (sums[f] += v[j] as number));
+      FAMILIES.forEach((_, j) => (sums[j] = (sums[j] as number) + (v[j] as number)));
     }
-    const losses = {} as Record<Family, number>;
-    for (const f of FAMILIES) losses[f] = sums[f] / Math.max(words, 1);
-    const loss = FAMILIES.reduce((a, f) => a + losses[f], 0) / FAMILIES.length;
-    return { loss, losses, words };
+    return { ...familyLosses(sums, words), words };
   }
 
   dispose(): void {

@@ -1,12 +1,13 @@
 /**
  * Adam as torch.optim.Adam (no weight decay, no amsgrad), written over tf.Variables so that its whole state
  * (the step count and the first and second moments of every parameter, keyed by the parameter's PyTorch
- * name) can be saved and restored exactly in float32; and gradient clipping by global norm as
- * torch.nn.utils.clip_grad_norm_.
+ * name) can be saved and restored exactly in float32; gradient clipping by global norm as
+ * torch.nn.utils.clip_grad_norm_; and `namedGrads`, which gives gradients under those names. Knows nothing of
+ * the model it trains: the CP trainer and the copy task both use it.
  */
 import { tf } from '../../backend.ts';
 import { InputError, fmtShape } from '../../errors.ts';
-import type { HostTensor } from '../../core/module.ts';
+import type { HostTensor } from '../module.ts';
 
 export interface AdamOptions {
   beta1?: number;
@@ -128,4 +129,17 @@ export function clipGradNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: num
   const out = new Map<string, tf.Tensor>();
   for (const [name, g] of grads) out.set(name, tf.tidy(() => tf.mul(g, coef)));
   return { grads: out, norm };
+}
+
+/**
+ * The value of `f` and its gradients with respect to `params`, keyed by the parameters' own names (a Module's
+ * `namedParameters()`, the names Adam knows them by) instead of tfjs's variable ids. The caller owns (and
+ * disposes) the value and the gradients.
+ */
+export function namedGrads(f: () => tf.Scalar, params: ReadonlyArray<readonly [string, tf.Variable]>): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  const nameOf = new Map(params.map(([name, v]) => [v.name, name]));
+  const { value, grads } = tf.variableGrads(f, params.map(([, v]) => v));
+  const named = new Map<string, tf.Tensor>();
+  for (const [id, g] of Object.entries(grads)) named.set(nameOf.get(id) ?? id, g);
+  return { value, grads: named };
 }

@@ -1,10 +1,10 @@
-/** Adam and clip_grad_norm_ against a PyTorch fixture and closed forms, state round trip, and the learning-rate schedule. */
+/** The core training module: Adam and clip_grad_norm_ against a PyTorch fixture and closed forms, state round trip, named gradients, and the learning-rate schedules. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { tf, initBackend } from '../../src/backend.ts';
-import { Adam, clipGradNorm } from '../../src/cp/train/optim.ts';
-import { learningRate } from '../../src/cp/train/schedule.ts';
+import { Adam, clipGradNorm, namedGrads } from '../../src/core/train/optim.ts';
+import { cosineLearningRate, learningRate } from '../../src/core/train/schedule.ts';
 import { assertClose } from '../helpers/close.ts';
 
 interface AdamFixture {
@@ -107,4 +107,27 @@ test('schedule: linear warm-up to the peak, then peak·sqrt(warmup/t), independe
   assertClose([0, 1, 2, 3].map((s) => learningRate(s, cfg)), [0.25e-3, 0.5e-3, 0.75e-3, 1e-3], 1e-12, 'warm-up');
   assertClose([learningRate(15, cfg), learningRate(99, cfg)], [1e-3 * Math.sqrt(4 / 16), 1e-3 * Math.sqrt(4 / 100)], 1e-12, 'decay');
   assert.equal(learningRate(0, { peakLr: 2e-4, warmup: 0 }), 2e-4);
+});
+
+test('cosine schedule: linear warm-up, then from the peak down to finalLr at the last planned step', () => {
+  const cfg = { peakLr: 1e-3, warmup: 10, steps: 110, finalLr: 1e-4 };
+  assertClose([4, 9].map((s) => cosineLearningRate(s, cfg)), [5e-4, 1e-3], 1e-12, 'warm-up');
+  // Half-way through the decay (update 60 of 110) the cosine is 0: the mean of the peak and the floor.
+  assertClose([cosineLearningRate(59, cfg), cosineLearningRate(109, cfg), cosineLearningRate(500, cfg)], [0.55e-3, 1e-4, 1e-4], 1e-12, 'decay');
+  assertClose([cosineLearningRate(0, { ...cfg, warmup: 0 })], [1e-3 - (1e-3 - 1e-4) * 0.5 * (1 - Math.cos(Math.PI / 110))], 1e-15, 'no warm-up: the first update is already past the peak');
+});
+
+test('namedGrads keys the gradients by the parameters\' own names, with the values of tf.variableGrads', async () => {
+  await initBackend('wasm');
+  const before = tf.memory().numTensors;
+  const w = variableOf(tf.tensor1d([1, 2]));
+  const b = variableOf(tf.scalar(3));
+  const f = () => tf.sum(tf.mul(tf.square(w), b)) as tf.Scalar; // 3·(1 + 4)
+  const { value, grads } = namedGrads(f, [['layer.weight', w], ['layer.bias', b]]);
+  assert.equal(value.dataSync()[0], 15);
+  assert.deepEqual([...grads.keys()].sort(), ['layer.bias', 'layer.weight']);
+  assertClose(grads.get('layer.weight')!.dataSync(), [6, 12], 1e-6, 'd/dw = 2·w·b');
+  assertClose(grads.get('layer.bias')!.dataSync(), [5], 1e-6, 'd/db = Σ w²');
+  tf.dispose([value, ...grads.values(), w, b]);
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
 });
