@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDataset } from '../src/music/dataset_node.ts';
+import { buildDataset } from '../src/platform/dataset.ts';
 import { machineLine } from './_machine.ts';
 
 export async function run(args: string[] = []): Promise<void> {

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parseIntOption } from '../src/cli/options.ts';
-import { listMidiFiles } from '../src/music/dataset_node.ts';
+import { listMidiFiles } from '../src/platform/dataset.ts';
 import { baseName, emotionFromName } from '../src/music/dataset.ts';
 import { midiToScore } from '../src/music/midi_io.ts';
 import { FEATURE_NAMES, scoreFeatures } from '../src/classify/features.ts';
@@ -16,7 +16,7 @@ import { makeSplit, parseSplit } from '../src/classify/split.ts';
 import { trainRecipe, type Recipe } from '../src/classify/recipe.ts';
 import { InputError } from '../src/errors.ts';
 import { evaluateRows } from '../src/classify/scoring.ts';
-import { loadClassifier } from '../src/classify/node.ts';
+import { loadClassifier } from '../src/platform/classifier.ts';
 
 const { values: args } = parseArgs({
   options: {

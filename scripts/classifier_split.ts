@@ -4,8 +4,8 @@
  * EMOPIA_DIR defaults to $EMOPIA_DIR or ../shared/data/emopia. The committed file was made with seed 5.
  */
 import { parseIntOption } from '../src/cli/options.ts';
-import { writeFileAtomic } from '../src/io/atomic.ts';
-import { listMidiFiles } from '../src/music/dataset_node.ts';
+import { writeFileAtomic } from '../src/platform/atomic.ts';
+import { listMidiFiles } from '../src/platform/dataset.ts';
 import { makeSplit } from '../src/classify/split.ts';
 
 const args = process.argv.slice(2);

@@ -16,7 +16,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMidi, writeMidi, type MidiEvent } from 'midi-file';
-import { writeFileAtomic } from '../src/io/atomic.ts';
+import { writeFileAtomic } from '../src/platform/atomic.ts';
 import { readMidi } from '../src/music/midi_io.ts';
 import { scoreToEvents } from '../src/music/cp_tokenizer.ts';
 import { FAMILIES, type CompoundEvent, type Emotion } from '../src/music/vocab.ts';

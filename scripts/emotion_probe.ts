@@ -10,7 +10,7 @@ import { initBackend, tf } from '../src/backend.ts';
 import { loadModel } from '../src/platform/run_folder.ts';
 import { batchTensors, buildBatch } from '../src/cp/train/batches.ts';
 import { cpLoss } from '../src/cp/train/loss.ts';
-import { readDataset } from '../src/music/dataset_node.ts';
+import { readDataset } from '../src/platform/dataset.ts';
 import { FAMILY_INDEX, N_FAMILIES, emotionWord, type Emotion } from '../src/music/vocab.ts';
 
 const [run, data, nArg] = process.argv.slice(2);

@@ -5,8 +5,8 @@
  * tests of the public API import from here.
  */
 export * from './browser.ts';
-export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } from './music/dataset_node.ts';
+export { readDataset, buildDataset, listMidiFiles, type DatasetBuildOptions } from './platform/dataset.ts';
 export { saveModel, loadModel, readModelMeta, readGenerationDefaults, saveRun, loadRun, lockRun, type SaveModelOptions } from './platform/run_folder.ts';
-export { runTraining, type RunOptions, type RunResult, type TrainProgress } from './cp/train/run.ts';
-export { loadClassifier, DEFAULT_CLASSIFIER_DIR, CLASSIFIER_FILE } from './classify/node.ts';
-export { DEFAULT_MODEL_DIR } from './cp/default_model.ts';
+export { runTraining, type RunOptions, type RunResult, type TrainProgress } from './platform/train_run.ts';
+export { loadClassifier, DEFAULT_CLASSIFIER_DIR, CLASSIFIER_FILE } from './platform/classifier.ts';
+export { DEFAULT_MODEL_DIR } from './platform/default_model.ts';

@@ -5,7 +5,7 @@
  *
  * Masks follow masks.ts: bool, true = may attend, merged by AND, blocked scores set to -1e9.
  *
- * wasm speed (typescript-ecosystem.md §1): the fused in-projection is stored transposed, [d, 3d], so the
+ * wasm speed (the work-arounds are described in ops.ts): the fused in-projection is stored transposed, [d, 3d], so the
  * projection is one plain 2-D matmul; Q, K and V are cut from it with 2-D splits/slices (never a rank-5
  * split); the head products go through ops.matmul, which loops 2-D products on wasm.
  */

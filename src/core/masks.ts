@@ -1,12 +1,12 @@
 /**
  * Attention masks: the one place where the mask convention is defined.
  *
- * Convention (the seed's adjacency matrix):
+ * Convention (an adjacency matrix between queries and keys, as `emopia explain masks` prints it):
  * - A mask is a tf 'bool' tensor; `true` means "this query may attend to this key", `false` means blocked.
  * - Masks combine with logical AND (`andMasks`), broadcasting like any elementwise op: a key-padding mask
  *   [B,1,S], a causal mask [T,S] and a cross mask [B,T,S] can be merged into one [B,T,S] mask.
  * - Where a mask is false, the attention score is replaced by MASKED_SCORE = -1e9 before the softmax. The
- *   value is finite on purpose (the seed fills with -1e10; PyTorch uses -inf): a row whose keys are all
+ *   value is finite on purpose (the classic walkthrough fills with -1e10; PyTorch uses -inf): a row whose keys are all
  *   blocked then gets a uniform distribution instead of NaN, and a row with at least one allowed key gives
  *   exactly the same probabilities as -inf would (exp(-1e9 - max) is 0 in float32).
  * - Batch masks are [B,S] (padding, true = real token), [B,1,S] (keys only) or [B,T,S] (query x key);
@@ -48,7 +48,7 @@ function checkPadding(what: string, padding: tf.Tensor): void {
 }
 
 /**
- * The seed's adjacency matrix: padding [B,S] -> [B,S,S], true iff query i and key j are both real tokens.
+ * The padding adjacency matrix: padding [B,S] -> [B,S,S], true iff query i and key j are both real tokens.
  * Rows of padded queries are all false (they attend uniformly to everything; their outputs are ignored).
  */
 export function selfAttentionMask(padding: tf.Tensor): tf.Tensor3D {

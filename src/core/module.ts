@@ -10,12 +10,9 @@ import { tf } from '../backend.ts';
 import { InputError, assertShape } from '../errors.ts';
 import { type Rng, normalArray, uniformArray } from '../random.ts';
 import { layerNorm, linear, embedding } from './ops.ts';
+import type { HostTensor } from '../io/safetensors.ts';
 
-/** A tensor in plain memory, as read from or written to a file. */
-export interface HostTensor {
-  shape: number[];
-  data: Float32Array;
-}
+export type { HostTensor };
 
 type Layout = 'same' | 'transpose2d';
 

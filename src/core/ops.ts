@@ -1,6 +1,5 @@
 /**
- * Differentiable building blocks with the TensorFlow.js wasm work-arounds, in one place
- * (../shared/reference/typescript-ecosystem.md §1):
+ * Differentiable building blocks with the TensorFlow.js wasm work-arounds, in one place:
  *
  * - wasm runs a matmul through XNNPACK only when it is 2-D-like (batch 1) and not transposed; batched or
  *   transposed matmuls (including the ones tf.matMul's own gradient emits) fall to a scalar loop at ~1 GFLOP/s.

@@ -1,6 +1,6 @@
 /**
  * Safetensors: read and write the format of huggingface/safetensors, byte for byte, with no file system
- * (browser-safe; Node's file helpers are in safetensors_node.ts).
+ * (browser-safe; Node's file helpers are in src/platform/safetensors_file.ts).
  *
  * Layout of a file:
  *   8 bytes   N, the header's length, unsigned 64-bit little-endian
@@ -13,7 +13,6 @@
  * I64/U64 as BigInt64Array/BigUint64Array, BOOL as a Uint8Array of 0/1. `toFloat32` converts any of them.
  */
 import { InputError, fmtShape } from '../errors.ts';
-import type { HostTensor } from '../core/module.ts';
 
 export const SAFE_DTYPES = ['F64', 'F32', 'F16', 'BF16', 'I64', 'U64', 'I32', 'U32', 'I16', 'U16', 'I8', 'U8', 'BOOL'] as const;
 export type SafeDType = (typeof SAFE_DTYPES)[number];
@@ -318,7 +317,13 @@ export function toFloat32(t: SafeTensor): Float32Array {
   }
 }
 
-// ---- State dicts (src/core/module.ts's HostTensor maps) ----
+// ---- State dicts: name -> HostTensor maps, as Module.stateDict() gives (src/core/module.ts) ----
+
+/** A tensor in plain memory, as read from or written to a file: row-major float32 values and their shape. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
 
 /** The tensors of a parsed file as a float32 state dict, optionally only those whose name passes `filter`. */
 export function stateDictFromSafetensors(parsed: ParsedSafetensors, filter?: (name: string, t: SafeTensor) => boolean): Map<string, HostTensor> {

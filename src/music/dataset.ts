@@ -1,6 +1,6 @@
 /**
  * The dataset format and the parts of the builder that need no file system (the Node side is
- * `dataset_node.ts`).
+ * `src/platform/dataset.ts`).
  *
  * A dataset folder holds:
  *   vocab.json   the vocabulary (see vocab.ts)

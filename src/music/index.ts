@@ -1,6 +1,6 @@
 /**
  * The music library: MIDI <-> Score <-> EMOPIA compound words, and the dataset format. No node:fs here or below
- * (the file-system parts are in `dataset_node.ts` and the CLI), so this runs in a browser too.
+ * (the file-system parts are in `src/platform/dataset.ts` and the CLI), so this runs in a browser too.
  *
  * Stable API (for src/cp and the CLI):
  *   FAMILIES: readonly ['tempo','chord','barbeat','type','pitch','duration','velocity','emotion']; Family; FAMILY_INDEX
@@ -16,7 +16,7 @@
  *   scoreToWords(score, vocab, {emotion, chords, pedal}): {words: Int32Array (n*8), events, stats}
  *   wordsToScore(words, vocab): {score, emotion, skipped}; scoreToEvents / eventsToScore (readable words)
  *   parseDataset(indexJson, vocabJson, bytes): Dataset; emotionFromName, songOf, splitBySong, datasetStats
- *   readDataset(dir), buildDataset(midiDir, outDir, opts): in dataset_node.ts (Node only; re-exported by src/index.ts)
+ *   readDataset(dir), buildDataset(midiDir, outDir, opts): in src/platform/dataset.ts (Node only; re-exported by src/index.ts)
  *     Dataset = {vocab: Vocab, train: Clip[], valid: Clip[]}; Clip = {name, emotion, words: Int32Array (n*8)}
  */
 export * from './vocab.ts';

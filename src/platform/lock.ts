@@ -6,7 +6,7 @@
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../errors.ts';
-import { fsError, processAlive, stderrNote, type Note } from '../io/atomic.ts';
+import { fsError, processAlive, stderrNote, type Note } from './atomic.ts';
 
 export interface Lock {
   readonly path: string;

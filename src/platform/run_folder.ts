@@ -8,8 +8,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { recoverDir, writeDirAtomic, writeFileAtomic, type DirOptions, type Note } from '../io/atomic.ts';
-import { readInputFile, readJsonInput } from '../io/read.ts';
+import { recoverDir, writeDirAtomic, writeFileAtomic, type DirOptions, type Note } from './atomic.ts';
+import { readInputFile, readJsonInput } from './read.ts';
 import type { Vocab } from '../music/vocab.ts';
 import type { CPConfig } from '../cp/config.ts';
 import type { CPTransformer } from '../cp/model.ts';

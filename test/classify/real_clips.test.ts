@@ -15,7 +15,7 @@ import { midiToScore } from '../../src/music/midi_io.ts';
 import { emotionFromName } from '../../src/music/dataset.ts';
 import { parseSplit } from '../../src/classify/split.ts';
 import { accuracy, classifyScore } from '../../src/classify/classify.ts';
-import { loadClassifier } from '../../src/classify/node.ts';
+import { loadClassifier } from '../../src/platform/classifier.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
 
 /** Smallest k with P(Binomial(n, p) >= k) < alpha. */

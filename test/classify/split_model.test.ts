@@ -8,7 +8,7 @@ import { songOf, emotionFromName } from '../../src/music/dataset.ts';
 import { makeSplit, parseSplit, SPLIT_SETS } from '../../src/classify/split.ts';
 import { ensemble, parseClassifier, predictProba, trainClassifier } from '../../src/classify/model.ts';
 import { accuracy, confusion, fromProbs } from '../../src/classify/classify.ts';
-import { loadClassifier } from '../../src/classify/node.ts';
+import { loadClassifier } from '../../src/platform/classifier.ts';
 import { FEATURE_NAMES } from '../../src/classify/features.ts';
 import { Rng } from '../../src/random.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';

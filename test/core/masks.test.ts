@@ -1,5 +1,5 @@
-// Masks and the positional table against the seed's worked example
-// (../shared/seed/000_fcd2bb37432623cc.txt), plus the closed forms and validation of every mask builder.
+// Masks and the positional table against a worked example (two sentences of 2 and 4 tokens, d_model 6: the
+// walkthrough that `emopia explain masks` prints), plus the closed forms and validation of every mask builder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
@@ -21,27 +21,27 @@ import { scaledDotProductAttention } from '../../src/core/attention.ts';
 import { addPositional, positionalEncoding } from '../../src/core/positional.ts';
 import { assertClose } from '../helpers/close.ts';
 
-// The seed's adjacency matrix for two sentences of lengths 2 and 4 padded to 4.
+// The worked example's adjacency matrix for two sentences of lengths 2 and 4 padded to 4.
 const SEED_ADJACENCY = [
   [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
   [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]],
 ];
 
-// The seed's random scores [2,4,4] (printed to 4 decimals there).
+// The worked example's random scores [2,4,4] (printed to 4 decimals there).
 const SEED_SCORES = [
   [[-0.1509, -0.2514, -0.5393, 2.0241], [-0.1525, -1.9199, 0.6847, -1.8795], [1.0322, 0.0772, 0.9992, -0.1082], [1.4347, 1.4084, -0.6897, -0.2518]],
   [[-0.0109, 0.0328, 1.5458, 0.9872], [0.0314, -1.3659, -0.6441, -1.6444], [-0.0487, 0.0438, 0.0576, -1.1691], [0.3475, -0.1329, -1.0455, -0.9671]],
 ];
 
-// The seed's masked scores. The seed fills blocked entries with -1e10; we fill with -1e9 (MASKED_SCORE), so
-// the seed's -1.0000e+10 entries are written here as -1e9. All other entries are the seed's own numbers.
+// The worked example's masked scores. The example fills blocked entries with -1e10; we fill with -1e9 (MASKED_SCORE), so
+// the worked example's -1.0000e+10 entries are written here as -1e9. All other entries are the worked example's own numbers.
 const F = -1e9;
 const SEED_MASKED = [
   [[-1.5094e-1, -2.5137e-1, F, F], [-1.5255e-1, -1.9199, F, F], [F, F, F, F], [F, F, F, F]],
   [[-1.0883e-2, 3.2843e-2, 1.5458, 9.8725e-1], [3.1395e-2, -1.3659, -6.441e-1, -1.6444], [-4.8689e-2, 4.3825e-2, 5.7644e-2, -1.1691], [3.4751e-1, -1.329e-1, -1.0455, -9.6713e-1]],
 ];
 
-// The seed's sinusoidal table for 4 positions and d = 6, to 4 decimals.
+// The worked example's sinusoidal table for 4 positions and d = 6, to 4 decimals.
 const SEED_PE = [
   [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
   [0.8415, 0.5403, 0.0464, 0.9989, 0.0022, 1.0],
@@ -58,7 +58,7 @@ function expectInputError(fn: () => unknown, pattern: RegExp): void {
   });
 }
 
-test('padding adjacency for lengths [2,4], maxLen 4 equals the seed matrix', async () => {
+test('padding adjacency for lengths [2,4], maxLen 4 equals the worked example's matrix', async () => {
   await initBackend('wasm');
   const before = tf.memory().numTensors;
   const pad = paddingMask([2, 4], 4);
@@ -71,12 +71,12 @@ test('padding adjacency for lengths [2,4], maxLen 4 equals the seed matrix', asy
   assert.equal(tf.memory().numTensors, before);
 });
 
-test("masked seed scores equal the seed's table (with -1e9 where the seed has -1e10)", async () => {
+test("masked example scores equal the worked example's table (with -1e9 where the example has -1e10)", async () => {
   await initBackend('wasm');
   const masked = tf.tidy(() => applyMask(tf.tensor3d(SEED_SCORES), selfAttentionMask(paddingMask([2, 4], 4))));
   assert.equal(MASKED_SCORE, -1e9);
   const got = masked.dataSync();
-  // Blocked entries are exactly -1e9; the others are the seed's scores (4 printed decimals vs 5 significant).
+  // Blocked entries are exactly -1e9; the others are the worked example's scores (4 printed decimals vs 5 significant).
   const expected = SEED_MASKED.flat(2);
   expected.forEach((e, i) => {
     if (e === F) assert.equal(got[i], -1e9, `entry ${i}`);
@@ -85,11 +85,11 @@ test("masked seed scores equal the seed's table (with -1e9 where the seed has -1
   masked.dispose();
 });
 
-test("positional table (4 positions, d 6) equals the seed's to 4 decimals", async () => {
+test("positional table (4 positions, d 6) equals the worked example's to 4 decimals", async () => {
   await initBackend('wasm');
   const pe = positionalEncoding(4, 6);
   assertClose(pe.dataSync(), SEED_PE.flat(), 5e-5, 'PE');
-  // One value beyond the seed's printed precision, from the closed form: PE(3, 3) = cos(3 / 10000^(2/6)).
+  // One value beyond the worked example's printed precision, from the closed form: PE(3, 3) = cos(3 / 10000^(2/6)).
   assertClose([pe.dataSync()[3 * 6 + 3] as number], [Math.cos(3 / Math.pow(10000, 2 / 6))], 1e-6, 'PE(3,3)');
   pe.dispose();
 });

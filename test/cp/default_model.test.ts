@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveCheckpoint } from '../../src/cp/default_model.ts';
+import { resolveCheckpoint } from '../../src/platform/default_model.ts';
 
 test('a given --checkpoint wins; else the default folder when it holds a model; else a one-line usage error', () => {
   const dir = mkdtempSync(join(tmpdir(), 'emopia-default-'));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
 import { loadModel } from '../../src/platform/run_folder.ts';
 import { makeConfig } from '../../src/cp/config.ts';
-import { DEFAULT_MODEL_DIR, resolveCheckpoint } from '../../src/cp/default_model.ts';
+import { DEFAULT_MODEL_DIR, resolveCheckpoint } from '../../src/platform/default_model.ts';
 import { generate } from '../../src/cp/generate.ts';
 import { checkWords } from '../../src/music/grammar.ts';
 import { wordsToScore } from '../../src/music/cp_tokenizer.ts';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { tf, initBackend } from '../../src/backend.ts';
-import { readSafetensorsFile } from '../../src/io/safetensors_node.ts';
+import { readSafetensorsFile } from '../../src/platform/safetensors_file.ts';
 import { stateDictFromSafetensors } from '../../src/io/safetensors.ts';
 import { FAMILIES, type Family } from '../../src/music/vocab.ts';
 import { validateConfig } from '../../src/cp/config.ts';

@@ -14,7 +14,7 @@ import { initBackend } from '../../src/backend.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 import { CONFIG_FILE, MODEL_FILE, modelFromParts, modelToParts, runFiles } from '../../src/cp/run_folder.ts';
 import { loadModel, loadRun, lockRun, readModelMeta, runLockPath, saveModel, saveRun } from '../../src/platform/run_folder.ts';
-import { runTraining, type RunOptions } from '../../src/cp/train/run.ts';
+import { runTraining, type RunOptions } from '../../src/platform/train_run.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 import { twoPieces } from './train_data.ts';
 

@@ -8,13 +8,13 @@ import { tf, initBackend } from '../../src/backend.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { uniformLoss } from '../../src/cp/train/loss.ts';
-import { runTraining, type RunOptions, type TrainProgress } from '../../src/cp/train/run.ts';
+import { runTraining, type RunOptions, type TrainProgress } from '../../src/platform/train_run.ts';
 import { TRAIN_DEFAULTS, defaultSeq } from '../../src/cp/train/defaults.ts';
 import { DivergedError, Trainer, samplesPerPass } from '../../src/cp/train/trainer.ts';
 import { assertClose } from '../helpers/close.ts';
 import { Rng } from '../../src/random.ts';
 import { FAMILIES, Vocab, type Family } from '../../src/music/vocab.ts';
-import { readSafetensorsFile } from '../../src/io/safetensors_node.ts';
+import { readSafetensorsFile } from '../../src/platform/safetensors_file.ts';
 import { stateDictFromSafetensors } from '../../src/io/safetensors.ts';
 import { twoPieces } from './train_data.ts';
 

@@ -17,7 +17,7 @@ import {
   safetensorsFromStateDict,
   type SafeTensor,
 } from '../../src/io/safetensors.ts';
-import { readSafetensorsFile, writeSafetensorsFile } from '../../src/io/safetensors_node.ts';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../src/platform/safetensors_file.ts';
 import { InputError } from '../../src/errors.ts';
 
 /** Builds a file by hand: length prefix, the header text as given (no padding added), then the data bytes. */

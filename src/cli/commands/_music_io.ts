@@ -1,12 +1,12 @@
 /** File helpers shared by the music commands: reading inputs with one-line errors, vocabularies, words JSON. */
 import { InputError, UsageError } from '../../errors.ts';
-import { readInputFile, readJsonInput } from '../../io/read.ts';
+import { readInputFile, readJsonInput } from '../../platform/read.ts';
 import { FAMILIES, N_FAMILIES, Vocab, parseEmotion, type Emotion } from '../../music/index.ts';
 
-/** A user's input file, with a one-line InputError when it cannot be read (see io/read.ts). */
+/** A user's input file, with a one-line InputError when it cannot be read (see platform/read.ts). */
 export const readInput = readInputFile;
 
-/** A user's JSON file, parsed, with one-line errors (see io/read.ts). */
+/** A user's JSON file, parsed, with one-line errors (see platform/read.ts). */
 export const readJsonFile = readJsonInput;
 
 /** `--vocab FILE` (a vocab.json) or the default full grid. */

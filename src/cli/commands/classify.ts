@@ -10,7 +10,7 @@ import { InputError } from '../../errors.ts';
 import { midiToScore } from '../../music/midi_io.ts';
 import { classifyScore, type Classification } from '../../classify/classify.ts';
 import { QUADRANTS } from '../../classify/model.ts';
-import { DEFAULT_CLASSIFIER_DIR, loadClassifier } from '../../classify/node.ts';
+import { DEFAULT_CLASSIFIER_DIR, loadClassifier } from '../../platform/classifier.ts';
 import { startProgress } from '../progress.ts';
 import { readInput } from './_music_io.ts';
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { datasetStats, type DatasetStats } from '../../music/dataset.ts';
-import { buildDataset, readDataset } from '../../music/dataset_node.ts';
+import { buildDataset, readDataset } from '../../platform/dataset.ts';
 import { FAMILIES, Vocab, type TokenizeOptions } from '../../music/index.ts';
 import { parseFloatOption, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';

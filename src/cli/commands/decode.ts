@@ -1,6 +1,6 @@
 /** `emopia decode IN.json -o OUT.mid`: compound words (as written by `encode`) back to MIDI. */
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../io/atomic.ts';
+import { writeFileAtomic } from '../../platform/atomic.ts';
 import { checkWords, scoreToMidi, wordsToScore } from '../../music/index.ts';
 import { parseWordsJson, readJsonFile } from './_music_io.ts';
 

@@ -1,6 +1,6 @@
 /** `emopia encode IN.mid [-o OUT.json]`: a MIDI file to EMOPIA compound words. */
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../io/atomic.ts';
+import { writeFileAtomic } from '../../platform/atomic.ts';
 import { encodeFile, wordsToEvents, type Emotion, type TokenizeOptions } from '../../music/index.ts';
 import { loadVocab, parseChoice, parseEmotionOption, readInput, wordsJson } from './_music_io.ts';
 

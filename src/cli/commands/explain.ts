@@ -1,5 +1,5 @@
 /**
- * `emopia explain masks`: the seed's walkthrough of the three Transformer masks, computed by the library
+ * `emopia explain masks`: a step-by-step walkthrough of the three Transformer masks, computed by the library
  * (src/core/masks.ts, src/core/positional.ts) rather than written out by hand. As text it reads as a short
  * lesson with aligned matrices; with --json it prints one object of plain nested arrays.
  */
@@ -42,7 +42,7 @@ function f32(values: number[][][]): number[][][] {
   return values.map((m) => m.map((r) => r.map((v) => Number(Math.fround(v).toPrecision(7)))));
 }
 
-/** Token ids 1..8 (a vocabulary of 8 words plus 0 = padding, as the seed), padded with 0. */
+/** Token ids 1..8 (a vocabulary of 8 words plus 0 = padding), padded with 0. */
 function paddedTokens(lengths: number[], L: number, rng: Rng): number[][] {
   return lengths.map((n) => Array.from({ length: L }, (_, i) => (i < n ? 1 + rng.nextInt(8) : 0)));
 }
@@ -131,7 +131,7 @@ export function lessonText(w: MaskWalkthrough): string {
     '',
     '4. Attention scores q·k/sqrt(d) before masking (random numbers here, from a seeded generator):',
     batch(w.scores, num, 'sentence'),
-    '   After masking, every blocked score is replaced by -1e9 (the seed uses -1e10; PyTorch uses -inf):',
+    '   After masking, every blocked score is replaced by -1e9 (PyTorch uses -inf; finite keeps a fully blocked row from giving NaN):',
     batch(w.masked_scores, num, 'sentence'),
     '   After the softmax, blocked keys get weight 0. A row with no allowed key (a padded query) gets a uniform',
     '   distribution instead of NaN, because -1e9 is finite; its output is never used.',
@@ -165,7 +165,7 @@ export function register(program: Command): void {
   const explain = program.command('explain').description('explain a concept with numbers computed by the library');
   explain
     .command('masks')
-    .description("the seed's walkthrough of the padding, causal and cross-attention masks and the positional table")
+    .description("a step-by-step walkthrough of the padding, causal and cross-attention masks and the positional table")
     .option('--src-lengths <list>', 'source sentence lengths, comma-separated', parseIntList('src-lengths', 1), [2, 4])
     .option('--tgt-lengths <list>', 'target sentence lengths, as many as source lengths', parseIntList('tgt-lengths', 1), [4, 3])
     .option('--d-model <n>', 'width of the positional table', parseIntOption('d-model', 1, 64), 6)

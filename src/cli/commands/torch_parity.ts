@@ -11,7 +11,7 @@
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError, UsageError } from '../../errors.ts';
-import { readSafetensorsFile } from '../../io/safetensors_node.ts';
+import { readSafetensorsFile } from '../../platform/safetensors_file.ts';
 import { PARITY_TOLERANCE, runTorchParity } from '../../core/torch_interop.ts';
 import { parseBackend, parseFloatOption } from '../options.ts';
 

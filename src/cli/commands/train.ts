@@ -1,15 +1,15 @@
 /**
  * `emopia train --data DATASET_DIR --preset small --out RUN_DIR`: trains the compound-word Transformer on a
  * dataset folder, with validation and checkpoints every N steps, exact --resume, --init from another run,
- * and Ctrl-C that saves before exiting. The loop itself is src/cp/train/run.ts.
+ * and Ctrl-C that saves before exiting. The loop itself is src/platform/train_run.ts.
  */
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { UsageError } from '../../errors.ts';
 import { ATTENTION_KINDS, EMOTION_INPUTS, PRESET_NAMES, PRESETS } from '../../cp/config.ts';
 import { TRAIN_DEFAULTS } from '../../cp/train/defaults.ts';
-import { runTraining, type RunOptions } from '../../cp/train/run.ts';
-import { readDataset } from '../../music/dataset_node.ts';
+import { runTraining, type RunOptions } from '../../platform/train_run.ts';
+import { readDataset } from '../../platform/dataset.ts';
 import { parseBackend, parseFloatOption, parseIntOption } from '../options.ts';
 import { startProgress, type Progress } from '../progress.ts';
 import { parseChoice } from './_music_io.ts';

@@ -4,9 +4,9 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../errors.ts';
-import { writeDirAtomic } from '../io/atomic.ts';
-import { readJsonInput } from '../io/read.ts';
-import type { TokenizeOptions } from './cp_tokenizer.ts';
+import { writeDirAtomic } from './atomic.ts';
+import { readJsonInput } from './read.ts';
+import type { TokenizeOptions } from '../music/cp_tokenizer.ts';
 import {
   encodeFile,
   observedVocab,
@@ -20,9 +20,9 @@ import {
   type Dataset,
   type DatasetIndex,
   type EncodedFile,
-} from './dataset.ts';
-import type { ReadMidiOptions } from './midi_io.ts';
-import { FAMILIES, N_FAMILIES, Vocab } from './vocab.ts';
+} from '../music/dataset.ts';
+import type { ReadMidiOptions } from '../music/midi_io.ts';
+import { FAMILIES, N_FAMILIES, Vocab } from '../music/vocab.ts';
 
 /** Every .mid/.midi file under `dir`, sorted by relative path. */
 export function listMidiFiles(dir: string): string[] {

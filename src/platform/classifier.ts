@@ -6,9 +6,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.ts';
-import { readInputFile } from '../io/read.ts';
-import { FEATURE_NAMES } from './features.ts';
-import { parseClassifier, type ClassifierJSON } from './model.ts';
+import { readInputFile } from './read.ts';
+import { FEATURE_NAMES } from '../classify/features.ts';
+import { parseClassifier, type ClassifierJSON } from '../classify/model.ts';
 
 export const CLASSIFIER_FILE = 'classifier.json';
 /** models/classifier of this repository (whatever the working directory). */

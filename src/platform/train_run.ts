@@ -4,17 +4,17 @@
  * cleanly on request (Ctrl-C) or with a one-line error on a non-finite loss, keeping the last good
  * checkpoint.
  */
-import { InputError, UsageError } from '../../errors.ts';
-import { Rng } from '../../random.ts';
-import type { Dataset } from '../../music/dataset.ts';
-import { FAMILIES, type Family } from '../../music/vocab.ts';
-import { makeConfig, type AttentionKind, type EmotionInput, type PresetName } from '../config.ts';
-import { TRAIN_DEFAULTS, defaultSeq } from './defaults.ts';
-import { CPTransformer } from '../model.ts';
-import { batchesPerEpoch, checkClips } from './batches.ts';
-import type { TrainState } from '../run_folder.ts';
-import { loadModel, loadRun, lockRun, runDirInUse, saveRun } from '../../platform/run_folder.ts';
-import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from './trainer.ts';
+import { InputError, UsageError } from '../errors.ts';
+import { Rng } from '../random.ts';
+import type { Dataset } from '../music/dataset.ts';
+import { FAMILIES, type Family } from '../music/vocab.ts';
+import { makeConfig, type AttentionKind, type EmotionInput, type PresetName } from '../cp/config.ts';
+import { TRAIN_DEFAULTS, defaultSeq } from '../cp/train/defaults.ts';
+import { CPTransformer } from '../cp/model.ts';
+import { batchesPerEpoch, checkClips } from '../cp/train/batches.ts';
+import type { TrainState } from '../cp/run_folder.ts';
+import { loadModel, loadRun, lockRun, runDirInUse, saveRun } from './run_folder.ts';
+import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from '../cp/train/trainer.ts';
 
 /**
  * A run's options. Those left out take their value from TRAIN_DEFAULTS (defaults.ts), as the CLI's do; a

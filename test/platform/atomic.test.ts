@@ -7,7 +7,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { recoverDir, writeDirAtomic, writeFileAtomic } from '../../src/io/atomic.ts';
+import { recoverDir, writeDirAtomic, writeFileAtomic } from '../../src/platform/atomic.ts';
 
 function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
@@ -56,7 +56,7 @@ test('writeDirAtomic: success replaces the whole previous folder; a failing fill
 // ---- Recovery of what a killed process left (issue 14) ----
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const ATOMIC = fileURLToPath(new URL('../../src/io/atomic.ts', import.meta.url));
+const ATOMIC = fileURLToPath(new URL('../../src/platform/atomic.ts', import.meta.url));
 
 /** The id of a process that has exited. */
 function deadPid(): number {

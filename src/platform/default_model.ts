@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.ts';
-import { MODEL_FILE } from './run_folder.ts';
+import { MODEL_FILE } from '../cp/run_folder.ts';
 
 /** `models/default/` of this package, wherever it is installed. */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));

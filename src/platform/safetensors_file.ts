@@ -5,7 +5,7 @@
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { readInputFile } from './read.ts';
-import { parseSafetensors, serializeSafetensors, type ParsedSafetensors, type SafeTensor } from './safetensors.ts';
+import { parseSafetensors, serializeSafetensors, type ParsedSafetensors, type SafeTensor } from '../io/safetensors.ts';
 
 /** Reads and parses `path`; every failure is an InputError naming the file. */
 export function readSafetensorsFile(path: string): ParsedSafetensors {
