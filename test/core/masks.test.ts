@@ -58,7 +58,7 @@ function expectInputError(fn: () => unknown, pattern: RegExp): void {
   });
 }
 
-test('padding adjacency for lengths [2,4], maxLen 4 equals the worked example's matrix', async () => {
+test('padding adjacency for lengths [2,4], maxLen 4 equals the worked example matrix', async () => {
   await initBackend('wasm');
   const before = tf.memory().numTensors;
   const pad = paddingMask([2, 4], 4);
