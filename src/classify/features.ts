@@ -90,7 +90,7 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
     Math.log(groups.length / beats),
     notes.length / groups.length,
     durSum / (beats * BEAT),
-    Math.max(...groups.map((g) => g.length)),
+    groups.reduce((m, g) => Math.max(m, g.length), -Infinity),
     mean(perBar) > 0 ? std(perBar) / mean(perBar) : 0,
   );
 
@@ -191,7 +191,7 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
     local.length > 1 ? keyChanges / (local.length - 1) : 0,
     mean(local.map((k) => k.major - k.minor)),
   );
-  f.push(...tonalFeatures(notes, groups, key.tonic));
+  for (const x of tonalFeatures(notes, groups, key.tonic)) f.push(x);
   if (f.length !== FEATURE_NAMES.length) throw new Error(`clipFeatures: ${f.length} values for ${FEATURE_NAMES.length} names`);
   return Float64Array.from(f, (x) => (Number.isFinite(x) ? x : 0));
 }

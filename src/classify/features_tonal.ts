@@ -45,7 +45,7 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   for (const n of notes) pcw[n.pitch % 12]! += n.end - n.start;
   const kk = rankKeys(pcw, KK_MAJOR, KK_MINOR);
   const tp = rankKeys(pcw, TEMPERLEY_MAJOR, TEMPERLEY_MINOR);
-  const best = (ks: typeof kk, major: boolean) => Math.max(...ks.filter((k) => k.major === major).map((k) => k.corr));
+  const best = (ks: typeof kk, major: boolean) => ks.reduce((m, k) => (k.major === major ? Math.max(m, k.corr) : m), -Infinity);
   const f: number[] = [
     kk[0]!.corr - kk[1]!.corr, kk[0]!.corr, kk[0]!.major ? 1 : 0,
     tp[0]!.major ? 1 : 0, best(tp, true) - best(tp, false), tp[0]!.corr - tp[1]!.corr,
@@ -109,7 +109,9 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   const ioi = starts.slice(1).map((s, i) => s - (starts[i] as number));
   const ioiCount = new Map<number, number>();
   for (const d of ioi) ioiCount.set(d, (ioiCount.get(d) ?? 0) + 1);
-  f.push(ioi.length ? Math.max(...ioiCount.values()) / ioi.length : 0);
+  let commonest = 0;
+  for (const c of ioiCount.values()) commonest = Math.max(commonest, c);
+  f.push(ioi.length ? commonest / ioi.length : 0);
   const perPos = new Array<number>(BAR / POS).fill(0);
   for (const s of starts) perPos[Math.round(((s - first) % BAR) / POS) % perPos.length]! += 1;
   let ent = 0;
