@@ -26,10 +26,11 @@ export function songFolds(names: readonly string[], k: number, seed: number): nu
     let bestCost = Infinity;
     for (let f = 0; f < k; f++) {
       // Growth of the sum of squared per-quadrant counts: the fold that stays most even.
-      const cost = add.reduce((s, a, q) => s + (at(at(count, f), q) + a) ** 2 - at(at(count, f), q) ** 2, 0);
+      const row = at(count, f);
+      const cost = add.reduce((s, a, q) => s + (at(row, q) + a) ** 2 - at(row, q) ** 2, 0);
       if (cost < bestCost) [bestCost, best] = [cost, f];
     }
-    for (let q = 0; q < 4; q++) addAt(at(count, best), q, at(add, q));
+    add.forEach((a, q) => addAt(at(count, best), q, a));
     for (const i of idx) fold[i] = best;
   }
   return fold;

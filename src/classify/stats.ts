@@ -12,7 +12,7 @@
  */
 import { chordsPerBeat } from '../music/chords.ts';
 import type { Quality } from '../music/vocab.ts';
-import type { Score, TempoChange } from '../music/score.ts';
+import type { Score } from '../music/score.ts';
 import { addAt, at } from './indexing.ts';
 import { secondsAt } from './timing.ts';
 
