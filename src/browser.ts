@@ -152,5 +152,6 @@ export { classifyScore, fromProbs, accuracy, confusion, type Classification, typ
 export { evaluateRows, type LabelledRows, type Scored } from './classify/scoring.ts';
 export { songFolds, crossValidate, poolScores } from './classify/cv.ts';
 export { candidateRecipes, trainRecipe, type Recipe } from './classify/recipe.ts';
-export { evaluateConditioning, conditioningAccuracy, measure, type EvaluateOptions, type EvaluationResult, type PieceResult } from './classify/evaluate.ts';
+export { measure } from './classify/measure.ts';
+export { evaluateConditioning, conditioningAccuracy, type EvaluateOptions, type EvaluationResult, type PieceResult } from './evaluate/conditioning.ts';
 export { statsChartSvg, type ChartSeries } from './classify/svg.ts';

@@ -4,6 +4,7 @@
  * as the EMOPIA paper reports them.
  */
 import type { Score } from '../music/score.ts';
+import { addAt, at } from './indexing.ts';
 import { scoreFeatures } from './features.ts';
 import { predictProba, QUADRANTS, type ClassifierJSON } from './model.ts';
 
@@ -22,9 +23,9 @@ export interface Classification {
 
 export function fromProbs(probs: readonly number[]): Classification {
   let k = 0;
-  for (let i = 1; i < probs.length; i++) if ((probs[i] as number) > (probs[k] as number)) k = i;
-  const p = (i: number) => probs[i] as number;
-  return { quadrant: (k + 1) as 1 | 2 | 3 | 4, name: QUADRANTS[k] as Quadrant, probs: [...probs], arousal: p(0) + p(1), valence: p(0) + p(3) };
+  for (let i = 1; i < probs.length; i++) if (at(probs, i) > at(probs, k)) k = i;
+  const p = (i: number) => at(probs, i);
+  return { quadrant: (k + 1) as 1 | 2 | 3 | 4, name: at(QUADRANTS, k), probs: [...probs], arousal: p(0) + p(1), valence: p(0) + p(3) };
 }
 
 /** The classification of a score (any score: it is put on EMOPIA's grid first). InputError when it has no notes. */
@@ -61,6 +62,6 @@ export function accuracy(truth: readonly number[], predicted: ReadonlyArray<numb
 /** Confusion matrix counts[true-1][pred-1]. */
 export function confusion(truth: readonly number[], predicted: readonly number[]): number[][] {
   const m = QUADRANTS.map(() => [0, 0, 0, 0]);
-  truth.forEach((t, i) => (m[t - 1]![(predicted[i] as number) - 1]! += 1));
+  truth.forEach((t, i) => addAt(at(m, t - 1), at(predicted, i) - 1, 1));
   return m;
 }

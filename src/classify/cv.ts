@@ -6,6 +6,7 @@
  */
 import { songOf, emotionFromName } from '../music/dataset.ts';
 import { Rng } from '../random.ts';
+import { addAt, at, entry } from './indexing.ts';
 import { trainRecipe, type Recipe } from './recipe.ts';
 import { evaluateRows, type Scored } from './scoring.ts';
 
@@ -14,21 +15,22 @@ export function songFolds(names: readonly string[], k: number, seed: number): nu
   const bySong = new Map<string, number[]>();
   names.forEach((n, i) => bySong.set(songOf(n), [...(bySong.get(songOf(n)) ?? []), i]));
   const songs = new Rng(seed).shuffle([...bySong.keys()].sort());
-  songs.sort((a, b) => (bySong.get(b) as number[]).length - (bySong.get(a) as number[]).length); // stable
+  songs.sort((a, b) => entry(bySong, b).length - entry(bySong, a).length); // stable
   const count = Array.from({ length: k }, () => [0, 0, 0, 0]);
   const fold = new Array<number>(names.length).fill(0);
   for (const song of songs) {
-    const idx = bySong.get(song) as number[];
+    const idx = entry(bySong, song);
     const add = [0, 0, 0, 0];
-    for (const i of idx) add[Math.max(0, emotionFromName(names[i] as string) - 1)]! += 1;
+    for (const i of idx) addAt(add, Math.max(0, emotionFromName(at(names, i)) - 1), 1);
     let best = 0;
     let bestCost = Infinity;
     for (let f = 0; f < k; f++) {
       // Growth of the sum of squared per-quadrant counts: the fold that stays most even.
-      const cost = add.reduce((s, a, q) => s + (count[f]![q]! + a) ** 2 - count[f]![q]! ** 2, 0);
+      const row = at(count, f);
+      const cost = add.reduce((s, a, q) => s + (at(row, q) + a) ** 2 - at(row, q) ** 2, 0);
       if (cost < bestCost) [bestCost, best] = [cost, f];
     }
-    for (let q = 0; q < 4; q++) count[best]![q]! += add[q]!;
+    add.forEach((a, q) => addAt(at(count, best), q, a));
     for (const i of idx) fold[i] = best;
   }
   return fold;
@@ -47,8 +49,8 @@ export function crossValidate(
       const tr = names.map((_, i) => i).filter((i) => fold[i] !== f);
       const te = names.map((_, i) => i).filter((i) => fold[i] === f);
       if (!tr.length || !te.length) continue;
-      const model = trainRecipe(tr.map((i) => X[i] as Float64Array), tr.map((i) => y[i] as number), featureNames, recipe);
-      folds.push(evaluateRows(model, { X: te.map((i) => X[i] as Float64Array), y: te.map((i) => y[i] as number) }));
+      const model = trainRecipe(tr.map((i) => at(X, i)), tr.map((i) => at(y, i)), featureNames, recipe);
+      folds.push(evaluateRows(model, { X: te.map((i) => at(X, i)), y: te.map((i) => at(y, i)) }));
     }
   }
   return poolScores(folds);

@@ -14,6 +14,7 @@ import { InputError } from '../errors.ts';
 import { chordsPerBeat } from '../music/chords.ts';
 import { GRID, QUALITIES } from '../music/vocab.ts';
 import type { Note, Score } from '../music/score.ts';
+import { addAt, at } from './indexing.ts';
 import { entropyBits } from './stats.ts';
 import { estimateKey } from './keys.ts';
 import { mean, quantile, std } from './moments.ts';
@@ -64,7 +65,7 @@ export function scoreFeatures(score: Score, what = 'score'): Float64Array {
 export function clipFeatures(score: Score, what = 'score'): Float64Array {
   const notes: Note[] = [...score.notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch);
   if (notes.length === 0) throw new InputError(what, 'no notes to classify');
-  const first = (notes[0] as Note).start;
+  const first = at(notes, 0).start;
   const last = notes.reduce((m, n) => Math.max(m, n.end), 0);
   const beats = Math.max(0.25, (last - first) / BEAT);
   const f: number[] = [];
@@ -73,7 +74,7 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   const groups: Note[][] = [];
   for (const n of notes) {
     const g = groups[groups.length - 1];
-    if (g && (g[0] as Note).start === n.start) g.push(n);
+    if (g && at(g, 0).start === n.start) g.push(n);
     else groups.push([n]);
   }
   const bars = Math.floor((last - 1 - first) / BAR) + 1;
@@ -81,8 +82,8 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   const barVel: number[][] = Array.from({ length: Math.max(1, bars) }, () => []);
   for (const n of notes) {
     const b = Math.min(perBar.length - 1, Math.floor((n.start - first) / BAR));
-    perBar[b]! += 1;
-    barVel[b]!.push(n.velocity);
+    addAt(perBar, b, 1);
+    at(barVel, b).push(n.velocity);
   }
   const durSum = notes.reduce((s, n) => s + (n.end - n.start), 0);
   f.push(
@@ -90,7 +91,7 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
     Math.log(groups.length / beats),
     notes.length / groups.length,
     durSum / (beats * BEAT),
-    Math.max(...groups.map((g) => g.length)),
+    groups.reduce((m, g) => Math.max(m, g.length), -Infinity),
     mean(perBar) > 0 ? std(perBar) / mean(perBar) : 0,
   );
 
@@ -101,8 +102,8 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   const bottoms = groups.map((g) => g.reduce((a, b) => (b.pitch < a.pitch ? b : a)));
   const mel = tops.map((n) => n.pitch);
   const bass = bottoms.map((n) => n.pitch);
-  f.push(mean(mel), std(mel), mean(bass), std(bass), mean(mel.map((p, i) => p - (bass[i] as number))));
-  const iv = mel.slice(1).map((p, i) => p - (mel[i] as number));
+  f.push(mean(mel), std(mel), mean(bass), std(bass), mean(mel.map((p, i) => p - at(bass, i))));
+  const iv = mel.slice(1).map((p, i) => p - at(mel, i));
   const absIv = iv.map(Math.abs);
   f.push(
     mean(absIv),
@@ -119,8 +120,8 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   const logDur = notes.map((n) => Math.log2(Math.max(60, n.end - n.start) / BEAT));
   f.push(mean(logDur), std(logDur), mean(notes.map((n) => (n.end - n.start <= POS ? 1 : 0))), mean(notes.map((n) => (n.end - n.start >= 2 * BEAT ? 1 : 0))));
 
-  const starts = groups.map((g) => (g[0] as Note).start);
-  const logIoi = starts.slice(1).map((s, i) => Math.log2((s - (starts[i] as number)) / BEAT));
+  const starts = groups.map((g) => at(g, 0).start);
+  const logIoi = starts.slice(1).map((s, i) => Math.log2((s - at(starts, i)) / BEAT));
   const pos = starts.map((s) => Math.round(((s - first) % BAR) / POS));
   f.push(
     mean(logIoi),
@@ -134,13 +135,13 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   const pcw = new Array<number>(12).fill(0);
   const pcc = new Array<number>(12).fill(0);
   for (const n of notes) {
-    pcw[n.pitch % 12]! += n.end - n.start;
-    pcc[n.pitch % 12]! += 1;
+    addAt(pcw, n.pitch % 12, n.end - n.start);
+    addAt(pcc, n.pitch % 12, 1);
   }
   const key = estimateKey(pcw);
   f.push(key.major, key.minor, key.major - key.minor, entropyBits(pcc));
   const totalW = pcw.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < 12; i++) f.push((pcw[(key.tonic + i) % 12] as number) / totalW);
+  for (let i = 0; i < 12; i++) f.push(at(pcw, (key.tonic + i) % 12) / totalW);
 
   // Chords per beat.
   const chords = chordsPerBeat(notes).slice(Math.floor(first / BEAT));
@@ -160,10 +161,10 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   for (const g of groups) {
     for (let i = 0; i < g.length; i++) {
       for (let j = i + 1; j < g.length; j++) {
-        const d = Math.abs((g[i] as Note).pitch - (g[j] as Note).pitch) % 12;
+        const d = Math.abs(at(g, i).pitch - at(g, j).pitch) % 12;
         const c = Math.min(d, 12 - d);
         if (c > 0) {
-          ic[c - 1]! += 1;
+          addAt(ic, c - 1, 1);
           pairs++;
         }
       }
@@ -181,17 +182,17 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   for (const n of notes) {
     const w = Math.floor((n.start - first) / (2 * BAR));
     while (windows.length <= w) windows.push(new Array<number>(12).fill(0));
-    windows[w]![n.pitch % 12]! += n.end - n.start;
+    addAt(at(windows, w), n.pitch % 12, n.end - n.start);
   }
   const local = windows.filter((w) => w.some((x) => x > 0)).map((w) => estimateKey(w));
   let keyChanges = 0;
-  for (let i = 1; i < local.length; i++) if (local[i]!.tonic !== local[i - 1]!.tonic || local[i]!.mode !== local[i - 1]!.mode) keyChanges++;
+  for (let i = 1; i < local.length; i++) if (at(local, i).tonic !== at(local, i - 1).tonic || at(local, i).mode !== at(local, i - 1).mode) keyChanges++;
   f.push(
     local.length ? local.filter((k) => k.mode === 'minor').length / local.length : 0,
     local.length > 1 ? keyChanges / (local.length - 1) : 0,
     mean(local.map((k) => k.major - k.minor)),
   );
-  f.push(...tonalFeatures(notes, groups, key.tonic));
+  for (const x of tonalFeatures(notes, groups, key.tonic)) f.push(x);
   if (f.length !== FEATURE_NAMES.length) throw new Error(`clipFeatures: ${f.length} values for ${FEATURE_NAMES.length} names`);
   return Float64Array.from(f, (x) => (Number.isFinite(x) ? x : 0));
 }

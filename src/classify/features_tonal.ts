@@ -9,6 +9,7 @@
 import { chordsPerBeat, type Chord } from '../music/chords.ts';
 import { GRID } from '../music/vocab.ts';
 import type { Note } from '../music/score.ts';
+import { addAt, at } from './indexing.ts';
 import { estimateKey, KK_MAJOR, KK_MINOR, rankKeys, TEMPERLEY_MAJOR, TEMPERLEY_MINOR } from './keys.ts';
 import { mean } from './moments.ts';
 
@@ -39,31 +40,31 @@ const CONSONANT = new Set([0, 3, 4, 5, 7, 8, 9]);
  * In TONAL_FEATURE_NAMES order; non-finite values become 0.
  */
 export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][], tonic: number): number[] {
-  const first = (notes[0] as Note).start;
+  const first = at(notes, 0).start;
   const last = notes.reduce((m, n) => Math.max(m, n.end), 0);
   const pcw = new Array<number>(12).fill(0);
-  for (const n of notes) pcw[n.pitch % 12]! += n.end - n.start;
+  for (const n of notes) addAt(pcw, n.pitch % 12, n.end - n.start);
   const kk = rankKeys(pcw, KK_MAJOR, KK_MINOR);
   const tp = rankKeys(pcw, TEMPERLEY_MAJOR, TEMPERLEY_MINOR);
-  const best = (ks: typeof kk, major: boolean) => Math.max(...ks.filter((k) => k.major === major).map((k) => k.corr));
+  const best = (ks: typeof kk, major: boolean) => ks.reduce((m, k) => (k.major === major ? Math.max(m, k.corr) : m), -Infinity);
   const f: number[] = [
-    kk[0]!.corr - kk[1]!.corr, kk[0]!.corr, kk[0]!.major ? 1 : 0,
-    tp[0]!.major ? 1 : 0, best(tp, true) - best(tp, false), tp[0]!.corr - tp[1]!.corr,
+    at(kk, 0).corr - at(kk, 1).corr, at(kk, 0).corr, at(kk, 0).major ? 1 : 0,
+    at(tp, 0).major ? 1 : 0, best(tp, true) - best(tp, false), at(tp, 0).corr - at(tp, 1).corr,
   ];
 
   // Scale degrees (relative to the tonic) of the lowest and highest note of each onset, weighted by duration.
   const bassW = new Array<number>(12).fill(0);
   const topW = new Array<number>(12).fill(0);
   for (const g of groups) {
-    const lo = g[0] as Note;
+    const lo = at(g, 0);
     const hi = g.reduce((a, b) => (b.pitch > a.pitch ? b : a));
-    bassW[(lo.pitch - tonic + 120) % 12]! += lo.end - lo.start;
-    topW[(hi.pitch - tonic + 120) % 12]! += hi.end - hi.start;
+    addAt(bassW, (lo.pitch - tonic + 120) % 12, lo.end - lo.start);
+    addAt(topW, (hi.pitch - tonic + 120) % 12, hi.end - hi.start);
   }
   const bs = bassW.reduce((a, b) => a + b, 0) || 1;
   const ts = topW.reduce((a, b) => a + b, 0) || 1;
-  f.push(bassW[0]! / bs, bassW[7]! / bs, bassW[3]! / bs, bassW[4]! / bs, topW[3]! / ts, topW[4]! / ts, topW[0]! / ts);
-  const rel = (i: number) => pcw[(tonic + i) % 12] as number;
+  f.push(at(bassW, 0) / bs, at(bassW, 7) / bs, at(bassW, 3) / bs, at(bassW, 4) / bs, at(topW, 3) / ts, at(topW, 4) / ts, at(topW, 0) / ts);
+  const rel = (i: number) => at(pcw, (tonic + i) % 12);
   const majorShare = (minorDeg: number, majorDeg: number) => (rel(minorDeg) + rel(majorDeg) > 0 ? rel(majorDeg) / (rel(minorDeg) + rel(majorDeg)) : 0.5);
   f.push(majorShare(3, 4), majorShare(8, 9), majorShare(10, 11));
 
@@ -80,13 +81,13 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   let cons = 0;
   let total = 0;
   for (let i = 0; i < notes.length; i++) {
-    const a = notes[i] as Note;
-    for (let j = i + 1; j < notes.length && (notes[j] as Note).start < a.end; j++) {
-      const b = notes[j] as Note;
+    const a = at(notes, i);
+    for (let j = i + 1; j < notes.length && at(notes, j).start < a.end; j++) {
+      const b = at(notes, j);
       const overlap = Math.min(a.end, b.end) - b.start;
       if (overlap <= 0) continue;
       const d = Math.abs(a.pitch - b.pitch) % 12;
-      rough += overlap * (ROUGHNESS[d] as number);
+      rough += overlap * at(ROUGHNESS, d);
       cons += CONSONANT.has(d) ? overlap : 0;
       total += overlap;
     }
@@ -95,7 +96,7 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
 
   // The ending (last two bars) and the first and last recognised chords.
   const endW = new Array<number>(12).fill(0);
-  for (const n of notes) if (n.start >= last - 2 * BAR) endW[n.pitch % 12]! += n.end - n.start;
+  for (const n of notes) if (n.start >= last - 2 * BAR) addAt(endW, n.pitch % 12, n.end - n.start);
   const endKey = estimateKey(endW);
   const withChord = chords.filter((c): c is Chord => c !== null);
   const majorChord = (c: Chord | undefined) => (c === undefined ? 0.5 : MAJOR_Q.has(c.quality) ? 1 : 0);
@@ -103,15 +104,17 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
 
   // Top line register; rhythm.
   const top = groups.map((g) => g.reduce((m, n) => Math.max(m, n.pitch), 0)).sort((a, b) => a - b);
-  const at = (p: number) => top[Math.floor(p * (top.length - 1))] as number;
-  f.push(at(0.95) - at(0.05), at(0.9));
-  const starts = groups.map((g) => (g[0] as Note).start);
-  const ioi = starts.slice(1).map((s, i) => s - (starts[i] as number));
+  const topAt = (p: number) => at(top, Math.floor(p * (top.length - 1)));
+  f.push(topAt(0.95) - topAt(0.05), topAt(0.9));
+  const starts = groups.map((g) => at(g, 0).start);
+  const ioi = starts.slice(1).map((s, i) => s - at(starts, i));
   const ioiCount = new Map<number, number>();
   for (const d of ioi) ioiCount.set(d, (ioiCount.get(d) ?? 0) + 1);
-  f.push(ioi.length ? Math.max(...ioiCount.values()) / ioi.length : 0);
+  let commonest = 0;
+  for (const c of ioiCount.values()) commonest = Math.max(commonest, c);
+  f.push(ioi.length ? commonest / ioi.length : 0);
   const perPos = new Array<number>(BAR / POS).fill(0);
-  for (const s of starts) perPos[Math.round(((s - first) % BAR) / POS) % perPos.length]! += 1;
+  for (const s of starts) addAt(perPos, Math.round(((s - first) % BAR) / POS) % perPos.length, 1);
   let ent = 0;
   for (const c of perPos) if (c > 0) ent -= (c / starts.length) * Math.log2(c / starts.length);
   f.push(ent);
@@ -130,7 +133,7 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
     let num = 0;
     let den = 0;
     t.forEach((ti, i) => {
-      num += (ti - mt) * ((ys[i] as number) - my);
+      num += (ti - mt) * (at(ys, i) - my);
       den += (ti - mt) ** 2;
     });
     return den ? num / den : 0;

@@ -2,6 +2,7 @@
  * Key finding from a duration-weighted pitch-class histogram: correlation with key profiles rotated to each of the
  * 12 tonics (Krumhansl-Kessler for the main estimate; Temperley's Kostka-Payne profiles as a second opinion).
  */
+import { at } from './indexing.ts';
 import { pearson } from './moments.ts';
 
 /** Krumhansl-Kessler key profiles (major, minor), tonic first. */
@@ -21,7 +22,7 @@ export interface KeyScore {
 export function rankKeys(pcWeights: readonly number[], majorProfile: readonly number[], minorProfile: readonly number[]): KeyScore[] {
   const out: KeyScore[] = [];
   for (let t = 0; t < 12; t++) {
-    const rot = Array.from({ length: 12 }, (_, i) => pcWeights[(t + i) % 12] as number);
+    const rot = Array.from({ length: 12 }, (_, i) => at(pcWeights, (t + i) % 12));
     out.push({ tonic: t, major: true, corr: pearson(rot, majorProfile) }, { tonic: t, major: false, corr: pearson(rot, minorProfile) });
   }
   return out.sort((a, b) => b.corr - a.corr);
@@ -34,7 +35,7 @@ export function estimateKey(pcWeights: readonly number[]): { tonic: number; mode
   let majT = 0;
   let minT = 0;
   for (let t = 0; t < 12; t++) {
-    const rot = Array.from({ length: 12 }, (_, i) => pcWeights[(t + i) % 12] as number);
+    const rot = Array.from({ length: 12 }, (_, i) => at(pcWeights, (t + i) % 12));
     const cM = pearson(rot, KK_MAJOR);
     const cm = pearson(rot, KK_MINOR);
     if (cM > major) [major, majT] = [cM, t];

@@ -12,6 +12,7 @@
  */
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
+import { addAt, addScaled, at } from './indexing.ts';
 import { boostedProba, parseBoosted, type BoostedJSON } from './boost.ts';
 
 export const CLASSIFIER_FORMAT = 'emopia-ts/emotion-classifier';
@@ -63,8 +64,8 @@ export function standardizer(X: readonly Float64Array[]): { mean: number[]; std:
   const d = X[0]?.length ?? 0;
   const mean = new Array<number>(d).fill(0);
   const std = new Array<number>(d).fill(0);
-  for (const x of X) for (let j = 0; j < d; j++) mean[j]! += (x[j] as number) / X.length;
-  for (const x of X) for (let j = 0; j < d; j++) std[j]! += ((x[j] as number) - (mean[j] as number)) ** 2 / X.length;
+  for (const x of X) for (let j = 0; j < d; j++) addAt(mean, j, at(x, j) / X.length);
+  for (const x of X) for (let j = 0; j < d; j++) addAt(std, j, (at(x, j) - at(mean, j)) ** 2 / X.length);
   return { mean, std: std.map((v) => (v > 1e-12 ? Math.sqrt(v) : 1)) };
 }
 
@@ -72,8 +73,8 @@ function softmaxInPlace(z: Float64Array): Float64Array {
   let m = -Infinity;
   for (const v of z) m = Math.max(m, v);
   let s = 0;
-  for (let i = 0; i < z.length; i++) s += z[i] = Math.exp((z[i] as number) - m);
-  for (let i = 0; i < z.length; i++) z[i]! /= s;
+  for (let i = 0; i < z.length; i++) s += z[i] = Math.exp(at(z, i) - m);
+  for (let i = 0; i < z.length; i++) z[i] = at(z, i) / s;
   return z;
 }
 
@@ -83,13 +84,10 @@ function forward(layers: readonly DenseLayer[], x: Float64Array): Float64Array[]
   let h = x;
   layers.forEach((L, li) => {
     const out = Float64Array.from(L.bias);
-    for (let i = 0; i < h.length; i++) {
-      const hi = h[i] as number;
-      if (hi === 0) continue;
-      const row = L.weight[i] as number[];
-      for (let j = 0; j < out.length; j++) out[j]! += hi * (row[j] as number);
-    }
-    if (li < layers.length - 1) for (let j = 0; j < out.length; j++) out[j] = Math.max(0, out[j] as number);
+    h.forEach((hi, i) => {
+      if (hi !== 0) addScaled(out, hi, at(L.weight, i));
+    });
+    if (li < layers.length - 1) for (let j = 0; j < out.length; j++) out[j] = Math.max(0, at(out, j));
     else softmaxInPlace(out);
     acts.push(out);
     h = out;
@@ -98,7 +96,7 @@ function forward(layers: readonly DenseLayer[], x: Float64Array): Float64Array[]
 }
 
 function standardize(model: Pick<ClassifierJSON, 'mean' | 'std'>, x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(model.mean, (m, j) => ((x[j] as number) - m) / (model.std[j] as number));
+  return Float64Array.from(model.mean, (m, j) => (at(x, j) - m) / at(model.std, j));
 }
 
 /** The mean output probabilities of networks on one standardised row. */
@@ -107,7 +105,7 @@ function meanOutput(members: readonly DenseLayer[][], z: Float64Array): number[]
   const p = new Array<number>(n).fill(0);
   for (const layers of members) {
     const acts = forward(layers, z);
-    (acts[acts.length - 1] as Float64Array).forEach((v, j) => (p[j]! += v / members.length));
+    at(acts, acts.length - 1).forEach((v, j) => addAt(p, j, v / members.length));
   }
   return p;
 }
@@ -118,7 +116,7 @@ function meanOutput(members: readonly DenseLayer[][], z: Float64Array): number[]
  */
 export function combineMarginals(p4: readonly number[], high: number, positive: number): number[] {
   const m = [high * positive, high * (1 - positive), (1 - high) * (1 - positive), (1 - high) * positive];
-  const g = p4.map((p, q) => Math.sqrt(p * (m[q] as number)));
+  const g = p4.map((p, q) => Math.sqrt(p * at(m, q)));
   const s = g.reduce((a, b) => a + b, 0);
   return s > 0 ? g.map((v) => v / s) : [...p4];
 }
@@ -129,13 +127,14 @@ export function predictProba(model: ClassifierJSON, features: ArrayLike<number>)
   const z = standardize(model, features);
   let p = meanOutput(model.members, z);
   if (model.arousal?.length && model.valence?.length) {
-    p = combineMarginals(p, meanOutput(model.arousal, z)[1] as number, meanOutput(model.valence, z)[1] as number);
+    p = combineMarginals(p, at(meanOutput(model.arousal, z), 1), at(meanOutput(model.valence, z), 1));
   }
   const w = model.boostWeight ?? 0;
-  if (model.boosted?.length && w > 0) {
+  const trees = model.boosted ?? [];
+  if (trees.length && w > 0) {
     const b = new Array<number>(QUADRANTS.length).fill(0);
-    for (const t of model.boosted) boostedProba(t, features).forEach((v, j) => (b[j]! += v / model.boosted!.length));
-    p = p.map((v, j) => (1 - w) * v + w * (b[j] as number));
+    for (const t of trees) boostedProba(t, features).forEach((v, j) => addAt(b, j, v / trees.length));
+    p = p.map((v, j) => (1 - w) * v + w * at(b, j));
   }
   return p;
 }
@@ -168,7 +167,7 @@ export function trainClassifier(X: readonly Float64Array[], y: readonly number[]
   const rng = new Rng(opts.seed);
   const sizes = [featureNames.length, ...opts.hidden, classes];
   const layers: DenseLayer[] = sizes.slice(0, -1).map((nin, l) => {
-    const nout = sizes[l + 1] as number;
+    const nout = at(sizes, l + 1);
     const scale = Math.sqrt(2 / (nin + nout)); // Glorot normal
     return { weight: Array.from({ length: nin }, () => Array.from({ length: nout }, () => rng.normal() * scale)), bias: new Array<number>(nout).fill(0) };
   });
@@ -189,26 +188,23 @@ export function trainClassifier(X: readonly Float64Array[], y: readonly number[]
     Z.forEach((z, n) => {
       const acts = forward(layers, z);
       // dL/dlogits = p - onehot, averaged over rows.
-      let delta = Float64Array.from(acts[acts.length - 1] as Float64Array);
-      delta[y[n] as number]! -= 1;
+      let delta = Float64Array.from(at(acts, acts.length - 1));
+      delta[at(y, n)] = at(delta, at(y, n)) - 1;
       for (let l = layers.length - 1; l >= 0; l--) {
-        const a = acts[l] as Float64Array;
-        const g = grads[l]!;
-        for (let i = 0; i < a.length; i++) {
-          const ai = a[i] as number;
-          if (ai === 0) continue;
-          const gr = g.w[i] as Float64Array;
-          for (let j = 0; j < delta.length; j++) gr[j]! += (ai * (delta[j] as number)) / Z.length;
-        }
-        for (let j = 0; j < delta.length; j++) g.b[j]! += (delta[j] as number) / Z.length;
+        const a = at(acts, l);
+        const g = at(grads, l);
+        a.forEach((ai, i) => {
+          if (ai !== 0) addScaled(at(g.w, i), ai, delta, Z.length);
+        });
+        addScaled(g.b, 1, delta, Z.length);
         if (l > 0) {
-          const W = layers[l]!.weight;
+          const W = at(layers, l).weight;
           const prev = new Float64Array(a.length);
           for (let i = 0; i < a.length; i++) {
-            if ((a[i] as number) <= 0) continue; // ReLU gradient
-            const row = W[i] as number[];
+            if (at(a, i) <= 0) continue; // ReLU gradient
+            const row = at(W, i);
             let s = 0;
-            for (let j = 0; j < delta.length; j++) s += (row[j] as number) * (delta[j] as number);
+            for (let j = 0; j < delta.length; j++) s += at(row, j) * at(delta, j);
             prev[i] = s;
           }
           delta = prev;
@@ -219,15 +215,15 @@ export function trainClassifier(X: readonly Float64Array[], y: readonly number[]
     const c2 = 1 - b2 ** epoch;
     const adam = (p: number[], g: ArrayLike<number>, s1: Float64Array, s2: Float64Array, decay: boolean) => {
       for (let j = 0; j < p.length; j++) {
-        const gj = (g[j] as number) + (decay ? opts.l2 * (p[j] as number) : 0);
-        s1[j] = b1 * (s1[j] as number) + (1 - b1) * gj;
-        s2[j] = b2 * (s2[j] as number) + (1 - b2) * gj * gj;
-        p[j]! -= (opts.lr * ((s1[j] as number) / c1)) / (Math.sqrt((s2[j] as number) / c2) + eps);
+        const gj = at(g, j) + (decay ? opts.l2 * at(p, j) : 0);
+        s1[j] = b1 * at(s1, j) + (1 - b1) * gj;
+        s2[j] = b2 * at(s2, j) + (1 - b2) * gj * gj;
+        p[j] = at(p, j) - ((opts.lr * (at(s1, j) / c1)) / (Math.sqrt(at(s2, j) / c2) + eps));
       }
     };
     layers.forEach((L, l) => {
-      L.weight.forEach((row, i) => adam(row, grads[l]!.w[i]!, m1[l]!.w[i]!, m2[l]!.w[i]!, true));
-      adam(L.bias, grads[l]!.b, m1[l]!.b, m2[l]!.b, false);
+      L.weight.forEach((row, i) => adam(row, at(at(grads, l).w, i), at(at(m1, l).w, i), at(at(m2, l).w, i), true));
+      adam(L.bias, at(grads, l).b, at(m1, l).b, at(m2, l).b, false);
     });
     if (opts.onCheckpoint && epoch % (opts.every ?? 50) === 0) opts.onCheckpoint(epoch, snapshot(epoch));
   }
@@ -242,9 +238,9 @@ export function parseClassifier(json: unknown, what = 'classifier'): ClassifierJ
     throw new InputError(what, `expected format '${CLASSIFIER_FORMAT}' version 1 or 2, got ${JSON.stringify(got?.format ?? null)} version ${JSON.stringify(got?.version ?? null)}`);
   }
   const d = Array.isArray(o.features) ? o.features.length : -1;
-  const nums = (v: unknown, n: number) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-  if (d <= 0 || !o.features!.every((x) => typeof x === 'string')) throw new InputError(what, 'expected "features": a non-empty list of names');
-  if (!nums(o.mean, d) || !nums(o.std, d) || !o.std!.every((s) => s > 0)) throw new InputError(what, `expected "mean" and "std": ${d} finite numbers each (std > 0)`);
+  const nums = (v: unknown, n: number): v is number[] => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (d <= 0 || !o.features?.every((x) => typeof x === 'string')) throw new InputError(what, 'expected "features": a non-empty list of names');
+  if (!nums(o.mean, d) || !nums(o.std, d) || !o.std.every((s) => s > 0)) throw new InputError(what, `expected "mean" and "std": ${d} finite numbers each (std > 0)`);
   const networks = (list: unknown, name: string, label: string, outputs: number) => {
     if (!Array.isArray(list) || list.length === 0) throw new InputError(what, `expected "${name}": a non-empty list of layer lists`);
     list.forEach((layers: unknown, k) => {

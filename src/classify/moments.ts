@@ -1,4 +1,5 @@
 /** Small statistics over plain number lists, shared by the feature files: mean, standard deviation, quantile, Pearson correlation. */
+import { at } from './indexing.ts';
 
 export const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
@@ -13,7 +14,7 @@ export function quantile(xs: readonly number[], p: number): number {
   if (!xs.length) return 0;
   const s = [...xs].sort((a, b) => a - b);
   const i = Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))));
-  return s[i] as number;
+  return at(s, i);
 }
 
 /** Pearson correlation of two equally long lists; 0 when either is constant. */
@@ -24,9 +25,9 @@ export function pearson(a: readonly number[], b: readonly number[]): number {
   let da = 0;
   let db = 0;
   for (let i = 0; i < a.length; i++) {
-    num += ((a[i] as number) - ma) * ((b[i] as number) - mb);
-    da += ((a[i] as number) - ma) ** 2;
-    db += ((b[i] as number) - mb) ** 2;
+    num += (at(a, i) - ma) * (at(b, i) - mb);
+    da += (at(a, i) - ma) ** 2;
+    db += (at(b, i) - mb) ** 2;
   }
   return da > 0 && db > 0 ? num / Math.sqrt(da * db) : 0;
 }

@@ -45,15 +45,16 @@ export function trainRecipe(X: readonly Float64Array[], quadrants: readonly numb
   const model: ClassifierJSON = ensemble(seeds.map((seed) => trainClassifier(X, labels, featureNames, { hidden, l2, lr, epochs, seed })));
   if (!recipe.heads && !recipe.boost) return model;
   const out: ClassifierJSON = { ...model, format: CLASSIFIER_FORMAT, version: 2 };
-  if (recipe.heads) {
-    const head = (y01: number[]) => seeds.flatMap((seed) => trainClassifier(X, y01, featureNames, { hidden, l2: recipe.heads!.l2, lr, epochs, seed, classes: 2 }).members);
+  const { heads, boost } = recipe;
+  if (heads) {
+    const head = (y01: number[]) => seeds.flatMap((seed) => trainClassifier(X, y01, featureNames, { hidden, l2: heads.l2, lr, epochs, seed, classes: 2 }).members);
     out.arousal = head(quadrants.map((q) => (q === 1 || q === 2 ? 1 : 0)));
     out.valence = head(quadrants.map((q) => (q === 1 || q === 4 ? 1 : 0)));
   }
-  if (recipe.boost) {
+  if (boost) {
     const rng = new Rng(recipe.seed);
-    out.boosted = Array.from({ length: recipe.boost.models }, () => trainBoosted(X, labels, 4, recipe.boost!, rng.fork()));
-    out.boostWeight = recipe.boost.weight;
+    out.boosted = Array.from({ length: boost.models }, () => trainBoosted(X, labels, 4, boost, rng.fork()));
+    out.boostWeight = boost.weight;
   }
   return out;
 }

@@ -13,6 +13,7 @@
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { baseName, emotionFromName, songOf } from '../music/dataset.ts';
+import { addAt, at, entry } from './indexing.ts';
 
 export const SPLIT_SETS = ['train', 'valid', 'test'] as const;
 export type SplitSet = (typeof SPLIT_SETS)[number];
@@ -49,24 +50,24 @@ export function makeSplit(names: readonly string[], seed: number): ClassifierSpl
   }
   const totalRef = EMOPIA_CLS_COUNTS.train + EMOPIA_CLS_COUNTS.valid + EMOPIA_CLS_COUNTS.test;
   const perQ = [0, 0, 0, 0];
-  for (const c of clips) perQ[emotionFromName(c) - 1]! += 1;
+  for (const c of clips) addAt(perQ, emotionFromName(c) - 1, 1);
   const target = SPLIT_SETS.map((s) => perQ.map((n) => (n * EMOPIA_CLS_COUNTS[s]) / totalRef));
-  const count = SPLIT_SETS.map(() => [0, 0, 0, 0]);
+  const count = SPLIT_SETS.map((): [number, number, number, number] => [0, 0, 0, 0]);
   const songs = new Rng(seed).shuffle([...bySong.keys()].sort());
-  songs.sort((a, b) => (bySong.get(b) as string[]).length - (bySong.get(a) as string[]).length); // stable
+  songs.sort((a, b) => entry(bySong, b).length - entry(bySong, a).length); // stable
   const assigned = new Map<string, SplitSet>();
   const cost = (si: number, add: number[] | null): number => {
     let c = 0;
     for (let q = 0; q < 4; q++) {
-      const t = target[si]![q]!;
-      const n = count[si]![q]! + (add ? add[q]! : 0);
+      const t = at(at(target, si), q);
+      const n = at(at(count, si), q) + (add ? at(add, q) : 0);
       c += t > 0 ? ((n - t) * (n - t)) / t : n * n;
     }
     return c;
   };
   for (const song of songs) {
     const add = [0, 0, 0, 0];
-    for (const c of bySong.get(song) as string[]) add[emotionFromName(c) - 1]! += 1;
+    for (const c of entry(bySong, song)) addAt(add, emotionFromName(c) - 1, 1);
     let best = 0;
     let bestDelta = Infinity;
     SPLIT_SETS.forEach((_, si) => {
@@ -76,14 +77,14 @@ export function makeSplit(names: readonly string[], seed: number): ClassifierSpl
         best = si;
       }
     });
-    for (let q = 0; q < 4; q++) count[best]![q]! += add[q]!;
-    assigned.set(song, SPLIT_SETS[best] as SplitSet);
+    for (let q = 0; q < 4; q++) addAt(at(count, best), q, at(add, q));
+    assigned.set(song, at(SPLIT_SETS, best));
   }
   const sets = { train: [] as string[], valid: [] as string[], test: [] as string[] };
-  for (const c of clips) sets[assigned.get(songOf(c)) as SplitSet].push(c);
+  for (const c of clips) sets[entry(assigned, songOf(c))].push(c);
   const summary = {} as ClassifierSplit['summary'];
   SPLIT_SETS.forEach((s, si) => {
-    summary[s] = { clips: sets[s].length, songs: new Set(sets[s].map(songOf)).size, perQuadrant: count[si] as [number, number, number, number] };
+    summary[s] = { clips: sets[s].length, songs: new Set(sets[s].map(songOf)).size, perQuadrant: at(count, si) };
   });
   return { format: 'emopia-ts/classifier-split', version: 1, seed, method: METHOD, ...sets, summary };
 }

@@ -12,7 +12,8 @@
  */
 import { chordsPerBeat } from '../music/chords.ts';
 import type { Quality } from '../music/vocab.ts';
-import type { Score, TempoChange } from '../music/score.ts';
+import type { Score } from '../music/score.ts';
+import { addAt, at } from './indexing.ts';
 import { secondsAt } from './timing.ts';
 
 export interface PieceStats {
@@ -63,17 +64,17 @@ export function meanTempo(score: Score, from: number, to: number): number {
   const ts = [...score.tempos].sort((a, b) => a.tick - b.tick);
   let i = 0;
   let bpm = 120;
-  for (; i < ts.length && (ts[i] as TempoChange).tick <= from; i++) bpm = (ts[i] as TempoChange).bpm;
+  for (; i < ts.length && at(ts, i).tick <= from; i++) bpm = at(ts, i).bpm;
   if (to <= from) return bpm;
   let sum = 0;
-  let at = from;
-  for (; i < ts.length && (ts[i] as TempoChange).tick < to; i++) {
-    const t = ts[i] as TempoChange;
-    sum += (t.tick - at) * bpm;
-    at = t.tick;
+  let since = from;
+  for (; i < ts.length && at(ts, i).tick < to; i++) {
+    const t = at(ts, i);
+    sum += (t.tick - since) * bpm;
+    since = t.tick;
     bpm = t.bpm;
   }
-  sum += (to - at) * bpm;
+  sum += (to - since) * bpm;
   return sum / (to - from);
 }
 
@@ -95,7 +96,7 @@ export function pieceStats(score: Score): PieceStats {
     vSum += n.velocity;
     lo = Math.min(lo, n.pitch);
     hi = Math.max(hi, n.pitch);
-    pc[n.pitch % 12]! += 1;
+    addAt(pc, n.pitch % 12, 1);
   }
   let chordBeats = 0;
   let major = 0;

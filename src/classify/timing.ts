@@ -2,9 +2,8 @@
  * Time helpers for the statistics and features: ticks -> seconds through a score's tempo map, and the
  * quantized view of a score that real clips and generated pieces share.
  */
-import { quantize } from '../music/cp_tokenizer.ts';
 import { GRID } from '../music/vocab.ts';
-import { roundHalfEven, sortNotes, type Score, type TempoChange } from '../music/score.ts';
+import { quantize, roundHalfEven, sortNotes, type Score, type TempoChange } from '../music/score.ts';
 
 /** A function tick -> seconds for the tempo map (120 BPM before the first change, as MIDI's default). */
 export function secondsAt(tempos: readonly TempoChange[]): (tick: number) => number {
@@ -37,7 +36,7 @@ export function secondsAt(tempos: readonly TempoChange[]): (tick: number) => num
  * rounded to 16ths and clipped to a bar (0 -> 60 ticks, as decoding does), velocities binned, pitches outside
  * 22..107 dropped. A real clip seen this way is comparable with a generated piece, which only ever has such notes.
  * Tempos keep their exact BPM (not the tokenizer's 3-BPM bins, which would show EMOPIA's 120 as 119), moved by the
- * same offset. Throws InputError (from the tokenizer) when no note is in range.
+ * same offset. Throws InputError (from `quantize`) when no note is in range.
  */
 export function quantizedScore(score: Score, what = 'score'): Score {
   const q = quantize(score, { chords: 'none' }, what);

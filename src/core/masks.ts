@@ -26,7 +26,7 @@ function checkLengths(what: string, lengths: readonly number[], maxLen?: number)
   for (const [i, n] of lengths.entries()) {
     if (!Number.isInteger(n) || n < 0) throw new InputError(what, `expected non-negative integer lengths, got ${n} at index ${i}`);
   }
-  const longest = Math.max(...lengths);
+  const longest = lengths.reduce((m, n) => Math.max(m, n), -Infinity);
   if (maxLen !== undefined) {
     if (!Number.isInteger(maxLen) || maxLen < 1) throw new InputError(what, `expected a sequence length >= 1, got ${maxLen}`);
     if (longest > maxLen) throw new InputError(what, `length ${longest} is longer than the sequence (${maxLen} positions)`);

@@ -36,7 +36,7 @@ export abstract class Module {
   namedParameters(prefix = ''): Array<[string, tf.Variable]> {
     const out: Array<[string, tf.Variable]> = [];
     for (const [n, p] of this.ownParams) out.push([prefix + n, p.v]);
-    for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    for (const [n, c] of this.children) for (const e of c.namedParameters(`${prefix}${n}.`)) out.push(e);
     return out;
   }
 
@@ -51,7 +51,7 @@ export abstract class Module {
   private namedEntries(prefix = ''): Array<[string, { v: tf.Variable; layout: Layout }]> {
     const out: Array<[string, { v: tf.Variable; layout: Layout }]> = [];
     for (const [n, p] of this.ownParams) out.push([prefix + n, p]);
-    for (const [n, c] of this.children) out.push(...c.namedEntries(`${prefix}${n}.`));
+    for (const [n, c] of this.children) for (const e of c.namedEntries(`${prefix}${n}.`)) out.push(e);
     return out;
   }
 

@@ -216,7 +216,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         t.layout = advanceLayout(t.layout, vocab, word);
         return word;
       });
-      opts.onWord?.(Math.max(...tracks.map((t) => t.generated)));
+      opts.onWord?.(tracks.reduce((m, t) => Math.max(m, t.generated), -Infinity));
       if (tracks.every((t) => t.stoppedBy)) break;
       feedRows(repeat(next));
     }

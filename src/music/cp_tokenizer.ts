@@ -2,15 +2,14 @@
  * Score <-> compound words, EMOPIA's representation (CP `midi2corpus.py` + EMOPIA `corpus2events.py`,
  * `utils.write_midi`).
  *
- * Encoding: quantize the score to the 16-per-bar grid (see `quantize`), then write
+ * Encoding: quantize the score to the 16-per-bar grid (`quantize`, score.ts), then write
  *   Emotion word; per bar: Bar word, and per occupied position a Metrical word (tempo|CONTI, chord|CONTI, Beat_k)
  *   followed by its Note words (descending pitch); a closing Bar word; EOS.
  * Decoding: the inverse; bar k starts at tick 1920*k (EMOPIA's writer starts at bar 1; we start at bar 0), a
  * duration of 0 becomes 60 ticks, chords become markers, tempos become tempo changes.
  */
 import { InputError } from '../errors.ts';
-import { chordFromMarker, recogniseChords } from './chords.ts';
-import { applySustain, emptyScore, roundHalfEven, sortNotes, tempoBin, velocityBin, type Note, type Score } from './score.ts';
+import { emptyScore, quantize, sortNotes, type Note, type QuantizeOptions, type Quantized, type QuantNote, type Score } from './score.ts';
 import {
   CONTI,
   FAMILIES,
@@ -27,19 +26,9 @@ import {
   type Vocab,
 } from './vocab.ts';
 
-export interface TokenizeOptions {
+export interface TokenizeOptions extends QuantizeOptions {
   /** 0 (unknown, default) or 1..4 for Q1..Q4. */
   emotion?: Emotion;
-  /**
-   * Where chords come from: `recognise` (our chorder-equivalent), `markers` (chord markers in the score, as
-   * written by `decode` or CP's analyzer), `none`, or `auto` (default): markers when the score has chord markers,
-   * else recognise.
-   */
-  chords?: 'auto' | 'recognise' | 'markers' | 'none';
-  /** `ignore` (default, as EMOPIA) or `extend`: notes held by the sustain pedal last until it is lifted. */
-  pedal?: 'ignore' | 'extend';
-  /** Scores longer than this many bars are refused (default 10000). */
-  maxBars?: number;
 }
 
 /** What quantization did, for summaries: nothing is dropped or changed silently. */
@@ -54,81 +43,8 @@ export interface TokenizeStats {
   words: number;
 }
 
-export interface QuantNote {
-  /** Grid tick from the first kept bar: a multiple of 120. */
-  onset: number;
-  pitch: number;
-  /** 0..1920, a multiple of 120. */
-  duration: number;
-  /** A velocity bin: even, 40..128. */
-  velocity: number;
-}
-
-export interface Quantized {
-  /** Sorted by onset, then descending pitch. */
-  notes: QuantNote[];
-  /** Tempo bin per grid tick (the last change at a position wins). */
-  tempos: Map<number, number>;
-  /** Chord value per grid tick. */
-  chords: Map<number, string>;
-  bars: number;
-  stats: Omit<TokenizeStats, 'words' | 'notes' | 'bars'>;
-}
-
 const P = GRID.ticksPerPosition;
 const BAR = GRID.ticksPerBar;
-const gridOf = (t: number) => Math.max(0, roundHalfEven(t / P) * P);
-
-/** Chord markers of the score: its own chord markers, or recognised ones. */
-function chordMarkers(score: Score, mode: NonNullable<TokenizeOptions['chords']>): Array<{ tick: number; text: string }> {
-  if (mode === 'none') return [];
-  const own: Array<{ tick: number; text: string }> = [];
-  for (const m of score.markers) {
-    const text = chordFromMarker(m.text);
-    if (text !== null) own.push({ tick: m.tick, text });
-  }
-  if (mode === 'markers' || (mode === 'auto' && own.length > 0)) return own;
-  return recogniseChords(score.notes);
-}
-
-/** Quantizes a score to EMOPIA's grid. Throws InputError when no note is in range or the piece is too long. */
-export function quantize(score: Score, opts: TokenizeOptions = {}, what = 'score'): Quantized {
-  const src = opts.pedal === 'extend' ? applySustain(score) : score;
-  const inRange = src.notes.filter((n) => n.pitch >= GRID.minPitch && n.pitch <= GRID.maxPitch);
-  const outOfRange = src.notes.length - inRange.length;
-  if (inRange.length === 0) {
-    throw new InputError(what, src.notes.length === 0 ? 'no notes to encode' : `no notes in pitch range 22..107 (${outOfRange} notes outside it)`);
-  }
-  const chordList = chordMarkers(src, opts.chords ?? 'auto');
-  const first = inRange.reduce((m, n) => Math.min(m, n.start), Infinity);
-  const offset = Math.floor(gridOf(first) / BAR) * BAR;
-
-  let lastOnset = 0;
-  const notes: QuantNote[] = inRange.map((n) => {
-    const onset = gridOf(n.start - offset);
-    lastOnset = Math.max(lastOnset, onset);
-    const duration = roundHalfEven(Math.min(Math.max(0, n.end - n.start), GRID.maxDuration) / P) * P;
-    return { onset, pitch: n.pitch, duration, velocity: velocityBin(n.velocity) };
-  });
-  const bars = Math.floor(lastOnset / BAR) + 1;
-  const maxBars = opts.maxBars ?? 10000;
-  if (bars > maxBars) throw new InputError(what, `too long: ${bars} bars after quantization, the limit is ${maxBars}`);
-  // EMOPIA's order: onset, then descending pitch; equal notes (EMOPIA keeps them) longest and loudest first.
-  notes.sort((a, b) => a.onset - b.onset || b.pitch - a.pitch || b.duration - a.duration || b.velocity - a.velocity);
-
-  const end = bars * BAR;
-  const tempos = new Map<number, number>();
-  for (const t of [...src.tempos].sort((a, b) => a.tick - b.tick)) {
-    const at = gridOf(t.tick - offset);
-    if (at < end) tempos.set(at, tempoBin(t.bpm));
-  }
-  const chords = new Map<number, string>();
-  for (const c of [...chordList].sort((a, b) => a.tick - b.tick)) {
-    const at = gridOf(c.tick - offset);
-    if (at < end) chords.set(at, c.text);
-  }
-  return { notes, tempos, chords, bars, stats: { outOfRange, leadingBarsRemoved: offset / BAR } };
-}
 
 /** The readable words of a quantized score. */
 export function quantizedToEvents(q: Quantized, emotion: Emotion = 0): CompoundEvent[] {

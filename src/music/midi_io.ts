@@ -71,6 +71,37 @@ function checkStructure(bytes: Uint8Array, what: string): void {
   if (tracks < declared) throw new InputError(what, `truncated: header declares ${declared} tracks, found ${tracks}`);
 }
 
+/**
+ * midi-file turns the bytes of a text event into a string with one function argument per byte
+ * (`String.fromCharCode.apply`), which overflows the stack from about 125k bytes, so a valid file with a long
+ * lyric or text event could not be read. It reads through `slice` alone: a chunk is a slice of the file, an
+ * event's bytes a slice of its chunk. `FileBytes` hands out chunks as `EventBytes`, whose slices stop after
+ * MAX_EVENT_BYTES: a longer text, lyric, marker or sysex keeps its first 64 KiB (nothing this library reads is
+ * that long); every other slice is what a plain Uint8Array would give.
+ */
+const MAX_EVENT_BYTES = 65536;
+
+/** Byte offset and length of slice(start, end) of `bytes`, at most `cap` long (start and end >= 0, as midi-file gives). */
+function sliceRange(bytes: Uint8Array<ArrayBuffer>, start: number, end: number, cap: number): [number, number] {
+  const from = Math.min(Math.max(0, start), bytes.length);
+  const to = Math.max(from, Math.min(end, bytes.length, from + cap));
+  return [bytes.byteOffset + from, to - from];
+}
+
+class EventBytes extends Uint8Array<ArrayBuffer> {
+  override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
+    const [offset, length] = sliceRange(this, start, end, MAX_EVENT_BYTES);
+    return new Uint8Array(this.buffer, offset, length);
+  }
+}
+
+class FileBytes extends Uint8Array<ArrayBuffer> {
+  override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
+    const [offset, length] = sliceRange(this, start, end, Infinity);
+    return new EventBytes(this.buffer, offset, length);
+  }
+}
+
 /** Parses MIDI bytes into a Score and a report of what was dropped or repaired. Throws InputError on bad input. */
 export function readMidi(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOptions = {}): { score: Score; info: MidiReadInfo } {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MIDI_BYTES;
@@ -78,7 +109,9 @@ export function readMidi(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOptions
   checkStructure(bytes, what);
   let data: MidiData;
   try {
-    data = parseMidi(bytes);
+    const file = new FileBytes(new ArrayBuffer(bytes.length));
+    file.set(bytes);
+    data = parseMidi(file);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new InputError(what, `corrupt MIDI data: ${msg}`);

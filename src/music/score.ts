@@ -6,6 +6,8 @@
  * rescaled, so they may be fractional; 384 -> 480 is exact). The tokenizer reads only this, so a beat tracker can
  * later produce a Score whose ticks follow tracked beats without touching the tokenizer.
  */
+import { InputError } from '../errors.ts';
+import { chordFromMarker, recogniseChords } from './chords.ts';
 import { GRID, TEMPO_BINS } from './vocab.ts';
 
 export interface Note {
@@ -120,4 +122,95 @@ export function applySustain(score: Score): Score {
     }
   }
   return { ...score, notes: sortNotes(notes), pedals: [] };
+}
+
+/** How `quantize` reads a score (the tokenizer's options, bar the emotion). */
+export interface QuantizeOptions {
+  /**
+   * Where chords come from: `recognise` (our chorder-equivalent), `markers` (chord markers in the score, as
+   * written by `decode` or CP's analyzer), `none`, or `auto` (default): markers when the score has chord markers,
+   * else recognise.
+   */
+  chords?: 'auto' | 'recognise' | 'markers' | 'none';
+  /** `ignore` (default, as EMOPIA) or `extend`: notes held by the sustain pedal last until it is lifted. */
+  pedal?: 'ignore' | 'extend';
+  /** Scores longer than this many bars are refused (default 10000). */
+  maxBars?: number;
+}
+
+export interface QuantNote {
+  /** Grid tick from the first kept bar: a multiple of 120. */
+  onset: number;
+  pitch: number;
+  /** 0..1920, a multiple of 120. */
+  duration: number;
+  /** A velocity bin: even, 40..128. */
+  velocity: number;
+}
+
+export interface Quantized {
+  /** Sorted by onset, then descending pitch. */
+  notes: QuantNote[];
+  /** Tempo bin per grid tick (the last change at a position wins). */
+  tempos: Map<number, number>;
+  /** Chord value per grid tick. */
+  chords: Map<number, string>;
+  bars: number;
+  /** Notes dropped because their pitch is outside 22..107, and empty bars removed from the start. */
+  stats: { outOfRange: number; leadingBarsRemoved: number };
+}
+
+const P = GRID.ticksPerPosition;
+const BAR = GRID.ticksPerBar;
+const gridOf = (t: number) => Math.max(0, roundHalfEven(t / P) * P);
+
+/** Chord markers of the score: its own chord markers, or recognised ones. */
+function chordMarkers(score: Score, mode: NonNullable<QuantizeOptions['chords']>): Array<{ tick: number; text: string }> {
+  if (mode === 'none') return [];
+  const own: Array<{ tick: number; text: string }> = [];
+  for (const m of score.markers) {
+    const text = chordFromMarker(m.text);
+    if (text !== null) own.push({ tick: m.tick, text });
+  }
+  if (mode === 'markers' || (mode === 'auto' && own.length > 0)) return own;
+  return recogniseChords(score.notes);
+}
+
+/** Quantizes a score to EMOPIA's grid. Throws InputError when no note is in range or the piece is too long. */
+export function quantize(score: Score, opts: QuantizeOptions = {}, what = 'score'): Quantized {
+  const src = opts.pedal === 'extend' ? applySustain(score) : score;
+  const inRange = src.notes.filter((n) => n.pitch >= GRID.minPitch && n.pitch <= GRID.maxPitch);
+  const outOfRange = src.notes.length - inRange.length;
+  if (inRange.length === 0) {
+    throw new InputError(what, src.notes.length === 0 ? 'no notes to encode' : `no notes in pitch range 22..107 (${outOfRange} notes outside it)`);
+  }
+  const chordList = chordMarkers(src, opts.chords ?? 'auto');
+  const first = inRange.reduce((m, n) => Math.min(m, n.start), Infinity);
+  const offset = Math.floor(gridOf(first) / BAR) * BAR;
+
+  let lastOnset = 0;
+  const notes: QuantNote[] = inRange.map((n) => {
+    const onset = gridOf(n.start - offset);
+    lastOnset = Math.max(lastOnset, onset);
+    const duration = roundHalfEven(Math.min(Math.max(0, n.end - n.start), GRID.maxDuration) / P) * P;
+    return { onset, pitch: n.pitch, duration, velocity: velocityBin(n.velocity) };
+  });
+  const bars = Math.floor(lastOnset / BAR) + 1;
+  const maxBars = opts.maxBars ?? 10000;
+  if (bars > maxBars) throw new InputError(what, `too long: ${bars} bars after quantization, the limit is ${maxBars}`);
+  // EMOPIA's order: onset, then descending pitch; equal notes (EMOPIA keeps them) longest and loudest first.
+  notes.sort((a, b) => a.onset - b.onset || b.pitch - a.pitch || b.duration - a.duration || b.velocity - a.velocity);
+
+  const end = bars * BAR;
+  const tempos = new Map<number, number>();
+  for (const t of [...src.tempos].sort((a, b) => a.tick - b.tick)) {
+    const at = gridOf(t.tick - offset);
+    if (at < end) tempos.set(at, tempoBin(t.bpm));
+  }
+  const chords = new Map<number, string>();
+  for (const c of [...chordList].sort((a, b) => a.tick - b.tick)) {
+    const at = gridOf(c.tick - offset);
+    if (at < end) chords.set(at, c.text);
+  }
+  return { notes, tempos, chords, bars, stats: { outOfRange, leadingBarsRemoved: offset / BAR } };
 }

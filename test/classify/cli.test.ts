@@ -12,7 +12,7 @@ import { scoreToMidi } from '../../src/music/midi_io.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { saveModel } from '../../src/platform/run_folder.ts';
-import { evaluateConditioning } from '../../src/classify/evaluate.ts';
+import { evaluateConditioning } from '../../src/evaluate/conditioning.ts';
 import { loadClassifier } from '../../src/platform/classifier.ts';
 import { STAT_KEYS } from '../../src/classify/stats.ts';
 import { runCli } from '../helpers/cli.ts';

@@ -2,8 +2,9 @@
  * `emopia classify FILE.mid...`: the emotion quadrant of each MIDI file with its four probabilities, from the
  * symbolic classifier in models/classifier (or `--model DIR|FILE`). `--json` prints one JSON array.
  *
- * A missing or corrupt classifier stops at once (one line, exit 1). A file that cannot be read or has no notes
- * gets one line on stderr and the others are still classified; the command then ends with exit 1.
+ * A missing or corrupt classifier stops at once (one line, exit 1). A file that cannot be read, has no notes, or
+ * fails in any other way gets one line on stderr (`--debug` adds the trace of an unexpected error) and the others
+ * are still classified; the command then ends with exit 1.
  */
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
@@ -38,7 +39,8 @@ export function register(program: Command): void {
     .option('--model <dir|file>', 'classifier folder (with classifier.json) or file', DEFAULT_CLASSIFIER_DIR)
     .option('--json', 'print a JSON array: {file, quadrant, probabilities, arousal, valence} or {file, error}')
     .option('--no-progress', 'no progress output')
-    .action((files: string[], opts: ClassifyCliOptions) => {
+    .action((files: string[], opts: ClassifyCliOptions, cmd: Command) => {
+      const debug = cmd.optsWithGlobals<{ debug?: boolean }>().debug === true;
       const model = loadClassifier(opts.model);
       const progress = opts.progress && files.length >= PROGRESS_FROM ? startProgress('classify', files.length, 'files') : null;
       const results: Array<Record<string, unknown>> = [];
@@ -54,10 +56,13 @@ export function register(program: Command): void {
             });
           } else process.stdout.write(`${line(file, c)}\n`);
         } catch (err) {
-          if (!(err instanceof InputError)) throw err;
+          // One file's failure, expected (InputError) or not, must not stop the others.
           failed++;
-          const msg = err.message.startsWith(file) ? err.message : `${file}: ${err.message}`;
-          process.stderr.write(`emopia: ${msg}\n`);
+          const why = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+          const msg = why.startsWith(file) ? why : `${file}: ${why}`;
+          const unexpected = !(err instanceof InputError);
+          if (unexpected && debug && err instanceof Error) process.stderr.write(`${err.stack ?? why}\n`);
+          process.stderr.write(`emopia: ${msg}${unexpected && !debug ? ' (run with --debug for details)' : ''}\n`);
           if (opts.json) results.push({ file, error: msg });
         }
         progress?.update(i + 1);

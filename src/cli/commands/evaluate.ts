@@ -13,7 +13,7 @@ import { resolveCheckpoint } from '../../platform/default_model.ts';
 import { midiToScore } from '../../music/midi_io.ts';
 import { emotionFromName } from '../../music/dataset.ts';
 import { listMidiFiles } from '../../platform/dataset.ts';
-import { evaluateConditioning, type EvaluationResult } from '../../classify/evaluate.ts';
+import { evaluateConditioning, type EvaluationResult } from '../../evaluate/conditioning.ts';
 import { QUADRANTS } from '../../classify/model.ts';
 import { DEFAULT_CLASSIFIER_DIR, loadClassifier } from '../../platform/classifier.ts';
 import { pieceStats, STAT_KEYS, STAT_LABELS, summarizeStats, type PieceStats, type StatKey, type StatSummary } from '../../classify/stats.ts';

@@ -50,8 +50,8 @@ function paddedTokens(lengths: number[], L: number, rng: Rng): number[][] {
 export function maskWalkthrough(opts: ExplainOptions): MaskWalkthrough {
   const { srcLengths, tgtLengths, dModel } = opts;
   const rng = new Rng(opts.seed);
-  const S = Math.max(...srcLengths);
-  const T = Math.max(...tgtLengths);
+  const S = srcLengths.reduce((m, n) => Math.max(m, n), -Infinity);
+  const T = tgtLengths.reduce((m, n) => Math.max(m, n), -Infinity);
   const B = srcLengths.length;
   const srcTokens = paddedTokens(srcLengths, S, rng);
   const tgtTokens = paddedTokens(tgtLengths, T, rng);
@@ -95,7 +95,7 @@ export function maskWalkthrough(opts: ExplainOptions): MaskWalkthrough {
 /** Right-aligned columns, one row per line, indented. */
 function matrix(rows: Array<Array<number | string>>, fmt: (v: number) => string, indent = '    '): string {
   const cells = rows.map((r) => r.map((v) => (typeof v === 'number' ? fmt(v) : v)));
-  const width = Math.max(...cells.flat().map((c) => c.length));
+  const width = cells.flat().reduce((m, c) => Math.max(m, c.length), -Infinity);
   return cells.map((r) => indent + r.map((c) => c.padStart(width)).join('  ')).join('\n');
 }
 

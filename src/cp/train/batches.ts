@@ -156,7 +156,7 @@ export function buildBatch(clips: readonly Clip[], refs: readonly WindowRef[], s
     return { w, len: 1 + end - start, midSong: start > 1 };
   });
   const B = samples.length;
-  const T = Math.max(...samples.map((s) => s.len - 1));
+  const T = samples.reduce((m, s) => Math.max(m, s.len - 1), -Infinity);
   const x = new Int32Array(B * T * F); // zeros: the EOS word pads
   const y = new Int32Array(B * T * F);
   const mask = new Float32Array(B * T);

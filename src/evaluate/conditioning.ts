@@ -1,26 +1,24 @@
 /**
  * How well a compound-word model follows the emotion asked for (issue 5): generate pieces for each requested
- * quadrant with src/cp/generate.ts, classify each with the symbolic classifier, and collect a confusion matrix
- * (rows = requested quadrant, columns = classified), the conditioning accuracy (4Q, arousal, valence) and the
- * musical statistics of the pieces per quadrant. No file system here; the caller supplies model and classifier.
+ * quadrant with src/cp/generate.ts, classify each with the symbolic classifier (src/classify/), and collect a
+ * confusion matrix (rows = requested quadrant, columns = classified), the conditioning accuracy (4Q, arousal,
+ * valence) and the musical statistics of the pieces per quadrant. No file system here; the caller supplies model
+ * and classifier. This sits above both the generator and the classifier, which know nothing of each other.
  *
  * Statistics are computed on the pieces as the compound words see them (`quantizedScore`), for generated and
  * real clips alike. A generated piece without notes cannot be classified: it is counted in `noNotes` of its row
  * and as a miss in the accuracies, so each row of `confusion` plus `noNotes` sums to the pieces generated.
  */
-import { InputError } from '../errors.ts';
 import { generateBatch, type GuidanceContrast } from '../cp/generate.ts';
 import type { CPTransformer } from '../cp/model.ts';
 import type { SamplingOverrides } from '../cp/sampling.ts';
 import { wordsToScore } from '../music/cp_tokenizer.ts';
-import type { Score } from '../music/score.ts';
 import type { Vocab } from '../music/vocab.ts';
 import { Rng } from '../random.ts';
-import { accuracy, fromProbs, type Accuracy } from './classify.ts';
-import { clipFeatures } from './features.ts';
-import { predictProba, QUADRANTS, type ClassifierJSON } from './model.ts';
-import { pieceStats, summarizeStats, type PieceStats, type StatKey, type StatSummary } from './stats.ts';
-import { quantizedScore } from './timing.ts';
+import { accuracy, type Accuracy } from '../classify/classify.ts';
+import { measure } from '../classify/measure.ts';
+import { QUADRANTS, type ClassifierJSON } from '../classify/model.ts';
+import { summarizeStats, type PieceStats, type StatKey, type StatSummary } from '../classify/stats.ts';
 
 export interface EvaluateOptions {
   /** Quadrants to request, 1..4 (default all four). */
@@ -107,19 +105,6 @@ export function evaluateConditioning(model: CPTransformer, vocab: Vocab, classif
     stats[`Q${q}`] = summarizeStats(pieces.filter((p) => p.requested === q && p.stats).map((p) => p.stats as PieceStats));
   });
   return { quadrants, perEmotion: opts.perEmotion, seed: opts.seed, confusion, noNotes, accuracy: conditioningAccuracy(pieces), stats, pieces };
-}
-
-/** Classification and statistics of one score on EMOPIA's grid; null when it has no note in range. */
-export function measure(classifier: ClassifierJSON, score: Score): { classified: 1 | 2 | 3 | 4; probs: number[]; stats: PieceStats } | null {
-  let q: Score;
-  try {
-    q = quantizedScore(score);
-  } catch (err) {
-    if (err instanceof InputError) return null; // no note in range
-    throw err;
-  }
-  const probs = predictProba(classifier, clipFeatures(q));
-  return { classified: fromProbs(probs).quadrant, probs, stats: pieceStats(q) };
 }
 
 /** Accuracy of the classified quadrants against the requested ones; pieces without notes count as misses. */
