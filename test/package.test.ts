@@ -132,7 +132,7 @@ test('package: npm pack, install into a new project, use from plain Node, the bi
     model.dispose();
     assert.deepEqual(got.words, Array.from(want.words), 'dist/ generates the same words as src/');
     assert.equal(got.midi, Buffer.from(wantMidi).toString('base64'), 'and the same MIDI bytes');
-    assert.ok(got.words.length > 8 * 4, 'the piece has words beyond the prime');
+    assert.ok(got.words.length > 8 * 4, 'the piece has words beyond the prompt');
 
     // 4. The installed bin (compiled JavaScript): help, version, and a generated file.
     const bin = join(app, 'node_modules/.bin/emopia');

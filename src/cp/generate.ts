@@ -25,7 +25,7 @@
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import {
-  FAMILIES, FAMILY_INDEX, N_FAMILIES, barWord, emotionWord, eosWord, parseEmotion,
+  FAMILIES, FAMILY_INDEX, N_FAMILIES, defaultPrompt, emotionWord, eosWord, parseEmotion,
   type Emotion, type EmotionName, type Family, type Vocab,
 } from '../music/vocab.ts';
 import { CPTransformer, NON_TYPE_FAMILIES } from './model.ts';
@@ -102,8 +102,8 @@ const valueOf = (vocab: Vocab, f: Family, word: ArrayLike<number>): unknown => v
  * and EOS) or, without them, a Bar word (EMOPIA's prompt).
  */
 export function promptFor(vocab: Vocab, emotion: Emotion | EmotionName, words?: ArrayLike<number>): number[][] {
+  if (!words || words.length === 0) return defaultPrompt(vocab, emotion);
   const out = [emotionWord(vocab, emotion)];
-  if (!words || words.length === 0) return [...out, barWord(vocab)];
   if (words.length % N_FAMILIES !== 0) throw new InputError('prompt', `expected a multiple of ${N_FAMILIES} integers, got ${words.length}`);
   const given: number[][] = [];
   for (let i = 0; i < words.length; i += N_FAMILIES) given.push(Array.from({ length: N_FAMILIES }, (_, j) => words[i + j] as number));
@@ -117,7 +117,7 @@ export function promptFor(vocab: Vocab, emotion: Emotion | EmotionName, words?: 
   if (given.length && type(given[0] as number[]) === 'Emotion') given.shift();
   while (given.length && type(given[given.length - 1] as number[]) === 'EOS') given.pop();
   if (given.some((w) => type(w) === 'Emotion' || type(w) === 'EOS')) throw new InputError('prompt', 'expected Emotion only first and EOS only last');
-  if (!given.length) return [...out, barWord(vocab)];
+  if (!given.length) return defaultPrompt(vocab, emotion);
   return [...out, ...given];
 }
 

@@ -9,7 +9,7 @@
  *                 size(f): number; sizes(): number[]; values(f); has(f, v); encode(f, value): number;
  *                 decode(f, index): VocabValue; encodeEvent(ev): number[]; decodeWord(word): CompoundEvent;
  *                 equals(other): boolean; id(): string | null }
- *   emotionWord(vocab, 1..4 | 'Q1'..'Q4'), barWord(vocab), eosWord(vocab), primeWords(vocab, emotion): number[] (8 each)
+ *   emotionWord(vocab, 1..4 | 'Q1'..'Q4'), barWord(vocab), eosWord(vocab), defaultPrompt(vocab, emotion): number[] (8 each)
  *   typeAllowedValues(vocab): Record<WordType, Record<Family, number[]>>   allowed value indices per type
  *   checkWords(vocab, words): string[]                                     layout problems, [] when well formed
  *   midiToScore(bytes, what?): Score; readMidi(bytes, what?): {score, info}; scoreToMidi(score): Uint8Array

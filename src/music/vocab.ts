@@ -268,7 +268,7 @@ export function eosWord(vocab: Vocab): number[] {
   return vocab.encodeEvent(makeEvent('EOS'));
 }
 
-/** The two words EMOPIA primes generation with: the Emotion word, then a Bar word. */
-export function primeWords(vocab: Vocab, emotion: Emotion | EmotionName): number[][] {
+/** The prompt EMOPIA starts generation from: the Emotion word, then a Bar word. */
+export function defaultPrompt(vocab: Vocab, emotion: Emotion | EmotionName): number[][] {
   return [emotionWord(vocab, emotion), barWord(vocab)];
 }

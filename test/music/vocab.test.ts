@@ -10,7 +10,7 @@ import {
   emotionWord,
   eosWord,
   makeEvent,
-  primeWords,
+  defaultPrompt,
   roundHalfEven,
   tempoBin,
   typeAllowedValues,
@@ -49,7 +49,7 @@ test('special words built by name', () => {
   assert.deepEqual(emotionWord(grid, 'Q3'), [0, 0, 0, 1, 0, 0, 0, 3]);
   assert.deepEqual(barWord(grid), [0, 0, 1, 2, 0, 0, 0, 0]);
   assert.deepEqual(eosWord(grid), [0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(primeWords(grid, 2), [[0, 0, 0, 1, 0, 0, 0, 2], [0, 0, 1, 2, 0, 0, 0, 0]]);
+  assert.deepEqual(defaultPrompt(grid, 2), [[0, 0, 0, 1, 0, 0, 0, 2], [0, 0, 1, 2, 0, 0, 0, 0]]);
   assert.throws(() => emotionWord(grid, 'Q5' as 'Q1'), /expected Q1, Q2, Q3 or Q4, got 'Q5'/);
 });
 
