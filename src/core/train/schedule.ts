@@ -15,12 +15,16 @@ export interface ScheduleConfig {
   warmup: number;
 }
 
+/** The linear warm-up's rate at 1-based update t, or null once the warm-up is over. */
+function warmupRate(t: number, cfg: ScheduleConfig): number | null {
+  const w = Math.max(cfg.warmup, 0);
+  return t <= w ? (cfg.peakLr * t) / w : null;
+}
+
 /** Warm-up then inverse-sqrt: the rate for the update with 0-based index `step` (the first update is step 0). */
 export function learningRate(step: number, cfg: ScheduleConfig): number {
   const t = step + 1;
-  const w = Math.max(cfg.warmup, 0);
-  if (t <= w) return (cfg.peakLr * t) / w;
-  return cfg.peakLr * Math.sqrt(Math.max(w, 1) / t);
+  return warmupRate(t, cfg) ?? cfg.peakLr * Math.sqrt(Math.max(cfg.warmup, 1) / t);
 }
 
 export interface CosineScheduleConfig extends ScheduleConfig {
@@ -33,8 +37,9 @@ export interface CosineScheduleConfig extends ScheduleConfig {
 /** Warm-up then cosine decay to `finalLr`: the rate for the update with 0-based index `step`. */
 export function cosineLearningRate(step: number, cfg: CosineScheduleConfig): number {
   const t = step + 1;
+  const warm = warmupRate(t, cfg);
+  if (warm !== null) return warm;
   const w = Math.max(cfg.warmup, 0);
-  if (t <= w) return (cfg.peakLr * t) / w;
   const progress = Math.min(1, (t - w) / Math.max(1, cfg.steps - w)); // 0 .. 1
   return cfg.finalLr + (cfg.peakLr - cfg.finalLr) * 0.5 * (1 + Math.cos(Math.PI * progress));
 }
