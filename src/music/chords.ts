@@ -142,10 +142,16 @@ function chordsPerWindow(tp: Timepoints, window: number, maxTick: number) {
   return out;
 }
 
-/** One chord per beat (chorder's `dechord`), from tick 0 to the end of the last note. */
-export function chordsPerBeat(notes: readonly Note[]): Array<Chord | null> {
+/**
+ * One chord per beat (chorder's `dechord`), from tick 0 to the end of the last note, or only the beats before
+ * `until` (rounded up to a pair of beats) when that is earlier: the chords of those beats are the same either way,
+ * and a note held for millions of beats costs nothing past the part of the piece that is used.
+ */
+export function chordsPerBeat(notes: readonly Note[], until = Infinity): Array<Chord | null> {
   const B = GRID.ticksPerBeat;
-  const maxTick = notes.reduce((m, n) => Math.max(m, n.end), 0);
+  // Whole pairs of beats, so the pairing of 1-beat and 2-beat windows below is the one of the full walk.
+  const limit = Math.ceil(Math.max(0, until) / (2 * B)) * 2 * B;
+  const maxTick = Math.min(limit, notes.reduce((m, n) => Math.max(m, n.end), 0));
   const tp = timepoints(notes);
   const one = chordsPerWindow(tp, B, maxTick);
   const two = chordsPerWindow(tp, 2 * B, maxTick).map((c) => ({ chord: c.chord, score: c.score / 2 }));
@@ -169,11 +175,11 @@ export function chordName(chord: Chord | null): string {
 const sameChord = (a: Chord | null, b: Chord | null) =>
   a === b || (a !== null && b !== null && a.root === b.root && a.quality === b.quality && a.bass === b.bass);
 
-/** Chord markers as CP's analyzer writes them: one per beat, consecutive repeats merged. */
-export function recogniseChords(notes: readonly Note[]): ChordMarker[] {
+/** Chord markers as CP's analyzer writes them: one per beat, consecutive repeats merged (beats before `until`). */
+export function recogniseChords(notes: readonly Note[], until = Infinity): ChordMarker[] {
   const out: ChordMarker[] = [];
   let prev: Chord | null | undefined;
-  chordsPerBeat(notes).forEach((c, i) => {
+  chordsPerBeat(notes, until).forEach((c, i) => {
     if (prev !== undefined && sameChord(prev, c)) return;
     prev = c;
     out.push({ tick: i * GRID.ticksPerBeat, text: chordName(c), chord: c });

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeDirAtomic } from '../io/atomic.ts';
-import { readJsonInput } from '../io/read.ts';
+import { readInputFile, readJsonInput } from '../io/read.ts';
 import type { TokenizeOptions } from './cp_tokenizer.ts';
 import {
   encodeFile,
@@ -21,7 +21,7 @@ import {
   type DatasetIndex,
   type EncodedFile,
 } from './dataset.ts';
-import type { ReadMidiOptions } from './midi_io.ts';
+import { DEFAULT_MAX_MIDI_BYTES, type ReadMidiOptions } from './midi_io.ts';
 import { FAMILIES, N_FAMILIES, Vocab } from './vocab.ts';
 
 /** Every .mid/.midi file under `dir`, sorted by relative path. */
@@ -45,12 +45,16 @@ export function listMidiFiles(dir: string): string[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** A file's bytes; an unreadable file (permissions, a race with a delete) is bad input, so the build skips it. */
-function readSource(path: string, source: string): Uint8Array {
+/**
+ * A file's bytes, read no further than the size limit; an unreadable or too large file (permissions, a race with
+ * a delete, a FIFO named .mid) is bad input, so the build skips it. Errors name `source`.
+ */
+function readSource(path: string, source: string, maxBytes = DEFAULT_MAX_MIDI_BYTES): Uint8Array {
   try {
-    return readFileSync(path);
+    return readInputFile(path, { maxBytes });
   } catch (err) {
-    throw new InputError(source, `cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    if (err instanceof InputError && err.message.startsWith(`${path}: `)) throw new InputError(source, err.message.slice(path.length + 2));
+    throw err;
   }
 }
 
@@ -91,7 +95,7 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
   files.forEach((path, i) => {
     const source = relative(midiDir, path);
     try {
-      encoded.push({ ...encodeFile(readSource(path, source), source, opts, grid), source });
+      encoded.push({ ...encodeFile(readSource(path, source, opts.maxBytes), source, opts, grid), source });
     } catch (err) {
       skip(source, err);
     }

@@ -2,9 +2,15 @@
 import { InputError, UsageError } from '../../errors.ts';
 import { readInputFile, readJsonInput } from '../../io/read.ts';
 import { FAMILIES, N_FAMILIES, Vocab, parseEmotion, type Emotion } from '../../music/index.ts';
+import { DEFAULT_MAX_MIDI_BYTES } from '../../music/midi_io.ts';
 
-/** A user's input file, with a one-line InputError when it cannot be read (see io/read.ts). */
-export const readInput = readInputFile;
+/**
+ * A user's MIDI file, with a one-line InputError when it cannot be read (see io/read.ts); reading stops at the
+ * MIDI size limit (32 MiB), so a FIFO or a device never fills the memory.
+ */
+export function readInput(path: string): Uint8Array {
+  return readInputFile(path, { maxBytes: DEFAULT_MAX_MIDI_BYTES });
+}
 
 /** A user's JSON file, parsed, with one-line errors (see io/read.ts). */
 export const readJsonFile = readJsonInput;
