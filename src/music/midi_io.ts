@@ -10,7 +10,8 @@
  * Writing: format 1, a tempo/marker track and one piano track (program 0), 480 ticks per beat. Notes of one pitch
  * that overlap (EMOPIA's words allow it) are spread over channels, so that reading the file back gives them all.
  */
-import { parseMidi, writeMidi, type MidiData, type MidiEvent } from 'midi-file';
+import { writeMidi, type MidiData, type MidiEvent } from 'midi-file';
+import { parseSmf, type SmfEvent } from './smf.ts';
 import { InputError } from '../errors.ts';
 import { emptyScore, sortNotes, type Note, type Score } from './score.ts';
 
@@ -76,14 +77,8 @@ export function readMidi(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOptions
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MIDI_BYTES;
   if (bytes.length > maxBytes) throw new InputError(what, `file too large: ${bytes.length} bytes, the limit is ${maxBytes}`);
   checkStructure(bytes, what);
-  let data: MidiData;
-  try {
-    data = parseMidi(bytes);
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new InputError(what, `corrupt MIDI data: ${msg}`);
-  }
-  const tpb = data.header.ticksPerBeat ?? 0;
+  const data = parseSmf(bytes, what);
+  const tpb = data.division;
   const scale = 480 / tpb;
   const score = emptyScore();
   const info: MidiReadInfo = { sourceTicksPerBeat: tpb, tracks: data.tracks.length, drumNotesDropped: 0, restrikes: 0, unterminated: 0 };
@@ -103,7 +98,7 @@ export function midiToScore(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOpti
   return readMidi(bytes, what, opts).score;
 }
 
-function readTrack(events: MidiEvent[], scale: number, score: Score, notes: Note[], info: MidiReadInfo): void {
+function readTrack(events: SmfEvent[], scale: number, score: Score, notes: Note[], info: MidiReadInfo): void {
   let tick = 0;
   // Sounding notes by channel*128+pitch, and the tick at which a re-strike ended the previous one.
   const open = new Map<number, Note>();

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError, buildDataset, chordsPerBeat, encodeFile, midiToScore, recogniseChords, type Note } from '../../src/index.ts';
+import { InputError, buildDataset, chordsPerBeat, encodeFile, midiToScore, recogniseChords, scoreToEvents, type Note } from '../../src/index.ts';
 import { readInputFile } from '../../src/io/read.ts';
 import { runCli } from '../helpers/cli.ts';
 import { chord, midiBytes } from './_midi.ts';
@@ -36,7 +36,8 @@ test('chords up to a tick are the prefix of the full walk, pairs of beats includ
   // Eight bars of changing triads with some long notes, so the 1-beat/2-beat pairing matters.
   const notes: Note[] = [];
   const roots = [60, 65, 67, 62, 57, 64, 60, 67];
-  roots.forEach((r, b) => notes.push(...chord([r, r + 4, r + 7], b * 1920, b * 1920 + 1440, 70), ...chord([r + 3], b * 1920 + 480, b * 1920 + 960)));
+  const asNotes = (xs: ReturnType<typeof chord>): Note[] => xs.map((n) => ({ pitch: n.pitch, start: n.start, end: n.end, velocity: n.velocity ?? 80 }));
+  roots.forEach((r, b) => notes.push(...asNotes(chord([r, r + 4, r + 7], b * 1920, b * 1920 + 1440, 70)), ...asNotes(chord([r + 3], b * 1920 + 480, b * 1920 + 960))));
   notes.push({ pitch: 36, start: 0, end: 8 * 1920, velocity: 60 });
   const full = chordsPerBeat(notes);
   const fullMarkers = recogniseChords(notes);
@@ -47,6 +48,38 @@ test('chords up to a tick are the prefix of the full walk, pairs of beats includ
     assert.deepEqual(recogniseChords(notes, until), fullMarkers.filter((m) => m.tick < beats * 480), `markers until ${until}`);
   }
   assert.ok(new Set(fullMarkers.map((m) => m.text)).size >= 4, 'the piece has chords to compare');
+});
+
+test('a walk from a later beat gives the full walk\'s markers after it, and the chord in force at its start', () => {
+  const notes: Note[] = [];
+  [60, 65, 67, 62, 57, 64, 60, 67].forEach((r, b) => notes.push(...[r, r + 4, r + 7].map((pitch) => ({ pitch, start: b * 1920 + (b % 3) * 480, end: b * 1920 + 1920, velocity: 70 }))));
+  const full = recogniseChords(notes);
+  const beats = chordsPerBeat(notes);
+  for (const from of [960, 1920, 2880, 5760, 9600]) {
+    const part = recogniseChords(notes, Infinity, from);
+    assert.equal(part[0]!.tick, from);
+    assert.equal(part[0]!.text, full.filter((m) => m.tick <= from).at(-1)!.text, `state at ${from}`);
+    assert.deepEqual(part.slice(1), full.filter((m) => m.tick > from), `markers after ${from}`);
+    assert.deepEqual(chordsPerBeat(notes, Infinity, from), beats.slice(from / 480));
+  }
+});
+
+test('a piece after 2^28 empty beats encodes at once, to the words of the same piece at the start', () => {
+  // At 2 ticks per beat: C major for 2 beats, A minor for 2, a D for 4; 2^28 beats are 2^29 ticks, reached
+  // through text events every 2^27 ticks (a delta-time has at most 28 bits).
+  const piece = (shift: number) =>
+    midiBytes(
+      [{ notes: [...chord([60, 64, 67], shift, shift + 4), ...chord([57, 60, 64], shift + 4, shift + 8), { pitch: 50, start: shift + 8, end: shift + 16 }], events: [1, 2, 3].map((k) => ({ tick: (k * shift) / 4, event: { deltaTime: 0, type: 'text', text: 'x', meta: true } as const })) }],
+      { ticksPerBeat: 2 },
+    );
+  const near = encodeFile(piece(0), 'near.mid');
+  for (const shift of [24, 2 ** 29]) {
+    const e = encodeFile(piece(shift), 'x.mid');
+    assert.deepEqual(Array.from(e.words), Array.from(near.words), `shift ${shift}`);
+    assert.equal(e.stats.leadingBarsRemoved, shift / 8);
+  }
+  const texts = scoreToEvents(midiToScore(piece(0), 'near.mid')).events.map((ev) => ev.chord);
+  assert.ok(texts.includes('C_M') && texts.includes('A_m'), `chords recognised: ${texts.join(' ')}`);
 });
 
 test('reading stops at the size limit: a regular file by its size, a device or FIFO while reading', () => {
