@@ -17,6 +17,7 @@ parentPort.on('message', async ({ id, job }) => {
     parentPort.postMessage({ id, ok: false, ms: 0, phase: 'prepare', error: describe(err) });
     return;
   }
+  parentPort.postMessage({ id, running: true }); // the time limit starts now
   const t0 = performance.now();
   try {
     const result = await handler.run(input);

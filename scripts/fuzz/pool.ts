@@ -4,7 +4,8 @@
  * verdict, starts a fresh worker and goes on with the next job.
  *
  * A handler module (a URL) exports `run(input)` and may export `init(data)` (once per worker) and `prepare(job)`
- * (before each job, not timed). Whatever `run` returns is the job's result; whatever it throws is an error.
+ * (before each job: not counted in the job's time limit, but stopped after a minute). Whatever `run` returns is
+ * the job's result; whatever it throws is an error.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -33,6 +34,8 @@ interface Slot {
 }
 
 const BOOT = new URL('./boot.mjs', import.meta.url);
+/** How long a handler's `prepare` may take before the job is stopped as a timeout. */
+const PREPARE_LIMIT_MS = 60_000;
 
 function startWorker(opts: PoolOptions): Slot {
   const worker = new Worker(BOOT, {
@@ -58,7 +61,7 @@ function startWorker(opts: PoolOptions): Slot {
 /** Runs one job on a slot; settles with its verdict. The slot is unusable afterwards unless the verdict is done/error. */
 function runOn(slot: Slot, id: number, job: unknown, timeLimitMs: number): Promise<Verdict> {
   const { worker } = slot;
-  const t0 = Date.now();
+  let t0 = Date.now();
   return new Promise<Verdict>((resolve) => {
     let settled = false;
     const finish = (v: Verdict) => {
@@ -70,8 +73,15 @@ function runOn(slot: Slot, id: number, job: unknown, timeLimitMs: number): Promi
       worker.off('exit', onExit);
       resolve(v);
     };
-    const onMessage = (m: { id: number; ok: boolean; ms: number; result?: unknown; phase?: 'prepare' | 'run'; error?: { name: string; message: string; stack?: string } }) => {
+    const onMessage = (m: { id: number; running?: boolean; ok: boolean; ms: number; result?: unknown; phase?: 'prepare' | 'run'; error?: { name: string; message: string; stack?: string } }) => {
       if (m.id !== id) return;
+      if (m.running) {
+        // The case is built: its own time limit starts.
+        clearTimeout(timer);
+        t0 = Date.now();
+        timer = setTimeout(stop, timeLimitMs);
+        return;
+      }
       finish(m.ok ? { kind: 'done', ms: m.ms, result: m.result } : { kind: 'error', ms: m.ms, phase: m.phase ?? 'run', error: m.error ?? { name: '?', message: '?' } });
     };
     const onError = (err: Error & { code?: string }) => {
@@ -79,10 +89,12 @@ function runOn(slot: Slot, id: number, job: unknown, timeLimitMs: number): Promi
       finish(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? { kind: 'oom', ms } : { kind: 'died', ms, message: `${err.name}: ${err.message}` });
     };
     const onExit = (code: number) => finish({ kind: 'died', ms: Date.now() - t0, message: `worker exited with code ${code}` });
-    const timer = setTimeout(() => {
+    const stop = () => {
       finish({ kind: 'timeout', ms: Date.now() - t0 });
       void worker.terminate();
-    }, timeLimitMs);
+    };
+    // Building a case (the handler's `prepare`) is not timed, but may not take forever either.
+    let timer = setTimeout(stop, timeLimitMs + PREPARE_LIMIT_MS);
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);
