@@ -1,7 +1,8 @@
 /**
  * MIDI bytes <-> Score (after magenta-js `core/midi_io.ts`). Knows nothing of tokens.
  *
- * Reading merges every non-drum track and channel into one piano part, rescales ticks to 480 per beat, and keeps
+ * Reading (the bytes parsed by our strict reader, smf.ts, after the chunk structure is checked here) merges every
+ * non-drum track and channel into one piano part, rescales ticks to 480 per beat, and keeps
  * tempo changes, time signatures, markers and sustain-pedal events. Drum notes (channel 10) are dropped and
  * counted. Note pairing: a note-on for a pitch that is already sounding on that channel ends the sounding note
  * there (a re-strike); a note-off with nothing sounding is ignored; notes still sounding at the end of their
