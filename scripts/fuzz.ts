@@ -59,6 +59,7 @@ if (values.case !== undefined) {
   process.exit(0);
 }
 
+const t0 = Date.now();
 const report = await runCampaign({
   n: int('n'),
   seed: int('seed'),
@@ -67,9 +68,13 @@ const report = await runCampaign({
   timeLimitMs: int('time-limit-ms'),
   heapMb: int('heap-mb'),
   clipFiles,
-  onProgress: (done, n) => {
-    if (done % 500 === 0 || done === n) process.stderr.write(`fuzz: ${done}/${n}\n`);
+  onProgress: (done, n, failures) => {
+    if (done % 250 === 0 || done === n) {
+      const count = (k: string) => failures.filter((f) => f.kind === k).length;
+      process.stderr.write(`fuzz: ${done}/${n} cases, ${((Date.now() - t0) / 1000).toFixed(0)} s: ${count('crash')} crashes, ${count('slow')} slow, ${count('timeout')} timeouts, ${count('oom')} out of memory\n`);
+    }
   },
+  onFailure: (f) => process.stderr.write(`fuzz: ${f.kind.toUpperCase()} ${f.what}: ${f.detail}\n`),
 });
 process.stdout.write(values.json ? `${JSON.stringify(report, null, 1)}\n` : formatReport(report));
 if (values.save) {

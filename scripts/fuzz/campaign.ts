@@ -22,8 +22,10 @@ export interface CampaignOptions {
   clipFiles: string[];
   /** Notes of the biggest track a case may add (default 200k; a short run may want fewer). */
   bigTrack?: number;
-  /** Called after each case with the count done. */
-  onProgress?: (done: number, n: number) => void;
+  /** Called after each case with the count done and the failures so far. */
+  onProgress?: (done: number, n: number, failures: readonly Failure[]) => void;
+  /** Called for each failure as it happens. */
+  onFailure?: (f: Failure) => void;
 }
 
 export interface Failure {
@@ -78,14 +80,16 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   let totalMax = 0;
   let done = 0;
   const t0 = Date.now();
-  const fail = (kind: Failure['kind'], plan: CasePlan, ms: number, detail: string, stack?: string) =>
-    failures.push({ kind, plan, what: describePlan(plan), ms, detail, ...(stack ? { stack } : {}) });
+  const fail = (kind: Failure['kind'], plan: CasePlan, ms: number, detail: string, stack?: string) => {
+    const f: Failure = { kind, plan, what: describePlan(plan), ms, detail, ...(stack ? { stack } : {}) };
+    failures.push(f);
+    opts.onFailure?.(f);
+  };
   await runPool(
     plans,
     { handler: new URL('./midi_handler.ts', import.meta.url), init: { clipFiles: opts.clipFiles, bigTrack: opts.bigTrack }, workers: opts.workers, timeLimitMs: opts.timeLimitMs, heapMb: opts.heapMb },
     (plan, _i, v: Verdict) => {
       done++;
-      opts.onProgress?.(done, opts.n);
       if (v.kind === 'timeout') fail('timeout', plan, v.ms, `stopped after ${v.ms} ms`);
       else if (v.kind === 'oom') fail('oom', plan, v.ms, `worker out of memory (heap limit ${opts.heapMb} MiB)`);
       else if (v.kind === 'died') fail('crash', plan, v.ms, `worker died: ${v.message}`);
@@ -110,12 +114,13 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
           }
         }
       }
+      opts.onProgress?.(done, opts.n, failures);
     },
   );
   times.sort((a, b) => a - b);
   const pct = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? 0;
   const count = (k: Failure['kind']) => failures.filter((f) => f.kind === k).length;
-  const { onProgress: _p, clipFiles, ...rest } = opts;
+  const { onProgress: _p, onFailure: _f, clipFiles, ...rest } = opts;
   return {
     options: { ...rest, clips: clipFiles.length },
     cases: opts.n,
