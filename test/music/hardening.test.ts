@@ -153,7 +153,7 @@ test('dataset build replaces only a new, empty or dataset folder; a user folder 
   }
 });
 
-test('encode/decode refuse to write over their own input (exit 2), by path or through a link; dataset build into the input exit 1', async () => {
+test('encode/decode/generate refuse to write over their own input (exit 2), by path or through a link; dataset build into the input exit 1', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'emopia-self-'));
   try {
     const mid = join(dir, 'x.mid');
@@ -174,6 +174,10 @@ test('encode/decode refuse to write over their own input (exit 2), by path or th
     assert.match(dec.stderr, /^emopia: --output: .* is the input file/);
     assert.deepEqual(readFileSync(join(dir, 'x.json')), json);
 
+    const gen = await runCli(['generate', '--emotion', 'Q1', '--prompt', mid, '-o', join(dir, 'link.mid')]);
+    assert.equal(gen.code, 2, gen.stderr);
+    assert.match(gen.stderr, /^emopia: --output: .*link\.mid' is the input file '.*x\.mid'; writing it would overwrite the input/);
+
     const build = await runCli(['dataset', 'build', dir, '-o', dir]);
     assert.equal(build.code, 1, build.stderr);
     assert.match(build.stderr, /^emopia: .*: not empty \(\d+ entries, e\.g\. '.*'\) and not a dataset; building would replace the whole folder/);
@@ -181,5 +185,26 @@ test('encode/decode refuse to write over their own input (exit 2), by path or th
     assert.deepEqual(new Uint8Array(readFileSync(mid)), bytes);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one poisoned file does not lose a dataset build: the held note encodes, a corrupt file is skipped with its reason', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'emopia-poison-'));
+  try {
+    const input = join(root, 'midi');
+    mkdirSync(input);
+    writeFileSync(join(input, 'Q1_a_0.mid'), clip(60));
+    writeFileSync(join(input, 'Q2_held_0.mid'), heldNoteFile());
+    const cut = heldNoteFile().slice(0, 30);
+    cut[21] = 30 - 22; // a consistent chunk length, so the cut falls inside an event
+    writeFileSync(join(input, 'Q3_cut_0.mid'), cut);
+    const skips: string[] = [];
+    const { index } = await buildDataset(input, join(root, 'ds'), { onSkip: (file, reason) => skips.push(`${file}: ${reason}`) });
+    assert.deepEqual(index.clips.map((c) => c.name), ['Q1_a_0', 'Q2_held_0']);
+    assert.deepEqual(skips, ['Q3_cut_0.mid: corrupt MIDI data in track 0: the event runs past the end of its track chunk (event at byte 26)']);
+    assert.equal(index.summary.skipped, 1);
+    assert.deepEqual(index.skipped, [{ file: 'Q3_cut_0.mid', reason: skips[0]!.slice('Q3_cut_0.mid: '.length) }]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
