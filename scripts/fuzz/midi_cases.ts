@@ -254,7 +254,7 @@ function mutateBytes(bytes: Uint8Array, m: ByteMutation, rng: Rng): Uint8Array {
       return b;
     case 'metaLength': {
       // A meta event whose length runs past its chunk: FF 01 followed by a 4-byte length.
-      const i = 22 + rng.nextInt(Math.max(1, b.length - 22));
+      const i = Math.min(b.length, 22 + rng.nextInt(Math.max(1, b.length - 22)));
       const lie = [0xff, 0x01, 0x8f, 0xff, 0xff, 0x7f];
       const out = new Uint8Array(b.length + lie.length);
       out.set(b.subarray(0, i));
