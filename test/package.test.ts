@@ -143,7 +143,7 @@ test('package: npm pack, install into a new project, use from plain Node, the bi
     run(bin, ['generate', '--emotion', 'Q4', '--max-words', '16', '--seed', '3', '--no-progress', '-o', 'calm.mid'], app);
     assert.equal(readFileSync(join(app, 'calm.mid')).subarray(0, 4).toString('latin1'), 'MThd', 'emopia generate wrote a MIDI file');
     const bad = spawnSync(bin, ['generate', '--emotion', 'Q9', '-o', 'x.mid'], { cwd: app, encoding: 'utf8' });
-    assert.equal(bad.status, 1, 'a bad emotion exits 1');
+    assert.equal(bad.status, 2, 'a bad emotion is a usage error: exit 2');
     assert.match(bad.stderr, /^emopia: .+/);
     assert.ok(!existsSync(join(app, 'x.mid')));
 

@@ -41,3 +41,34 @@ export function parseBackend(value: string): BackendName {
   }
   return value as BackendName;
 }
+
+/** A quadrant the user asks for: 1..4 for Q1..Q4. */
+export type Quadrant = 1 | 2 | 3 | 4;
+
+function quadrantOf(value: string): Quadrant | null {
+  const m = /^Q([1-4])$/i.exec(value.trim());
+  return m ? (Number(m[1]) as Quadrant) : null;
+}
+
+/**
+ * `--emotion Q1..Q4` (any case). Every command parses it here, so a bad value is the same usage error (exit 2)
+ * everywhere.
+ */
+export function parseEmotionOption(value: string): Quadrant {
+  const q = quadrantOf(value);
+  if (q === null) throw new UsageError('--emotion', `expected Q1, Q2, Q3 or Q4, got '${value}'`);
+  return q;
+}
+
+/** A comma-separated list of quadrants ("Q1,q3" -> [1, 3], repeats dropped); UsageError naming `--<name>`. */
+export function parseEmotionList(name: string) {
+  return (value: string): Quadrant[] => {
+    const out: Quadrant[] = [];
+    for (const raw of value.split(',')) {
+      const q = quadrantOf(raw);
+      if (q === null) throw new UsageError(`--${name}`, `expected quadrant names Q1, Q2, Q3 or Q4 separated by commas, got '${raw.trim()}'`);
+      if (!out.includes(q)) out.push(q);
+    }
+    return out;
+  };
+}

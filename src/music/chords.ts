@@ -136,19 +136,27 @@ export function chordOf(notes: readonly Note[], start: number, end: number): { c
   return { chord: bass === null ? null : { root, quality, bass }, score: best };
 }
 
-function chordsPerWindow(tp: Timepoints, window: number, maxTick: number) {
+function chordsPerWindow(tp: Timepoints, window: number, from: number, maxTick: number) {
   const out: Array<{ chord: Chord | null; score: number }> = [];
-  for (let t = 0; t < maxTick; t += window) out.push(chordOf(notesIn(tp, t, t + window), t, t + window));
+  for (let t = from; t < maxTick; t += window) out.push(chordOf(notesIn(tp, t, t + window), t, t + window));
   return out;
 }
 
-/** One chord per beat (chorder's `dechord`), from tick 0 to the end of the last note. */
-export function chordsPerBeat(notes: readonly Note[]): Array<Chord | null> {
+/**
+ * One chord per beat (chorder's `dechord`), from tick 0 to the end of the last note. `from` and `until` limit the
+ * walk to the beats between them (rounded out to whole pairs of beats, so that the pairing of 1-beat and 2-beat
+ * windows is the one of the full walk): the chords of those beats are the same either way, and a note held for
+ * millions of beats, or a piece that starts after millions of empty ones, costs nothing outside them. Element i
+ * of the result is the chord of beat `firstBeat(from) + i`.
+ */
+export function chordsPerBeat(notes: readonly Note[], until = Infinity, from = 0): Array<Chord | null> {
   const B = GRID.ticksPerBeat;
-  const maxTick = notes.reduce((m, n) => Math.max(m, n.end), 0);
+  const start = firstBeat(from) * B;
+  const limit = Math.ceil(Math.max(0, until) / (2 * B)) * 2 * B;
+  const maxTick = Math.min(limit, notes.reduce((m, n) => Math.max(m, n.end), 0));
   const tp = timepoints(notes);
-  const one = chordsPerWindow(tp, B, maxTick);
-  const two = chordsPerWindow(tp, 2 * B, maxTick).map((c) => ({ chord: c.chord, score: c.score / 2 }));
+  const one = chordsPerWindow(tp, B, start, maxTick);
+  const two = chordsPerWindow(tp, 2 * B, start, maxTick).map((c) => ({ chord: c.chord, score: c.score / 2 }));
   const out: Array<Chord | null> = [];
   two.forEach((pair, i) => {
     const prev = one[2 * i] ?? { chord: null, score: -1 };
@@ -161,6 +169,11 @@ export function chordsPerBeat(notes: readonly Note[]): Array<Chord | null> {
   return out;
 }
 
+/** The first beat of a walk from tick `from`: the even beat at or before it (pairs of beats start at even beats). */
+function firstBeat(from: number): number {
+  return Math.max(0, Math.floor(from / (2 * GRID.ticksPerBeat)) * 2);
+}
+
 /** The chord value of the vocabulary (`C_M`, ...; `N_N` for no chord). */
 export function chordName(chord: Chord | null): string {
   return chord === null ? NO_CHORD : chordValue(chord.root, chord.quality);
@@ -169,14 +182,19 @@ export function chordName(chord: Chord | null): string {
 const sameChord = (a: Chord | null, b: Chord | null) =>
   a === b || (a !== null && b !== null && a.root === b.root && a.quality === b.quality && a.bass === b.bass);
 
-/** Chord markers as CP's analyzer writes them: one per beat, consecutive repeats merged. */
-export function recogniseChords(notes: readonly Note[]): ChordMarker[] {
+/**
+ * Chord markers as CP's analyzer writes them: one per beat, consecutive repeats merged. With `from`/`until`, only
+ * the beats between them are walked (see `chordsPerBeat`), and the first of them always gets a marker: the chord in
+ * force there, which the full walk may have marked earlier.
+ */
+export function recogniseChords(notes: readonly Note[], until = Infinity, from = 0): ChordMarker[] {
   const out: ChordMarker[] = [];
+  const first = firstBeat(from);
   let prev: Chord | null | undefined;
-  chordsPerBeat(notes).forEach((c, i) => {
+  chordsPerBeat(notes, until, from).forEach((c, i) => {
     if (prev !== undefined && sameChord(prev, c)) return;
     prev = c;
-    out.push({ tick: i * GRID.ticksPerBeat, text: chordName(c), chord: c });
+    out.push({ tick: (first + i) * GRID.ticksPerBeat, text: chordName(c), chord: c });
   });
   return out;
 }

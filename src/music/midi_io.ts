@@ -1,7 +1,8 @@
 /**
  * MIDI bytes <-> Score (after magenta-js `core/midi_io.ts`). Knows nothing of tokens.
  *
- * Reading merges every non-drum track and channel into one piano part, rescales ticks to 480 per beat, and keeps
+ * Reading (the bytes parsed by our strict reader, smf.ts, after the chunk structure is checked here) merges every
+ * non-drum track and channel into one piano part, rescales ticks to 480 per beat, and keeps
  * tempo changes, time signatures, markers and sustain-pedal events. Drum notes (channel 10) are dropped and
  * counted. Note pairing: a note-on for a pitch that is already sounding on that channel ends the sounding note
  * there (a re-strike); a note-off with nothing sounding is ignored; notes still sounding at the end of their
@@ -10,7 +11,8 @@
  * Writing: format 1, a tempo/marker track and one piano track (program 0), 480 ticks per beat. Notes of one pitch
  * that overlap (EMOPIA's words allow it) are spread over channels, so that reading the file back gives them all.
  */
-import { parseMidi, writeMidi, type MidiData, type MidiEvent } from 'midi-file';
+import { writeMidi, type MidiData, type MidiEvent } from 'midi-file';
+import { parseSmf, type SmfEvent } from './smf.ts';
 import { InputError } from '../errors.ts';
 import { emptyScore, sortNotes, type Note, type Score } from './score.ts';
 
@@ -71,52 +73,13 @@ function checkStructure(bytes: Uint8Array, what: string): void {
   if (tracks < declared) throw new InputError(what, `truncated: header declares ${declared} tracks, found ${tracks}`);
 }
 
-/**
- * midi-file turns the bytes of a text event into a string with one function argument per byte
- * (`String.fromCharCode.apply`), which overflows the stack from about 125k bytes, so a valid file with a long
- * lyric or text event could not be read. It reads through `slice` alone: a chunk is a slice of the file, an
- * event's bytes a slice of its chunk. `FileBytes` hands out chunks as `EventBytes`, whose slices stop after
- * MAX_EVENT_BYTES: a longer text, lyric, marker or sysex keeps its first 64 KiB (nothing this library reads is
- * that long); every other slice is what a plain Uint8Array would give.
- */
-const MAX_EVENT_BYTES = 65536;
-
-/** Byte offset and length of slice(start, end) of `bytes`, at most `cap` long (start and end >= 0, as midi-file gives). */
-function sliceRange(bytes: Uint8Array<ArrayBuffer>, start: number, end: number, cap: number): [number, number] {
-  const from = Math.min(Math.max(0, start), bytes.length);
-  const to = Math.max(from, Math.min(end, bytes.length, from + cap));
-  return [bytes.byteOffset + from, to - from];
-}
-
-class EventBytes extends Uint8Array<ArrayBuffer> {
-  override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
-    const [offset, length] = sliceRange(this, start, end, MAX_EVENT_BYTES);
-    return new Uint8Array(this.buffer, offset, length);
-  }
-}
-
-class FileBytes extends Uint8Array<ArrayBuffer> {
-  override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
-    const [offset, length] = sliceRange(this, start, end, Infinity);
-    return new EventBytes(this.buffer, offset, length);
-  }
-}
-
 /** Parses MIDI bytes into a Score and a report of what was dropped or repaired. Throws InputError on bad input. */
 export function readMidi(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOptions = {}): { score: Score; info: MidiReadInfo } {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MIDI_BYTES;
   if (bytes.length > maxBytes) throw new InputError(what, `file too large: ${bytes.length} bytes, the limit is ${maxBytes}`);
   checkStructure(bytes, what);
-  let data: MidiData;
-  try {
-    const file = new FileBytes(new ArrayBuffer(bytes.length));
-    file.set(bytes);
-    data = parseMidi(file);
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new InputError(what, `corrupt MIDI data: ${msg}`);
-  }
-  const tpb = data.header.ticksPerBeat ?? 0;
+  const data = parseSmf(bytes, what);
+  const tpb = data.division;
   const scale = 480 / tpb;
   const score = emptyScore();
   const info: MidiReadInfo = { sourceTicksPerBeat: tpb, tracks: data.tracks.length, drumNotesDropped: 0, restrikes: 0, unterminated: 0 };
@@ -136,7 +99,7 @@ export function midiToScore(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOpti
   return readMidi(bytes, what, opts).score;
 }
 
-function readTrack(events: MidiEvent[], scale: number, score: Score, notes: Note[], info: MidiReadInfo): void {
+function readTrack(events: SmfEvent[], scale: number, score: Score, notes: Note[], info: MidiReadInfo): void {
   let tick = 0;
   // Sounding notes by channel*128+pitch, and the tick at which a re-strike ended the previous one.
   const open = new Map<number, Note>();

@@ -164,8 +164,8 @@ const P = GRID.ticksPerPosition;
 const BAR = GRID.ticksPerBar;
 const gridOf = (t: number) => Math.max(0, roundHalfEven(t / P) * P);
 
-/** Chord markers of the score: its own chord markers, or recognised ones. */
-function chordMarkers(score: Score, mode: NonNullable<QuantizeOptions['chords']>): Array<{ tick: number; text: string }> {
+/** Chord markers of the score: its own chord markers, or the ones recognised on the beats from `from` to `until`. */
+function chordMarkers(score: Score, mode: NonNullable<QuantizeOptions['chords']>, from: number, until: number): Array<{ tick: number; text: string }> {
   if (mode === 'none') return [];
   const own: Array<{ tick: number; text: string }> = [];
   for (const m of score.markers) {
@@ -173,7 +173,7 @@ function chordMarkers(score: Score, mode: NonNullable<QuantizeOptions['chords']>
     if (text !== null) own.push({ tick: m.tick, text });
   }
   if (mode === 'markers' || (mode === 'auto' && own.length > 0)) return own;
-  return recogniseChords(score.notes);
+  return recogniseChords(score.notes, until, from);
 }
 
 /** Quantizes a score to EMOPIA's grid. Throws InputError when no note is in range or the piece is too long. */
@@ -184,7 +184,6 @@ export function quantize(score: Score, opts: QuantizeOptions = {}, what = 'score
   if (inRange.length === 0) {
     throw new InputError(what, src.notes.length === 0 ? 'no notes to encode' : `no notes in pitch range 22..107 (${outOfRange} notes outside it)`);
   }
-  const chordList = chordMarkers(src, opts.chords ?? 'auto');
   const first = inRange.reduce((m, n) => Math.min(m, n.start), Infinity);
   const offset = Math.floor(gridOf(first) / BAR) * BAR;
 
@@ -198,10 +197,15 @@ export function quantize(score: Score, opts: QuantizeOptions = {}, what = 'score
   const bars = Math.floor(lastOnset / BAR) + 1;
   const maxBars = opts.maxBars ?? 10000;
   if (bars > maxBars) throw new InputError(what, `too long: ${bars} bars after quantization, the limit is ${maxBars}`);
+  // Limits before work: chords are recognised only on the kept bars, after the length check (a note held for 2^28
+  // beats, or a first note after 2^28 empty ones, made the recogniser walk every beat). Markers before the first
+  // kept bar all land on its first position, where the last one wins: the chord in force there, which a walk from
+  // a pair of beats before `offset` marks too (that pair also covers a piece whose every note ends at `offset`).
+  const end = bars * BAR;
+  const chordList = chordMarkers(src, opts.chords ?? 'auto', Math.max(0, offset - 2 * GRID.ticksPerBeat), offset + end);
   // EMOPIA's order: onset, then descending pitch; equal notes (EMOPIA keeps them) longest and loudest first.
   notes.sort((a, b) => a.onset - b.onset || b.pitch - a.pitch || b.duration - a.duration || b.velocity - a.velocity);
 
-  const end = bars * BAR;
   const tempos = new Map<number, number>();
   for (const t of [...src.tempos].sort((a, b) => a.tick - b.tick)) {
     const at = gridOf(t.tick - offset);

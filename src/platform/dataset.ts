@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeDirAtomic } from './atomic.ts';
-import { readJsonInput } from './read.ts';
+import { readInputFile, readJsonInput } from './read.ts';
 import type { TokenizeOptions } from '../music/cp_tokenizer.ts';
 import {
   encodeFile,
@@ -21,7 +21,7 @@ import {
   type DatasetIndex,
   type EncodedFile,
 } from '../music/dataset.ts';
-import type { ReadMidiOptions } from '../music/midi_io.ts';
+import { DEFAULT_MAX_MIDI_BYTES, type ReadMidiOptions } from '../music/midi_io.ts';
 import { FAMILIES, N_FAMILIES, Vocab } from '../music/vocab.ts';
 
 /** Every .mid/.midi file under `dir`, sorted by relative path. */
@@ -45,12 +45,16 @@ export function listMidiFiles(dir: string): string[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** A file's bytes; an unreadable file (permissions, a race with a delete) is bad input, so the build skips it. */
-function readSource(path: string, source: string): Uint8Array {
+/**
+ * A file's bytes, read no further than the size limit; an unreadable or too large file (permissions, a race with
+ * a delete, a FIFO named .mid) is bad input, so the build skips it. Errors name `source`.
+ */
+function readSource(path: string, source: string, maxBytes = DEFAULT_MAX_MIDI_BYTES): Uint8Array {
   try {
-    return readFileSync(path);
+    return readInputFile(path, { maxBytes });
   } catch (err) {
-    throw new InputError(source, `cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    if (err instanceof InputError && err.message.startsWith(`${path}: `)) throw new InputError(source, err.message.slice(path.length + 2));
+    throw err;
   }
 }
 
@@ -66,6 +70,40 @@ export interface DatasetBuildOptions extends Omit<TokenizeOptions, 'emotion'>, R
   onSkip?: (file: string, reason: string) => void;
 }
 
+/** The files a dataset folder holds (see dataset.ts). */
+const DATASET_FILES = ['index.json', 'vocab.json', 'words.u16'];
+
+/**
+ * Refuses an output folder that is not ours to replace: `buildDataset` replaces `outDir` as a whole, so it must be
+ * missing, empty, or a dataset written by `buildDataset` (its index.json says so, and it holds nothing else).
+ * A folder of the user's, or the input folder itself, is an InputError that writes nothing.
+ */
+export function checkDatasetOutput(outDir: string): void {
+  let st;
+  try {
+    st = statSync(outDir);
+  } catch {
+    return; // a new folder
+  }
+  if (!st.isDirectory()) throw new InputError(outDir, 'exists and is not a folder; expected a new folder or a dataset to replace');
+  const entries = readdirSync(outDir);
+  if (entries.length === 0) return;
+  const refuse = (why: string) =>
+    new InputError(outDir, `${why}; building would replace the whole folder, so only a new or empty folder or a dataset made by \`emopia dataset build\` is accepted`);
+  let index: Partial<DatasetIndex> | null = null;
+  try {
+    index = JSON.parse(readFileSync(join(outDir, 'index.json'), 'utf8')) as Partial<DatasetIndex>;
+  } catch {
+    index = null;
+  }
+  if (index === null || typeof index !== 'object' || index.format !== 'emopia-ts/dataset') {
+    throw refuse(`not empty (${entries.length} entries, e.g. '${[...entries].sort()[0]}') and not a dataset`);
+  }
+  const ours = new Set([...DATASET_FILES, typeof index.wordsFile === 'string' ? index.wordsFile : 'words.u16']);
+  const other = entries.filter((e) => !ours.has(e)).sort();
+  if (other.length) throw refuse(`a dataset, but it also holds ${other.length} other entr${other.length > 1 ? 'ies' : 'y'} (e.g. '${other[0]}')`);
+}
+
 export interface BuildResult {
   index: DatasetIndex;
   vocab: Vocab;
@@ -73,25 +111,32 @@ export interface BuildResult {
 
 /**
  * Encodes every MIDI file under `midiDir` and writes the dataset folder `outDir` atomically (temporary folder,
- * then rename). Bad files are skipped and listed; InputError when no file was usable.
+ * then rename). `outDir` must be new, empty or a dataset (`checkDatasetOutput`, checked before any work). Bad
+ * files are skipped and listed (`onSkip`, the index's `skipped` and `summary.skipped`); InputError when no file
+ * was usable.
  */
 export async function buildDataset(midiDir: string, outDir: string, opts: DatasetBuildOptions = {}): Promise<BuildResult> {
+  checkDatasetOutput(outDir);
   const files = listMidiFiles(midiDir);
   if (files.length === 0) throw new InputError(midiDir, 'no .mid or .midi files in this folder');
   const grid = Vocab.fullGrid();
   const encoded: Array<EncodedFile & { source: string }> = [];
   const skipped: Array<{ file: string; reason: string }> = [];
-  // Bad input skips the file with its reason (the message without its `source: ` prefix); anything else is a bug.
+  // Bad input skips the file with its reason (the message without its `source: ` prefix). Anything else is a bug,
+  // but one file must not lose the whole build: it is skipped too, and its reason says so.
   const skip = (source: string, err: unknown) => {
-    if (!(err instanceof InputError)) throw err;
-    const reason = err.message.startsWith(`${source}: `) ? err.message.slice(source.length + 2) : err.message;
+    const msg = err instanceof Error ? err.message : String(err);
+    const reason =
+      err instanceof InputError
+        ? msg.startsWith(`${source}: `) ? msg.slice(source.length + 2) : msg
+        : `internal error, please report it: ${err instanceof Error ? err.name : 'Error'}: ${msg.split('\n')[0]}`;
     skipped.push({ file: source, reason });
     opts.onSkip?.(source, reason);
   };
   files.forEach((path, i) => {
     const source = relative(midiDir, path);
     try {
-      encoded.push({ ...encodeFile(readSource(path, source), source, opts, grid), source });
+      encoded.push({ ...encodeFile(readSource(path, source, opts.maxBytes), source, opts, grid), source });
     } catch (err) {
       skip(source, err);
     }

@@ -172,8 +172,10 @@ test('evaluate on a tiny random-init model: rows sum to the pieces generated; st
     assert.match(chart, /<\/svg>\n$/);
     assert.equal((chart.match(/font-weight="bold">[^<]+<\/text>/g) ?? []).length, 1 + STAT_KEYS.length, 'title + one panel per statistic');
     assert.ok(!/NaN|undefined/.test(chart));
-    // Bad input: one line, exit 1.
-    for (const [r, re] of [[badQ, /^emopia: --emotions: expected quadrant names Q1, Q2, Q3 or Q4 .*got 'Q5'\n$/], [badCls, /^emopia: .*none: no such classifier/], [badRun, /^emopia: .*nope: no such checkpoint folder\n$/], [badReal, /^emopia: .*no-real: no such folder/]] as const) {
+    // A bad option value: one line, exit 2 (usage); bad input: one line, exit 1.
+    assert.equal(badQ.code, 2, badQ.stderr);
+    assert.match(badQ.stderr, /^emopia: --emotions: expected quadrant names Q1, Q2, Q3 or Q4 .*got 'Q5'\n$/);
+    for (const [r, re] of [[badCls, /^emopia: .*none: no such classifier/], [badRun, /^emopia: .*nope: no such checkpoint folder\n$/], [badReal, /^emopia: .*no-real: no such folder/]] as const) {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1);

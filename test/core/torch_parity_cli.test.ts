@@ -1,5 +1,5 @@
 // `emopia torch-parity` through the real binary: the committed PyTorch fixtures pass, perturbed or re-masked
-// copies fail or pass as they should, unusable files are one-line exit-2 errors; runTorchParity in process.
+// copies fail or pass as they should, unusable files are one-line exit-1 errors (bad input); runTorchParity in process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -119,10 +119,10 @@ test("PyTorch's float masks and the optional src_mask / memory_mask are read and
     assertOneLineError(r, 1, /max_abs_err .* is above the tolerance/);
     assert.ok(maxAbsErr(r) > 1e-2, `a ${what} that blocks key 0 changes the output: ${maxAbsErr(r)}`);
   }
-  assertOneLineError(r3, 2, /float mask: expected 0 \(allowed\) or -inf\/large negative \(blocked\), got 0\.5/);
+  assertOneLineError(r3, 1, /float mask: expected 0 \(allowed\) or -inf\/large negative \(blocked\), got 0\.5/);
 });
 
-test('files it cannot use: exit 2 with a one-line reason', async () => {
+test('files it cannot use: exit 1 (bad input) with a one-line reason naming the file', async () => {
   const noSrc = variant('nosrc.safetensors', (p) => p.tensors.delete('src'));
   const noParam = variant('noparam.safetensors', (p) => p.tensors.delete('decoder.norm.weight'));
   const badCfg = variant('badcfg.safetensors', (p) => (p.metadata.config = '{"d_model": 8,'));
@@ -143,7 +143,12 @@ test('files it cannot use: exit 2 with a one-line reason', async () => {
     [join(dir, 'absent.safetensors'), /absent\.safetensors: no such file/],
   ];
   const runs = await Promise.all(cases.map(([f]) => runCli(['torch-parity', f])));
-  runs.forEach((r, i) => assertOneLineError(r, 2, cases[i]![1]));
+  runs.forEach((r, i) => {
+    assertOneLineError(r, 1, cases[i]![1]);
+    assert.ok(r.stderr.startsWith(`emopia: ${cases[i]![0]}: `), `names the file: ${r.stderr}`);
+  });
+  // A bad option value is a usage error: exit 2.
+  assertOneLineError(await runCli(['torch-parity', '--tolerance', 'x', noSrc]), 2, /--tolerance: expected a number/);
 });
 
 test('runTorchParity in process: same result as the command, and no tensor left behind', () => {

@@ -50,7 +50,7 @@ test('emopia generate: files, determinism, prompt, and one-line errors that leav
     for (const f of ['config.json', 'vocab.json']) copyFileSync(join(run, f), join(broken, f));
     writeFileSync(join(broken, 'model.safetensors'), 'garbage');
     const cases: Array<[string[], number, RegExp]> = [
-      [['--checkpoint', run, '--emotion', 'Q5'], 1, /^emopia: emotion: expected Q1, Q2, Q3 or Q4, got 'Q5'\n$/],
+      [['--checkpoint', run, '--emotion', 'Q5'], 2, /^emopia: --emotion: expected Q1, Q2, Q3 or Q4, got 'Q5'\n$/],
       [['--checkpoint', join(dir, 'nope'), '--emotion', 'Q1'], 1, /^emopia: .*nope: no such checkpoint folder\n$/],
       [['--checkpoint', broken, '--emotion', 'Q1'], 1, /^emopia: .*model\.safetensors: .+\n$/],
       [['--checkpoint', run, '--emotion', 'Q1', '--prompt', join(run, 'config.json')], 1, /^emopia: .*config\.json: .*MIDI.*\n$/],

@@ -102,7 +102,7 @@ test('loadRun finishes a checkpoint swap that a kill interrupted between the two
   const state = (step: number) => ({ format: 'emopia-ts/train-state' as const, version: 1 as const, step, epoch: 0, batchInEpoch: step, rng: 1, settings: { seq: 8, batch: 1, seed: 1, peakLr: 1e-3, warmup: 1, clip: 3 }, data: { train: 1, valid: 0 } });
   const run = join(tmp, 'swap', 'run');
   await saveRun(run, { model, vocab, optimizer, state: state(1), log: ['{"step":1}'] });
-  // What a SIGKILL between the renames leaves (test/io/atomic.test.ts kills a real process there): the previous
+  // What a SIGKILL between the renames leaves (test/platform/atomic.test.ts kills a real process there): the previous
   // checkpoint moved to .old, the new one complete in the temporary folder, nothing at the name.
   const gone = deadPid();
   const pending = join(tmp, 'swap', `.run.tmp-${gone}-0123abcd`);

@@ -203,7 +203,11 @@ test('CLI: encode, decode, dataset build and stats; bad input exits 1 with one l
     const build = await runCli(['dataset', 'build', dir, '-o', join(work, 'ds'), '--seed', '3']);
     assert.equal(build.code, 0, build.stderr);
     assert.match(build.stdout, /^wrote .*ds: 8 clips \(\d+ train, \d+ valid\) from 12 files, \d+ words, 84 notes$/m);
-    assert.match(build.stdout, /^files skipped: 4\n {2}drums\.mid: no notes to encode \(only drums/m);
+    assert.match(build.stdout, /^files skipped: 4 \(listed with their reasons in index\.json\)$/m);
+    // One warning line per skipped file, naming it, on stderr.
+    const warnings = build.stderr.split('\n').filter((l) => l.includes('warning'));
+    assert.equal(warnings.length, 4, build.stderr);
+    assert.ok(warnings.includes('emopia dataset build: warning: skipped drums.mid: no notes to encode (only drums: 2 notes on channel 10, dropped)'), build.stderr);
     const stats = await runCli(['dataset', 'stats', join(work, 'ds')]);
     assert.equal(stats.code, 0, stats.stderr);
     assert.match(stats.stdout, /^8 clips, \d+ words$/m);

@@ -106,6 +106,29 @@ test('bad input: each gets an InputError that names the file and the cause', () 
   // A corrupt event inside a well-formed chunk: status byte 0xF4 is undefined in MIDI.
   const corrupt = good.slice();
   corrupt[22 + 1] = 0xf4;
-  assert.throws(() => readMidi(corrupt, 'x.mid'), /InputError: x\.mid: corrupt MIDI data: Unrecognised MIDI event type byte: 244/);
+  assert.throws(() => readMidi(corrupt, 'x.mid'), /InputError: x\.mid: corrupt MIDI data in track 0: unexpected status byte 0xf4 in a track \(event at byte 22\)/);
+  // What the old reader (midi-file) read past or misread silently: an event cut by the end of its chunk, a
+  // delta-time of 5 bytes, a data byte with the high bit set, running status with no status before it.
+  const track = (events: number[]) => {
+    const head = [0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, 0x01, 0xe0];
+    const n = events.length;
+    return Uint8Array.from([...head, 0x4d, 0x54, 0x72, 0x6b, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff, ...events]);
+  };
+  const strict: Array<[number[], RegExp]> = [
+    [[0x00, 0x90, 60], /track 0: the event runs past the end of its track chunk \(event at byte 22\)/],
+    [[0x80, 0x80, 0x80, 0x80, 0x01, 0x90, 60, 64], /track 0: delta-time longer than 4 bytes/],
+    [[0x00, 0x90, 60, 200], /track 0: expected a data byte \(0\.\.127\), got 0xc8/],
+    [[0x00, 60, 64], /track 0: running status before any status byte/],
+    [[0x00, 0xff, 0x51, 0x02, 1, 2], /track 0: expected length 3 for setTempo, got 2/],
+    [[0x00, 0xff, 0x06, 0x10, 0x41], /track 0: meta event of 16 bytes runs past the end of its track chunk/],
+  ];
+  for (const [events, re] of strict) assert.throws(() => readMidi(track(events), 'x.mid'), (e: unknown) => e instanceof InputError && re.test(e.message), re.source);
+  // A 1 MB marker is read whole (midi-file overflowed the stack on it), and running status carries notes.
+  const text = Array.from({ length: 1 << 20 }, (_, i) => 65 + (i % 26));
+  const long = track([0x00, 0xff, 0x06, 0xc0, 0x80, 0x00, ...text, 0x00, 0x90, 60, 64, 0x10, 64, 0, 0x00, 0xff, 0x2f, 0x00]);
+  const { score } = readMidi(long, 'x.mid');
+  assert.equal(score.markers[0]!.text.length, 1 << 20);
+  assert.equal(score.markers[0]!.text.slice(0, 3), 'ABC');
+  assert.deepEqual(score.notes.map((n) => [n.pitch, n.start, n.end]), [[60, 0, 16]]);
   assert.throws(() => readMidi(good, 'x.mid', { maxBytes: 20 }), /InputError: x\.mid: file too large: \d+ bytes, the limit is 20/);
 });

@@ -1,10 +1,45 @@
 /** File helpers shared by the music commands: reading inputs with one-line errors, vocabularies, words JSON. */
+export { parseEmotionOption } from '../options.ts';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { InputError, UsageError } from '../../errors.ts';
 import { readInputFile, readJsonInput } from '../../platform/read.ts';
-import { FAMILIES, N_FAMILIES, Vocab, parseEmotion, type Emotion } from '../../music/index.ts';
+import { FAMILIES, N_FAMILIES, Vocab } from '../../music/index.ts';
+import { DEFAULT_MAX_MIDI_BYTES } from '../../music/midi_io.ts';
 
-/** A user's input file, with a one-line InputError when it cannot be read (see platform/read.ts). */
-export const readInput = readInputFile;
+/**
+ * A user's MIDI file, with a one-line InputError when it cannot be read (see platform/read.ts); reading stops at the
+ * MIDI size limit (32 MiB), so a FIFO or a device never fills the memory.
+ */
+export function readInput(path: string): Uint8Array {
+  return readInputFile(path, { maxBytes: DEFAULT_MAX_MIDI_BYTES });
+}
+
+/**
+ * A usage error (exit 2) when the output file `output` (of option `option`) is one of the input files, by path or
+ * by being the same file on disk (a link): writing it would destroy the input before or while it is read.
+ */
+export function refuseOverwritingInput(output: string, inputs: ReadonlyArray<string | undefined>, option = '--output'): void {
+  let out: { dev: number; ino: number } | null = null;
+  try {
+    out = statSync(output);
+  } catch {
+    out = null; // not there yet: only the paths can be compared
+  }
+  for (const input of inputs) {
+    if (input === undefined) continue;
+    let same = resolve(input) === resolve(output);
+    if (!same && out !== null) {
+      try {
+        const st = statSync(input);
+        same = st.dev === out.dev && st.ino === out.ino;
+      } catch {
+        // a missing input is reported when it is read
+      }
+    }
+    if (same) throw new UsageError(option, `'${output}' is the input file '${input}'; writing it would overwrite the input, expected another file`);
+  }
+}
 
 /** A user's JSON file, parsed, with one-line errors (see platform/read.ts). */
 export const readJsonFile = readJsonInput;
@@ -12,14 +47,6 @@ export const readJsonFile = readJsonInput;
 /** `--vocab FILE` (a vocab.json) or the default full grid. */
 export function loadVocab(path: string | undefined): Vocab {
   return path === undefined ? Vocab.fullGrid() : Vocab.fromJSON(readJsonFile(path), path);
-}
-
-export function parseEmotionOption(value: string): Emotion {
-  try {
-    return parseEmotion(value.toUpperCase());
-  } catch {
-    throw new UsageError('--emotion', `expected Q1, Q2, Q3 or Q4, got '${value}'`);
-  }
 }
 
 export function parseChoice<T extends string>(name: string, choices: readonly T[]) {

@@ -1,6 +1,5 @@
 /** `emopia dataset build|stats`: a training dataset from a folder of MIDI files, and its statistics. */
 import type { Command } from 'commander';
-import { InputError } from '../../errors.ts';
 import { datasetStats, type DatasetStats } from '../../music/dataset.ts';
 import { buildDataset, readDataset } from '../../platform/dataset.ts';
 import { FAMILIES, Vocab, type TokenizeOptions } from '../../music/index.ts';
@@ -22,7 +21,7 @@ export function register(program: Command): void {
   ds.command('build')
     .description('encode every .mid/.midi file under a folder into a dataset folder (vocab.json, index.json, words.u16)')
     .argument('<midi_dir>', 'folder of MIDI files (searched recursively)')
-    .requiredOption('-o, --output <dataset_dir>', 'dataset folder to write (replaced atomically)')
+    .requiredOption('-o, --output <dataset_dir>', 'dataset folder to write: a new or empty folder, or a dataset to replace (atomically)')
     .option('--vocab <full|observed|vocab.json>', 'vocabulary: the full grid, the values the corpus uses, or a file', 'full')
     .option('--valid <fraction>', 'fraction of songs held out for validation', parseFloatOption('valid', 0, 1), 0.1)
     .option('--seed <n>', 'seed of the train/valid split', parseIntOption('seed', 0), 0)
@@ -40,20 +39,22 @@ export function register(program: Command): void {
           pedal: opts.pedal,
           chords: opts.chords,
           onProgress: (done, total) => (progress ??= startProgress('dataset build', total, 'files')).update(done),
-          onSkip: (file, reason) => skipped.push(`  ${file}: ${reason}`),
+          onSkip: (file, reason) => {
+            skipped.push(file);
+            // One line per bad file as it is met; on a terminal, over the progress bar (which redraws itself).
+            process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}emopia dataset build: warning: skipped ${file}: ${reason}\n`);
+          },
         });
         progress?.stop();
         const s = index.summary;
         const out = [
           `wrote ${opts.output}: ${s.clips} clips (${s.train} train, ${s.valid} valid) from ${s.files} files, ${s.words} words, ${s.notes} notes`,
           `notes dropped: ${s.notesOutOfRange} out of pitch range 22..107, ${s.drumNotesDropped} drum notes; notes ended by the reader: ${s.restrikes} re-struck, ${s.unterminated} without note-off`,
-          `files skipped: ${s.skipped}`,
-          ...skipped,
+          `files skipped: ${s.skipped}${s.skipped ? ' (listed with their reasons in index.json)' : ''}`,
         ];
         process.stdout.write(`${out.join('\n')}\n`);
       } catch (err) {
         progress?.stop();
-        if (err instanceof InputError && skipped.length) process.stderr.write(`files skipped: ${skipped.length}\n${skipped.join('\n')}\n`);
         throw err;
       }
     });

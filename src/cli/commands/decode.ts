@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic.ts';
 import { checkWords, scoreToMidi, wordsToScore } from '../../music/index.ts';
-import { parseWordsJson, readJsonFile } from './_music_io.ts';
+import { parseWordsJson, readJsonFile, refuseOverwritingInput } from './_music_io.ts';
 
 export function register(program: Command): void {
   program
@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .argument('<in.json>', 'words file')
     .requiredOption('-o, --output <out.mid>', 'MIDI file to write')
     .action((input: string, opts: { output: string }) => {
+      refuseOverwritingInput(opts.output, [input]);
       const { vocab, words } = parseWordsJson(readJsonFile(input), input);
       const problems = checkWords(vocab, words, 3);
       const { score, skipped } = wordsToScore(words, vocab);

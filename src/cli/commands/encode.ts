@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic.ts';
 import { encodeFile, wordsToEvents, type Emotion, type TokenizeOptions } from '../../music/index.ts';
-import { loadVocab, parseChoice, parseEmotionOption, readInput, wordsJson } from './_music_io.ts';
+import { loadVocab, parseChoice, parseEmotionOption, readInput, refuseOverwritingInput, wordsJson } from './_music_io.ts';
 
 interface EncodeCliOptions {
   output?: string;
@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .option('--pedal <mode>', 'sustain pedal: ignore (as EMOPIA) or extend', parseChoice('pedal', ['ignore', 'extend'] as const), 'ignore')
     .option('--chords <mode>', 'chords: auto (markers if any, else recognise), recognise, markers, none', parseChoice('chords', ['auto', 'recognise', 'markers', 'none'] as const), 'auto')
     .action((input: string, opts: EncodeCliOptions) => {
+      if (opts.output !== undefined) refuseOverwritingInput(opts.output, [input, opts.vocab]);
       const vocab = loadVocab(opts.vocab);
       // The same reading and encoding as `dataset build`, in the requested vocabulary.
       const { emotion, words, stats, info } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords }, vocab);

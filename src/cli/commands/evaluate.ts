@@ -19,7 +19,7 @@ import { DEFAULT_CLASSIFIER_DIR, loadClassifier } from '../../platform/classifie
 import { pieceStats, STAT_KEYS, STAT_LABELS, summarizeStats, type PieceStats, type StatKey, type StatSummary } from '../../classify/stats.ts';
 import { statsChartSvg } from '../../classify/svg.ts';
 import { quantizedScore } from '../../classify/timing.ts';
-import { parseBackend, parseIntOption } from '../options.ts';
+import { parseBackend, parseEmotionList, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { readInput } from './_music_io.ts';
 import { addSamplingOptions, describeSampling, resolveSampling, type SamplingCliOptions } from './_sampling.ts';
@@ -44,16 +44,9 @@ interface EvaluateCliOptions extends SamplingCliOptions {
 
 type Stats = Record<StatKey, StatSummary>;
 
-/** "Q1,q3" -> [1, 3]; anything else is an InputError (exit 1). */
+/** "Q1,q3" -> [1, 3]; anything else is a usage error (exit 2), as a bad --emotion in every command. */
 export function parseQuadrants(value: string): Array<1 | 2 | 3 | 4> {
-  const out: Array<1 | 2 | 3 | 4> = [];
-  for (const raw of value.split(',')) {
-    const s = raw.trim().toUpperCase();
-    const i = (QUADRANTS as readonly string[]).indexOf(s);
-    if (i < 0) throw new InputError('--emotions', `expected quadrant names Q1, Q2, Q3 or Q4 separated by commas, got '${raw.trim()}'`);
-    if (!out.includes((i + 1) as 1 | 2 | 3 | 4)) out.push((i + 1) as 1 | 2 | 3 | 4);
-  }
-  return out;
+  return parseEmotionList('emotions')(value);
 }
 
 /** Statistics of the real clips per quadrant (named Q<k>_...), on EMOPIA's grid. */

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { writeFileAtomic } from '../../platform/atomic.ts';
-import { parseEmotion, type Emotion } from '../../music/vocab.ts';
+import { FAMILIES, N_FAMILIES, type Emotion, type Family } from '../../music/vocab.ts';
 import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
 import { loadModel } from '../../platform/run_folder.ts';
@@ -20,14 +20,14 @@ import { generateBatch, promptFor } from '../../cp/generate.ts';
 import { GENERATION_DEFAULTS } from '../../cp/generation_defaults.ts';
 import { checkIncremental } from '../../cp/engine.ts';
 import { Rng } from '../../random.ts';
-import { parseBackend, parseIntOption } from '../options.ts';
+import { parseBackend, parseEmotionOption, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { parseChoice, readInput } from './_music_io.ts';
+import { parseChoice, readInput, refuseOverwritingInput } from './_music_io.ts';
 import { addSamplingOptions, resolveSampling, type SamplingCliOptions } from './_sampling.ts';
 
 interface GenerateCliOptions extends SamplingCliOptions {
   checkpoint?: string;
-  emotion: string;
+  emotion: Emotion;
   output: string;
   num: number;
   batch: number;
@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .command('generate')
     .description('generate piano music for an emotion (Q1..Q4) with a trained model; writes MIDI')
     .option('--checkpoint <run_dir>', 'run folder with model.safetensors, config.json, vocab.json (default: the shipped models/default)')
-    .requiredOption('--emotion <Q1|Q2|Q3|Q4>', 'emotion quadrant: Q1 happy, Q2 tense, Q3 sad, Q4 calm')
+    .requiredOption('--emotion <Q1|Q2|Q3|Q4>', 'emotion quadrant: Q1 happy, Q2 tense, Q3 sad, Q4 calm', parseEmotionOption)
     .requiredOption('-o, --output <out.mid|folder>', 'MIDI file to write, or a folder for --num files')
     .option('--num <n>', 'number of pieces (written into the -o folder)', parseIntOption('num', 1, 10000), GENERATION_DEFAULTS.num)
     .option('--batch <n>', 'pieces generated together (one batched step per word; faster per piece, each piece the same as alone)', parseIntOption('batch', 1, 256), GENERATION_DEFAULTS.batch)
@@ -71,9 +71,10 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress output')
     .action(async (opts: GenerateCliOptions) => {
       const checkpoint = resolveCheckpoint(opts.checkpoint);
-      const emotion: Emotion = parseEmotion(opts.emotion.toUpperCase()); // InputError (exit 1) for anything but Q1..Q4
+      const emotion: Emotion = opts.emotion; // parsed by parseEmotionOption: a bad value is a usage error (exit 2)
       const emotionName = `Q${emotion}`;
       const paths = outputPaths(opts.output, opts.num, emotionName, opts.seed);
+      for (const p of paths) refuseOverwritingInput(p, [opts.prompt]);
       const { sampling, guidance, contrast } = resolveSampling(opts, checkpoint);
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);

@@ -4,13 +4,13 @@
  * (src/core/torch_interop.ts says exactly what). Prints `max_abs_err=<x>` over the target positions that are
  * not padding.
  *
- * Exit codes: 0 when max_abs_err <= 1e-4 (or --tolerance), 1 when it is larger, 2 with a one-line reason when
- * the file cannot be used (not safetensors, a missing tensor or parameter, bad config JSON, shapes that do not
- * fit).
+ * Exit codes, as every command: 0 when max_abs_err <= 1e-4 (or --tolerance); 1 when it is larger, and 1 with a
+ * one-line reason naming the file when the file cannot be used (missing, not safetensors, a missing tensor or
+ * parameter, bad config JSON, shapes that do not fit): bad input; 2 for bad usage (an unknown option value).
  */
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
-import { InputError, UsageError } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
 import { readSafetensorsFile } from '../../platform/safetensors_file.ts';
 import { PARITY_TOLERANCE, runTorchParity } from '../../core/torch_interop.ts';
 import { parseBackend, parseFloatOption } from '../options.ts';
@@ -28,19 +28,13 @@ export function register(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm|cpu', parseBackend, 'wasm' as BackendName)
     .option('--tolerance <x>', 'largest accepted absolute difference', parseFloatOption('tolerance', 0), PARITY_TOLERANCE)
     .action(async (file: string, opts: ParityOptions) => {
+      const parsed = readSafetensorsFile(file); // InputError naming the file (exit 1), before the backend starts
       await initBackend(opts.backend);
-      // A file that cannot be used is exit 2 (no comparison happened), not a failed comparison (exit 1).
-      let parsed;
-      try {
-        parsed = readSafetensorsFile(file); // its errors name the file
-      } catch (err) {
-        throw err instanceof InputError ? new UsageError('torch-parity', err.message) : err;
-      }
       let result;
       try {
         result = runTorchParity(parsed);
       } catch (err) {
-        throw err instanceof InputError ? new UsageError(`torch-parity ${file}`, err.message) : err;
+        throw err instanceof InputError ? new InputError(file, err.message) : err;
       }
       const { maxAbsErr, positions, totalPositions, config } = result;
       process.stdout.write(
