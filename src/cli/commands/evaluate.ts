@@ -130,10 +130,11 @@ export function register(program: Command): void {
       const { sampling, guidance, contrast } = resolveSampling(opts, checkpoint);
       const classifier = loadClassifier(opts.classifier);
       const realDir = opts.real ?? process.env.EMOPIA_DIR;
-      // The real clips first: a bad folder fails before minutes of generation.
-      const real = realDir ? realStats(realDir, opts.progress) : null;
+      // Every input is read before any work: the model (a missing or bad run folder fails at once), then the real
+      // clips (a bad folder fails before minutes of generation).
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
+      const real = realDir ? realStats(realDir, opts.progress) : null;
       // The shipped model is named as the package names it, not by where this machine installed it.
       const shown = opts.checkpoint ?? 'models/default';
       let result: EvaluationResult;
