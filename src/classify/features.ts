@@ -192,7 +192,7 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
     local.length > 1 ? keyChanges / (local.length - 1) : 0,
     mean(local.map((k) => k.major - k.minor)),
   );
-  for (const x of tonalFeatures(notes, groups, key.tonic)) f.push(x);
+  for (const x of tonalFeatures(notes, groups, key.tonic, chords)) f.push(x);
   if (f.length !== FEATURE_NAMES.length) throw new Error(`clipFeatures: ${f.length} values for ${FEATURE_NAMES.length} names`);
   return Float64Array.from(f, (x) => (Number.isFinite(x) ? x : 0));
 }

@@ -37,9 +37,10 @@ const CONSONANT = new Set([0, 3, 4, 5, 7, 8, 9]);
 
 /**
  * The tonal features of sorted notes (by start, then pitch), grouped by onset, with the clip's KK tonic.
+ * `beatChords` is `chordsPerBeat(notes)` from the first note's beat on, when the caller has it already.
  * In TONAL_FEATURE_NAMES order; non-finite values become 0.
  */
-export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][], tonic: number): number[] {
+export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][], tonic: number, beatChords?: ReadonlyArray<Chord | null>): number[] {
   const first = at(notes, 0).start;
   const last = notes.reduce((m, n) => Math.max(m, n.end), 0);
   const pcw = new Array<number>(12).fill(0);
@@ -69,7 +70,7 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   f.push(majorShare(3, 4), majorShare(8, 9), majorShare(10, 11));
 
   // Chords per beat from the first beat with a note.
-  const chords = chordsPerBeat([...notes]).slice(Math.floor(first / BEAT));
+  const chords = beatChords ?? chordsPerBeat(notes).slice(Math.floor(first / BEAT));
   const nb = chords.length || 1;
   const is = (set: Set<string>) => (c: Chord | null) => c !== null && set.has(c.quality);
   const maj = chords.filter(is(MAJOR_Q)).length / nb;

@@ -12,7 +12,8 @@ export function std(xs: readonly number[]): number {
 /** The element at rank round(p * (n - 1)) of the sorted list (no interpolation); 0 for an empty list. */
 export function quantile(xs: readonly number[], p: number): number {
   if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
+  // A typed array sorts numbers in ascending order natively (much faster than a comparator on 200k notes).
+  const s = Float64Array.from(xs).sort();
   const i = Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))));
   return at(s, i);
 }

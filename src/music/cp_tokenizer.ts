@@ -13,6 +13,7 @@ import { emptyScore, quantize, sortNotes, type Note, type QuantizeOptions, type 
 import {
   CONTI,
   FAMILIES,
+  type Family,
   GRID,
   N_FAMILIES,
   beatValue,
@@ -87,12 +88,15 @@ export function scoreToWords(score: Score, vocab: Vocab, opts: TokenizeOptions =
 /** Readable words -> n*8 indices; InputError (prefixed with `what`) for a value the vocabulary lacks. */
 export function eventsToWords(events: readonly CompoundEvent[], vocab: Vocab, what = 'events'): Int32Array {
   const words = new Int32Array(events.length * N_FAMILIES);
-  events.forEach((ev, i) => {
-    FAMILIES.forEach((f, j) => {
-      if (!vocab.has(f, ev[f])) throw new InputError(what, `vocabulary family ${f} has no value ${JSON.stringify(ev[f])} (${vocab.size(f)} values)`);
-      words[i * N_FAMILIES + j] = vocab.encode(f, ev[f]);
-    });
-  });
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i] as CompoundEvent;
+    for (let j = 0; j < N_FAMILIES; j++) {
+      const f = FAMILIES[j] as Family;
+      const w = vocab.indexOf(f, ev[f]);
+      if (w < 0) throw new InputError(what, `vocabulary family ${f} has no value ${JSON.stringify(ev[f])} (${vocab.size(f)} values)`);
+      words[i * N_FAMILIES + j] = w;
+    }
+  }
   return words;
 }
 
