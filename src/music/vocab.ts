@@ -210,9 +210,9 @@ export class Vocab {
     return this.index[family].has(value);
   }
 
-  /** Index of `value` in `family`, or -1 when the vocabulary lacks it. */
-  indexOf(family: Family, value: VocabValue): number {
-    return this.index[family].get(value) ?? -1;
+  /** The value -> index map of `family` (read-only), for loops over many words. */
+  valueIndex(family: Family): ReadonlyMap<VocabValue, number> {
+    return this.index[family];
   }
 
   /** Index of `value` in `family`; InputError when the vocabulary lacks it. */
