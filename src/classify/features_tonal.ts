@@ -81,10 +81,11 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   let rough = 0;
   let cons = 0;
   let total = 0;
+  // The hottest loop on a dense piece: the notes read without a check (j < notes.length bounds them).
   for (let i = 0; i < notes.length; i++) {
-    const a = at(notes, i);
-    for (let j = i + 1; j < notes.length && at(notes, j).start < a.end; j++) {
-      const b = at(notes, j);
+    const a = notes[i] as Note;
+    for (let j = i + 1; j < notes.length && (notes[j] as Note).start < a.end; j++) {
+      const b = notes[j] as Note;
       const overlap = Math.min(a.end, b.end) - b.start;
       if (overlap <= 0) continue;
       const d = Math.abs(a.pitch - b.pitch) % 12;
@@ -104,7 +105,7 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   f.push(endKey.major - endKey.minor, majorChord(withChord[withChord.length - 1]), majorChord(withChord[0]));
 
   // Top line register; rhythm.
-  const top = groups.map((g) => g.reduce((m, n) => Math.max(m, n.pitch), 0)).sort((a, b) => a - b);
+  const top = Float64Array.from(groups.map((g) => g.reduce((m, n) => Math.max(m, n.pitch), 0))).sort();
   const topAt = (p: number) => at(top, Math.floor(p * (top.length - 1)));
   f.push(topAt(0.95) - topAt(0.05), topAt(0.9));
   const starts = groups.map((g) => at(g, 0).start);
@@ -133,10 +134,11 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
     const my = mean(ys);
     let num = 0;
     let den = 0;
-    t.forEach((ti, i) => {
+    for (let i = 0; i < t.length; i++) {
+      const ti = t[i] as number;
       num += (ti - mt) * (at(ys, i) - my);
       den += (ti - mt) ** 2;
-    });
+    }
     return den ? num / den : 0;
   };
   f.push(slope(notes.map((n) => n.velocity)), slope(notes.map((n) => n.pitch)), notes.filter((n) => n.start - first < span / 2).length / notes.length);
