@@ -34,6 +34,7 @@ const DIM_AUG_Q = new Set(['o', 'o7', '/o7', '+']);
 const ROUGHNESS = [0, 1, 0.8, 0.3, 0.25, 0.1, 0.7, 0.05, 0.3, 0.25, 0.5, 0.9];
 /** Intervals mod 12 counted as consonant: unison/octave, 3rds, 4th, 5th, 6ths. */
 const CONSONANT = new Set([0, 3, 4, 5, 7, 8, 9]);
+const IS_CONSONANT: readonly boolean[] = Array.from({ length: 12 }, (_, d) => CONSONANT.has(d));
 
 /**
  * The tonal features of sorted notes (by start, then pitch), grouped by onset, with the clip's KK tonic.
@@ -89,8 +90,8 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
       const overlap = Math.min(a.end, b.end) - b.start;
       if (overlap <= 0) continue;
       const d = Math.abs(a.pitch - b.pitch) % 12;
-      rough += overlap * at(ROUGHNESS, d);
-      cons += CONSONANT.has(d) ? overlap : 0;
+      rough += overlap * (ROUGHNESS[d] ?? at(ROUGHNESS, d));
+      cons += IS_CONSONANT[d] === true ? overlap : 0;
       total += overlap;
     }
   }
