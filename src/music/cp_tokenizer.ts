@@ -63,7 +63,8 @@ export function quantizedToEvents(q: Quantized, emotion: Emotion = 0): CompoundE
       }
       while (k < q.notes.length && (q.notes[k] as QuantNote).onset === t) {
         const n = q.notes[k++] as QuantNote;
-        events.push(makeEvent('Note', { pitch: pitchValue(n.pitch), duration: durationValue(n.duration), velocity: velocityValue(n.velocity) }));
+        // makeEvent('Note', { pitch, duration, velocity }) written out: one object per note instead of two.
+        events.push({ tempo: 0, chord: 0, barbeat: 0, type: 'Note', pitch: pitchValue(n.pitch), duration: durationValue(n.duration), velocity: velocityValue(n.velocity), emotion: 0 });
       }
     }
   }
