@@ -159,6 +159,21 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
   const ic = new Array<number>(6).fill(0);
   let pairs = 0;
   for (const g of groups) {
+    if (g.length > 12 && g.every((n) => Number.isInteger(n.pitch))) {
+      // A big chord (thousands of notes at one onset in a fuzzed file): the same counts from pitch classes, in
+      // linear time (the class of a pair depends only on the difference of their pitch classes).
+      const h = new Array<number>(12).fill(0);
+      for (const n of g) addAt(h, ((n.pitch % 12) + 12) % 12, 1);
+      for (let a = 0; a < 12; a++) {
+        for (let b = a + 1; b < 12; b++) {
+          const c = Math.min(b - a, 12 - (b - a));
+          const count = at(h, a) * at(h, b);
+          addAt(ic, c - 1, count);
+          pairs += count;
+        }
+      }
+      continue;
+    }
     for (let i = 0; i < g.length; i++) {
       for (let j = i + 1; j < g.length; j++) {
         const d = Math.abs(at(g, i).pitch - at(g, j).pitch) % 12;
@@ -192,7 +207,7 @@ export function clipFeatures(score: Score, what = 'score'): Float64Array {
     local.length > 1 ? keyChanges / (local.length - 1) : 0,
     mean(local.map((k) => k.major - k.minor)),
   );
-  for (const x of tonalFeatures(notes, groups, key.tonic)) f.push(x);
+  for (const x of tonalFeatures(notes, groups, key.tonic, chords)) f.push(x);
   if (f.length !== FEATURE_NAMES.length) throw new Error(`clipFeatures: ${f.length} values for ${FEATURE_NAMES.length} names`);
   return Float64Array.from(f, (x) => (Number.isFinite(x) ? x : 0));
 }

@@ -34,12 +34,14 @@ const DIM_AUG_Q = new Set(['o', 'o7', '/o7', '+']);
 const ROUGHNESS = [0, 1, 0.8, 0.3, 0.25, 0.1, 0.7, 0.05, 0.3, 0.25, 0.5, 0.9];
 /** Intervals mod 12 counted as consonant: unison/octave, 3rds, 4th, 5th, 6ths. */
 const CONSONANT = new Set([0, 3, 4, 5, 7, 8, 9]);
+const IS_CONSONANT: readonly boolean[] = Array.from({ length: 12 }, (_, d) => CONSONANT.has(d));
 
 /**
  * The tonal features of sorted notes (by start, then pitch), grouped by onset, with the clip's KK tonic.
+ * `beatChords` is `chordsPerBeat(notes)` from the first note's beat on, when the caller has it already.
  * In TONAL_FEATURE_NAMES order; non-finite values become 0.
  */
-export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][], tonic: number): number[] {
+export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][], tonic: number, beatChords?: ReadonlyArray<Chord | null>): number[] {
   const first = at(notes, 0).start;
   const last = notes.reduce((m, n) => Math.max(m, n.end), 0);
   const pcw = new Array<number>(12).fill(0);
@@ -69,7 +71,7 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   f.push(majorShare(3, 4), majorShare(8, 9), majorShare(10, 11));
 
   // Chords per beat from the first beat with a note.
-  const chords = chordsPerBeat([...notes]).slice(Math.floor(first / BEAT));
+  const chords = beatChords ?? chordsPerBeat(notes).slice(Math.floor(first / BEAT));
   const nb = chords.length || 1;
   const is = (set: Set<string>) => (c: Chord | null) => c !== null && set.has(c.quality);
   const maj = chords.filter(is(MAJOR_Q)).length / nb;
@@ -80,15 +82,16 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   let rough = 0;
   let cons = 0;
   let total = 0;
+  // The hottest loop on a dense piece: the notes read without a check (j < notes.length bounds them).
   for (let i = 0; i < notes.length; i++) {
-    const a = at(notes, i);
-    for (let j = i + 1; j < notes.length && at(notes, j).start < a.end; j++) {
-      const b = at(notes, j);
+    const a = notes[i] as Note;
+    for (let j = i + 1; j < notes.length && (notes[j] as Note).start < a.end; j++) {
+      const b = notes[j] as Note;
       const overlap = Math.min(a.end, b.end) - b.start;
       if (overlap <= 0) continue;
       const d = Math.abs(a.pitch - b.pitch) % 12;
-      rough += overlap * at(ROUGHNESS, d);
-      cons += CONSONANT.has(d) ? overlap : 0;
+      rough += overlap * (ROUGHNESS[d] ?? at(ROUGHNESS, d));
+      cons += IS_CONSONANT[d] === true ? overlap : 0;
       total += overlap;
     }
   }
@@ -103,7 +106,7 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
   f.push(endKey.major - endKey.minor, majorChord(withChord[withChord.length - 1]), majorChord(withChord[0]));
 
   // Top line register; rhythm.
-  const top = groups.map((g) => g.reduce((m, n) => Math.max(m, n.pitch), 0)).sort((a, b) => a - b);
+  const top = Float64Array.from(groups.map((g) => g.reduce((m, n) => Math.max(m, n.pitch), 0))).sort();
   const topAt = (p: number) => at(top, Math.floor(p * (top.length - 1)));
   f.push(topAt(0.95) - topAt(0.05), topAt(0.9));
   const starts = groups.map((g) => at(g, 0).start);
@@ -132,10 +135,11 @@ export function tonalFeatures(notes: readonly Note[], groups: readonly Note[][],
     const my = mean(ys);
     let num = 0;
     let den = 0;
-    t.forEach((ti, i) => {
+    for (let i = 0; i < t.length; i++) {
+      const ti = t[i] as number;
       num += (ti - mt) * (at(ys, i) - my);
       den += (ti - mt) ** 2;
-    });
+    }
     return den ? num / den : 0;
   };
   f.push(slope(notes.map((n) => n.velocity)), slope(notes.map((n) => n.pitch)), notes.filter((n) => n.start - first < span / 2).length / notes.length);

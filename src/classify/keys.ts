@@ -34,8 +34,10 @@ export function estimateKey(pcWeights: readonly number[]): { tonic: number; mode
   let minor = -Infinity;
   let majT = 0;
   let minT = 0;
+  // One rotation array filled in place per tonic (estimateKey runs once per two-bar window).
+  const rot = new Array<number>(12).fill(0);
   for (let t = 0; t < 12; t++) {
-    const rot = Array.from({ length: 12 }, (_, i) => at(pcWeights, (t + i) % 12));
+    for (let i = 0; i < 12; i++) rot[i] = at(pcWeights, (t + i) % 12);
     const cM = pearson(rot, KK_MAJOR);
     const cm = pearson(rot, KK_MINOR);
     if (cM > major) [major, majT] = [cM, t];

@@ -1,18 +1,28 @@
 /** Small statistics over plain number lists, shared by the feature files: mean, standard deviation, quantile, Pearson correlation. */
 import { at } from './indexing.ts';
 
-export const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+/** The mean (0 for an empty list); summed from the first element on, in one loop without a callback. */
+export function mean(xs: readonly number[]): number {
+  if (!xs.length) return 0;
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i] as number;
+  return s / xs.length;
+}
 
-/** Population standard deviation (0 for an empty list). */
+/** Population standard deviation (0 for an empty list), without a list of squared deviations. */
 export function std(xs: readonly number[]): number {
+  if (!xs.length) return 0;
   const m = mean(xs);
-  return xs.length ? Math.sqrt(mean(xs.map((x) => (x - m) ** 2))) : 0;
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += ((xs[i] as number) - m) ** 2;
+  return Math.sqrt(s / xs.length);
 }
 
 /** The element at rank round(p * (n - 1)) of the sorted list (no interpolation); 0 for an empty list. */
 export function quantile(xs: readonly number[], p: number): number {
   if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
+  // A typed array sorts numbers in ascending order natively (much faster than a comparator on 200k notes).
+  const s = Float64Array.from(xs).sort();
   const i = Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))));
   return at(s, i);
 }

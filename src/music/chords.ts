@@ -58,14 +58,20 @@ interface Timepoints {
 }
 
 function timepoints(notes: readonly Note[]): Timepoints {
-  const byStart = new Map<number, Note[]>();
-  for (const n of notes) {
-    const g = byStart.get(n.start);
-    if (g) g.push(n);
-    else byStart.set(n.start, [n]);
+  // A stable sort by onset keeps each group in the notes' order; sorted input (the usual case) is not re-sorted.
+  let sorted = true;
+  for (let i = 1; i < notes.length && sorted; i++) sorted = (notes[i - 1] as Note).start <= (notes[i] as Note).start;
+  const byOnset = sorted ? notes : [...notes].sort((a, b) => a.start - b.start);
+  const starts: number[] = [];
+  const groups: Note[][] = [];
+  for (const n of byOnset) {
+    if (starts.length && starts[starts.length - 1] === n.start) (groups[groups.length - 1] as Note[]).push(n);
+    else {
+      starts.push(n.start);
+      groups.push([n]);
+    }
   }
-  const starts = [...byStart.keys()].sort((a, b) => a - b);
-  return { starts, groups: starts.map((s) => byStart.get(s) as Note[]) };
+  return { starts, groups };
 }
 
 function lowerBound(xs: readonly number[], x: number): number {
@@ -87,30 +93,67 @@ function notesIn(tp: Timepoints, start: number, end: number): Note[] {
   return out;
 }
 
+// Scratch arrays of chordOf (zeroed again before it returns).
+const BY_PITCH = new Float64Array(128);
+const SEEN = new Uint8Array(128);
+const PROFILE_TWICE = new Float64Array(24);
+
 /** The chord of the notes sounding in [start, end), with its score (-1 when none). */
 export function chordOf(notes: readonly Note[], start: number, end: number): { chord: Chord | null; score: number } {
   const profile = new Array<number>(12).fill(0);
-  const byPitch = new Map<number, number>();
+  // Sounding length per MIDI pitch (the usual 0..127 in an array; any other pitch in a map).
+  const byPitch = BY_PITCH;
+  const seen = SEEN;
+  let others: Map<number, number> | null = null;
   for (const n of notes) {
     const span = Math.min(end, n.end) - Math.max(start, n.start);
     profile[n.pitch % 12] = (profile[n.pitch % 12] as number) + span;
-    byPitch.set(n.pitch, (byPitch.get(n.pitch) ?? 0) + span);
+    if (Number.isInteger(n.pitch) && n.pitch >= 0 && n.pitch < 128) {
+      byPitch[n.pitch] = (byPitch[n.pitch] as number) + span;
+      seen[n.pitch] = 1;
+    } else {
+      others ??= new Map();
+      others.set(n.pitch, (others.get(n.pitch) ?? 0) + span);
+    }
   }
   let bass: number | null = null;
-  for (const p of [...byPitch.keys()].sort((a, b) => a - b)) {
-    if ((byPitch.get(p) as number) >= (end - start) / 8) {
-      bass = p % 12;
-      break;
+  const enough = (end - start) / 8;
+  if (others === null) {
+    for (let p = 0; p < 128; p++) {
+      if (seen[p] === 1 && (byPitch[p] as number) >= enough) {
+        bass = p % 12;
+        break;
+      }
+    }
+  } else {
+    const all = new Map(others);
+    for (let p = 0; p < 128; p++) if (seen[p] === 1) all.set(p, (all.get(p) ?? 0) + (byPitch[p] as number));
+    for (const p of [...all.keys()].sort((a, b) => a - b)) {
+      if ((all.get(p) as number) >= enough) {
+        bass = p % 12;
+        break;
+      }
+    }
+  }
+  // Leave the scratch arrays clean for the next call.
+  for (const n of notes) {
+    if (Number.isInteger(n.pitch) && n.pitch >= 0 && n.pitch < 128) {
+      byPitch[n.pitch] = 0;
+      seen[n.pitch] = 0;
     }
   }
   let best = 0;
   let root = -1;
   let quality: Quality | null = null;
+  // The profile twice over, so that interval k above root r is at r + k (the same products, in the same order).
+  const twice = PROFILE_TWICE;
+  for (let i = 0; i < 24; i++) twice[i] = profile[i % 12] as number;
   for (let r = 0; r < 12; r++) {
     if (profile[r] === 0) continue;
-    for (const [q, w] of TEMPLATES) {
+    for (let t = 0; t < TEMPLATES.length; t++) {
+      const [q, w] = TEMPLATES[t] as [Quality, readonly number[]];
       let s = 0;
-      for (let k = 0; k < 12; k++) s += (profile[(r + k) % 12] as number) * (w[k] as number);
+      for (let k = 0; k < 12; k++) s += (twice[r + k] as number) * (w[k] as number);
       if (s > best) {
         best = s;
         root = r;

@@ -12,7 +12,8 @@ import { InputError } from '../errors.ts';
 import { emptyScore, quantize, sortNotes, type Note, type QuantizeOptions, type Quantized, type QuantNote, type Score } from './score.ts';
 import {
   CONTI,
-  FAMILIES,
+  FAMILY_INDEX,
+  type Family,
   GRID,
   N_FAMILIES,
   beatValue,
@@ -62,7 +63,8 @@ export function quantizedToEvents(q: Quantized, emotion: Emotion = 0): CompoundE
       }
       while (k < q.notes.length && (q.notes[k] as QuantNote).onset === t) {
         const n = q.notes[k++] as QuantNote;
-        events.push(makeEvent('Note', { pitch: pitchValue(n.pitch), duration: durationValue(n.duration), velocity: velocityValue(n.velocity) }));
+        // makeEvent('Note', { pitch, duration, velocity }) written out: one object per note instead of two.
+        events.push({ tempo: 0, chord: 0, barbeat: 0, type: 'Note', pitch: pitchValue(n.pitch), duration: durationValue(n.duration), velocity: velocityValue(n.velocity), emotion: 0 });
       }
     }
   }
@@ -87,12 +89,26 @@ export function scoreToWords(score: Score, vocab: Vocab, opts: TokenizeOptions =
 /** Readable words -> n*8 indices; InputError (prefixed with `what`) for a value the vocabulary lacks. */
 export function eventsToWords(events: readonly CompoundEvent[], vocab: Vocab, what = 'events'): Int32Array {
   const words = new Int32Array(events.length * N_FAMILIES);
-  events.forEach((ev, i) => {
-    FAMILIES.forEach((f, j) => {
-      if (!vocab.has(f, ev[f])) throw new InputError(what, `vocabulary family ${f} has no value ${JSON.stringify(ev[f])} (${vocab.size(f)} values)`);
-      words[i * N_FAMILIES + j] = vocab.encode(f, ev[f]);
-    });
-  });
+  const missing = (ev: CompoundEvent, f: Family): never => {
+    throw new InputError(what, `vocabulary family ${f} has no value ${JSON.stringify(ev[f])} (${vocab.size(f)} values)`);
+  };
+  // Each family read by its name, in FAMILIES order (the first missing value is the one named), without a property
+  // read by a variable name per family and word, which was most of the time on 200k notes.
+  const ix = (f: Family) => vocab.valueIndex(f);
+  const [tempo, chord, barbeat, type, pitch, duration, velocity, emotion] = [ix('tempo'), ix('chord'), ix('barbeat'), ix('type'), ix('pitch'), ix('duration'), ix('velocity'), ix('emotion')];
+  const I = FAMILY_INDEX;
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i] as CompoundEvent;
+    const o = i * N_FAMILIES;
+    words[o + I.tempo] = tempo.get(ev.tempo) ?? missing(ev, 'tempo');
+    words[o + I.chord] = chord.get(ev.chord) ?? missing(ev, 'chord');
+    words[o + I.barbeat] = barbeat.get(ev.barbeat) ?? missing(ev, 'barbeat');
+    words[o + I.type] = type.get(ev.type) ?? missing(ev, 'type');
+    words[o + I.pitch] = pitch.get(ev.pitch) ?? missing(ev, 'pitch');
+    words[o + I.duration] = duration.get(ev.duration) ?? missing(ev, 'duration');
+    words[o + I.velocity] = velocity.get(ev.velocity) ?? missing(ev, 'velocity');
+    words[o + I.emotion] = emotion.get(ev.emotion) ?? missing(ev, 'emotion');
+  }
   return words;
 }
 

@@ -11,8 +11,8 @@
  * Writing: format 1, a tempo/marker track and one piano track (program 0), 480 ticks per beat. Notes of one pitch
  * that overlap (EMOPIA's words allow it) are spread over channels, so that reading the file back gives them all.
  */
-import { writeMidi, type MidiData, type MidiEvent } from 'midi-file';
 import { parseSmf, type SmfEvent } from './smf.ts';
+import { writeSmf, type SmfOutEvent } from './smf_writer.ts';
 import { InputError } from '../errors.ts';
 import { emptyScore, sortNotes, type Note, type Score } from './score.ts';
 
@@ -163,21 +163,21 @@ function readTrack(events: SmfEvent[], scale: number, score: Score, notes: Note[
 
 /** Writes a Score as a format-1 MIDI file at 480 ticks per beat, with one piano track. */
 export function scoreToMidi(score: Score): Uint8Array {
-  type Timed = { tick: number; order: number; event: MidiEvent };
+  type Timed = { tick: number; order: number; event: SmfOutEvent };
   const meta: Timed[] = [];
   const piano: Timed[] = [];
   const tick = (t: number) => Math.max(0, Math.round(t));
   const ts = score.timeSignatures.length ? score.timeSignatures : [{ tick: 0, numerator: 4, denominator: 4 }];
   for (const s of ts) {
-    meta.push({ tick: tick(s.tick), order: 0, event: { deltaTime: 0, type: 'timeSignature', numerator: s.numerator, denominator: s.denominator, metronome: 24, thirtyseconds: 8, meta: true } });
+    meta.push({ tick: tick(s.tick), order: 0, event: { deltaTime: 0, type: 'timeSignature', numerator: s.numerator, denominator: s.denominator, metronome: 24, thirtyseconds: 8 } });
   }
   for (const t of score.tempos) {
     const us = Math.round(60_000_000 / t.bpm);
-    meta.push({ tick: tick(t.tick), order: 1, event: { deltaTime: 0, type: 'setTempo', microsecondsPerBeat: Math.min(0xffffff, Math.max(1, us)), meta: true } });
+    meta.push({ tick: tick(t.tick), order: 1, event: { deltaTime: 0, type: 'setTempo', microsecondsPerBeat: Math.min(0xffffff, Math.max(1, us)) } });
   }
-  for (const m of score.markers) meta.push({ tick: tick(m.tick), order: 2, event: { deltaTime: 0, type: 'marker', text: m.text, meta: true } });
+  for (const m of score.markers) meta.push({ tick: tick(m.tick), order: 2, event: { deltaTime: 0, type: 'marker', text: m.text } });
 
-  piano.push({ tick: 0, order: 0, event: { deltaTime: 0, type: 'trackName', text: 'piano', meta: true } });
+  piano.push({ tick: 0, order: 0, event: { deltaTime: 0, type: 'trackName', text: 'piano' } });
   // A pitch that is still sounding on channel 0 when it is struck again goes to the next free channel (10, the
   // drum channel, skipped), so overlapping and repeated notes of one pitch read back exactly.
   const notes = sortNotes(score.notes.map((n) => ({ ...n, start: tick(n.start), end: Math.max(tick(n.start), tick(n.end)) })));
@@ -203,17 +203,16 @@ export function scoreToMidi(score: Score): Uint8Array {
     piano.push({ tick: n.end, order: n.end === n.start ? 4 : 2, event: { deltaTime: 0, type: 'noteOff', channel: ch, noteNumber: n.pitch, velocity: 0 } });
   }
   for (const ch of channelsUsed) piano.push({ tick: 0, order: 1, event: { deltaTime: 0, type: 'programChange', channel: ch, programNumber: 0 } });
-  const toTrack = (items: Timed[]): MidiEvent[] => {
+  const toTrack = (items: Timed[]): SmfOutEvent[] => {
     items.sort((a, b) => a.tick - b.tick || a.order - b.order);
     let prev = 0;
-    const out: MidiEvent[] = items.map(({ tick: t, event }) => {
-      const e = { ...event, deltaTime: t - prev } as MidiEvent;
+    const out: SmfOutEvent[] = items.map(({ tick: t, event }) => {
+      const e = { ...event, deltaTime: t - prev };
       prev = t;
       return e;
     });
-    out.push({ deltaTime: 0, type: 'endOfTrack', meta: true });
+    out.push({ deltaTime: 0, type: 'endOfTrack' });
     return out;
   };
-  const data: MidiData = { header: { format: 1, numTracks: 2, ticksPerBeat: 480 }, tracks: [toTrack(meta), toTrack(piano)] };
-  return Uint8Array.from(writeMidi(data));
+  return writeSmf(1, 480, [toTrack(meta), toTrack(piano)]);
 }

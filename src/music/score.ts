@@ -73,10 +73,17 @@ export function tempoBin(bpm: number): number {
 
 /** The velocity bin: nearest even number (ties down, as argmin over 0,2,...,128), at least 40. */
 export function velocityBin(velocity: number): number {
+  if (Number.isInteger(velocity) && velocity >= 0 && velocity < VELOCITY_BIN_OF.length) return VELOCITY_BIN_OF[velocity] as number;
+  return velocityBinScan(velocity);
+}
+function velocityBinScan(velocity: number): number {
   let best = 0;
   for (let b = 0; b <= 128; b += 2) if (Math.abs(b - velocity) < Math.abs(best - velocity)) best = b;
   return Math.max(GRID.minVelocity, best);
 }
+
+/** velocityBin of the MIDI velocities 0..127, looked up instead of scanned per note. */
+const VELOCITY_BIN_OF: readonly number[] = Array.from({ length: 128 }, (_, v) => velocityBinScan(v));
 
 /**
  * Sustain pedal applied to durations (`--pedal extend`): a note released while the pedal is down keeps sounding
@@ -98,13 +105,16 @@ export function applySustain(score: Score): Score {
   const notes = score.notes.map((n) => ({ ...n }));
   const lastEnd = notes.reduce((m, n) => Math.max(m, n.end), 0);
   for (const n of notes) {
-    // Binary search would do; pedal spans per piece are few enough for a scan.
-    for (const [a, b] of spans) {
-      if (n.end >= a && n.end < b) {
-        n.end = Math.max(n.end, Number.isFinite(b) ? b : lastEnd);
-        break;
-      }
+    // The spans are disjoint and in order: only the last one starting at or before the release can hold it.
+    let lo = 0;
+    let hi = spans.length;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if ((spans[m] as [number, number])[0] <= n.end) lo = m + 1;
+      else hi = m;
     }
+    const span = spans[lo - 1];
+    if (span !== undefined && n.end >= span[0] && n.end < span[1]) n.end = Math.max(n.end, Number.isFinite(span[1]) ? span[1] : lastEnd);
   }
   // A re-struck pitch cuts the sounding note.
   const byPitch = new Map<number, Note[]>();
