@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../errors.ts';
-import { writeDirAtomic } from './atomic.ts';
+import { recoverDir, stderrNote, writeDirAtomic, type Note } from './atomic.ts';
 import { readInputFile, readJsonInput } from './read.ts';
 import type { TokenizeOptions } from '../music/cp_tokenizer.ts';
 import {
@@ -199,7 +199,8 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
 const DATASET_HINT = 'is this a dataset folder made by `emopia dataset build`?';
 
 /** Reads a dataset folder: {vocab, train, valid}, each clip {name, emotion, words: Int32Array (n*8)}. */
-export function readDataset(dir: string): Dataset {
+export function readDataset(dir: string, note: Note = stderrNote): Dataset {
+  recoverDir(dir, note); // a build killed between its two renames is finished or rolled back first
   const index = readJsonInput(join(dir, 'index.json'), DATASET_HINT) as Partial<DatasetIndex>;
   const vocabJson = readJsonInput(join(dir, 'vocab.json'), DATASET_HINT);
   const wordsPath = join(dir, typeof index.wordsFile === 'string' ? index.wordsFile : 'words.u16');

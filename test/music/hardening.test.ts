@@ -4,11 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError, buildDataset, chordsPerBeat, encodeFile, midiToScore, recogniseChords, scoreToEvents, type Note } from '../../src/index.ts';
+import { InputError, buildDataset, readDataset, chordsPerBeat, encodeFile, midiToScore, recogniseChords, scoreToEvents, type Note } from '../../src/index.ts';
 import { readInputFile } from '../../src/platform/read.ts';
 import { runCli } from '../helpers/cli.ts';
 import { chord, midiBytes } from './_midi.ts';
@@ -204,6 +204,33 @@ test('one poisoned file does not lose a dataset build: the held note encodes, a 
     assert.deepEqual(skips, ['Q3_cut_0.mid: corrupt MIDI data in track 0: the event runs past the end of its track chunk (event at byte 26)']);
     assert.equal(index.summary.skipped, 1);
     assert.deepEqual(index.skipped, [{ file: 'Q3_cut_0.mid', reason: skips[0]!.slice('Q3_cut_0.mid: '.length) }]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('reading a dataset first finishes a build that was killed between its two renames', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'emopia-swap-'));
+  try {
+    const input = join(root, 'midi');
+    mkdirSync(input);
+    writeFileSync(join(input, 'Q1_a_0.mid'), clip(60));
+    const ds = join(root, 'ds');
+    await buildDataset(input, ds);
+    writeFileSync(join(input, 'Q2_b_0.mid'), clip(62));
+    await buildDataset(input, join(root, 'next'));
+    // What a kill between the renames leaves: the old dataset moved to .old, the new one complete beside it, nothing
+    // at the name (test/platform/atomic.test.ts kills a real process there).
+    const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const pending = join(root, `.ds.tmp-${gone}-0123abcd`);
+    renameSync(ds, `${pending}.old`);
+    renameSync(join(root, 'next'), pending);
+    const notes: string[] = [];
+    const data = readDataset(ds, (l) => notes.push(l));
+    assert.equal(data.train.length + data.valid.length, 2, 'the new build (two clips) is in place');
+    assert.equal(notes.length, 1, notes.join('\n'));
+    assert.match(notes[0] as string, /finished a replacement that a killed process left half done/);
+    assert.deepEqual(readdirSync(root).sort(), ['ds', 'midi']);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
