@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import * as browser from '../src/browser.ts';
 import * as node from '../src/index.ts';
 
-/** npm packages that run in a browser: tfjs and its wasm backend, midi-file (bytes in, bytes out). */
-const BROWSER_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'midi-file'];
+/** npm packages that run in a browser: tfjs and its wasm backend (MIDI bytes are read and written by our own smf.ts). */
+const BROWSER_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm'];
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
 /** Every source file reachable from `entry` through relative imports, with the packages each imports. */

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { writeFileAtomic } from '../../platform/atomic.ts';
-import { FAMILIES, N_FAMILIES, type Emotion, type Family } from '../../music/vocab.ts';
+import type { Emotion } from '../../music/vocab.ts';
 import { midiToScore, scoreToMidi } from '../../music/midi_io.ts';
 import { scoreToWords, wordsToScore } from '../../music/cp_tokenizer.ts';
 import { loadModel } from '../../platform/run_folder.ts';
