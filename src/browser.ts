@@ -146,7 +146,7 @@ export { CopyModel, COPY_DEFAULTS, trainCopyTask, evaluateCopy, greedyDecode, ty
 export { makeSplit, parseSplit, SPLIT_SETS, EMOPIA_CLS_COUNTS, type ClassifierSplit, type SplitSet } from './classify/split.ts';
 export { clipFeatures, estimateKey, FEATURE_NAMES, KK_MAJOR, KK_MINOR } from './classify/features.ts';
 export { pieceStats, summarizeStats, entropyBits, meanTempo, STAT_KEYS, STAT_LABELS, MAJOR_QUALITIES, MINOR_QUALITIES, type PieceStats, type StatKey, type StatSummary } from './classify/stats.ts';
-export { quantizedScore, secondsAt } from './classify/timing.ts';
+export { quantizedScore } from './classify/timing.ts';
 export { trainClassifier, predictProba, ensemble, parseClassifier, standardizer, QUADRANTS, CLASSIFIER_FORMAT, type ClassifierJSON, type DenseLayer, type TrainOptions } from './classify/model.ts';
 export { classifyScore, fromProbs, accuracy, confusion, type Classification, type Accuracy, type Quadrant } from './classify/classify.ts';
 export { evaluateRows, type LabelledRows, type Scored } from './classify/scoring.ts';

@@ -14,7 +14,7 @@ import { chordsPerBeat } from '../music/chords.ts';
 import type { Quality } from '../music/vocab.ts';
 import type { Score } from '../music/score.ts';
 import { addAt, at } from './indexing.ts';
-import { secondsAt } from './timing.ts';
+import { secondsAt } from '../music/time_map.ts';
 
 export interface PieceStats {
   notes: number;

@@ -1,35 +1,8 @@
 /**
- * Time helpers for the statistics and features: ticks -> seconds through a score's tempo map, and the
- * quantized view of a score that real clips and generated pieces share.
+ * Time helpers for the statistics and features: the quantized view of a score that real clips and generated pieces share.
  */
 import { GRID } from '../music/vocab.ts';
-import { quantize, roundHalfEven, sortNotes, type Score, type TempoChange } from '../music/score.ts';
-
-/** A function tick -> seconds for the tempo map (120 BPM before the first change, as MIDI's default). */
-export function secondsAt(tempos: readonly TempoChange[]): (tick: number) => number {
-  const ts = [...tempos].filter((t) => t.bpm > 0).sort((a, b) => a.tick - b.tick);
-  // Cumulative seconds at each change.
-  const starts: Array<{ tick: number; sec: number; spt: number }> = [];
-  let tick = 0;
-  let sec = 0;
-  let spt = 60 / 120 / GRID.ticksPerBeat; // seconds per tick
-  for (const t of ts) {
-    if (t.tick > tick) {
-      sec += (t.tick - tick) * spt;
-      tick = t.tick;
-    }
-    spt = 60 / t.bpm / GRID.ticksPerBeat;
-    starts.push({ tick, sec, spt });
-  }
-  return (x: number): number => {
-    let seg = { tick: 0, sec: 0, spt: 60 / 120 / GRID.ticksPerBeat };
-    for (const s of starts) {
-      if (s.tick <= x) seg = s;
-      else break;
-    }
-    return seg.sec + (x - seg.tick) * seg.spt;
-  };
-}
+import { quantize, roundHalfEven, sortNotes, type Score } from '../music/score.ts';
 
 /**
  * The score as the compound words see it (EMOPIA's grid): leading empty bars removed, onsets on 16ths, durations

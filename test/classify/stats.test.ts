@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emptyScore, type Note, type Score } from '../../src/music/score.ts';
 import { entropyBits, meanTempo, pieceStats } from '../../src/classify/stats.ts';
-import { quantizedScore, secondsAt } from '../../src/classify/timing.ts';
+import { quantizedScore } from '../../src/classify/timing.ts';
+import { secondsAt } from '../../src/music/time_map.ts';
 import { clipFeatures, estimateKey, FEATURE_NAMES } from '../../src/classify/features.ts';
 
 const B = 480;
