@@ -19,6 +19,8 @@ import { emptyScore, sortNotes, type Note, type Score } from './score.ts';
 export interface ReadMidiOptions {
   /** Files larger than this are refused (default 32 MiB). */
   maxBytes?: number;
+  /** Files with more (non-drum) notes than this are refused, counted while reading (default 100,000). */
+  maxNotes?: number;
 }
 
 /** What reading had to do to the file, for summaries. */
@@ -33,6 +35,12 @@ export interface MidiReadInfo {
 }
 
 export const DEFAULT_MAX_MIDI_BYTES = 32 * 1024 * 1024;
+/**
+ * The most notes a file may hold. Every later stage (sorting, chords, tokenizing, the classifier's features) is
+ * linear or near-linear in notes, so this bounds their time; 100,000 is about 20 times a long POP909 song and
+ * 100 times an EMOPIA clip.
+ */
+export const DEFAULT_MAX_NOTES = 100_000;
 const DRUM_CHANNEL = 9;
 
 function ascii(bytes: Uint8Array, at: number, n: number): string {
@@ -84,7 +92,8 @@ export function readMidi(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOptions
   const score = emptyScore();
   const info: MidiReadInfo = { sourceTicksPerBeat: tpb, tracks: data.tracks.length, drumNotesDropped: 0, restrikes: 0, unterminated: 0 };
   const notes: Note[] = [];
-  for (const track of data.tracks) readTrack(track, scale, score, notes, info);
+  const maxNotes = opts.maxNotes ?? DEFAULT_MAX_NOTES;
+  for (const track of data.tracks) readTrack(track, scale, score, notes, info, maxNotes, what);
   score.notes = sortNotes(notes);
   score.tempos.sort((a, b) => a.tick - b.tick);
   if (!score.tempos.some((t) => t.tick === 0)) score.tempos.unshift({ tick: 0, bpm: 120 });
@@ -99,7 +108,7 @@ export function midiToScore(bytes: Uint8Array, what = 'MIDI', opts: ReadMidiOpti
   return readMidi(bytes, what, opts).score;
 }
 
-function readTrack(events: SmfEvent[], scale: number, score: Score, notes: Note[], info: MidiReadInfo): void {
+function readTrack(events: SmfEvent[], scale: number, score: Score, notes: Note[], info: MidiReadInfo, maxNotes: number, what: string): void {
   let tick = 0;
   // Sounding notes by channel*128+pitch, and the tick at which a re-strike ended the previous one.
   const open = new Map<number, Note>();
@@ -117,6 +126,8 @@ function readTrack(events: SmfEvent[], scale: number, score: Score, notes: Note[
         const key = e.channel * 128 + e.noteNumber;
         const cur = open.get(key);
         if (e.type === 'noteOn') {
+          // Every note so far is either kept or still sounding; this one would be one more.
+          if (notes.length + open.size >= maxNotes) throw new InputError(what, `too many notes: more than ${maxNotes}, the limit is ${maxNotes}`);
           if (cur) {
             cur.end = t;
             notes.push(cur);

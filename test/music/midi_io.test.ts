@@ -1,7 +1,7 @@
 /** MIDI bytes <-> Score: rescaling, merging tracks, drums, tempo map and pedal, re-strikes, writing, and each bad file. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InputError, readMidi, scoreToMidi, midiToScore, applySustain, emptyScore, type Score } from '../../src/index.ts';
+import { DEFAULT_MAX_NOTES, InputError, readMidi, scoreToMidi, midiToScore, applySustain, emptyScore, type Score } from '../../src/index.ts';
 import { midiBytes, chord } from './_midi.ts';
 
 const notesOf = (s: Score) => s.notes.map((n) => [n.pitch, n.start, n.end, n.velocity]);
@@ -131,4 +131,18 @@ test('bad input: each gets an InputError that names the file and the cause', () 
   assert.equal(score.markers[0]!.text.slice(0, 3), 'ABC');
   assert.deepEqual(score.notes.map((n) => [n.pitch, n.start, n.end]), [[60, 0, 16]]);
   assert.throws(() => readMidi(good, 'x.mid', { maxBytes: 20 }), /InputError: x\.mid: file too large: \d+ bytes, the limit is 20/);
+});
+
+test('the note limit is checked while reading: maxNotes notes are read, one more is an InputError', () => {
+  const s = emptyScore();
+  s.notes = Array.from({ length: 50 }, (_, i) => ({ pitch: 60 + (i % 12), velocity: 80, start: i * 120, end: i * 120 + 240 }));
+  const bytes = scoreToMidi(s);
+  assert.equal(midiToScore(bytes, 'x.mid', { maxNotes: 50 }).notes.length, 50);
+  assert.throws(() => midiToScore(bytes, 'x.mid', { maxNotes: 49 }), (e: unknown) => e instanceof InputError && e.message === 'x.mid: too many notes: more than 49, the limit is 49');
+  // Re-strikes and notes never released count as notes too.
+  const restruck = emptyScore();
+  restruck.notes = Array.from({ length: 10 }, (_, i) => ({ pitch: 60, velocity: 80, start: i * 10, end: 200 }));
+  assert.equal(midiToScore(scoreToMidi(restruck), 'r.mid', { maxNotes: 10 }).notes.length, 10);
+  assert.throws(() => midiToScore(scoreToMidi(restruck), 'r.mid', { maxNotes: 9 }), /too many notes/);
+  assert.equal(DEFAULT_MAX_NOTES, 100_000);
 });
