@@ -3,7 +3,8 @@
  * quadrant with src/cp/generate.ts, classify each with the symbolic classifier (src/classify/), and collect a
  * confusion matrix (rows = requested quadrant, columns = classified), the conditioning accuracy (4Q, arousal,
  * valence), the musical statistics of the pieces per quadrant and their musical structure (structure.ts). No file
- * system here; the caller supplies model and classifier. This sits above both the generator and the classifier, which know nothing of each other.
+ * system here; the caller supplies model and classifier. This sits above both the generator and the classifier,
+ * which know nothing of each other.
  *
  * Statistics are computed on the pieces as the compound words see them (`quantizedScore`), for generated and
  * real clips alike. A generated piece without notes cannot be classified: it is counted in `noNotes` of its row
