@@ -80,6 +80,7 @@ export interface Bar {
 
 /** Bar start ticks from tick 0 up to and including the bar that holds `tick`, from the time signatures (4/4 without). */
 export function barStarts(score: Score, tick: number): Array<{ start: number; positions: number }> {
+  if (!Number.isFinite(tick)) throw new RangeError(`barStarts: expected a finite tick, got ${tick}`);
   const ts = [...score.timeSignatures].sort((a, b) => a.tick - b.tick);
   const out: Array<{ start: number; positions: number }> = [];
   let start = 0;
