@@ -154,4 +154,5 @@ export { songFolds, crossValidate, poolScores } from './classify/cv.ts';
 export { candidateRecipes, trainRecipe, type Recipe } from './classify/recipe.ts';
 export { measure } from './classify/measure.ts';
 export { evaluateConditioning, conditioningAccuracy, type EvaluateOptions, type EvaluationResult, type PieceResult } from './evaluate/conditioning.ts';
+export { structureStats, summarizeStructure, compareStructure, STRUCTURE_KEYS, STRUCTURE_LABELS, STRUCTURE_TARGETS, type StructureStats, type StructureSummary, type StructureReport } from './evaluate/structure.ts';
 export { statsChartSvg, type ChartSeries } from './classify/svg.ts';

@@ -2,8 +2,9 @@
  * How well a compound-word model follows the emotion asked for (issue 5): generate pieces for each requested
  * quadrant with src/cp/generate.ts, classify each with the symbolic classifier (src/classify/), and collect a
  * confusion matrix (rows = requested quadrant, columns = classified), the conditioning accuracy (4Q, arousal,
- * valence) and the musical statistics of the pieces per quadrant. No file system here; the caller supplies model
- * and classifier. This sits above both the generator and the classifier, which know nothing of each other.
+ * valence), the musical statistics of the pieces per quadrant and their musical structure (structure.ts). No file
+ * system here; the caller supplies model and classifier. This sits above both the generator and the classifier,
+ * which know nothing of each other.
  *
  * Statistics are computed on the pieces as the compound words see them (`quantizedScore`), for generated and
  * real clips alike. A generated piece without notes cannot be classified: it is counted in `noNotes` of its row
@@ -19,6 +20,8 @@ import { accuracy, type Accuracy } from '../classify/classify.ts';
 import { measure } from '../classify/measure.ts';
 import { QUADRANTS, type ClassifierJSON } from '../classify/model.ts';
 import { summarizeStats, type PieceStats, type StatKey, type StatSummary } from '../classify/stats.ts';
+import { quantizedScore } from '../classify/timing.ts';
+import { structureStats, summarizeStructure, type StructureKey, type StructureStats, type StructureSummary } from './structure.ts';
 
 export interface EvaluateOptions {
   /** Quadrants to request, 1..4 (default all four). */
@@ -52,6 +55,8 @@ export interface PieceResult {
   classified: number | null;
   probs: number[] | null;
   stats: PieceStats | null;
+  /** Musical structure (structure.ts) on the same grid as `stats`; null without notes. */
+  structure: StructureStats | null;
 }
 
 /** `Accuracy` over every piece generated (n), pieces without notes counting as misses. */
@@ -68,6 +73,8 @@ export interface EvaluationResult {
   accuracy: ConditioningAccuracy;
   /** Per requested quadrant: mean/std of each statistic over its pieces that have notes. */
   stats: Record<string, Record<StatKey, StatSummary>>;
+  /** Per requested quadrant: mean/std/n of each structure statistic over its pieces that have notes. */
+  structure: Record<string, Record<StructureKey, StructureSummary>>;
   pieces: PieceResult[];
 }
 
@@ -91,6 +98,7 @@ export function evaluateConditioning(model: CPTransformer, vocab: Vocab, classif
         const piece: PieceResult = {
           requested: q, index: k0 + c, seed: chunk[c] as number, words: r.generated, bars: r.bars, stoppedBy: r.stoppedBy,
           notes: score.notes.length, classified: measured?.classified ?? null, probs: measured?.probs ?? null, stats: measured?.stats ?? null,
+          structure: measured ? structureStats(quantizedScore(score)) : null,
         };
         if (measured) confusion[qi]![measured.classified - 1]! += 1;
         else noNotes[qi]! += 1;
@@ -101,10 +109,12 @@ export function evaluateConditioning(model: CPTransformer, vocab: Vocab, classif
     }
   });
   const stats: EvaluationResult['stats'] = {};
+  const structure: EvaluationResult['structure'] = {};
   quadrants.forEach((q) => {
     stats[`Q${q}`] = summarizeStats(pieces.filter((p) => p.requested === q && p.stats).map((p) => p.stats as PieceStats));
+    structure[`Q${q}`] = summarizeStructure(pieces.filter((p) => p.requested === q && p.structure).map((p) => p.structure as StructureStats));
   });
-  return { quadrants, perEmotion: opts.perEmotion, seed: opts.seed, confusion, noNotes, accuracy: conditioningAccuracy(pieces), stats, pieces };
+  return { quadrants, perEmotion: opts.perEmotion, seed: opts.seed, confusion, noNotes, accuracy: conditioningAccuracy(pieces), stats, structure, pieces };
 }
 
 /** Accuracy of the classified quadrants against the requested ones; pieces without notes count as misses. */

@@ -2,7 +2,8 @@
  * `emopia evaluate --checkpoint RUN_DIR --per-emotion 25 [--seed N] [--json] [--svg FILE]`: generates pieces for
  * each quadrant, classifies them with the symbolic classifier, and prints the confusion matrix (rows = requested
  * quadrant, columns = classified), the conditioning accuracy (4Q, arousal, valence), and the musical statistics
- * per quadrant beside those of the real clips (--real DIR, or $EMOPIA_DIR; none when neither is given).
+ * per quadrant beside those of the real clips (--real DIR, or $EMOPIA_DIR; none when neither is given), and the
+ * musical structure per quadrant (src/evaluate/structure.ts), generated beside real, against issue 9's targets.
  */
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
@@ -19,6 +20,11 @@ import { DEFAULT_CLASSIFIER_DIR, loadClassifier } from '../../platform/classifie
 import { pieceStats, STAT_KEYS, STAT_LABELS, summarizeStats, type PieceStats, type StatKey, type StatSummary } from '../../classify/stats.ts';
 import { statsChartSvg } from '../../classify/svg.ts';
 import { quantizedScore } from '../../classify/timing.ts';
+import type { Score } from '../../music/score.ts';
+import {
+  compareStructure, STRUCTURE_KEYS, STRUCTURE_LABELS, structureStats, summarizeStructure,
+  type StructureKey, type StructureReport, type StructureStats, type StructureSummary,
+} from '../../evaluate/structure.ts';
 import { parseBackend, parseEmotionList, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { readInput } from './_music_io.ts';
@@ -43,22 +49,46 @@ interface EvaluateCliOptions extends SamplingCliOptions {
 }
 
 type Stats = Record<StatKey, StatSummary>;
+type Structure = Record<StructureKey, StructureSummary>;
+
+/** The grids a real clip can be read on; today only the file's own (EMOPIA's nominal 120 BPM ticks). */
+export type RealGrid = 'file';
+
+/**
+ * One real clip as every statistic sees it: the one place where the real clips' grid is chosen. `file` is the
+ * file's own tick grid, quantized as the compound words see it (`quantizedScore`). Throws InputError for a clip
+ * that is not MIDI or has no note in range.
+ */
+export function realClipScore(file: string, grid: RealGrid = 'file'): Score {
+  if (grid !== 'file') throw new InputError(file, `unknown grid '${String(grid)}'`);
+  return quantizedScore(midiToScore(readInput(file), file), file);
+}
 
 /** "Q1,q3" -> [1, 3]; anything else is a usage error (exit 2), as a bad --emotion in every command. */
 export function parseQuadrants(value: string): Array<1 | 2 | 3 | 4> {
   return parseEmotionList('emotions')(value);
 }
 
-/** Statistics of the real clips per quadrant (named Q<k>_...), on EMOPIA's grid. */
-function realStats(dir: string, progress: boolean): { stats: Record<string, Stats>; clips: Record<string, number>; skipped: number } {
+interface RealStats {
+  stats: Record<string, Stats>;
+  structure: Record<string, Structure>;
+  clips: Record<string, number>;
+  skipped: number;
+}
+
+/** Statistics and structure of the real clips per quadrant (named Q<k>_...), each clip read by `realClipScore`. */
+function realStats(dir: string, progress: boolean, grid: RealGrid = 'file'): RealStats {
   const files = listMidiFiles(dir).filter((f) => emotionFromName(f) !== 0);
   if (files.length === 0) throw new InputError(dir, 'no MIDI files named Q1_... to Q4_... (expected EMOPIA clips)');
   const per: Record<string, PieceStats[]> = { Q1: [], Q2: [], Q3: [], Q4: [] };
+  const perStructure: Record<string, StructureStats[]> = { Q1: [], Q2: [], Q3: [], Q4: [] };
   const bar = progress ? startProgress('real clips', files.length, 'files') : null;
   let skipped = 0;
   files.forEach((f, i) => {
     try {
-      per[`Q${emotionFromName(f)}`]!.push(pieceStats(quantizedScore(midiToScore(readInput(f), f), f)));
+      const score = realClipScore(f, grid);
+      per[`Q${emotionFromName(f)}`]!.push(pieceStats(score));
+      perStructure[`Q${emotionFromName(f)}`]!.push(structureStats(score));
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       skipped++;
@@ -68,18 +98,49 @@ function realStats(dir: string, progress: boolean): { stats: Record<string, Stat
   });
   bar?.stop();
   const stats: Record<string, Stats> = {};
+  const structure: Record<string, Structure> = {};
   const clips: Record<string, number> = {};
   for (const q of QUADRANTS) {
     clips[q] = per[q]!.length;
     if (per[q]!.length) stats[q] = summarizeStats(per[q]!);
+    if (perStructure[q]!.length) structure[q] = summarizeStructure(perStructure[q]!);
   }
-  return { stats, clips, skipped };
+  return { stats, structure, clips, skipped };
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 const pad = (s: string, n: number) => s.padStart(n);
 
-function report(r: EvaluationResult, real: Record<string, Stats> | null, what: string, how: string): string {
+/** The structure table: per statistic and quadrant, generated | real (ratio, * outside the tolerance), then the targets. */
+function structureLines(r: EvaluationResult, real: Record<string, Structure> | null, cmp: StructureReport, grid: RealGrid): string[] {
+  const lines: string[] = [];
+  const tol = Math.round(cmp.tolerance * 100);
+  lines.push(`musical structure per quadrant, mean (generated${real ? ` | real on the ${grid} grid (generated/real, * outside ±${tol}%)` : ''})`);
+  const qs = r.quadrants.map((q) => `Q${q}`);
+  const w = real ? 26 : 10;
+  lines.push(`  ${''.padEnd(40)}${qs.map((q) => pad(q, w)).join('')}`);
+  const num = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(2) : '-');
+  for (const k of STRUCTURE_KEYS) {
+    const cells = qs.map((q) => {
+      const g = num(r.structure[q]?.[k].mean);
+      if (!real) return pad(g, w);
+      const c = cmp.comparison[q]?.[k];
+      const ratio = c && Number.isFinite(c.ratio) ? ` (${c.ratio.toFixed(2)}${c.within ? ' ' : '*'})` : ' (-    )';
+      return pad(`${g} | ${num(real[q]?.[k].mean)}${ratio}`, w);
+    });
+    lines.push(`  ${STRUCTURE_LABELS[k].padEnd(40)}${cells.join('')}`);
+  }
+  lines.push('');
+  if (real) {
+    const within = qs.filter((q) => cmp.comparison[q]).map((q) => `${q} ${STRUCTURE_KEYS.length - (cmp.misses[q]?.length ?? 0)}/${STRUCTURE_KEYS.length}`);
+    lines.push(`target: every statistic within ±${tol}% of the real clips: ${within.length ? within.join(', ') : 'no quadrant with real clips'}`);
+  }
+  const low = Object.entries(cmp.lowArousal).map(([q, v]) => `${q} ${num(v.notesPerBeat)} ${v.met ? 'met' : 'MISSED'}`);
+  if (low.length) lines.push(`target: low arousal at least ${Object.values(cmp.lowArousal)[0]!.target} notes per beat: ${low.join(', ')}`);
+  return lines;
+}
+
+function report(r: EvaluationResult, real: RealStats | null, cmp: StructureReport, grid: RealGrid, what: string, how: string): string {
   const lines: string[] = [];
   lines.push(`emopia evaluate: ${what}: ${r.perEmotion} pieces per quadrant, seed ${r.seed}; ${how}`);
   lines.push('');
@@ -100,9 +161,11 @@ function report(r: EvaluationResult, real: Record<string, Stats> | null, what: s
   lines.push(`  ${''.padEnd(36)}${qs.map((q) => pad(q, w)).join('')}`);
   const cell = (s: StatSummary | undefined) => (s && Number.isFinite(s.mean) ? `${s.mean.toFixed(2)}±${s.std.toFixed(2)}` : '-');
   for (const k of STAT_KEYS) {
-    const cells = qs.map((q) => pad(real ? `${cell(r.stats[q]?.[k])} | ${cell(real[q]?.[k])}` : cell(r.stats[q]?.[k]), w));
+    const cells = qs.map((q) => pad(real ? `${cell(r.stats[q]?.[k])} | ${cell(real.stats[q]?.[k])}` : cell(r.stats[q]?.[k]), w));
     lines.push(`  ${STAT_LABELS[k].padEnd(36)}${cells.join('')}`);
   }
+  lines.push('');
+  lines.push(...structureLines(r, real?.structure ?? null, cmp, grid));
   return lines.join('\n') + '\n';
 }
 
@@ -134,7 +197,8 @@ export function register(program: Command): void {
       // clips (a bad folder fails before minutes of generation).
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
-      const real = realDir ? realStats(realDir, opts.progress) : null;
+      const grid: RealGrid = 'file';
+      const real = realDir ? realStats(realDir, opts.progress, grid) : null;
       // The shipped model is named as the package names it, not by where this machine installed it.
       const shown = opts.checkpoint ?? 'models/default';
       let result: EvaluationResult;
@@ -160,14 +224,16 @@ export function register(program: Command): void {
         if (real) series.push({ label: 'real (EMOPIA)', stats: real.stats });
         writeFileAtomic(opts.svg, statsChartSvg(series, quadrants.map((q) => `Q${q}`), `Musical statistics per quadrant: ${shown}`));
       }
+      const cmp = compareStructure(result.structure, real?.structure ?? null);
       if (opts.json) {
-        const { pieces, ...rest } = result;
+        const { pieces, structure, ...rest } = result;
         process.stdout.write(`${JSON.stringify({
           checkpoint: shown, ...rest, guidance, contrast, sampling: samplingTable(sampling), rows: 'requested quadrant', columns: [...QUADRANTS],
           real: real ? { dir: realDir, clips: real.clips, skipped: real.skipped, stats: real.stats } : null,
+          structure: { grid, generated: structure, real: real?.structure ?? null, ...cmp },
           pieces,
         }, null, 1)}\n`);
-      } else process.stdout.write(report(result, real?.stats ?? null, shown, describeSampling(sampling, guidance, contrast)));
+      } else process.stdout.write(report(result, real, cmp, grid, shown, describeSampling(sampling, guidance, contrast)));
       if (opts.svg) process.stderr.write(`emopia evaluate: wrote ${opts.svg}\n`);
     });
 }
