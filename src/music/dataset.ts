@@ -6,13 +6,17 @@
  *   vocab.json   the vocabulary (see vocab.ts)
  *   words.u16    every clip's words, concatenated: n*8 unsigned 16-bit little-endian integers per clip
  *   index.json   {format, version, families, wordsFile, seed, validFraction, clips: [{name, source, song, emotion,
- *                split, offset, length, ...}], summary, skipped}; offsets and lengths count words
+ *                split, offset, length, ...}], summary, skipped, grid?}; offsets and lengths count words
+ *                (`grid` only when the clips were tokenized beat-true: see GridRecord)
  */
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { readMidi, type MidiReadInfo, type ReadMidiOptions } from './midi_io.ts';
 import { scoreToWords, type TokenizeOptions, type TokenizeStats } from './cp_tokenizer.ts';
 import { FAMILIES, N_FAMILIES, Vocab, type Emotion, type Family, type VocabValue } from './vocab.ts';
+import { regrid, type RegridOptions } from './regrid.ts';
+import type { BeatGrid } from './beat_grid.ts';
+import type { Score } from './score.ts';
 
 /** One clip of a dataset, as the reader gives it and training reads it (src/cp/train/batches.ts). */
 export interface Clip {
@@ -64,6 +68,19 @@ export interface DatasetIndex {
   clips: ClipEntry[];
   summary: BuildSummary;
   skipped: Array<{ file: string; reason: string }>;
+  /** Which beats the clips were tokenized on; absent: the files' own tick grid (`--grid file`). */
+  grid?: GridRecord;
+}
+
+/** How a dataset was gridded, when beat-true (`--grid beats|annotations`). */
+export interface GridRecord {
+  mode: 'beats' | 'annotations';
+  /** The annotations folder as given (`--grid annotations`). */
+  annotations?: string;
+  /** Over the kept clips: bars stretched (see regrid.ts), clips read as 3/4, clips with a pickup. */
+  stretchedBars: number;
+  clipsIn3: number;
+  clipsWithPickup: number;
 }
 
 const CLIP_NAME = /^(Q[1-4])_(.+)_(\d+)$/;
@@ -99,6 +116,15 @@ export function splitBySong(names: readonly string[], fraction: number, seed: nu
   return new Set(names.filter((n) => validSongs.has(songOf(n))));
 }
 
+/** The beat grid of a score for beat-true tokenizing (a tracker's, or a dataset's annotations); may carry `meter`. */
+export type BeatGridSource = (score: Score, source: string) => BeatGrid & { meter?: 3 | 4 };
+
+/** What `encodeFile` reads besides the tokenizer's options. */
+export interface EncodeFileOptions extends TokenizeOptions, ReadMidiOptions, RegridOptions {
+  /** Beat-true tokenizing: the score is re-timed onto these beats first (see regrid.ts). Absent: the file's grid. */
+  beats?: BeatGridSource;
+}
+
 export interface EncodedFile {
   name: string;
   emotion: Emotion;
@@ -106,6 +132,8 @@ export interface EncodedFile {
   words: Int32Array;
   stats: TokenizeStats;
   info: MidiReadInfo;
+  /** Present when encoded beat-true. */
+  regrid?: { meter: 3 | 4; stretchedBars: number; pickupBeats: number };
 }
 
 /** InputError for a file without notes, saying when drum notes were all it had. */
@@ -117,14 +145,20 @@ export function assertHasNotes(notes: number, info: MidiReadInfo, source: string
 
 /**
  * Reads and encodes one file (in `vocab`, the full grid by default); the emotion is `opts.emotion`, else the file
- * name's quadrant. Throws InputError naming `source` on bad input.
+ * name's quadrant. With `opts.beats`, the score is re-timed onto those beats first (beat-true tokenizing). Throws
+ * InputError naming `source` on bad input.
  */
-export function encodeFile(bytes: Uint8Array, source: string, opts: TokenizeOptions & ReadMidiOptions = {}, vocab = Vocab.fullGrid()): EncodedFile {
+export function encodeFile(bytes: Uint8Array, source: string, opts: EncodeFileOptions = {}, vocab = Vocab.fullGrid()): EncodedFile {
   const { score, info } = readMidi(bytes, source, opts);
   assertHasNotes(score.notes.length, info, source);
   const emotion = opts.emotion ?? emotionFromName(source);
-  const { words, stats } = scoreToWords(score, vocab, { ...opts, emotion }, source);
-  return { name: baseName(source), emotion, words, stats, info };
+  if (opts.beats === undefined) {
+    const { words, stats } = scoreToWords(score, vocab, { ...opts, emotion }, source);
+    return { name: baseName(source), emotion, words, stats, info };
+  }
+  const r = regrid(score, opts.beats(score, source), opts, source);
+  const { words, stats } = scoreToWords(r.score, vocab, { ...opts, emotion }, source);
+  return { name: baseName(source), emotion, words, stats, info, regrid: { meter: r.meter, stretchedBars: r.stretchedBars, pickupBeats: r.pickupBeats } };
 }
 
 /**
