@@ -254,6 +254,91 @@ export interface DatasetStats {
   lengthPercentiles: Record<'min' | 'p10' | 'p25' | 'p50' | 'p75' | 'p90' | 'max', number>;
   /** Per family: the count of each value over all words, in vocabulary order. */
   histograms: Record<Family, Array<{ value: VocabValue; count: number }>>;
+  /** Rhythm and tempo of the clips, overall and per emotion 0..4 (what beat-true tokenizing changes). */
+  structure: StructureStats & { perEmotion: Array<StructureStats & { emotion: Emotion }> };
+}
+
+/** Figures read from the words (see `structureStats`). */
+export interface StructureStats {
+  clips: number;
+  /** Distinct Tempo_X values used, and words that carry one (not CONTI or 0). */
+  tempoClasses: number;
+  tempoWords: number;
+  /** Mean over bars holding at least one onset: distinct onset positions (of 16) in the bar. */
+  onsetPositionsPerBar: number;
+  /** Share of note onsets on the 8th-note grid (even positions). */
+  onsetsOn8ths: number;
+  /** Mean note duration in 16ths (a duration of 0 counts as half a 16th, as decoding writes it). */
+  meanDuration16ths: number;
+  /** Notes per beat over the bars from the first Bar to the closing one. */
+  notesPerBeat: number;
+  wordsPerClip: number;
+}
+
+/** The structure figures of some clips (words in `vocab`). */
+export function structureStats(clips: readonly Clip[], vocab: Vocab): StructureStats {
+  const I = (f: Family) => FAMILIES.indexOf(f);
+  const [iTempo, iBar, iType, iDur] = [I('tempo'), I('barbeat'), I('type'), I('duration')];
+  const tempos = new Set<VocabValue>();
+  let tempoWords = 0;
+  let barsWithOnsets = 0;
+  let positions = 0;
+  let onsets = 0;
+  let on8ths = 0;
+  let durSum = 0;
+  let beats = 0;
+  let words = 0;
+  for (const c of clips) {
+    const n = c.words.length / N_FAMILIES;
+    words += n;
+    let bars = 0;
+    let pos = 0;
+    let inBar = new Set<number>();
+    const closeBar = () => {
+      if (inBar.size > 0) {
+        barsWithOnsets++;
+        positions += inBar.size;
+      }
+      inBar = new Set<number>();
+    };
+    for (let w = 0; w < n; w++) {
+      const at = (f: number) => c.words[w * N_FAMILIES + f] as number;
+      const type = vocab.decode('type', at(iType));
+      if (type === 'Metrical') {
+        const bb = vocab.decode('barbeat', at(iBar));
+        if (bb === 'Bar') {
+          closeBar();
+          bars++;
+          pos = 0;
+        } else if (typeof bb === 'string' && bb.startsWith('Beat_')) pos = Number(bb.slice(5));
+        const t = vocab.decode('tempo', at(iTempo));
+        if (typeof t === 'string' && t.startsWith('Tempo_')) {
+          tempos.add(t);
+          tempoWords++;
+        }
+      } else if (type === 'Note') {
+        onsets++;
+        inBar.add(pos);
+        if (pos % 2 === 0) on8ths++;
+        const d = vocab.decode('duration', at(iDur));
+        const ticks = typeof d === 'string' && d.startsWith('Note_Duration_') ? Number(d.slice(14)) : 0;
+        durSum += ticks === 0 ? 0.5 : ticks / 120;
+      }
+    }
+    closeBar();
+    beats += Math.max(0, bars - 1) * 4; // the closing Bar word ends the last bar
+  }
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+  return {
+    clips: clips.length,
+    tempoClasses: tempos.size,
+    tempoWords,
+    onsetPositionsPerBar: ratio(positions, barsWithOnsets),
+    onsetsOn8ths: ratio(on8ths, onsets),
+    meanDuration16ths: ratio(durSum, onsets),
+    notesPerBeat: ratio(onsets, beats),
+    wordsPerClip: ratio(words, clips.length),
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -288,5 +373,9 @@ export function datasetStats(ds: Dataset): DatasetStats {
       max: lengths[lengths.length - 1] ?? 0,
     },
     histograms,
+    structure: {
+      ...structureStats(clips, ds.vocab),
+      perEmotion: ([0, 1, 2, 3, 4] as Emotion[]).map((emotion) => ({ emotion, ...structureStats(clips.filter((c) => c.emotion === emotion), ds.vocab) })),
+    },
   };
 }
