@@ -33,6 +33,8 @@ import { GRID, TEMPO_BINS } from './vocab.ts';
 
 const BEAT = GRID.ticksPerBeat;
 const BAR = GRID.ticksPerBar;
+/** Default of `RegridOptions.tempoTolerance`. */
+export const TEMPO_TOLERANCE = 0.01;
 
 export interface RegridOptions {
   /** The meter: 3 or 4 beats per bar. Default: `grid.meter` when the grid has one (a tracker's), else inferred. */
@@ -131,8 +133,10 @@ function interpolate(knots: readonly Knot[], from: 'sec' | 'tick', to: 'sec' | '
  * give follows `secondsOf` (error diffusion with a tolerance). Returns the changes and the largest drift.
  */
 function binnedTempos(knotTicks: readonly number[], secondsOf: (tick: number) => number, tolerance: number): { tempos: TempoChange[]; drift: number } {
-  const points = [0, ...knotTicks.filter((t) => t > 0)];
-  points.push((points[points.length - 1] as number) + BAR); // the extrapolated tail, at the last segment's rate
+  // A point on every beat (knots are all on beats), through one bar of the extrapolated tail.
+  const end = Math.max(0, ...knotTicks.slice(-1)) + BAR;
+  const points: number[] = [];
+  for (let t = 0; t <= end; t += BEAT) points.push(t);
   const tempos: TempoChange[] = [];
   let clock = secondsOf(0);
   let cur: number | null = null;
@@ -184,7 +188,7 @@ export function regrid(score: Score, grid: BeatGrid & { meter?: 3 | 4 }, opts: R
   const { tempos, drift } = binnedTempos(
     shifted.map((k) => k.tick),
     secondsOf,
-    opts.tempoTolerance ?? 0.01,
+    opts.tempoTolerance ?? TEMPO_TOLERANCE,
   );
   return {
     score: {
