@@ -9,15 +9,19 @@
  * rate (the nearest local beat length).
  *
  * Bars. The CP vocabulary has one bar shape: 16 positions, 4 beats. So:
- * - 4/4 (the usual spacing of the downbeats is not 3 beats): a CP bar starts at every downbeat. A bar of 4, 8, ...
- *   beats keeps a knot on every beat. A bar of any other length n (POP909's 2/4 or 6-beat bars, about 5% of its
- *   bars) is stretched linearly, downbeat to downbeat, over max(1, round(n/4)) CP bars; its tempo words carry the
- *   stretched tempo, so its timing survives although its inner positions are not 16ths of its own beats.
- * - 3/4 (the usual spacing is 3 beats, or `meter: 3`): the vocabulary cannot say 3/4, and EMOPIA's own data keeps
- *   1920-tick bars whatever the meter, so beats stay 480 ticks apart and CP bars are groups of 4 beats from the first
- *   downbeat (downbeats then cycle through positions 0, 12, 8, 4). Positions are still true 16ths.
+ * - 4/4 (`meter: 4`, or downbeats most often 4 or 8 beats apart): a CP bar starts at every downbeat. A bar of n
+ *   beats ends on the bar line nearest to its natural end (n x 480 ticks) whose tempo the tempo family can say
+ *   (32..224 BPM; ties go to the later line), else at its natural end. So a 4-beat bar is unchanged, and a 2- or
+ *   6-beat bar (POP909's 2/4 bars; about 5% of its bars) is stretched over 1 or 2 CP bars, its tempo words carrying
+ *   the stretched tempo: its timing survives, its inner positions are not 16ths of its own beats. A short bar too
+ *   fast to stretch keeps its beats and the next bar is stretched back onto the bar lines. Inside a bar every beat
+ *   is a knot, unless one of its beats has a tempo the family cannot say: then the bar is mapped linearly.
+ * - Otherwise (`meter: 3`, or downbeats most often 3, 6, 2, ... beats apart): the vocabulary cannot say 3/4, and
+ *   EMOPIA's own data keeps 1920-tick bars whatever the meter, so beats stay 480 ticks apart and CP bars are groups
+ *   of 4 beats from the first downbeat (3/4 downbeats cycle through positions 0, 12, 8, 4). Positions are true 16ths.
  * - A pickup (beats before the first downbeat) ends where the first bar starts: it fills the end of the bar before.
- *   A grid without downbeats starts its bars at its first beat.
+ *   A grid without downbeats starts its bars at its first beat. Beats after the last downbeat are 480 ticks each, or
+ *   twice (4 times...) that when the beat is too slow for the tempo family (a long pause at the end of a song).
  *
  * Tempo. The result's tempo map holds values of the tempo family (TEMPO_BINS, 32..224 BPM, 3 BPM apart): it is
  * the local tempo of each beat, chosen with error diffusion so that the decoded clock never drifts more than a
@@ -62,8 +66,8 @@ interface Knot {
   tick: number;
 }
 
-/** The meter a grid suggests: 3 when its downbeats are most often 3 beats apart, else 4. */
-export function inferMeter(grid: BeatGrid): 3 | 4 {
+/** The most common number of beats from one downbeat to the next (4 when there are fewer than 2 downbeats). */
+function usualBarLength(grid: BeatGrid): number {
   const counts = new Map<number, number>();
   const ix = downbeatIndices(grid);
   for (let i = 1; i < ix.length; i++) {
@@ -73,7 +77,12 @@ export function inferMeter(grid: BeatGrid): 3 | 4 {
   let best = 4;
   let bestCount = 0;
   for (const [n, c] of counts) if (c > bestCount || (c === bestCount && n === 4)) [best, bestCount] = [n, c];
-  return best === 3 ? 3 : 4;
+  return best;
+}
+
+/** The meter a grid suggests: 3 when its downbeats are most often 3 (or 6) beats apart, else 4. */
+export function inferMeter(grid: BeatGrid): 3 | 4 {
+  return usualBarLength(grid) % 3 === 0 ? 3 : 4;
 }
 
 /** Indices in `grid.beats` of the downbeats (the grid is checked: every downbeat is a beat). */
@@ -82,8 +91,16 @@ function downbeatIndices(grid: BeatGrid): number[] {
   return grid.downbeats.map((d) => at.get(d) as number);
 }
 
-/** The knots (seconds, tick) of a grid, ticks relative to the first downbeat at 0; and what was stretched. */
-function knotsOf(grid: BeatGrid, meter: 3 | 4): { knots: Knot[]; stretched: number; pickup: number } {
+/** Whether a tempo is one the tempo family can say without clamping (TEMPO_BINS' range, half a step either side). */
+const sayable = (bpm: number) => bpm >= (TEMPO_BINS[0] as number) - 1.5 && bpm <= (TEMPO_BINS[TEMPO_BINS.length - 1] as number) + 1.5;
+
+/**
+ * The knots (seconds, tick) of a grid, ticks relative to the first downbeat at 0. With `anchored`, each bar ends
+ * on the bar line nearest to its natural end (n beats of 480 ticks) whose tempo the tempo family can say, else at
+ * its natural end; inside a bar there is a knot on every beat, unless one of its beats has a tempo the family
+ * cannot say, then the bar is mapped linearly from downbeat to downbeat.
+ */
+function knotsOf(grid: BeatGrid, anchored: boolean): { knots: Knot[]; stretched: number; pickup: number } {
   const beats = grid.beats;
   const down = downbeatIndices(grid);
   const first = down[0] ?? 0;
@@ -92,22 +109,37 @@ function knotsOf(grid: BeatGrid, meter: 3 | 4): { knots: Knot[]; stretched: numb
   let stretched = 0;
   let tick = 0;
   let j = first;
-  if (meter === 4) {
+  const beatBpm = (b: number) => 60 / ((beats[b + 1] as number) - (beats[b] as number));
+  if (anchored) {
     for (let k = 0; k + 1 < down.length; k++) {
       const from = down[k] as number;
       const n = (down[k + 1] as number) - from;
-      if (n % 4 === 0) {
-        for (let b = 0; b < n; b++) knots.push({ sec: beats[from + b] as number, tick: tick + b * BEAT });
-        tick += n * BEAT;
-      } else {
-        knots.push({ sec: beats[from] as number, tick });
-        tick += Math.max(1, Math.round(n / 4)) * BAR;
-        stretched++;
-      }
+      const natural = n * BEAT;
+      const bpm = (60 * n) / ((beats[from + n] as number) - (beats[from] as number));
+      const lo = Math.floor((tick + natural) / BAR) * BAR;
+      const candidates = [lo, lo + BAR]
+        .filter((c) => c > tick)
+        .sort((a, b) => Math.abs(a - tick - natural) - Math.abs(b - tick - natural) || b - a);
+      const end = candidates.find((c) => sayable((bpm * (c - tick)) / natural)) ?? tick + natural;
+      const ratio = (end - tick) / natural;
+      if (ratio !== 1) stretched++;
+      let inner = true;
+      for (let b = 0; b < n; b++) inner &&= sayable(beatBpm(from + b) * ratio);
+      for (let b = 0; b < (inner ? n : 1); b++) knots.push({ sec: beats[from + b] as number, tick: tick + b * BEAT * ratio });
+      tick = end;
       j = down[k + 1] as number;
     }
   }
-  for (; j < beats.length; j++, tick += BEAT) knots.push({ sec: beats[j] as number, tick });
+  // Free beats (after the last downbeat, or all of them when not anchored): 480 ticks each, or a power of 2 times
+  // that for a beat whose tempo the family cannot say (a pause of several seconds at the end of a song).
+  for (; j < beats.length; j++) {
+    knots.push({ sec: beats[j] as number, tick });
+    let step: number = BEAT;
+    if (j + 1 < beats.length) {
+      while (!sayable(beatBpm(j) * (step / BEAT)) && step < 64 * BEAT && step > BEAT / 8) step = beatBpm(j) * (step / BEAT) < 100 ? step * 2 : step / 2;
+    }
+    tick += step;
+  }
   return { knots, stretched, pickup: first };
 }
 
@@ -166,8 +198,11 @@ function binnedTempos(knotTicks: readonly number[], secondsOf: (tick: number) =>
 export function regrid(score: Score, grid: BeatGrid & { meter?: 3 | 4 }, opts: RegridOptions = {}, what = 'beat grid'): Regridded {
   checkBeatGrid(grid, what);
   if (grid.beats.length < 2) throw new InputError(what, `expected at least 2 beats, got ${grid.beats.length}`);
-  const meter = opts.meter ?? grid.meter ?? inferMeter(grid);
-  const { knots, stretched, pickup } = knotsOf(grid, meter);
+  const given = opts.meter ?? grid.meter;
+  const meter = given ?? inferMeter(grid);
+  // Bars follow the downbeats in 4/4 (a given meter of 4, or bars of 4 or 8 beats as a rule); otherwise CP bars are
+  // groups of 4 beats from the first downbeat.
+  const { knots, stretched, pickup } = knotsOf(grid, given !== undefined ? given === 4 : usualBarLength(grid) % 4 === 0);
   const toTick = interpolate(knots, 'sec', 'tick');
   const fileSeconds = secondsAt(score.tempos);
   const map = (t: number) => toTick(fileSeconds(t));

@@ -135,3 +135,24 @@ test('round trip on an irregular beat grid: every note kept, every onset within 
   const off = beatTrueRoundTrip(score, fileGrid, { chords: 'none' });
   assert.ok(Math.max(...off.errors.map(Math.abs)) > 0.05);
 });
+
+test('regrid: a short bar too fast to stretch keeps its beats, and the next bar is stretched back onto the bar lines', () => {
+  const beats = Array.from({ length: 20 }, (_, k) => 0.4 * k); // 150 BPM
+  // Bars of 4, 2, 4, 4 beats. Stretching the 2-beat bar over a CP bar would need 300 BPM (the family stops at
+  // 224), so it keeps 960 ticks; the next bar (natural end 2880 + 1920 = 4800) ends on the bar line 5760 (x1.5,
+  // 225 BPM, sayable) rather than 3840 (x0.5, equally far; ties go to the later line).
+  const grid = { beats, downbeats: [0, 4, 6, 10, 14].map((k) => beats[k]!) };
+  const r = regrid(scoreAt([0, 4, 6, 8, 10].map((k) => beats[k]!)), grid);
+  assert.equal(r.stretchedBars, 1);
+  assert.deepEqual(r.score.notes.map((n) => n.start), [0, 1920, 2880, 4320, 5760]);
+  assert.deepEqual(positions(r.score), [[0, 0], [1, 0], [1, 8], [2, 4], [3, 0]]);
+});
+
+test('regrid: bars of 6 beats (6/8) read as meter 3, beats 480 ticks apart, nothing stretched', () => {
+  const beats = Array.from({ length: 25 }, (_, k) => 0.33 * k);
+  const grid = { beats, downbeats: [0, 6, 12, 18, 24].map((k) => beats[k]!) };
+  assert.equal(inferMeter(grid), 3);
+  const r = regrid(scoreAt([0, 0.33 * 6, 0.33 * 7]), grid);
+  assert.equal(r.stretchedBars, 0);
+  assert.deepEqual(r.score.notes.map((n) => Math.round(n.start * 1e6) / 1e6), [0, 2880, 3360]);
+});

@@ -32,9 +32,14 @@ export function register(program: Command): void {
       const beats = beatGridSource(opts.grid, opts.annotations);
       const vocab = loadVocab(opts.vocab);
       // The same reading and encoding as `dataset build`, in the requested vocabulary.
-      const { emotion, words, stats, info } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords, beats }, vocab);
+      const { emotion, words, stats, info, regrid } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords, beats }, vocab);
       const events = wordsToEvents(words, vocab);
-      const text = wordsJson(vocab, words, events, { emotion, stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated } });
+      const text = wordsJson(vocab, words, events, {
+        emotion,
+        stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated },
+        // Only beat-true words say which grid they are on (`--grid file` output is as it always was).
+        ...(regrid ? { grid: { mode: opts.grid, ...regrid } } : {}),
+      });
       if (opts.output) {
         writeFileAtomic(opts.output, text);
         process.stderr.write(`emopia encode: ${input} -> ${opts.output}: ${stats.words} words, ${stats.notes} notes, ${stats.bars} bars${stats.outOfRange ? `, ${stats.outOfRange} notes out of range dropped` : ''}${info.drumNotesDropped ? `, ${info.drumNotesDropped} drum notes dropped` : ''}\n`);
