@@ -51,7 +51,7 @@ export interface Regridded {
   /** The beat-true score: 480 ticks per beat of the music, bars of 4 beats from the downbeats, binned tempos. */
   score: Score;
   meter: 3 | 4;
-  /** Bars whose beat count was not a multiple of 4 (4/4 only), stretched over whole CP bars. */
+  /** Bars (4/4 only) stretched or squeezed to end on a bar line (see the file's comment). */
   stretchedBars: number;
   /** Beats before the first downbeat. */
   pickupBeats: number;
@@ -161,16 +161,15 @@ function interpolate(knots: readonly Knot[], from: 'sec' | 'tick', to: 'sec' | '
 }
 
 /**
- * The tempo map of the beat-true score: tempo-family values at tick 0 and at knots, chosen so that the clock they
- * give follows `secondsOf` (error diffusion with a tolerance). Returns the changes and the largest drift.
+ * The tempo map of the beat-true score: tempo-family values on beats from `from` to `to`, chosen so that the clock
+ * they give follows `secondsOf` (error diffusion with a tolerance). The first value is put at tick 0 (nothing
+ * sounds before `from`). Returns the changes and the largest drift.
  */
-function binnedTempos(knotTicks: readonly number[], secondsOf: (tick: number) => number, tolerance: number): { tempos: TempoChange[]; drift: number } {
-  // A point on every beat (knots are all on beats), through one bar of the extrapolated tail.
-  const end = Math.max(0, ...knotTicks.slice(-1)) + BAR;
+function binnedTempos(from: number, to: number, secondsOf: (tick: number) => number, tolerance: number): { tempos: TempoChange[]; drift: number } {
   const points: number[] = [];
-  for (let t = 0; t <= end; t += BEAT) points.push(t);
+  for (let t = from; t <= to; t += BEAT) points.push(t);
   const tempos: TempoChange[] = [];
-  let clock = secondsOf(0);
+  let clock = secondsOf(from);
   let cur: number | null = null;
   let drift = 0;
   const fastest = TEMPO_BINS[TEMPO_BINS.length - 1] as number;
@@ -182,7 +181,7 @@ function binnedTempos(knotTicks: readonly number[], secondsOf: (tick: number) =>
     if (cur === null || Math.abs(clock + (beats * 60) / cur - target) > tolerance) {
       const left = target - clock;
       const bin = left > 0 ? tempoBin((beats * 60) / left) : fastest;
-      if (bin !== cur) tempos.push({ tick: a, bpm: bin });
+      if (bin !== cur) tempos.push({ tick: tempos.length === 0 ? 0 : a, bpm: bin });
       cur = bin;
     }
     clock += (beats * 60) / cur;
@@ -220,11 +219,14 @@ export function regrid(score: Score, grid: BeatGrid & { meter?: 3 | 4 }, opts: R
   for (const m of markers) m.tick += shift;
   const shifted = knots.map((k) => ({ sec: k.sec, tick: k.tick + shift }));
   const secondsOf = interpolate(shifted, 'tick', 'sec');
-  const { tempos, drift } = binnedTempos(
-    shifted.map((k) => k.tick),
-    secondsOf,
-    opts.tempoTolerance ?? TEMPO_TOLERANCE,
-  );
+  // Tempo values on every beat from the bar of the first onset to the last release (or one bar past the last
+  // knot), at most 10,000 bars (the tokenizer's limit: a note held for 2^28 beats costs no time here).
+  let first = Infinity;
+  let last = 0;
+  for (const n of notes) [first, last] = [Math.min(first, n.start), Math.max(last, n.end)];
+  const from = Number.isFinite(first) ? Math.floor(first / BAR) * BAR : 0;
+  const to = Math.max((shifted[shifted.length - 1] as Knot).tick + BAR, Math.min(last, from + 10000 * BAR));
+  const { tempos, drift } = binnedTempos(from, to, secondsOf, opts.tempoTolerance ?? TEMPO_TOLERANCE);
   return {
     score: {
       ticksPerBeat: 480,

@@ -156,3 +156,14 @@ test('regrid: bars of 6 beats (6/8) read as meter 3, beats 480 ticks apart, noth
   assert.equal(r.stretchedBars, 0);
   assert.deepEqual(r.score.notes.map((n) => Math.round(n.start * 1e6) / 1e6), [0, 2880, 3360]);
 });
+
+test('regrid: a note held for 2^28 beats is re-timed without walking its length (tempo points stop at 10,000 bars)', () => {
+  const s = scoreAt([0.5]);
+  s.notes[0]!.end = 2 ** 28 * 480;
+  const r = regrid(s, { beats: [0.5, 1, 1.5], downbeats: [0.5] });
+  assert.equal(r.score.notes[0]!.start, 0);
+  assert.equal(r.score.notes[0]!.end, 2 ** 28 * 480 - 480); // beats of 0.5 s from 0.5 s: the file's beats, one earlier
+  // At most one tempo value a beat, and none past 10,000 bars.
+  assert.ok(r.score.tempos.length <= 10000 * 4, `${r.score.tempos.length} tempo changes`);
+  assert.ok(r.score.tempos.every((t) => t.tick <= 10000 * 1920));
+});
