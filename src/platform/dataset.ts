@@ -86,13 +86,14 @@ export function beatGridSource(mode: GridMode, annotations?: string): BeatGridSo
   if (!st.isDirectory()) throw new InputError(annotations, 'expected a folder of beat annotations (<stem>/beat_midi.txt), got a file');
   return (_score, source) => {
     const path = join(annotations, baseName(source), 'beat_midi.txt');
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      throw new InputError(source, `no beat annotations: expected ${path}`);
+      bytes = readInputFile(path, { maxBytes: 16 * 1024 * 1024 }); // a FIFO or a huge file stops at the limit
+    } catch (err) {
+      if (err instanceof InputError && err.message === `${path}: no such file`) throw new InputError(source, `no beat annotations: expected ${path}`);
+      throw err;
     }
-    return parseBeatAnnotations(text, path);
+    return parseBeatAnnotations(new TextDecoder().decode(bytes), path);
   };
 }
 
