@@ -6,13 +6,17 @@
  *   vocab.json   the vocabulary (see vocab.ts)
  *   words.u16    every clip's words, concatenated: n*8 unsigned 16-bit little-endian integers per clip
  *   index.json   {format, version, families, wordsFile, seed, validFraction, clips: [{name, source, song, emotion,
- *                split, offset, length, ...}], summary, skipped}; offsets and lengths count words
+ *                split, offset, length, ...}], summary, skipped, grid?}; offsets and lengths count words
+ *                (`grid` only when the clips were tokenized beat-true: see GridRecord)
  */
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { readMidi, type MidiReadInfo, type ReadMidiOptions } from './midi_io.ts';
 import { scoreToWords, type TokenizeOptions, type TokenizeStats } from './cp_tokenizer.ts';
 import { FAMILIES, N_FAMILIES, Vocab, type Emotion, type Family, type VocabValue } from './vocab.ts';
+import { regrid, type RegridOptions } from './regrid.ts';
+import type { BeatGrid } from './beat_grid.ts';
+import type { Score } from './score.ts';
 
 /** One clip of a dataset, as the reader gives it and training reads it (src/cp/train/batches.ts). */
 export interface Clip {
@@ -64,6 +68,19 @@ export interface DatasetIndex {
   clips: ClipEntry[];
   summary: BuildSummary;
   skipped: Array<{ file: string; reason: string }>;
+  /** Which beats the clips were tokenized on; absent: the files' own tick grid (`--grid file`). */
+  grid?: GridRecord;
+}
+
+/** How a dataset was gridded, when beat-true (`--grid beats|annotations`). */
+export interface GridRecord {
+  mode: 'beats' | 'annotations';
+  /** The annotations folder as given (`--grid annotations`). */
+  annotations?: string;
+  /** Over the kept clips: bars stretched (see regrid.ts), clips read as 3/4, clips with a pickup. */
+  stretchedBars: number;
+  clipsIn3: number;
+  clipsWithPickup: number;
 }
 
 const CLIP_NAME = /^(Q[1-4])_(.+)_(\d+)$/;
@@ -99,6 +116,15 @@ export function splitBySong(names: readonly string[], fraction: number, seed: nu
   return new Set(names.filter((n) => validSongs.has(songOf(n))));
 }
 
+/** The beat grid of a score for beat-true tokenizing (a tracker's, or a dataset's annotations); may carry `meter`. */
+export type BeatGridSource = (score: Score, source: string) => BeatGrid & { meter?: 3 | 4 };
+
+/** What `encodeFile` reads besides the tokenizer's options. */
+export interface EncodeFileOptions extends TokenizeOptions, ReadMidiOptions, RegridOptions {
+  /** Beat-true tokenizing: the score is re-timed onto these beats first (see regrid.ts). Absent: the file's grid. */
+  beats?: BeatGridSource;
+}
+
 export interface EncodedFile {
   name: string;
   emotion: Emotion;
@@ -106,6 +132,8 @@ export interface EncodedFile {
   words: Int32Array;
   stats: TokenizeStats;
   info: MidiReadInfo;
+  /** Present when encoded beat-true. */
+  regrid?: { meter: 3 | 4; stretchedBars: number; pickupBeats: number };
 }
 
 /** InputError for a file without notes, saying when drum notes were all it had. */
@@ -117,14 +145,20 @@ export function assertHasNotes(notes: number, info: MidiReadInfo, source: string
 
 /**
  * Reads and encodes one file (in `vocab`, the full grid by default); the emotion is `opts.emotion`, else the file
- * name's quadrant. Throws InputError naming `source` on bad input.
+ * name's quadrant. With `opts.beats`, the score is re-timed onto those beats first (beat-true tokenizing). Throws
+ * InputError naming `source` on bad input.
  */
-export function encodeFile(bytes: Uint8Array, source: string, opts: TokenizeOptions & ReadMidiOptions = {}, vocab = Vocab.fullGrid()): EncodedFile {
+export function encodeFile(bytes: Uint8Array, source: string, opts: EncodeFileOptions = {}, vocab = Vocab.fullGrid()): EncodedFile {
   const { score, info } = readMidi(bytes, source, opts);
   assertHasNotes(score.notes.length, info, source);
   const emotion = opts.emotion ?? emotionFromName(source);
-  const { words, stats } = scoreToWords(score, vocab, { ...opts, emotion }, source);
-  return { name: baseName(source), emotion, words, stats, info };
+  if (opts.beats === undefined) {
+    const { words, stats } = scoreToWords(score, vocab, { ...opts, emotion }, source);
+    return { name: baseName(source), emotion, words, stats, info };
+  }
+  const r = regrid(score, opts.beats(score, source), opts, source);
+  const { words, stats } = scoreToWords(r.score, vocab, { ...opts, emotion }, source);
+  return { name: baseName(source), emotion, words, stats, info, regrid: { meter: r.meter, stretchedBars: r.stretchedBars, pickupBeats: r.pickupBeats } };
 }
 
 /**
@@ -220,6 +254,91 @@ export interface DatasetStats {
   lengthPercentiles: Record<'min' | 'p10' | 'p25' | 'p50' | 'p75' | 'p90' | 'max', number>;
   /** Per family: the count of each value over all words, in vocabulary order. */
   histograms: Record<Family, Array<{ value: VocabValue; count: number }>>;
+  /** Rhythm and tempo of the clips, overall and per emotion 0..4 (what beat-true tokenizing changes). */
+  structure: StructureStats & { perEmotion: Array<StructureStats & { emotion: Emotion }> };
+}
+
+/** Figures read from the words (see `structureStats`). */
+export interface StructureStats {
+  clips: number;
+  /** Distinct Tempo_X values used, and words that carry one (not CONTI or 0). */
+  tempoClasses: number;
+  tempoWords: number;
+  /** Mean over bars holding at least one onset: distinct onset positions (of 16) in the bar. */
+  onsetPositionsPerBar: number;
+  /** Share of note onsets on the 8th-note grid (even positions). */
+  onsetsOn8ths: number;
+  /** Mean note duration in 16ths (a duration of 0 counts as half a 16th, as decoding writes it). */
+  meanDuration16ths: number;
+  /** Notes per beat over the bars from the first Bar to the closing one. */
+  notesPerBeat: number;
+  wordsPerClip: number;
+}
+
+/** The structure figures of some clips (words in `vocab`). */
+export function structureStats(clips: readonly Clip[], vocab: Vocab): StructureStats {
+  const I = (f: Family) => FAMILIES.indexOf(f);
+  const [iTempo, iBar, iType, iDur] = [I('tempo'), I('barbeat'), I('type'), I('duration')];
+  const tempos = new Set<VocabValue>();
+  let tempoWords = 0;
+  let barsWithOnsets = 0;
+  let positions = 0;
+  let onsets = 0;
+  let on8ths = 0;
+  let durSum = 0;
+  let beats = 0;
+  let words = 0;
+  for (const c of clips) {
+    const n = c.words.length / N_FAMILIES;
+    words += n;
+    let bars = 0;
+    let pos = 0;
+    let inBar = new Set<number>();
+    const closeBar = () => {
+      if (inBar.size > 0) {
+        barsWithOnsets++;
+        positions += inBar.size;
+      }
+      inBar = new Set<number>();
+    };
+    for (let w = 0; w < n; w++) {
+      const at = (f: number) => c.words[w * N_FAMILIES + f] as number;
+      const type = vocab.decode('type', at(iType));
+      if (type === 'Metrical') {
+        const bb = vocab.decode('barbeat', at(iBar));
+        if (bb === 'Bar') {
+          closeBar();
+          bars++;
+          pos = 0;
+        } else if (typeof bb === 'string' && bb.startsWith('Beat_')) pos = Number(bb.slice(5));
+        const t = vocab.decode('tempo', at(iTempo));
+        if (typeof t === 'string' && t.startsWith('Tempo_')) {
+          tempos.add(t);
+          tempoWords++;
+        }
+      } else if (type === 'Note') {
+        onsets++;
+        inBar.add(pos);
+        if (pos % 2 === 0) on8ths++;
+        const d = vocab.decode('duration', at(iDur));
+        const ticks = typeof d === 'string' && d.startsWith('Note_Duration_') ? Number(d.slice(14)) : 0;
+        durSum += ticks === 0 ? 0.5 : ticks / 120;
+      }
+    }
+    closeBar();
+    beats += Math.max(0, bars - 1) * 4; // the closing Bar word ends the last bar
+  }
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+  return {
+    clips: clips.length,
+    tempoClasses: tempos.size,
+    tempoWords,
+    onsetPositionsPerBar: ratio(positions, barsWithOnsets),
+    onsetsOn8ths: ratio(on8ths, onsets),
+    meanDuration16ths: ratio(durSum, onsets),
+    notesPerBeat: ratio(onsets, beats),
+    wordsPerClip: ratio(words, clips.length),
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -254,5 +373,9 @@ export function datasetStats(ds: Dataset): DatasetStats {
       max: lengths[lengths.length - 1] ?? 0,
     },
     histograms,
+    structure: {
+      ...structureStats(clips, ds.vocab),
+      perEmotion: ([0, 1, 2, 3, 4] as Emotion[]).map((emotion) => ({ emotion, ...structureStats(clips.filter((c) => c.emotion === emotion), ds.vocab) })),
+    },
   };
 }

@@ -15,6 +15,8 @@
  *   midiToScore(bytes, what?): Score; readMidi(bytes, what?): {score, info}; scoreToMidi(score): Uint8Array
  *   scoreToWords(score, vocab, {emotion, chords, pedal}): {words: Int32Array (n*8), events, stats}
  *   wordsToScore(words, vocab): {score, emotion, skipped}; scoreToEvents / eventsToScore (readable words)
+ *   regrid(score, beatGrid, {meter?}): {score, meter, stretchedBars, pickupBeats, secondsOf, maxTempoDrift}  beat-true score
+ *   beatTrueRoundTrip(score, beatGrid, opts?): {notesIn, notesOut, errors (s), words}  onset error after encode/decode
  *   parseDataset(indexJson, vocabJson, bytes): Dataset; emotionFromName, songOf, splitBySong, datasetStats
  *   readDataset(dir), buildDataset(midiDir, outDir, opts): in src/platform/dataset.ts (Node only; re-exported by src/index.ts)
  *     Dataset = {vocab: Vocab, train: Clip[], valid: Clip[]}; Clip = {name, emotion, words: Int32Array (n*8)}
@@ -24,6 +26,8 @@ export * from './grammar.ts';
 export * from './score.ts';
 export * from './time_map.ts';
 export * from './beat_grid.ts';
+export * from './regrid.ts';
+export * from './round_trip.ts';
 export * from './midi_io.ts';
 export * from './chords.ts';
 export * from './cp_tokenizer.ts';

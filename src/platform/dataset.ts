@@ -3,11 +3,14 @@
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { InputError } from '../errors.ts';
+import { InputError, UsageError } from '../errors.ts';
 import { recoverDir, stderrNote, writeDirAtomic, type Note } from './atomic.ts';
 import { readInputFile, readJsonInput } from './read.ts';
 import type { TokenizeOptions } from '../music/cp_tokenizer.ts';
+import { parseBeatAnnotations } from '../music/beat_grid.ts';
+import { trackedBeatGrid } from '../music/regrid.ts';
 import {
+  baseName,
   encodeFile,
   observedVocab,
   packWords,
@@ -19,7 +22,9 @@ import {
   type ClipEntry,
   type Dataset,
   type DatasetIndex,
+  type BeatGridSource,
   type EncodedFile,
+  type GridRecord,
 } from '../music/dataset.ts';
 import { DEFAULT_MAX_MIDI_BYTES, type ReadMidiOptions } from '../music/midi_io.ts';
 import { FAMILIES, N_FAMILIES, Vocab } from '../music/vocab.ts';
@@ -58,7 +63,45 @@ function readSource(path: string, source: string, maxBytes = DEFAULT_MAX_MIDI_BY
   }
 }
 
+/** Which beats tokenizing follows: the file's tick grid, the beat tracker's, or a dataset's beat annotations. */
+export const GRID_MODES = ['file', 'beats', 'annotations'] as const;
+export type GridMode = (typeof GRID_MODES)[number];
+
+/**
+ * The beat grids of `--grid MODE [--annotations DIR]`: undefined for `file`; the tracker for `beats`; for
+ * `annotations`, POP909's layout `DIR/<stem>/beat_midi.txt` for a file `<stem>.mid` (a file without one is an
+ * InputError naming it). UsageError when `--annotations` and `--grid annotations` do not come together.
+ */
+export function beatGridSource(mode: GridMode, annotations?: string): BeatGridSource | undefined {
+  if (mode !== 'annotations' && annotations !== undefined) throw new UsageError('--annotations', `only with --grid annotations, got --grid ${mode}`);
+  if (mode === 'file') return undefined;
+  if (mode === 'beats') return (score) => trackedBeatGrid(score);
+  if (annotations === undefined) throw new UsageError('--grid annotations', 'expected --annotations DIR (a folder of <stem>/beat_midi.txt)');
+  let st;
+  try {
+    st = statSync(annotations);
+  } catch {
+    throw new InputError(annotations, 'no such folder, expected a folder of beat annotations (<stem>/beat_midi.txt)');
+  }
+  if (!st.isDirectory()) throw new InputError(annotations, 'expected a folder of beat annotations (<stem>/beat_midi.txt), got a file');
+  return (_score, source) => {
+    const path = join(annotations, baseName(source), 'beat_midi.txt');
+    let bytes: Uint8Array;
+    try {
+      bytes = readInputFile(path, { maxBytes: 16 * 1024 * 1024 }); // a FIFO or a huge file stops at the limit
+    } catch (err) {
+      if (err instanceof InputError && err.message === `${path}: no such file`) throw new InputError(source, `no beat annotations: expected ${path}`);
+      throw err;
+    }
+    return parseBeatAnnotations(new TextDecoder().decode(bytes), path);
+  };
+}
+
 export interface DatasetBuildOptions extends Omit<TokenizeOptions, 'emotion'>, ReadMidiOptions {
+  /** Beat-true tokenizing (see regrid.ts): `file` (default) keeps the files' tick grid. */
+  grid?: GridMode;
+  /** The annotations folder of `grid: 'annotations'`. */
+  annotations?: string;
   /** 'full' (default), 'observed', or a vocabulary to use. */
   vocab?: 'full' | 'observed' | Vocab;
   /** Fraction of songs held out for validation (default 0.1). */
@@ -117,6 +160,8 @@ export interface BuildResult {
  */
 export async function buildDataset(midiDir: string, outDir: string, opts: DatasetBuildOptions = {}): Promise<BuildResult> {
   checkDatasetOutput(outDir);
+  const gridMode = opts.grid ?? 'file';
+  const beats = beatGridSource(gridMode, opts.annotations);
   const files = listMidiFiles(midiDir);
   if (files.length === 0) throw new InputError(midiDir, 'no .mid or .midi files in this folder');
   const grid = Vocab.fullGrid();
@@ -136,8 +181,9 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
   files.forEach((path, i) => {
     const source = relative(midiDir, path);
     try {
-      encoded.push({ ...encodeFile(readSource(path, source, opts.maxBytes), source, opts, grid), source });
+      encoded.push({ ...encodeFile(readSource(path, source, opts.maxBytes), source, { ...opts, beats }, grid), source });
     } catch (err) {
+      if (err instanceof UsageError) throw err; // bad usage (`--grid beats` without a tracker) is not one bad file
       skip(source, err);
     }
     opts.onProgress?.(i + 1, files.length);
@@ -187,6 +233,16 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
     skipped: skipped.length,
   };
   const index: DatasetIndex = { format: 'emopia-ts/dataset', version: 1, families: [...FAMILIES], wordsFile: 'words.u16', seed, validFraction, clips, summary, skipped };
+  if (gridMode !== 'file') {
+    const record: GridRecord = {
+      mode: gridMode,
+      ...(opts.annotations !== undefined ? { annotations: opts.annotations } : {}),
+      stretchedBars: sum((e) => e.regrid?.stretchedBars ?? 0),
+      clipsIn3: kept.filter((e) => e.regrid?.meter === 3).length,
+      clipsWithPickup: kept.filter((e) => (e.regrid?.pickupBeats ?? 0) > 0).length,
+    };
+    index.grid = record;
+  }
   const bytes = packWords(kept.map((e) => e.words));
   await writeDirAtomic(outDir, (tmp) => {
     writeFileSync(join(tmp, 'vocab.json'), `${JSON.stringify(vocab.toJSON())}\n`);

@@ -1,7 +1,7 @@
 /** `emopia dataset build|stats`: a training dataset from a folder of MIDI files, and its statistics. */
 import type { Command } from 'commander';
-import { datasetStats, type DatasetStats } from '../../music/dataset.ts';
-import { buildDataset, readDataset } from '../../platform/dataset.ts';
+import { datasetStats, type DatasetStats, type StructureStats } from '../../music/dataset.ts';
+import { buildDataset, GRID_MODES, readDataset, type GridMode } from '../../platform/dataset.ts';
 import { FAMILIES, Vocab, type TokenizeOptions } from '../../music/index.ts';
 import { parseFloatOption, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
@@ -14,6 +14,8 @@ interface BuildCliOptions {
   seed: number;
   pedal: 'ignore' | 'extend';
   chords: NonNullable<TokenizeOptions['chords']>;
+  grid: GridMode;
+  annotations?: string;
 }
 
 export function register(program: Command): void {
@@ -27,6 +29,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the train/valid split', parseIntOption('seed', 0), 0)
     .option('--pedal <mode>', 'sustain pedal: ignore (as EMOPIA) or extend', parseChoice('pedal', ['ignore', 'extend'] as const), 'ignore')
     .option('--chords <mode>', 'chords: auto, recognise, markers, none', parseChoice('chords', ['auto', 'recognise', 'markers', 'none'] as const), 'auto')
+    .option('--grid <mode>', 'beats to tokenize on: file (the files\' tick grid), beats (tracked), annotations (--annotations DIR)', parseChoice('grid', GRID_MODES), 'file')
+    .option('--annotations <dir>', 'with --grid annotations: a folder of <stem>/beat_midi.txt (POP909\'s layout)')
     .action(async (dir: string, opts: BuildCliOptions) => {
       const vocab = opts.vocab === 'full' || opts.vocab === 'observed' ? opts.vocab : Vocab.fromJSON(readJsonFile(opts.vocab), opts.vocab);
       let progress: ReturnType<typeof startProgress> | undefined;
@@ -38,6 +42,8 @@ export function register(program: Command): void {
           seed: opts.seed,
           pedal: opts.pedal,
           chords: opts.chords,
+          grid: opts.grid,
+          annotations: opts.annotations,
           onProgress: (done, total) => (progress ??= startProgress('dataset build', total, 'files')).update(done),
           onSkip: (file, reason) => {
             skipped.push(file);
@@ -52,6 +58,9 @@ export function register(program: Command): void {
           `notes dropped: ${s.notesOutOfRange} out of pitch range 22..107, ${s.drumNotesDropped} drum notes; notes ended by the reader: ${s.restrikes} re-struck, ${s.unterminated} without note-off`,
           `files skipped: ${s.skipped}${s.skipped ? ' (listed with their reasons in index.json)' : ''}`,
         ];
+        const g = index.grid;
+        if (g) out.push(`grid: ${g.mode}${g.annotations !== undefined ? ` from ${g.annotations}` : ''}; ${g.stretchedBars} bars stretched onto the bar lines, ${g.clipsIn3} clips in 3/4, ${g.clipsWithPickup} with a pickup`);
+        if (s.skipped) out.push(...index.skipped.map((x) => `  skipped ${x.file}: ${x.reason}`));
         process.stdout.write(`${out.join('\n')}\n`);
       } catch (err) {
         progress?.stop();
@@ -83,5 +92,12 @@ function formatStats(s: DatasetStats): string {
     const top = [...h].sort((a, b) => b.count - a.count).slice(0, 6).filter((x) => x.count > 0);
     lines.push(`  ${f.padEnd(9)} ${used}/${h.length}: ${top.map((x) => `${x.value}=${x.count}`).join(' ')}`);
   }
+  lines.push('structure:        clips  tempo classes  tempo words  onset positions/bar  onsets on 8ths  mean note (16ths)  notes/beat  words/clip');
+  const row = (name: string, x: StructureStats) =>
+    lines.push(
+      `  ${name.padEnd(14)} ${String(x.clips).padStart(6)} ${String(x.tempoClasses).padStart(14)} ${String(x.tempoWords).padStart(12)} ${x.onsetPositionsPerBar.toFixed(2).padStart(20)} ${`${(100 * x.onsetsOn8ths).toFixed(1)}%`.padStart(15)} ${x.meanDuration16ths.toFixed(2).padStart(18)} ${x.notesPerBeat.toFixed(2).padStart(11)} ${x.wordsPerClip.toFixed(0).padStart(11)}`,
+    );
+  row('all', s.structure);
+  for (const e of s.structure.perEmotion) if (e.clips > 0 && e.clips < s.clips) row(e.emotion === 0 ? 'unknown' : `Q${e.emotion}`, e);
   return `${lines.join('\n')}\n`;
 }

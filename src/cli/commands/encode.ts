@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic.ts';
 import { encodeFile, wordsToEvents, type Emotion, type TokenizeOptions } from '../../music/index.ts';
+import { beatGridSource, GRID_MODES, type GridMode } from '../../platform/dataset.ts';
 import { loadVocab, parseChoice, parseEmotionOption, readInput, refuseOverwritingInput, wordsJson } from './_music_io.ts';
 
 interface EncodeCliOptions {
@@ -10,6 +11,8 @@ interface EncodeCliOptions {
   vocab?: string;
   pedal: 'ignore' | 'extend';
   chords: NonNullable<TokenizeOptions['chords']>;
+  grid: GridMode;
+  annotations?: string;
 }
 
 export function register(program: Command): void {
@@ -22,13 +25,21 @@ export function register(program: Command): void {
     .option('--vocab <vocab.json>', 'vocabulary file (default: the full grid)')
     .option('--pedal <mode>', 'sustain pedal: ignore (as EMOPIA) or extend', parseChoice('pedal', ['ignore', 'extend'] as const), 'ignore')
     .option('--chords <mode>', 'chords: auto (markers if any, else recognise), recognise, markers, none', parseChoice('chords', ['auto', 'recognise', 'markers', 'none'] as const), 'auto')
+    .option('--grid <mode>', 'beats to tokenize on: file (the file\'s tick grid), beats (tracked), annotations (--annotations DIR)', parseChoice('grid', GRID_MODES), 'file')
+    .option('--annotations <dir>', 'with --grid annotations: a folder of <stem>/beat_midi.txt (POP909\'s layout)')
     .action((input: string, opts: EncodeCliOptions) => {
       if (opts.output !== undefined) refuseOverwritingInput(opts.output, [input, opts.vocab]);
+      const beats = beatGridSource(opts.grid, opts.annotations);
       const vocab = loadVocab(opts.vocab);
       // The same reading and encoding as `dataset build`, in the requested vocabulary.
-      const { emotion, words, stats, info } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords }, vocab);
+      const { emotion, words, stats, info, regrid } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords, beats }, vocab);
       const events = wordsToEvents(words, vocab);
-      const text = wordsJson(vocab, words, events, { emotion, stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated } });
+      const text = wordsJson(vocab, words, events, {
+        emotion,
+        stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated },
+        // Only beat-true words say which grid they are on (`--grid file` output is as it always was).
+        ...(regrid ? { grid: { mode: opts.grid, ...regrid } } : {}),
+      });
       if (opts.output) {
         writeFileAtomic(opts.output, text);
         process.stderr.write(`emopia encode: ${input} -> ${opts.output}: ${stats.words} words, ${stats.notes} notes, ${stats.bars} bars${stats.outOfRange ? `, ${stats.outOfRange} notes out of range dropped` : ''}${info.drumNotesDropped ? `, ${info.drumNotesDropped} drum notes dropped` : ''}\n`);
