@@ -20,12 +20,19 @@ export interface TempoOptions {
    */
   rateRef: number;
   rateExponent: number;
-  /** Weights of the bins at 2 and 4 periods (1 at one period). */
+  /**
+   * Weights of the bins at half, 2, 3 and 4 periods (1 at one period). Fitted on POP909's dev songs: the bar
+   * (4 periods) and the subdivision (half) support a period, 3 periods (a ternary reading) counts against it.
+   */
+  combHalf: number;
   comb2: number;
+  comb3: number;
   comb4: number;
 }
 
-export const DEFAULT_TEMPO: TempoOptions = { minBpm: 40, maxBpm: 220, priorBpm: 90, priorOctaves: 0.9, rateRef: 3, rateExponent: 0, comb2: 0.5, comb4: 0.25 };
+export const DEFAULT_TEMPO: TempoOptions = {
+  minBpm: 40, maxBpm: 220, priorBpm: 70, priorOctaves: 0.8, rateRef: 3, rateExponent: 0.5, combHalf: 1, comb2: 0, comb3: -0.5, comb4: 1.5,
+};
 
 /** The interval histogram, bins of 1/FPS s, up to `maxLag` bins, smoothed over 3 bins. */
 export function intervalHistogram(events: readonly OnsetEvent[], strengths: readonly number[], maxLag: number): Float64Array {
@@ -78,10 +85,10 @@ export function estimatePeriod(events: readonly OnsetEvent[], strengths: readonl
   let total = 0;
   // Candidates every quarter bin; the comb reads the histogram at the multiples.
   for (let lag = Math.ceil(minLag); lag <= maxLag; lag += 0.25) {
-    const comb = at(h, lag) + opts.comb2 * at(h, 2 * lag) + opts.comb4 * at(h, 4 * lag);
+    const comb = at(h, lag) + opts.combHalf * at(h, lag / 2) + opts.comb2 * at(h, 2 * lag) + opts.comb3 * at(h, 3 * lag) + opts.comb4 * at(h, 4 * lag);
     const oct = Math.log2(lag / priorLag) / opts.priorOctaves;
     const score = comb * Math.exp(-0.5 * oct * oct);
-    total += score;
+    if (score > 0) total += score;
     if (score > best) {
       best = score;
       bestLag = lag;
