@@ -9,7 +9,7 @@ export interface DpOptions {
   alpha: number;
 }
 
-export const DEFAULT_DP: DpOptions = { alpha: 120 };
+export const DEFAULT_DP: DpOptions = { alpha: 50 };
 
 /**
  * The beat frames of the best chain over frames [from, to] of `env`, given the beat period (frames) at each frame.
