@@ -96,7 +96,9 @@ export function register(program: Command): void {
     .option('--limit <n>', 'only the first n songs of the split', parseIntOption('limit', 1))
     .option('--json', 'print one JSON object: {split, seed, summary, songs: [...]}')
     .option('--no-progress', 'no progress output')
-    .action((opts: EvaluateCliOptions) => {
+    .action((opts: EvaluateCliOptions, cmd: Command) => {
+      // `--json` after `evaluate` may be taken by the parent command, which has the same option.
+      const json = opts.json === true || cmd.parent?.opts<{ json?: boolean }>().json === true;
       if (opts.data === undefined) throw new UsageError('beats evaluate', 'expected --data POP909_DIR (the folder with NNN.mid and annotations/)');
       const data = opts.data;
       const songs = pop909Songs(data, opts.split).slice(0, opts.limit ?? Infinity);
@@ -108,7 +110,7 @@ export function register(program: Command): void {
       });
       progress?.stop();
       const summary = summarize(results);
-      if (opts.json) process.stdout.write(`${JSON.stringify({ split: opts.split, seed: opts.seed, summary, songs: results })}\n`);
+      if (json) process.stdout.write(`${JSON.stringify({ split: opts.split, seed: opts.seed, summary, songs: results })}\n`);
       else process.stdout.write(summaryText(`${opts.split} (seed ${opts.seed})`, summary));
     });
 }

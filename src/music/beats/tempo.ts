@@ -2,7 +2,7 @@
  * Tempo induction: a histogram of the intervals between pairs of onset events (weighted by the product of their
  * strengths, 10 ms bins, up to 4 beats of the slowest tempo apart) read as an autocorrelation; each candidate beat
  * period is scored by its own bin plus those of its multiples (a beat's period recurs at the half bar and the bar)
- * and a log-normal tempo prior, and the best one wins.
+ * (4/4 or 3/4 readings, the better one) and a log-normal tempo prior, and the best one wins.
  */
 import { FPS } from './envelope.ts';
 import type { OnsetEvent } from './onsets.ts';
@@ -28,10 +28,15 @@ export interface TempoOptions {
   comb2: number;
   comb3: number;
   comb4: number;
+  /**
+   * A ternary reading (bar = 3 periods) swaps the weights at 3 and 4 periods; its score counts this much
+   * (below 1: 4/4 is preferred when both fit).
+   */
+  triple: number;
 }
 
 export const DEFAULT_TEMPO: TempoOptions = {
-  minBpm: 40, maxBpm: 220, priorBpm: 70, priorOctaves: 0.8, rateRef: 3, rateExponent: 0.5, combHalf: 1, comb2: 0, comb3: -0.5, comb4: 1.5,
+  minBpm: 40, maxBpm: 220, priorBpm: 70, priorOctaves: 0.8, rateRef: 3, rateExponent: 0.5, combHalf: 1, comb2: 0, comb3: -0.5, comb4: 1.5, triple: 0.8,
 };
 
 /** The interval histogram, bins of 1/FPS s, up to `maxLag` bins, smoothed over 3 bins. */
@@ -85,7 +90,10 @@ export function estimatePeriod(events: readonly OnsetEvent[], strengths: readonl
   let total = 0;
   // Candidates every quarter bin; the comb reads the histogram at the multiples.
   for (let lag = Math.ceil(minLag); lag <= maxLag; lag += 0.25) {
-    const comb = at(h, lag) + opts.combHalf * at(h, lag / 2) + opts.comb2 * at(h, 2 * lag) + opts.comb3 * at(h, 3 * lag) + opts.comb4 * at(h, 4 * lag);
+    const base = at(h, lag) + opts.combHalf * at(h, lag / 2) + opts.comb2 * at(h, 2 * lag);
+    const duple = base + opts.comb3 * at(h, 3 * lag) + opts.comb4 * at(h, 4 * lag);
+    const triple = opts.triple * (base + opts.comb4 * at(h, 3 * lag) + opts.comb3 * at(h, 4 * lag));
+    const comb = Math.max(duple, triple);
     const oct = Math.log2(lag / priorLag) / opts.priorOctaves;
     const score = comb * Math.exp(-0.5 * oct * oct);
     if (score > 0) total += score;
