@@ -24,6 +24,7 @@ export * from './grammar.ts';
 export * from './score.ts';
 export * from './time_map.ts';
 export * from './beat_grid.ts';
+export * from './beats/index.ts';
 export * from './midi_io.ts';
 export * from './chords.ts';
 export * from './cp_tokenizer.ts';
