@@ -28,6 +28,7 @@ export * from './time_map.ts';
 export * from './beat_grid.ts';
 export * from './regrid.ts';
 export * from './round_trip.ts';
+export * from './beats/index.ts';
 export * from './midi_io.ts';
 export * from './chords.ts';
 export * from './cp_tokenizer.ts';

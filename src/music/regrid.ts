@@ -34,6 +34,7 @@ import { checkBeatGrid, type BeatGrid } from './beat_grid.ts';
 import { secondsAt } from './time_map.ts';
 import { sortNotes, tempoBin, type Score, type TempoChange } from './score.ts';
 import { GRID, TEMPO_BINS } from './vocab.ts';
+import { trackBeats, type BeatTracking } from './beats/track.ts';
 
 const BEAT = GRID.ticksPerBeat;
 const BAR = GRID.ticksPerBar;
@@ -245,12 +246,10 @@ export function regrid(score: Score, grid: BeatGrid & { meter?: 3 | 4 }, opts: R
 }
 
 /**
- * THE ONE PLACE WHERE `--grid beats` GETS ITS BEATS: the beat grid of a score as the beat tracker finds it
- * (`encode --grid beats`, `dataset build --grid beats`). The tracker (`trackBeats` in `src/music/beats/track.ts`)
- * is not on this branch yet; at the merge this body becomes `return trackBeats(score);` (its result carries
- * `meter`, which `regrid` uses).
+ * The one place where `--grid beats` gets its beats: the beat grid of a score as the beat tracker finds it
+ * (`encode --grid beats`, `dataset build --grid beats`), with its `meter` (which `regrid` uses) and, for a piece
+ * too short or sparse to track, the `fallback` reason (the grid is then the file's own).
  */
-export function trackedBeatGrid(score: Score): BeatGrid & { meter?: 3 | 4 } {
-  void score;
-  throw new UsageError('--grid beats', 'the beat tracker is not on this branch yet');
+export function trackedBeatGrid(score: Score): BeatTracking {
+  return trackBeats(score);
 }

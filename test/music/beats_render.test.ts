@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/random.ts';
+import { emptyScore } from '../../src/music/score.ts';
+import { randomWarp, renderPerformance, warpTime, type Warp } from '../../src/music/beats/render.ts';
+import { checkBeatGrid } from '../../src/music/beat_grid.ts';
+
+test('a known note lands at its computed seconds and ticks of the 120 BPM, 384-per-beat rendering', () => {
+  const score = emptyScore();
+  score.tempos = [{ tick: 0, bpm: 60 }]; // 1 s per beat
+  score.notes = [{ pitch: 60, velocity: 80, start: 960, end: 1440 }]; // 2 s .. 3 s
+  const warp: Warp = { leadIn: 0.5, amplitude: 0.04, period: 10, phase: 0 };
+  // warp(2) = 0.5 + 2 + (0.04 * 10 / 2pi) * (cos 0 - cos(0.4 pi)) = 2.5 + 0.0636620 * 0.6909830 = 2.5439897 s
+  assert.ok(Math.abs(warpTime(warp, 2) - 2.5439897) < 1e-6);
+  const out = renderPerformance(score, { beats: [2], downbeats: [2] }, warp);
+  // At 120 BPM and 384 ticks per beat: 2.5439897 * 768 = 1953.78 -> 1954 file ticks = 1954 * 480/384 = 2442.5.
+  assert.equal(out.score.notes[0]?.start, 2442.5);
+  assert.deepEqual(out.score.tempos, [{ tick: 0, bpm: 120 }]);
+  assert.ok(Math.abs((out.grid.beats[0] as number) - 2.5439897) < 1e-6);
+  // No drift: a pure shift by the lead-in.
+  const plain = renderPerformance(score, { beats: [2], downbeats: [] }, { leadIn: 0.5, amplitude: 0, period: 10, phase: 0 });
+  assert.equal(plain.score.notes[0]?.start, 2400); // 2.5 s * 960 ticks/s
+  assert.equal(plain.score.notes[0]?.end, 3360); // 3.5 s
+});
+
+test('random warps are seeded, within their ranges, and keep the grid well formed', () => {
+  const a = randomWarp(new Rng(7));
+  assert.deepEqual(a, randomWarp(new Rng(7)));
+  for (let s = 0; s < 50; s++) {
+    const w = randomWarp(new Rng(s));
+    assert.ok(w.leadIn >= 0 && w.leadIn <= 2 && w.amplitude >= 0.02 && w.amplitude <= 0.04 && w.period >= 30 && w.period <= 60);
+    let prev = -Infinity;
+    for (let t = 0; t < 300; t += 0.25) {
+      const x = warpTime(w, t);
+      assert.ok(x > prev);
+      prev = x;
+    }
+  }
+  const grid = { beats: [0.5, 1, 1.5, 2, 2.5], downbeats: [0.5, 2.5] };
+  const out = renderPerformance(emptyScore(), grid, a);
+  checkBeatGrid(out.grid);
+  assert.equal(out.grid.downbeats.length, 2);
+});
