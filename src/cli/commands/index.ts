@@ -10,10 +10,11 @@ import { register as registerTrain } from './train.ts';
 import { register as registerGenerate } from './generate.ts';
 import { register as registerClassify } from './classify.ts';
 import { register as registerEvaluate } from './evaluate.ts';
+import { register as registerImport } from './import.ts';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity, registerTrain, registerGenerate, registerExample, registerClassify, registerEvaluate];
+const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity, registerTrain, registerGenerate, registerExample, registerClassify, registerEvaluate, registerImport];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);
