@@ -133,6 +133,8 @@ export interface ImportRequest extends InferOptions {
   /** Our config.json; without it the config is inferred. */
   config?: string;
   out: string;
+  /** Larger checkpoints are refused before reading (default MAX_CHECKPOINT_BYTES). */
+  maxBytes?: number;
 }
 
 export interface ImportResult {
@@ -150,7 +152,7 @@ export interface ImportResult {
  */
 export async function importCheckpoint(req: ImportRequest): Promise<ImportResult> {
   if (runDirInUse(req.out)) throw new InputError(req.out, 'already exists and is not empty; choose a new run folder');
-  const sd = readTorchStateDict(readInputFile(req.checkpoint, { maxBytes: MAX_CHECKPOINT_BYTES }), req.checkpoint);
+  const sd = readTorchStateDict(readInputFile(req.checkpoint, { maxBytes: req.maxBytes ?? MAX_CHECKPOINT_BYTES }), req.checkpoint);
   const vocab = readVocabFile(req.vocab);
   const config = req.config !== undefined ? validateConfig(readJsonInput(req.config), req.config) : inferConfig(sd.tensors, req, req.checkpoint);
   checkVocab(req.config ?? `${req.vocab} against the checkpoint`, config, vocab);
