@@ -207,6 +207,9 @@ class CPModel(nn.Module):
         out["type"] = self.proj_type(h)
         return out
 
+    def forward(self, words, next_type):  # what nn.Module (and DDP) calls
+        return self.forward_train(words, next_type)
+
     def init_state(self, B):
         return [0, [layer.attention.init_state(B) for layer in self.transformer_encoder.layers]]
 
