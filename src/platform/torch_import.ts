@@ -28,7 +28,7 @@ import { readInputFile, readJsonInput } from './read.ts';
 import { writeDirAtomic } from './atomic.ts';
 import { runDirInUse } from './run_folder.ts';
 
-/** Checkpoints above this are refused before reading (EMOPIA's own is 157 MB). */
+/** Checkpoints above this are refused before reading (EMOPIA's own is about 200 MB with its positional table). */
 export const MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
 /** A dictionary.pkl is a few KB; anything above this is not one. */
 export const MAX_DICTIONARY_BYTES = 16 * 1024 * 1024;
