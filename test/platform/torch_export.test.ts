@@ -90,3 +90,27 @@ test('CLI: dataset export (npz and safetensors) and export of a run as model.pt'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the CLI contract for import, export and dataset export: bad option exit 2, missing input exit 1, one line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'emopia-export-contract-'));
+  try {
+    const p = (n: string) => join(dir, n);
+    const cases: Array<[string[], number, RegExp]> = [
+      [['import', p('none.pt'), '--vocab', p('v.json'), '-o', p('r'), '--attention', 'full'], 2, /^emopia: --attention: expected one of linear\|softmax, got 'full'\n$/],
+      [['import', p('none.pt'), '--vocab', p('v.json'), '-o', p('r'), '--heads', '0'], 2, /^emopia: --heads: expected an integer >= 1, got '0'\n$/],
+      [['export', p('run'), '-o', p('m.pt'), '--backend', 'gpu'], 2, /^emopia: --backend: expected one of/],
+      [['dataset', 'export', p('ds'), '-o', p('d.npz'), '--max-len', '2'], 2, /^emopia: --max-len: expected an integer >= 3, got '2'\n$/],
+      [['import', p('none.pt'), '--vocab', p('v.json'), '-o', p('r')], 1, /^emopia: .*none\.pt: no such file\n$/],
+      [['export', p('none'), '-o', p('m.pt')], 1, /^emopia: .*none: no such checkpoint folder\n$/],
+      [['dataset', 'export', p('none'), '-o', p('d.npz')], 1, /^emopia: .*none\/index\.json: no such file/],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+      assert.match(r.stderr, re, args.join(' '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
