@@ -22,6 +22,8 @@ export {
   type SafeTensor,
   type ParsedSafetensors,
 } from './io/safetensors.ts';
+export { readTorchFile, readTorchStateDict, writeTorchStateDict, TorchTensor, type TorchStateDict } from './io/torch_zip.ts';
+export { parseNpy, parseNpz, serializeNpy, serializeNpz } from './io/npz.ts';
 export {
   MASKED_SCORE,
   paddingMask,

@@ -6,6 +6,7 @@ import { FAMILIES, Vocab, type TokenizeOptions } from '../../music/index.ts';
 import { parseFloatOption, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { parseChoice, readJsonFile } from './_music_io.ts';
+import { registerDatasetExport } from './dataset_export.ts';
 
 interface BuildCliOptions {
   output: string;
@@ -75,6 +76,7 @@ export function register(program: Command): void {
       const stats = datasetStats(readDataset(dir));
       process.stdout.write(opts.json ? `${JSON.stringify(stats, null, 1)}\n` : formatStats(stats));
     });
+  registerDatasetExport(ds);
 }
 
 function formatStats(s: DatasetStats): string {

@@ -11,10 +11,12 @@ import { register as registerGenerate } from './generate.ts';
 import { register as registerClassify } from './classify.ts';
 import { register as registerEvaluate } from './evaluate.ts';
 import { register as registerBeats } from './beats.ts';
+import { register as registerImport } from './import.ts';
+import { register as registerExport } from './export.ts';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerExplain, registerTorchParity, registerTrain, registerGenerate, registerExample, registerClassify, registerEvaluate, registerBeats];
+const registrations: Register[] = [registerEncode, registerDecode, registerDataset, registerBeats, registerExplain, registerTorchParity, registerTrain, registerGenerate, registerExample, registerClassify, registerEvaluate, registerImport, registerExport];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);
