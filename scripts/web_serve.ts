@@ -21,8 +21,8 @@ const TYPES: Record<string, string> = {
   '.safetensors': 'application/octet-stream',
 };
 
-/** Serves the files of `root`; resolves once listening. */
-export function serveStatic(root: string, port = 8080, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
+/** Serves the files of `root`; resolves once listening. `onFile` hears of each file sent (path, bytes). */
+export function serveStatic(root: string, port = 8080, host = '127.0.0.1', onFile?: (path: string, bytes: number) => void): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file = normalize(join(root, path));
@@ -35,7 +35,9 @@ export function serveStatic(root: string, port = 8080, host = '127.0.0.1'): Prom
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size });
+    const size = statSync(file).size;
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': size });
+    if (req.method !== 'HEAD') onFile?.(path, size);
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });

@@ -102,13 +102,15 @@ async function onWorker(m: FromWorker): Promise<void> {
     ready = true;
     document.body.dataset.backend = m.backend;
     document.body.dataset.loadMs = m.loadMs.toFixed(0);
+    document.body.dataset.readyAt = performance.now().toFixed(0);
     if (!running) setStatus('ready', `(model loaded, ${m.backend} backend)`);
   } else if (m.type === 'words') {
     words.push(...m.words);
     const { score } = wordsToScore(words.flat(), vocab);
     if (firstNoteMs === null && score.notes.length > 0) {
       firstNoteMs = performance.now() - t0;
-      document.body.dataset.firstNoteMs = firstNoteMs.toFixed(0);
+      document.body.dataset.firstNoteMs = firstNoteMs.toFixed(0); // from the click
+      document.body.dataset.firstNoteAt = performance.now().toFixed(0); // from the page's start
     }
     roll.show(score, maxBars * 4 * score.ticksPerBeat);
     setStatus('generating', `${m.generated} words, bar ${Math.min(countBars(vocab, words), maxBars)} of ${maxBars}`);

@@ -22,6 +22,8 @@ export class PianoRoll {
 
   cursor(tick: number | null): void {
     this.cursorTick = tick;
+    if (tick === null) delete this.canvas.dataset.cursor;
+    else this.canvas.dataset.cursor = tick.toFixed(0);
     this.draw();
   }
 

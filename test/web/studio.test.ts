@@ -64,6 +64,22 @@ describe('web studio in Chromium', { skip: SKIP, timeout: 15 * MINUTES }, () => 
     await shot('generate', t);
   });
 
+  test('playback: Play loads the piano samples, the cursor moves over the roll, Pause stops it', async (t) => {
+    const { page } = studio;
+    await page.getByTestId('generate-tab').click();
+    const play = page.getByTestId('play');
+    const roll = page.getByTestId('piano-roll');
+    await play.click();
+    await play.filter({ hasText: /^Pause$/ }).waitFor({ timeout: 2 * MINUTES });
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="piano-roll"]')?.getAttribute('data-cursor')) > 240, undefined, { timeout: 2 * MINUTES });
+    await shot('playing', t);
+    await play.click();
+    await play.filter({ hasText: /^Play$/ }).waitFor();
+    const at = await roll.getAttribute('data-cursor');
+    await page.waitForTimeout(300);
+    assert.equal(await roll.getAttribute('data-cursor'), at, 'the cursor stays where playback paused');
+  });
+
   test('a file that is not MIDI gets a one-line message and no result', async (t) => {
     const { page } = studio;
     await page.getByTestId('read-tab').click();
