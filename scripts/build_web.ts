@@ -40,6 +40,13 @@ export async function buildWeb(out = WEB_DIST): Promise<string> {
     chunkNames: 'chunks/[name]-[hash]',
     logLevel: 'warning',
     define: { 'process.env.NODE_ENV': '"production"' },
+    plugins: [{
+      name: 'tfjs-lite',
+      setup(b) {
+        // The library imports the tfjs umbrella; the page takes only the parts it runs (web/tfjs_lite.ts).
+        b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: join(ROOT, 'web', 'tfjs_lite.ts') }));
+      },
+    }],
   });
   for (const f of ['index.html', 'style.css']) copy(join(ROOT, 'web', f), join(tmp, f));
   for (const f of MODEL_FILES) copy(join(ROOT, 'models', 'default', f), join(tmp, 'models', 'default', f));

@@ -35,8 +35,15 @@ export function serveStatic(root: string, port = 8080, host = '127.0.0.1', onFil
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    const size = statSync(file).size;
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': size });
+    const st = statSync(file);
+    const size = st.size;
+    // Revalidated on every use: a worker started again (after Stop) gets the model as a 304, not 7 MB again.
+    const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag, 'cache-control': 'no-cache' }).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': size, etag, 'cache-control': 'no-cache' });
     if (req.method !== 'HEAD') onFile?.(path, size);
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
