@@ -14,7 +14,8 @@ export const WEB_DIST = join(ROOT, 'dist', 'web');
 
 /** The model files the page loads (generation.json: the model's own sampling settings, as the CLI reads them). */
 const MODEL_FILES = ['config.json', 'vocab.json', 'model.safetensors', 'generation.json', 'LICENSE.md'];
-const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
+/** The single-threaded binaries (SIMD, and without for older browsers): the page never runs wasm threads. */
+const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'];
 /** Salamander Grand Piano layers: a soft and a loud one (velocity layers 4 and 10 of 16). */
 export const PIANO_LAYERS = ['4', '10'] as const;
 

@@ -96,6 +96,20 @@ function countBars(vocab: Vocab, ws: number[][]): number {
   return ws.filter((w) => types[w[FAMILY_INDEX.type] as number] === 'Metrical' && beats[w[FAMILY_INDEX.barbeat] as number] === 'Bar').length;
 }
 
+let drawTimer: ReturnType<typeof setTimeout> | null = null;
+let generatedSoFar = 0;
+
+function drawPartial(vocab: Vocab): void {
+  const { score } = wordsToScore(words.flat(), vocab);
+  if (firstNoteMs === null && score.notes.length > 0) {
+    firstNoteMs = performance.now() - t0;
+    document.body.dataset.firstNoteMs = firstNoteMs.toFixed(0); // from the click
+    document.body.dataset.firstNoteAt = performance.now().toFixed(0); // from the page's start
+  }
+  roll.show(score, maxBars * 4 * score.ticksPerBeat);
+  setStatus('generating', `${generatedSoFar} words, bar ${Math.min(countBars(vocab, words), maxBars)} of ${maxBars}`);
+}
+
 async function onWorker(m: FromWorker): Promise<void> {
   const vocab = await vocabReady;
   if (m.type === 'ready') {
@@ -106,14 +120,12 @@ async function onWorker(m: FromWorker): Promise<void> {
     if (!running) setStatus('ready', `(model loaded, ${m.backend} backend)`);
   } else if (m.type === 'words') {
     words.push(...m.words);
-    const { score } = wordsToScore(words.flat(), vocab);
-    if (firstNoteMs === null && score.notes.length > 0) {
-      firstNoteMs = performance.now() - t0;
-      document.body.dataset.firstNoteMs = firstNoteMs.toFixed(0); // from the click
-      document.body.dataset.firstNoteAt = performance.now().toFixed(0); // from the page's start
-    }
-    roll.show(score, maxBars * 4 * score.ticksPerBeat);
-    setStatus('generating', `${m.generated} words, bar ${Math.min(countBars(vocab, words), maxBars)} of ${maxBars}`);
+    generatedSoFar = m.generated;
+    // Redraw at most about 5 times a second: drawing competes with the worker for the processor.
+    drawTimer ??= setTimeout(() => {
+      drawTimer = null;
+      if (running) drawPartial(vocab);
+    }, firstNoteMs === null ? 0 : 200);
   } else if (m.type === 'done') {
     running = false;
     const { score } = wordsToScore(m.words, vocab);

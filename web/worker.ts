@@ -8,7 +8,7 @@
  */
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
-  FAMILIES, Rng, initBackend, modelFromParts, generate, generationSettings, parseGenerationDefaults, scoreToMidi, wordsToScore,
+  FAMILIES, Rng, tf, initBackend, modelFromParts, generate, generationSettings, parseGenerationDefaults, scoreToMidi, wordsToScore,
   type CPTransformer, type SamplingOverrides, type Vocab,
 } from '../src/browser.ts';
 import { maskWalkthrough } from '../src/cli/commands/explain.ts';
@@ -25,6 +25,9 @@ async function fetchOk(path: string): Promise<Response> {
 }
 
 setWasmPaths(asset('tfjs/'));
+// One thread, as the CLI's wasm backend in Node, even where the server sends cross-origin isolation headers: the
+// page's MIDI bytes must equal the CLI's.
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 const backendReady = initBackend('wasm');
 
 interface Loaded {
@@ -72,7 +75,7 @@ async function runGenerate(req: GenerateRequest): Promise<void> {
     onWord: (generated, pieces) => {
       const words = pieces[0] ?? [];
       const now = performance.now();
-      if (now - lastPost < 50 && generated % 16 !== 0) return; // about 20 messages a second
+      if (now - lastPost < 100 && sent > 0) return; // about 10 messages a second
       lastPost = now;
       post({ type: 'words', words: words.slice(sent).map((w) => [...w]), generated });
       sent = words.length;

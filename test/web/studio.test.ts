@@ -40,10 +40,17 @@ describe('web studio in Chromium', { skip: SKIP, timeout: 15 * MINUTES }, () => 
     if (process.env.KEEP_WEB_OUTPUT) t.diagnostic(`screenshot: ${path}`);
   };
 
-  test('emotion Q3, 8 bars, seed 5: the downloaded MIDI is the bytes of `emopia generate --emotion Q3 --max-bars 8 --seed 5`', async (t) => {
+  test('after a stopped piece, emotion Q3, 8 bars, seed 5: the downloaded MIDI is the bytes of `emopia generate --emotion Q3 --max-bars 8 --seed 5`', async (t) => {
     const cliFile = join(scratch, 'cli.mid');
     const cliDone = cli(['generate', '--emotion', 'Q3', '--max-bars', '8', '--seed', '5', '-o', cliFile, '--no-progress']);
     const { page } = studio;
+    // First a long piece, stopped while it is written: the page starts a fresh worker for the next one.
+    await page.getByTestId('bars').fill('64');
+    await page.getByTestId('generate').click();
+    await page.getByTestId('progress').filter({ hasText: /^[1-9]\d* words/ }).waitFor({ timeout: 10 * MINUTES });
+    await page.getByTestId('stop').click();
+    assert.equal(await page.getByTestId('status').textContent(), 'stopped');
+    assert.equal(await page.getByTestId('download').getAttribute('aria-disabled'), 'true');
     await page.getByTestId('emotion-Q3').click();
     await page.getByTestId('bars').fill('8');
     await page.locator('details summary').click();
