@@ -75,6 +75,7 @@ let ready = false;
 let running = false;
 let words: number[][] = [];
 let maxBars = 16;
+let asked: GenerateRequest | null = null; // the piece being written
 let t0 = 0;
 let firstNoteMs: number | null = null;
 
@@ -133,7 +134,7 @@ async function onWorker(m: FromWorker): Promise<void> {
     const url = URL.createObjectURL(new Blob([m.midi as Uint8Array<ArrayBuffer>], { type: 'audio/midi' }));
     if (download.href.startsWith('blob:')) URL.revokeObjectURL(download.href);
     download.href = url;
-    download.download = `emopia_Q${emotion}_${NAMES[emotion]}_seed${$<HTMLInputElement>('seed').value}_${maxBars}bars.mid`;
+    download.download = asked ? `emopia_Q${asked.emotion}_${NAMES[asked.emotion]}_seed${asked.seed}_${asked.maxBars}bars.mid` : 'emopia.mid';
     download.classList.remove('disabled');
     download.removeAttribute('aria-disabled');
     const secs = m.ms / 1000;
@@ -174,6 +175,7 @@ function generate(): void {
   running = true;
   words = [];
   maxBars = req.maxBars;
+  asked = req;
   t0 = performance.now();
   firstNoteMs = null;
   roll.show(null);
