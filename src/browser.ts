@@ -150,6 +150,7 @@ export { clipFeatures, estimateKey, FEATURE_NAMES, KK_MAJOR, KK_MINOR } from './
 export { pieceStats, summarizeStats, entropyBits, meanTempo, STAT_KEYS, STAT_LABELS, MAJOR_QUALITIES, MINOR_QUALITIES, type PieceStats, type StatKey, type StatSummary } from './classify/stats.ts';
 export { quantizedScore } from './classify/timing.ts';
 export { trainClassifier, predictProba, ensemble, parseClassifier, standardizer, QUADRANTS, CLASSIFIER_FORMAT, type ClassifierJSON, type DenseLayer, type TrainOptions } from './classify/model.ts';
+export { classifierFromJson } from './classify/load.ts';
 export { classifyScore, fromProbs, accuracy, confusion, type Classification, type Accuracy, type Quadrant } from './classify/classify.ts';
 export { evaluateRows, type LabelledRows, type Scored } from './classify/scoring.ts';
 export { songFolds, crossValidate, poolScores } from './classify/cv.ts';

@@ -74,8 +74,12 @@ export interface GenerateOptions {
   guidance?: number;
   /** What guidance pushes away from (sampling.ts `GuidanceContrast`). */
   contrast?: GuidanceContrast;
-  /** Called after each generated word with the number generated so far. */
-  onWord?: (generated: number) => void;
+  /**
+   * Called after each generated word with the number generated so far (the most of any piece) and each piece's
+   * words so far (prompt included, a maxBars stop's closing Bar too): the live arrays, to read during the call,
+   * not to keep or change (a page draws the piece as it is written).
+   */
+  onWord?: (generated: number, pieces: ReadonlyArray<ReadonlyArray<readonly number[]>>) => void;
 }
 
 /** Its home is sampling.ts; re-exported because GenerateOptions uses it. */
@@ -216,7 +220,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         t.layout = advanceLayout(t.layout, vocab, word);
         return word;
       });
-      opts.onWord?.(tracks.reduce((m, t) => Math.max(m, t.generated), -Infinity));
+      opts.onWord?.(tracks.reduce((m, t) => Math.max(m, t.generated), -Infinity), tracks.map((t) => t.words));
       if (tracks.every((t) => t.stoppedBy)) break;
       feedRows(repeat(next));
     }

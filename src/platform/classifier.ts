@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.ts';
 import { readInputFile } from './read.ts';
-import { FEATURE_NAMES } from '../classify/features.ts';
-import { parseClassifier, type ClassifierJSON } from '../classify/model.ts';
+import type { ClassifierJSON } from '../classify/model.ts';
+import { classifierFromJson } from '../classify/load.ts';
 
 export const CLASSIFIER_FILE = 'classifier.json';
 /** models/classifier of this repository (whatever the working directory). */
@@ -29,12 +29,5 @@ export function loadClassifier(path: string = DEFAULT_CLASSIFIER_DIR): Classifie
   } catch (err) {
     throw new InputError(file, `corrupt classifier: not valid JSON (${(err as Error).message})`);
   }
-  const model = parseClassifier(json, file);
-  // The model reads features by position: one trained on another feature list would classify silently wrong.
-  const i = FEATURE_NAMES.findIndex((name, k) => model.features[k] !== name);
-  if (i >= 0 || model.features.length !== FEATURE_NAMES.length) {
-    const at = i >= 0 ? i : FEATURE_NAMES.length;
-    throw new InputError(file, `expected the ${FEATURE_NAMES.length} features of src/classify/features.ts, got ${model.features.length} (feature ${at}: expected ${JSON.stringify(FEATURE_NAMES[at] ?? null)}, got ${JSON.stringify(model.features[at] ?? null)})`);
-  }
-  return model;
+  return classifierFromJson(json, file);
 }
