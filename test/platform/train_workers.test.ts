@@ -14,7 +14,7 @@ import { CPTransformer } from '../../src/cp/model.ts';
 import { Trainer, type TrainSettings } from '../../src/cp/train/trainer.ts';
 import type { HostTensor } from '../../src/core/module.ts';
 import { Rng } from '../../src/random.ts';
-import { FAMILIES, Vocab, type Family } from '../../src/music/vocab.ts';
+import { FAMILIES, Vocab, type Emotion, type Family } from '../../src/music/vocab.ts';
 import type { Clip } from '../../src/music/dataset.ts';
 import { TrainerPool, WorkerError, splitPasses } from '../../src/platform/train_workers.ts';
 import { runTraining, type RunOptions } from '../../src/platform/train_run.ts';
@@ -34,7 +34,7 @@ function randomClips(seed: number): Clip[] {
     const n = 20 + rng.nextInt(40);
     const words = new Int32Array(n * FAMILIES.length);
     for (let i = 0; i < words.length; i++) words[i] = rng.nextInt(nClasses[FAMILIES[i % FAMILIES.length] as Family]);
-    return { name: `random_${c}`, emotion: 1 + (c % 4), words };
+    return { name: `random_${c}`, emotion: (1 + (c % 4)) as Emotion, words };
   });
 }
 
