@@ -20,7 +20,8 @@ import { TrainerPool, WorkerError, splitPasses } from '../../src/platform/train_
 import { runTraining, type RunOptions } from '../../src/platform/train_run.ts';
 import { loadRun } from '../../src/platform/run_folder.ts';
 import { maxAbsDiff } from '../helpers/close.ts';
-import { twoPieces } from '../cp/train_data.ts';
+import { runCli } from '../helpers/cli.ts';
+import { twoPieces, writeDataset } from '../cp/train_data.ts';
 
 const vocab = Vocab.fullGrid();
 const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
@@ -184,4 +185,24 @@ test('a worker that throws stops the run with one error naming it; the last chec
   assert.ok(!existsSync(`${out}.lock`) && !readdirSync(tmp).some((f) => f.endsWith('.lock')), 'the lock is released');
   const r = await runTraining(options(out, { steps: 4, resume: true }));
   assert.equal(r.step, 4);
+});
+
+test('emopia train --workers 2 from the command line: the same checkpoint as the library run; --workers 0 is a usage error', async () => {
+  const ds = join(tmp, 'ds');
+  const clips = twoPieces(vocab);
+  writeDataset(ds, vocab, clips, clips);
+  const run = join(tmp, 'cli-run');
+  const args = ['train', '--data', ds, '--out', run, '--preset', 'tiny', '--steps', '3', '--batch', '2', '--seq', '64', '--lr', '1e-2', '--warmup', '10', '--seed', '5', '--no-progress'];
+  const ok = await runCli([...args, '--workers', '2']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^step 3\/3, train loss \d+\.\d+, valid loss \d+\.\d+, saved to /);
+  assert.match(ok.stderr, /2 worker threads/);
+  await initBackend('wasm');
+  const lib = join(tmp, 'lib-run');
+  await runTraining(options(lib, { steps: 3, validEvery: 200 }));
+  assert.ok(readFileSync(join(run, 'model.safetensors')).equals(readFileSync(join(lib, 'model.safetensors'))), 'the CLI and the library give the same weights');
+  const bad = await runCli([...args.map((a) => (a === run ? join(tmp, 'never') : a)), '--workers', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^emopia: .*workers.*0/m);
+  assert.ok(!existsSync(join(tmp, 'never')), 'nothing written');
 });
