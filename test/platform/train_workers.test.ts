@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
-import { Trainer, type TrainSettings } from '../../src/cp/train/trainer.ts';
+import { DivergedError, Trainer, type TrainSettings } from '../../src/cp/train/trainer.ts';
 import type { HostTensor } from '../../src/core/module.ts';
 import { Rng } from '../../src/random.ts';
 import { FAMILIES, Vocab, type Emotion, type Family } from '../../src/music/vocab.ts';
@@ -136,6 +136,29 @@ test('the replicas stay bit-identical over several steps (weights and Adam state
     assert.ok(bytesEqual(r0.optimizer.tensors, r1.optimizer.tensors), 'the Adam moments are bit-identical');
     assert.equal(r0.optimizer.step, 4);
     assert.equal(r1.optimizer.step, 4);
+  } finally {
+    await pool.close();
+    t.model.dispose();
+    t.dispose();
+  }
+});
+
+test('a non-finite loss in the replicas throws DivergedError and changes nothing (step, dropout state, Adam)', async () => {
+  await initBackend('wasm');
+  const t = trainer(randomClips(4), { seq: 32, batch: 4, seed: 2, peakLr: 1e-3, warmup: 1, clip: 3 });
+  const sd = t.model.stateDict();
+  const first = sd.get('in_linear.weight') as HostTensor;
+  first.data.fill(NaN);
+  t.model.loadStateDict(sd);
+  const rngState = t.rng.state;
+  const pool = await TrainerPool.start(t, { workers: 2 });
+  try {
+    await assert.rejects(pool.trainStep(), (err: unknown) => err instanceof DivergedError && err.message === 'the training loss is NaN at step 1');
+    assert.equal(t.step, 0);
+    assert.equal(t.rng.state, rngState);
+    const [r0, r1] = await Promise.all([pool.replicaState(0), pool.replicaState(1)]);
+    assert.equal(r0.optimizer.step, 0);
+    assert.equal(r1.optimizer.step, 0);
   } finally {
     await pool.close();
     t.model.dispose();
