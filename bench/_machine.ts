@@ -19,3 +19,16 @@ export function torchPython(): string | undefined {
   }
   return undefined;
 }
+
+/** The path of `taskset` (util-linux), or undefined where it is missing (then the bench runs unpinned and says so). */
+export function findTaskset(): string | undefined {
+  for (const p of ['/usr/bin/taskset', '/bin/taskset']) {
+    try {
+      execFileSync(p, ['-p', String(process.pid)], { stdio: 'ignore' });
+      return p;
+    } catch {
+      // try the next one
+    }
+  }
+  return undefined;
+}

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- core [--backend wasm|cpu] [--steps N] [--batch B] [--seq T] [--no-torch]`: forward +
  * backward tokens per second of a Transformer encoder stack (src/core/transformer.ts), and the same work in
- * PyTorch on this machine (bench/core_torch.py, one thread like tfjs-wasm in Node) when /usr/bin/python3 can
+ * PyTorch on this machine (bench/core_torch.py, with the harness's thread count: 1 in 1v1, 2 in 2v2) when /usr/bin/python3 can
  * import torch, with the ratio.
  *
  * One step = encoder forward on random input [B,T,d], loss = mean(out * w) for a fixed random w, and the
@@ -15,6 +15,7 @@ import { TransformerEncoder, type LayerConfig } from '../src/core/transformer.ts
 import { UsageError } from '../src/errors.ts';
 import { parseBackend, parseIntOption } from '../src/cli/options.ts';
 import { machineLine, torchPython } from './_machine.ts';
+import { benchCores, reportFigure } from './_harness.ts';
 
 interface BenchConfig {
   dModel: number;
@@ -83,7 +84,7 @@ function timeTorch(c: BenchConfig): { seconds: number; threads: number; version:
   const py = torchPython();
   if (!py) return 'PyTorch not available (no python3 that can import torch)';
   const script = fileURLToPath(new URL('./core_torch.py', import.meta.url));
-  const arg = JSON.stringify({ d_model: c.dModel, nhead: c.nhead, num_layers: c.numLayers, dim_feedforward: c.dimFeedforward, batch: c.batch, seq: c.seq, activation: c.activation, norm_first: c.normFirst, steps: c.steps, warmup: c.warmup, threads: 1 });
+  const arg = JSON.stringify({ d_model: c.dModel, nhead: c.nhead, num_layers: c.numLayers, dim_feedforward: c.dimFeedforward, batch: c.batch, seq: c.seq, activation: c.activation, norm_first: c.normFirst, steps: c.steps, warmup: c.warmup, threads: benchCores() });
   try {
     const out = execFileSync(py, [script, arg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ms_per_step_mean: number; threads: number; torch: string };
@@ -101,12 +102,13 @@ export async function run(args: string[]): Promise<void> {
   console.log(`machine: ${machineLine(backend)}`);
   const ours = timeOurs(cfg);
   console.log(`emopia-ts (${backend}): ${(tokens / ours).toFixed(0)} tokens/s (${(ours * 1000).toFixed(0)} ms/step)`);
-  if (!torch) return;
-  const t = timeTorch(cfg);
+  const t = torch ? timeTorch(cfg) : 'skipped (--no-torch)';
   if (typeof t === 'string') {
+    reportFigure({ key: 'core encoder', unit: 'tokens/s', ours: tokens / ours, oursHow: backend });
     console.log(`pytorch: ${t}`);
     return;
   }
+  reportFigure({ key: 'core encoder', unit: 'tokens/s', ours: tokens / ours, torch: tokens / t.seconds, oursHow: backend, torchHow: `torch ${t.version}, ${t.threads} thread(s)` });
   console.log(`pytorch ${t.version} (CPU, ${t.threads} thread): ${(tokens / t.seconds).toFixed(0)} tokens/s (${(t.seconds * 1000).toFixed(0)} ms/step)`);
   const slower = ours >= t.seconds;
   const factor = slower ? ours / t.seconds : t.seconds / ours;

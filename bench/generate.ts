@@ -24,6 +24,7 @@ import { CPTransformer } from '../src/cp/model.ts';
 import { generate, generateBatch, promptFor } from '../src/cp/generate.ts';
 import { EMOPIA_SAMPLING } from '../src/cp/sampling.ts';
 import { machineLine, torchPython } from './_machine.ts';
+import { reportFigure } from './_harness.ts';
 
 function arg(args: string[], name: string, dflt: string): string {
   const i = args.indexOf(`--${name}`);
@@ -69,6 +70,7 @@ export async function run(args: string[]): Promise<void> {
       console.log(`  emopia-ts (${backend}), batch 1: ${ts.toFixed(1)} words/s (${r.promptLength + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
       console.log(`  emopia-ts (${backend}), batch ${batch}: ${tsB.toFixed(1)} words/s (${wordsB} words in ${secsB.toFixed(2)} s)`);
       if (!py) {
+        reportFigure({ key: `generate ${attention} batch 1`, unit: 'words/s', ours: ts, oursHow: `${backend}, batch 1` });
         console.log('  PyTorch: skipped (no python with torch found, or --no-torch)');
         continue;
       }
@@ -92,6 +94,9 @@ export async function run(args: string[]): Promise<void> {
       console.log(`  PyTorch ${out.torch} (${out.threads} threads): ${out.words_per_s.toFixed(1)} words/s (${out.words} words in ${out.seconds.toFixed(2)} s)`);
       console.log(`  ratio emopia-ts / PyTorch (both batch 1): ${(ts / out.words_per_s).toFixed(2)}x`);
       console.log(`  ratio emopia-ts batch ${batch} / PyTorch batch 1 (EMOPIA's loop): ${(tsB / out.words_per_s).toFixed(2)}x`);
+      const torchHow = `torch ${out.torch}, ${out.threads} thread(s), batch 1`;
+      reportFigure({ key: `generate ${attention} batch 1`, unit: 'words/s', ours: ts, torch: out.words_per_s, oursHow: `${backend}, batch 1`, torchHow });
+      reportFigure({ key: `generate ${attention} batch ${batch}`, unit: 'words/s', ours: tsB, torch: out.words_per_s, oursHow: `${backend}, batch ${batch}`, torchHow });
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

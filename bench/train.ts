@@ -20,6 +20,8 @@ import type { Clip } from '../src/music/dataset.ts';
 import { FAMILIES, N_FAMILIES, Vocab, type Family } from '../src/music/vocab.ts';
 import { Rng } from '../src/random.ts';
 import { machineLine, torchPython } from './_machine.ts';
+import { benchCores, reportFigure } from './_harness.ts';
+import { trainingStepper } from './_train_stepper.ts';
 
 interface Args {
   steps: number;
@@ -52,17 +54,19 @@ function randomClips(cfg: CPConfig, n: number, len: number, rng: Rng): Clip[] {
   });
 }
 
-function benchTs(cfg: CPConfig, a: Args): { wordsPerSec: number; secPerStep: number } {
+async function benchTs(cfg: CPConfig, a: Args): Promise<{ wordsPerSec: number; secPerStep: number }> {
   const model = new CPTransformer(cfg, new Rng(0));
   const clips = randomClips(cfg, a.batch, a.seq + 1, new Rng(1));
   const trainer = new Trainer(model, clips, [], { seq: a.seq, batch: a.batch, seed: 0, peakLr: 1e-4, warmup: 10, clip: 3 });
+  const stepper = await trainingStepper(trainer, benchCores()); // 2 workers in the 2v2 setting
   try {
-    trainer.trainStep(); // warm-up: kernel set-up, JIT
+    await stepper.step(); // warm-up: kernel set-up, JIT
     const t0 = performance.now();
-    for (let i = 0; i < a.steps; i++) trainer.trainStep();
+    for (let i = 0; i < a.steps; i++) await stepper.step();
     const secPerStep = (performance.now() - t0) / 1000 / a.steps;
     return { wordsPerSec: (a.batch * a.seq) / secPerStep, secPerStep };
   } finally {
+    await stepper.close();
     trainer.dispose();
     model.dispose();
   }
@@ -88,13 +92,15 @@ export async function run(args: string[] = []): Promise<void> {
   const py = torchPython();
   for (const attention of ['linear', 'softmax'] as AttentionKind[]) {
     const cfg = makeConfig(a.preset, nClasses, { attention });
-    const ts = benchTs(cfg, a);
+    const ts = await benchTs(cfg, a);
     let line = `train ${attention.padEnd(7)}: emopia-ts ${ts.wordsPerSec.toFixed(0)} words/s (${ts.secPerStep.toFixed(2)} s/step)`;
     if (py) {
       const t = benchTorch(py, cfg, a);
       line += ` | PyTorch ${t.torch} (${t.threads} thread${t.threads > 1 ? 's' : ''}) ${t.words_per_s.toFixed(0)} words/s (${t.seconds_per_step.toFixed(2)} s/step) | ratio ts/torch ${(ts.wordsPerSec / t.words_per_s).toFixed(2)}`;
+      reportFigure({ key: `train ${attention}`, unit: 'words/s', ours: ts.wordsPerSec, torch: t.words_per_s, oursHow: `${backend}, ${benchCores()} worker(s)`, torchHow: `torch ${t.torch}, ${t.threads} thread(s)` });
     } else {
       line += ' | PyTorch not available';
+      reportFigure({ key: `train ${attention}`, unit: 'words/s', ours: ts.wordsPerSec, oursHow: `${backend}, ${benchCores()} worker(s)` });
     }
     process.stdout.write(`${line}\n`);
   }

@@ -15,6 +15,7 @@ import { batchesPerEpoch, checkClips } from '../cp/train/batches.ts';
 import type { TrainState } from '../cp/run_folder.ts';
 import { loadModel, loadRun, lockRun, runDirInUse, saveRun } from './run_folder.ts';
 import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from '../cp/train/trainer.ts';
+import { TrainerPool, type PoolOptions } from './train_workers.ts';
 
 /**
  * A run's options. Those left out take their value from TRAIN_DEFAULTS (defaults.ts), as the CLI's do; a
@@ -48,6 +49,13 @@ export interface RunOptions {
   half?: boolean;
   validEvery?: number;
   saveEvery?: number;
+  /**
+   * Worker threads that share each batch (train_workers.ts); default 1: this thread alone. Not a setting of
+   * the run: a run may be resumed with another count (the updates agree to float rounding).
+   */
+  workers?: number;
+  /** Test hook: a worker that throws at a step (PoolOptions.fault). */
+  workerFault?: PoolOptions['fault'];
   /** Called before the first step (without `train`) and after every step; the CLI draws its progress bar from it. */
   onProgress?: (p: TrainProgress) => void;
   /** Set `stopped` to finish the current step, save and return (Ctrl-C). */
@@ -79,6 +87,7 @@ const roundLosses = (l: Record<Family, number>) => Object.fromEntries(FAMILIES.m
 
 /** Runs training to `steps` (or `epochs`) and returns where it stopped; a second training on the same folder is refused. */
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
+  if (opts.workers !== undefined && !(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new UsageError('--workers', `expected an integer >= 1, got ${opts.workers}`);
   const lock = lockRun(opts.out, opts.note);
   try {
     return await runTrainingLocked(opts);
@@ -175,7 +184,9 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
     data: { train: train.length, valid: valid.length },
     ...(result.lastValid ? { lastValid: { step: trainer.step, loss: result.lastValid.loss } } : {}),
   });
+  let pool: TrainerPool | undefined;
   const save = async () => {
+    await pool?.pullState();
     await saveRun(opts.out, { model: trainer.model, vocab, optimizer: trainer.optimizer.state(), state: snapshot(), log });
     result.savedStep = trainer.step;
   };
@@ -191,12 +202,17 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
   const startStep = trainer.step;
   const validEvery = opts.validEvery ?? TRAIN_DEFAULTS.validEvery;
   const saveEvery = opts.saveEvery ?? TRAIN_DEFAULTS.saveEvery;
+  const workers = opts.workers ?? 1;
   try {
+    if (workers > 1) {
+      pool = await TrainerPool.start(trainer, { workers, ...(opts.workerFault ? { fault: opts.workerFault } : {}) });
+      note(`${workers} worker threads, each with its own replica and a share of every batch`);
+    }
     opts.onProgress?.({ done: 0, total: totalSteps - startStep });
     while (trainer.step < totalSteps && !opts.stop?.stopped) {
       let r: StepResult;
       try {
-        r = trainer.trainStep();
+        r = pool ? await pool.trainStep() : trainer.trainStep();
       } catch (err) {
         if (!(err instanceof DivergedError)) throw err;
         const kept = result.savedStep ?? (opts.resume ? startStep : undefined);
@@ -207,7 +223,7 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
       log.push(JSON.stringify({ kind: 'train', step: r.step, epoch: r.epoch, loss: round(r.loss), losses: roundLosses(r.losses), lr: r.lr, gradNorm: round(r.gradNorm), words: r.words, wordsPerSec: round(wps) }));
       opts.onProgress?.({ done: r.step - startStep, total: totalSteps - startStep, train: r });
       if (r.step % validEvery === 0 || r.step === totalSteps) {
-        const v = trainer.validate();
+        const v = pool ? await pool.validate() : trainer.validate();
         if (v) {
           result.lastValid = v;
           log.push(JSON.stringify({ kind: 'valid', step: r.step, loss: round(v.loss), losses: roundLosses(v.losses), words: v.words }));
@@ -224,6 +240,7 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
     result.step = trainer.step;
     return result;
   } finally {
+    await pool?.close();
     trainer.model.dispose();
     trainer.dispose();
   }

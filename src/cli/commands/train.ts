@@ -15,7 +15,7 @@ import { startProgress, type Progress } from '../progress.ts';
 import { parseChoice } from './_music_io.ts';
 
 /** Commander's options: RunOptions' own fields as parsed, plus the dataset folder, the backend and --no-progress. */
-interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention' | 'emotionInput' | 'steps' | 'epochs' | 'batch' | 'seq' | 'lr' | 'warmup' | 'seed' | 'resume' | 'init' | 'half' | 'validEvery' | 'saveEvery'> {
+interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention' | 'emotionInput' | 'steps' | 'epochs' | 'batch' | 'seq' | 'lr' | 'warmup' | 'seed' | 'resume' | 'init' | 'half' | 'validEvery' | 'saveEvery' | 'workers'> {
   data: string;
   backend: BackendName;
   progress: boolean;
@@ -44,6 +44,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', parseBackend, 'wasm')
     .option('--valid-every <n>', 'validation loss every n steps (and at the end)', parseIntOption('valid-every', 1), D.validEvery)
     .option('--save-every <n>', 'checkpoint every n steps (and at the end, and on Ctrl-C)', parseIntOption('save-every', 1), D.saveEvery)
+    .option('--workers <n>', 'worker threads sharing each batch, each with its own replica of the model (2 uses both cores of a 2-core machine; the update equals one worker\'s to float rounding)', parseIntOption('workers', 1), 1)
     .option('--half', 'write checkpoints in 16 bits (weights F16, Adam moments BF16): for runs committed between sessions')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: TrainCliOptions) => {

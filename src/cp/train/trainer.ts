@@ -10,7 +10,7 @@ import { FAMILIES, type Family } from '../../music/vocab.ts';
 import type { Clip } from '../../music/dataset.ts';
 import { Adam, clipGradNorm, namedGrads } from '../../core/train/optim.ts';
 import { learningRate, type ScheduleConfig } from '../../core/train/schedule.ts';
-import { batchAt, batchTensors, buildBatch, coveringWindows, type WindowOptions } from './batches.ts';
+import { batchAt, batchTensors, buildBatch, coveringWindows, type WindowOptions, type WindowRef } from './batches.ts';
 import { cpLoss, familyLosses } from './loss.ts';
 
 /** Words per forward/backward pass; a batch with more is split into passes whose gradients are summed. */
@@ -60,6 +60,16 @@ export class DivergedError extends Error {
   }
 }
 
+/** An Rng that counts its draws (Trainer.dropoutDraws). */
+class CountingRng extends Rng {
+  calls = 0;
+
+  override next(): number {
+    this.calls += 1;
+    return super.next();
+  }
+}
+
 export class Trainer {
   readonly optimizer: Adam;
   /** The dropout Rng; its state is saved with each checkpoint. */
@@ -82,25 +92,53 @@ export class Trainer {
    * gradients of the passes are summed. Each pass contributes Σ_f Σ CE·mask / (8 · mask sum of the whole
    * batch), so the sum is exactly the gradient of EMOPIA's batch loss; only the peak memory changes (the wasm
    * backend's heap is limited to 4 GB, and a [4, 1024] batch of the small preset needs more in one pass).
+   *
+   * The two halves are public for data-parallel training (src/platform/train_workers.ts): each worker runs
+   * `batchGradients` on its share of the passes, and every replica runs `applyGradients` on the same sum.
    */
   trainStep(): StepResult {
     const t0 = performance.now();
     const s = this.settings;
     const { epoch, refs } = batchAt(this.train, s, this.step);
-    const words = buildBatch(this.train, refs, s.seq, this.model.config.emotionInput).words; // mask sum of the whole batch
+    const words = this.batchWords(refs);
     const rngBefore = this.rng.state;
+    let acc: Map<string, tf.Tensor> | undefined;
+    try {
+      const g = this.batchGradients(refs, words, this.rng);
+      acc = g.grads;
+      const r = this.applyGradients(acc, g.sums, words);
+      return { step: this.step, epoch, ...r, words, seconds: (performance.now() - t0) / 1000 };
+    } catch (err) {
+      // A failed step leaves the state as it was before it.
+      this.rng = Rng.fromState(rngBefore);
+      throw err;
+    } finally {
+      if (acc) tf.dispose([...acc.values()]);
+    }
+  }
+
+  /** The mask sum of the whole batch `refs` (the loss's denominator). */
+  batchWords(refs: readonly WindowRef[]): number {
+    return buildBatch(this.train, refs, this.settings.seq, this.model.config.emotionInput).words;
+  }
+
+  /**
+   * The summed gradients of the windows `refs` in passes of `perPass` samples, each pass scaled by the whole
+   * batch's mask sum `words`, with dropout drawn from `rng`; and the per-family loss sums (Σ CE·mask). The
+   * caller owns the gradients; on a throw nothing is left allocated.
+   */
+  batchGradients(refs: readonly WindowRef[], words: number, rng: Rng, perPass = samplesPerPass(this.settings.seq)): { grads: Map<string, tf.Tensor>; sums: Float64Array } {
+    const s = this.settings;
     const sums = new Float64Array(FAMILIES.length);
     const acc = new Map<string, tf.Tensor>();
-    let clipped: Map<string, tf.Tensor> | undefined;
     try {
-      const perPass = samplesPerPass(s.seq);
       for (let i = 0; i < refs.length; i += perPass) {
         const hb = buildBatch(this.train, refs.slice(i, i + perPass), s.seq, this.model.config.emotionInput);
         const batch = batchTensors(hb);
         const kept: tf.Tensor[] = [];
         try {
           const { value, grads } = namedGrads(() => {
-            const logits = this.model.forwardTrain(batch.x, batch.nextType, this.rng); // (b, T, n_f) per family
+            const logits = this.model.forwardTrain(batch.x, batch.nextType, rng); // (b, T, n_f) per family
             const loss = cpLoss(logits, batch.y, batch.mask, Math.max(words, 1)); // sums (8,), total ()
             kept.push(tf.keep(loss.sums));
             return loss.total;
@@ -120,23 +158,46 @@ export class Trainer {
           tf.dispose([...kept, ...Object.values(batch)]);
         }
       }
+      return { grads: acc, sums };
+    } catch (err) {
+      tf.dispose([...acc.values()]);
+      throw err;
+    }
+  }
+
+  /**
+   * The update from the summed gradients `grads` (not disposed) and loss sums of a batch with mask sum
+   * `words`: the loss, the divergence checks (DivergedError, nothing applied), clipping, Adam at the step's
+   * learning rate; then the step count advances.
+   */
+  applyGradients(grads: ReadonlyMap<string, tf.Tensor>, sums: ArrayLike<number>, words: number): { loss: number; losses: Record<Family, number>; lr: number; gradNorm: number } {
+    const s = this.settings;
+    let clipped: Map<string, tf.Tensor> | undefined;
+    try {
       // Same denominator as the gradient's (a batch without targets would otherwise read as a NaN divergence).
       const { loss, losses } = familyLosses(sums, words);
       if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
-      const c = clipGradNorm(acc, s.clip);
+      const c = clipGradNorm(grads, s.clip);
       clipped = c.grads;
       if (!Number.isFinite(c.norm)) throw new DivergedError(this.step + 1, c.norm, 'the gradient norm');
       const lr = learningRate(this.step, s);
       this.optimizer.apply(clipped, lr);
       this.step += 1;
-      return { step: this.step, epoch, loss, losses, lr, gradNorm: c.norm, words, seconds: (performance.now() - t0) / 1000 };
-    } catch (err) {
-      // A failed step leaves the state as it was before it.
-      this.rng = Rng.fromState(rngBefore);
-      throw err;
+      return { loss, losses, lr, gradNorm: c.norm };
     } finally {
-      tf.dispose([...acc.values(), ...(clipped ? clipped.values() : [])]);
+      if (clipped) tf.dispose([...clipped.values()]);
     }
+  }
+
+  /** Random draws one forward pass with dropout takes from its Rng (the same for every batch shape). */
+  dropoutDraws(): number {
+    const counter = new CountingRng(0);
+    const hb = buildBatch(this.train, [{ clip: 0, start: 1 }], 1, this.model.config.emotionInput);
+    tf.tidy(() => {
+      const b = batchTensors(hb);
+      this.model.forwardTrain(b.x, b.nextType, counter); // (1, 1, n_f) per family
+    });
+    return counter.calls;
   }
 
   /** Loss over the whole valid split (every word once, no dropout): Σ CE·mask / Σ mask per family. */
