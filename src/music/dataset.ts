@@ -81,6 +81,8 @@ export interface GridRecord {
   stretchedBars: number;
   clipsIn3: number;
   clipsWithPickup: number;
+  /** `--grid beats`: clips too short or sparse to track, tokenized on their file's own grid instead. */
+  clipsOnFileGrid?: number;
 }
 
 const CLIP_NAME = /^(Q[1-4])_(.+)_(\d+)$/;
@@ -116,8 +118,11 @@ export function splitBySong(names: readonly string[], fraction: number, seed: nu
   return new Set(names.filter((n) => validSongs.has(songOf(n))));
 }
 
-/** The beat grid of a score for beat-true tokenizing (a tracker's, or a dataset's annotations); may carry `meter`. */
-export type BeatGridSource = (score: Score, source: string) => BeatGrid & { meter?: 3 | 4 };
+/**
+ * The beat grid of a score for beat-true tokenizing (a tracker's, or a dataset's annotations); may carry `meter`,
+ * and `fallback` (why the tracker gave the file's own grid instead).
+ */
+export type BeatGridSource = (score: Score, source: string) => BeatGrid & { meter?: 3 | 4; fallback?: string };
 
 /** What `encodeFile` reads besides the tokenizer's options. */
 export interface EncodeFileOptions extends TokenizeOptions, ReadMidiOptions, RegridOptions {
@@ -132,8 +137,8 @@ export interface EncodedFile {
   words: Int32Array;
   stats: TokenizeStats;
   info: MidiReadInfo;
-  /** Present when encoded beat-true. */
-  regrid?: { meter: 3 | 4; stretchedBars: number; pickupBeats: number };
+  /** Present when encoded beat-true; `fallback` says why the file's own grid was used instead of tracked beats. */
+  regrid?: { meter: 3 | 4; stretchedBars: number; pickupBeats: number; fallback?: string };
 }
 
 /** InputError for a file without notes, saying when drum notes were all it had. */
@@ -156,9 +161,11 @@ export function encodeFile(bytes: Uint8Array, source: string, opts: EncodeFileOp
     const { words, stats } = scoreToWords(score, vocab, { ...opts, emotion }, source);
     return { name: baseName(source), emotion, words, stats, info };
   }
-  const r = regrid(score, opts.beats(score, source), opts, source);
+  const grid = opts.beats(score, source);
+  const r = regrid(score, grid, opts, source);
   const { words, stats } = scoreToWords(r.score, vocab, { ...opts, emotion }, source);
-  return { name: baseName(source), emotion, words, stats, info, regrid: { meter: r.meter, stretchedBars: r.stretchedBars, pickupBeats: r.pickupBeats } };
+  const fallback = grid.fallback === undefined ? {} : { fallback: grid.fallback };
+  return { name: baseName(source), emotion, words, stats, info, regrid: { meter: r.meter, stretchedBars: r.stretchedBars, pickupBeats: r.pickupBeats, ...fallback } };
 }
 
 /**

@@ -240,6 +240,7 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
       stretchedBars: sum((e) => e.regrid?.stretchedBars ?? 0),
       clipsIn3: kept.filter((e) => e.regrid?.meter === 3).length,
       clipsWithPickup: kept.filter((e) => (e.regrid?.pickupBeats ?? 0) > 0).length,
+      ...(gridMode === 'beats' ? { clipsOnFileGrid: kept.filter((e) => e.regrid?.fallback !== undefined).length } : {}),
     };
     index.grid = record;
   }

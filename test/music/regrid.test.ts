@@ -7,6 +7,9 @@ import { scoreToEvents } from '../../src/music/cp_tokenizer.ts';
 import { secondsAt } from '../../src/music/time_map.ts';
 import { TEMPO_BINS } from '../../src/music/vocab.ts';
 import { InputError, UsageError } from '../../src/errors.ts';
+import { Rng } from '../../src/random.ts';
+import { randomWarp, renderPerformance } from '../../src/music/beats/render.ts';
+import { steadyPiece } from './_beats.ts';
 
 /** A score at the file's 120 BPM (960 ticks a second) with notes at the given seconds, each 0.1 s long. */
 function scoreAt(seconds: number[], pitch = 60): Score {
@@ -107,8 +110,29 @@ test('regrid: a grid without downbeats starts its bars at its first beat; bad gr
   assert.throws(() => regrid(scoreAt([1]), { beats: [2, 1], downbeats: [] }), InputError);
 });
 
-test('the --grid beats hook says the tracker is missing (a usage error)', () => {
-  assert.throws(() => trackedBeatGrid(scoreAt([1])), (e: unknown) => e instanceof UsageError && /--grid beats/.test(e.message));
+test('--grid beats: a performance on a false grid round-trips through the tracked beats, every note kept, onsets within 40 ms', () => {
+  // 16 bars at 96 BPM rendered as EMOPIA's clips are written (one 120 BPM track, a lead-in, a slow drift).
+  const piece = steadyPiece({ bpm: 96, meter: 4, bars: 16 });
+  const perf = renderPerformance(piece.score, { beats: piece.beats, downbeats: piece.downbeats }, randomWarp(new Rng(3)));
+  const tracked = trackedBeatGrid(perf.score);
+  assert.equal(tracked.fallback, undefined);
+  assert.equal(tracked.meter, 4);
+  const rt = beatTrueRoundTrip(perf.score, tracked, { chords: 'none' });
+  assert.equal(rt.notesOut, rt.notesIn);
+  assert.equal(rt.errors.length, perf.score.notes.length);
+  const worst = Math.max(...rt.errors.map(Math.abs));
+  assert.ok(worst <= 0.04, `worst onset error ${(worst * 1000).toFixed(1)} ms`);
+  // Bars follow the tracked downbeats: every bass note (one per bar, on its downbeat) is at a bar's position 0.
+  const beatTrue = regrid(perf.score, tracked).score;
+  const bass = beatTrue.notes.filter((n) => n.pitch < 48);
+  assert.equal(bass.length, 16);
+  for (const n of bass) assert.equal(n.start % 1920, 0, `bass note at tick ${n.start}`);
+});
+
+test('--grid beats: a piece too sparse to track falls back to the file grid and says why', () => {
+  const g = trackedBeatGrid(scoreAt([1, 2]));
+  assert.match(g.fallback ?? '', /too sparse to track/);
+  assert.ok(g.beats.length >= 2);
 });
 
 test('round trip on an irregular beat grid: every note kept, every onset within 30 ms after encode, decode and MIDI', () => {

@@ -5,12 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDataset, readDataset } from '../../src/platform/dataset.ts';
 import { datasetStats } from '../../src/music/dataset.ts';
+import { emptyScore } from '../../src/music/score.ts';
+import { scoreToMidi } from '../../src/music/midi_io.ts';
 import { runCli } from '../helpers/cli.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/pop909/', import.meta.url));
@@ -98,8 +100,6 @@ test('CLI contract of --grid: a bad value or a missing --annotations is exit 2, 
     [['dataset', 'build', FIXTURES, '-o', join(dir, 'x'), '--grid', 'bars'], 2, /^emopia: --grid: expected one of file\|beats\|annotations, got 'bars'\n$/],
     [['encode', mid, '--grid', 'annotations'], 2, /^emopia: --grid annotations: expected --annotations DIR/],
     [['encode', mid, '--annotations', ANNOTATIONS], 2, /^emopia: --annotations: only with --grid annotations, got --grid file\n$/],
-    [['encode', mid, '--grid', 'beats'], 2, /^emopia: --grid beats: the beat tracker is not on this branch yet\n$/],
-    [['dataset', 'build', FIXTURES, '-o', join(dir, 'y'), '--grid', 'beats'], 2, /^emopia: --grid beats: /],
     [['encode', mid, '--grid', 'annotations', '--annotations', dir], 1, /^emopia: .*101\.mid: no beat annotations: expected .*101[\\/]beat_midi\.txt\n$/],
     [['encode', mid, '--grid', 'annotations', '--annotations', join(dir, 'none')], 1, /^emopia: .*none: no such folder, expected a folder of beat annotations/],
   ];
@@ -110,4 +110,29 @@ test('CLI contract of --grid: a bad value or a missing --annotations is exit 2, 
     assert.match(r.stderr, re, args.join(' '));
     assert.equal(r.stderr.split('\n').length, 2, `one line: ${r.stderr}`);
   });
+});
+
+test('--grid beats through the CLI: tracked beats, the grid recorded; a piece too sparse to track gets the file grid and one warning', async () => {
+  const sparse = join(dir, 'sparse.mid');
+  const s = emptyScore();
+  s.notes = [{ pitch: 60, velocity: 80, start: 0, end: 480 }, { pitch: 64, velocity: 80, start: 960, end: 1440 }];
+  writeFileSync(sparse, scoreToMidi(s));
+  const [enc, few, built] = await Promise.all([
+    runCli(['encode', join(FIXTURES, '101.mid'), '--grid', 'beats']),
+    runCli(['encode', sparse, '--grid', 'beats']),
+    runCli(['dataset', 'build', FIXTURES, '-o', join(dir, 'tracked'), '--grid', 'beats', '--valid', '0']),
+  ]);
+  assert.equal(enc.code, 0, enc.stderr);
+  assert.equal(enc.stderr, '');
+  const words = JSON.parse(enc.stdout) as { grid?: { mode: string; meter: number; fallback?: string } };
+  assert.equal(words.grid?.mode, 'beats');
+  assert.equal(words.grid?.fallback, undefined);
+  assert.equal(few.code, 0, few.stderr);
+  assert.match(few.stderr, /^emopia encode: warning: .*sparse\.mid: too sparse to track: .*the file's own grid is used\n$/);
+  assert.equal((JSON.parse(few.stdout) as { grid?: { fallback?: string } }).grid?.fallback?.startsWith('too sparse'), true);
+  assert.equal(built.code, 0, built.stderr);
+  const index = JSON.parse(readFileSync(join(dir, 'tracked', 'index.json'), 'utf8')) as { grid?: { mode: string; clipsOnFileGrid?: number }; clips: unknown[] };
+  assert.equal(index.grid?.mode, 'beats');
+  assert.equal(index.grid?.clipsOnFileGrid, 0);
+  assert.equal(index.clips.length, 2);
 });

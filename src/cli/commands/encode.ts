@@ -33,6 +33,7 @@ export function register(program: Command): void {
       const vocab = loadVocab(opts.vocab);
       // The same reading and encoding as `dataset build`, in the requested vocabulary.
       const { emotion, words, stats, info, regrid } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords, beats }, vocab);
+      if (regrid?.fallback !== undefined) process.stderr.write(`emopia encode: warning: ${input}: ${regrid.fallback}\n`);
       const events = wordsToEvents(words, vocab);
       const text = wordsJson(vocab, words, events, {
         emotion,
