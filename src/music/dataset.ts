@@ -262,11 +262,11 @@ export interface DatasetStats {
   /** Per family: the count of each value over all words, in vocabulary order. */
   histograms: Record<Family, Array<{ value: VocabValue; count: number }>>;
   /** Rhythm and tempo of the clips, overall and per emotion 0..4 (what beat-true tokenizing changes). */
-  structure: StructureStats & { perEmotion: Array<StructureStats & { emotion: Emotion }> };
+  structure: WordStructureStats & { perEmotion: Array<WordStructureStats & { emotion: Emotion }> };
 }
 
-/** Figures read from the words (see `structureStats`). */
-export interface StructureStats {
+/** Figures read from the words (see `wordStructureStats`). */
+export interface WordStructureStats {
   clips: number;
   /** Distinct Tempo_X values used, and words that carry one (not CONTI or 0). */
   tempoClasses: number;
@@ -283,7 +283,7 @@ export interface StructureStats {
 }
 
 /** The structure figures of some clips (words in `vocab`). */
-export function structureStats(clips: readonly Clip[], vocab: Vocab): StructureStats {
+export function wordStructureStats(clips: readonly Clip[], vocab: Vocab): WordStructureStats {
   const I = (f: Family) => FAMILIES.indexOf(f);
   const [iTempo, iBar, iType, iDur] = [I('tempo'), I('barbeat'), I('type'), I('duration')];
   const tempos = new Set<VocabValue>();
@@ -381,8 +381,8 @@ export function datasetStats(ds: Dataset): DatasetStats {
     },
     histograms,
     structure: {
-      ...structureStats(clips, ds.vocab),
-      perEmotion: ([0, 1, 2, 3, 4] as Emotion[]).map((emotion) => ({ emotion, ...structureStats(clips.filter((c) => c.emotion === emotion), ds.vocab) })),
+      ...wordStructureStats(clips, ds.vocab),
+      perEmotion: ([0, 1, 2, 3, 4] as Emotion[]).map((emotion) => ({ emotion, ...wordStructureStats(clips.filter((c) => c.emotion === emotion), ds.vocab) })),
     },
   };
 }

@@ -1,6 +1,6 @@
 /** `emopia dataset build|stats`: a training dataset from a folder of MIDI files, and its statistics. */
 import type { Command } from 'commander';
-import { datasetStats, type DatasetStats, type StructureStats } from '../../music/dataset.ts';
+import { datasetStats, type DatasetStats, type WordStructureStats } from '../../music/dataset.ts';
 import { buildDataset, GRID_MODES, readDataset, type GridMode } from '../../platform/dataset.ts';
 import { FAMILIES, Vocab, type TokenizeOptions } from '../../music/index.ts';
 import { parseFloatOption, parseIntOption } from '../options.ts';
@@ -95,7 +95,7 @@ function formatStats(s: DatasetStats): string {
     lines.push(`  ${f.padEnd(9)} ${used}/${h.length}: ${top.map((x) => `${x.value}=${x.count}`).join(' ')}`);
   }
   lines.push('structure:        clips  tempo classes  tempo words  onset positions/bar  onsets on 8ths  mean note (16ths)  notes/beat  words/clip');
-  const row = (name: string, x: StructureStats) =>
+  const row = (name: string, x: WordStructureStats) =>
     lines.push(
       `  ${name.padEnd(14)} ${String(x.clips).padStart(6)} ${String(x.tempoClasses).padStart(14)} ${String(x.tempoWords).padStart(12)} ${x.onsetPositionsPerBar.toFixed(2).padStart(20)} ${`${(100 * x.onsetsOn8ths).toFixed(1)}%`.padStart(15)} ${x.meanDuration16ths.toFixed(2).padStart(18)} ${x.notesPerBeat.toFixed(2).padStart(11)} ${x.wordsPerClip.toFixed(0).padStart(11)}`,
     );
