@@ -25,6 +25,7 @@ import { LINEAR_EPS, phi } from './attention.ts';
 import type { CPConfig } from './config.ts';
 import { NON_TYPE_FAMILIES, type CPTransformer } from './model.ts';
 import { FastStepper } from './fast_step.ts';
+import { WasmStepper } from './wasm/wasm_engine.ts';
 
 type Tensor = tf.Tensor;
 
@@ -261,6 +262,10 @@ export const ENGINES = {
   fast: {
     summary: 'matrix products on the backend, the rest on the host (faster for one piece)',
     create: (w, batch) => new FastStepper(w, batch),
+  },
+  wasm: {
+    summary: 'the whole step in our WebAssembly SIMD kernel (wasm/step/step.c), one call per word',
+    create: (w, batch) => new WasmStepper(w, batch),
   },
 } as const satisfies Record<string, Engine>;
 
