@@ -57,8 +57,8 @@ static inline int pad16(int n) { return (n + 15) & ~15; }
 
 /* ---------- y[r] = x[r] W + b for B rows; W packed [P(out)/16][in][16], b [P(out)], y rows of P(out) ---------- */
 
-static void matvec1(const float *x, int in, const float *W, const float *b, int nblk, float *y) {
-  for (int blk = 0; blk < nblk; blk++) {
+static inline void block1(const float *x, int in, const float *W, const float *b, int blk, float *y) {
+  {
     const float *w = W + (long)blk * in * 16;
     f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
     f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
@@ -91,8 +91,8 @@ static void matvec1(const float *x, int in, const float *W, const float *b, int 
 }
 
 /* Two rows at once: each weight vector loaded once for both. */
-static void matvec2(const float *x0, const float *x1, int in, const float *W, const float *b, int nblk, float *y0, float *y1) {
-  for (int blk = 0; blk < nblk; blk++) {
+static inline void block2(const float *x0, const float *x1, int in, const float *W, const float *b, int blk, float *y0, float *y1) {
+  {
     const float *w = W + (long)blk * in * 16;
     f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
     f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
@@ -121,11 +121,15 @@ static void matvec2(const float *x0, const float *x1, int in, const float *W, co
   }
 }
 
+/* Blocks outer, rows inner: a block's weights (in x 64 bytes) are read from memory once per call and reused from
+ * the cache for every pair of rows. */
 static void matvec(int B, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
   int nblk = pad16(out) / 16;
-  int r = 0;
-  for (; r + 1 < B; r += 2) matvec2(x + r * ldx, x + (r + 1) * ldx, in, W, b, nblk, y + r * ldy, y + (r + 1) * ldy);
-  if (r < B) matvec1(x + r * ldx, in, W, b, nblk, y + r * ldy);
+  for (int blk = 0; blk < nblk; blk++) {
+    int r = 0;
+    for (; r + 1 < B; r += 2) block2(x + r * ldx, x + (r + 1) * ldx, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy);
+    if (r < B) block1(x + r * ldx, in, W, b, blk, y + r * ldy);
+  }
 }
 
 /* ---------- elementwise helpers ---------- */
