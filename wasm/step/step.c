@@ -57,68 +57,56 @@ static inline int pad16(int n) { return (n + 15) & ~15; }
 
 /* ---------- y[r] = x[r] W + b for B rows; W packed [P(out)/16][in][16], b [P(out)], y rows of P(out) ---------- */
 
+/*
+ * One output block of 16 for one row. Every output is bias + x[0] w[0] + x[1] w[1] + ... in this order, as in
+ * block2, so that a row's result does not depend on the other rows of the batch (a piece generated in a batch
+ * equals the piece generated alone, to the bit).
+ */
 static inline void block1(const float *x, int in, const float *W, const float *b, int blk, float *y) {
-  {
-    const float *w = W + (long)blk * in * 16;
-    f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
-    f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
-    f4 c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
-    int k = 0;
-    for (; k + 1 < in; k += 2, w += 32) { /* two independent sums per lane: shorter dependency chains */
-      f4 s = wasm_f32x4_splat(x[k]), t = wasm_f32x4_splat(x[k + 1]);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(w + 12)));
-      c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(t, wasm_v128_load(w + 16)));
-      c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(t, wasm_v128_load(w + 20)));
-      c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(t, wasm_v128_load(w + 24)));
-      c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(t, wasm_v128_load(w + 28)));
-    }
-    if (k < in) {
-      f4 s = wasm_f32x4_splat(x[k]);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(w + 12)));
-    }
-    float *o = y + blk * 16;
-    wasm_v128_store(o, wasm_f32x4_add(a0, c0));
-    wasm_v128_store(o + 4, wasm_f32x4_add(a1, c1));
-    wasm_v128_store(o + 8, wasm_f32x4_add(a2, c2));
-    wasm_v128_store(o + 12, wasm_f32x4_add(a3, c3));
+  const float *w = W + (long)blk * in * 16;
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  for (int k = 0; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x[k]);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(w + 12)));
   }
+  float *o = y + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
 }
 
 /* Two rows at once: each weight vector loaded once for both. */
 static inline void block2(const float *x0, const float *x1, int in, const float *W, const float *b, int blk, float *y0, float *y1) {
-  {
-    const float *w = W + (long)blk * in * 16;
-    f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
-    f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
-    f4 c0 = a0, c1 = a1, c2 = a2, c3 = a3;
-    for (int k = 0; k < in; k++, w += 16) {
-      f4 s = wasm_f32x4_splat(x0[k]), t = wasm_f32x4_splat(x1[k]);
-      f4 w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4), w2 = wasm_v128_load(w + 8), w3 = wasm_v128_load(w + 12);
-      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
-      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w1));
-      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w2));
-      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w3));
-      c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(t, w0));
-      c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(t, w1));
-      c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(t, w2));
-      c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(t, w3));
-    }
-    float *o = y0 + blk * 16, *p = y1 + blk * 16;
-    wasm_v128_store(o, a0);
-    wasm_v128_store(o + 4, a1);
-    wasm_v128_store(o + 8, a2);
-    wasm_v128_store(o + 12, a3);
-    wasm_v128_store(p, c0);
-    wasm_v128_store(p + 4, c1);
-    wasm_v128_store(p + 8, c2);
-    wasm_v128_store(p + 12, c3);
+  const float *w = W + (long)blk * in * 16;
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  f4 c0 = a0, c1 = a1, c2 = a2, c3 = a3;
+  for (int k = 0; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x0[k]), t = wasm_f32x4_splat(x1[k]);
+    f4 w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4), w2 = wasm_v128_load(w + 8), w3 = wasm_v128_load(w + 12);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w1));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w2));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w3));
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(t, w0));
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(t, w1));
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(t, w2));
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(t, w3));
   }
+  float *o = y0 + blk * 16, *p = y1 + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
+  wasm_v128_store(p, c0);
+  wasm_v128_store(p + 4, c1);
+  wasm_v128_store(p + 8, c2);
+  wasm_v128_store(p + 12, c3);
 }
 
 /* Blocks outer, rows inner: a block's weights (in x 64 bytes) are read from memory once per call and reused from

@@ -30,6 +30,10 @@ const LAYER = {
   size: 17,
 } as const;
 
+/** The sizes of step.c's structs as this file lays them out (the engine checks them against the build). */
+export const MODEL_BYTES = MODEL.size * 4;
+export const LAYER_BYTES = LAYER.size * 4;
+
 /** Rows per sequence of a new softmax key/value cache; it doubles as needed, up to the model's maxLen. */
 const FIRST_CAP = 64;
 
@@ -63,8 +67,8 @@ export class WasmStepper implements EngineCore {
     this.nRest = w.rest.w.shape[1];
     this.softmax = cfg.attention === 'softmax';
     const k = (this.k = instantiateStep());
-    if (k.modelSize !== MODEL.size * 4 || k.layerSize !== LAYER.size * 4) {
-      throw new Error(`wasm engine: the kernel's structs are ${k.modelSize} and ${k.layerSize} bytes, expected ${MODEL.size * 4} and ${LAYER.size * 4} (rebuild with npm run build:wasm)`);
+    if (k.modelSize !== MODEL_BYTES || k.layerSize !== LAYER_BYTES) {
+      throw new Error(`wasm engine: the kernel's structs are ${k.modelSize} and ${k.layerSize} bytes, expected ${MODEL_BYTES} and ${LAYER_BYTES} (rebuild with npm run build:wasm)`);
     }
     this.top = Math.ceil(k.heapBase / 16) * 16;
     this.f32 = new Float32Array(k.memory.buffer);
