@@ -3,9 +3,10 @@
  * Web Worker, with no fetch and no file read. The module is compiled once per process and instantiated once per
  * stepper (each instance has its own memory, released with the stepper).
  *
- * Browsers refuse synchronous compilation of modules over 4 KB on the main thread (this one is larger), so in a
- * page the engine runs in a worker; `wasmStepAvailable` says whether it can run here, and `auto` falls back to the
- * host engines when it cannot.
+ * Browsers may refuse synchronous compilation of larger modules on the main thread (Chrome once limited it to
+ * 4 KB; this module is about 18 KB; Chromium 156 headless accepted it on the main thread and in a worker), so a
+ * page is safest generating in a Web Worker. `wasmStepAvailable` says whether the kernel compiles here, and `auto`
+ * falls back to the host engines when it does not (no SIMD, or a refused compile).
  */
 import { UsageError } from '../../errors.ts';
 import { STEP_WASM_BASE64 } from './step_binary.ts';
