@@ -10,6 +10,7 @@
  * module's heap base, and described to the kernel by the `Model` and `Layer` structs of step.c (MODEL and LAYER
  * below give their fields' slots, and the sizes are checked against the build).
  */
+import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
@@ -132,7 +133,11 @@ export class WasmStepper implements EngineCore {
     this.top = at + Math.ceil((n * 4) / 16) * 16;
     const mem = (this.k as StepKernel).memory;
     if (this.top > mem.buffer.byteLength) {
-      mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / WASM_PAGE));
+      try {
+        mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / WASM_PAGE));
+      } catch {
+        throw new InputError('generation', `the wasm engine needs ${Math.ceil(this.top / 2 ** 20)} MiB, beyond WebAssembly's memory limit; generate fewer pieces at once (--batch) or choose the tensor engine`);
+      }
       this.f32 = new Float32Array(mem.buffer);
       this.i32 = new Int32Array(mem.buffer);
     }
