@@ -1,11 +1,13 @@
 /**
- * `npm run bench -- generate [--words N] [--batch B] [--preset small] [--backend wasm] [--seed S] [--no-torch]`:
+ * `npm run bench -- generate [--words N] [--batch B] [--preset small] [--backend wasm] [--seed S] [--engines fast,wasm] [--no-torch]`:
  * words per second of step-by-step generation (batch 1: sample the type, then the other families, feed the
  * word back) for both attention kinds, next to the same model and loop in PyTorch (bench/cp_torch.py:
  * recurrent linear attention, softmax with a key/value cache; Debian's python3-torch), with the ratio.
  *
  * Also timed: the same loop over B pieces at once (generateBatch, as `emopia generate --num N` uses), in total
  * words per second, against PyTorch's batch-1 loop (EMOPIA generates one piece at a time).
+ *
+ * Each engine of `--engines` (engine.ts's ENGINES names, or auto; default fast,wasm) is timed in turn.
  *
  * Both sides use a randomly initialised model of the preset with the full-grid vocabulary, EMOPIA's sampling
  * table and the grammar's masks, and never stop at EOS, so that both generate exactly N words.
@@ -23,6 +25,7 @@ import { ATTENTION_KINDS, PRESET_NAMES, makeConfig, countParameters, type Preset
 import { CPTransformer } from '../src/cp/model.ts';
 import { generate, generateBatch, promptFor } from '../src/cp/generate.ts';
 import { EMOPIA_SAMPLING } from '../src/cp/sampling.ts';
+import { ENGINE_NAMES, type EngineChoice } from '../src/cp/engine.ts';
 import { machineLine, torchPython } from './_machine.ts';
 import { reportFigure } from './_harness.ts';
 
@@ -37,6 +40,8 @@ export async function run(args: string[]): Promise<void> {
   const backend = arg(args, 'backend', 'wasm') as BackendName;
   const seed = Number(arg(args, 'seed', '1'));
   const batch = Number(arg(args, 'batch', '8'));
+  const engines = arg(args, 'engines', 'fast,wasm').split(',') as EngineChoice[];
+  for (const e of engines) if (e !== 'auto' && !ENGINE_NAMES.includes(e)) throw new Error(`--engines: expected auto or ${ENGINE_NAMES.join(', ')}, got '${e}'`);
   if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset: expected one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
   await initBackend(backend);
   const vocab = Vocab.fullGrid();
@@ -49,28 +54,32 @@ export async function run(args: string[]): Promise<void> {
     for (const attention of ATTENTION_KINDS) {
       const cfg = makeConfig(preset, nClasses, { attention });
       const model = new CPTransformer(cfg, new Rng(seed));
-      const opts = { emotion: 'Q1' as const, maxBars: 1_000_000, stopAtEos: false };
-      generate(model, vocab, { ...opts, seed, maxWords: 20 }); // warm-up (kernel compilation, allocations)
-      const t0 = performance.now();
-      const r = generate(model, vocab, { ...opts, seed, maxWords: words });
-      const secs = (performance.now() - t0) / 1000;
-      const ts = (r.promptLength + r.generated) / secs;
-      const tensors = tf.memory().numTensors;
-      // The same loop for `batch` pieces at once (as `emopia generate --num N --batch B` does).
-      const rngs = Array.from({ length: batch }, (_, i) => new Rng(seed + i));
-      const tb = performance.now();
-      const rb = generateBatch(model, vocab, { ...opts, maxWords: words }, rngs);
-      const secsB = (performance.now() - tb) / 1000;
-      const wordsB = rb.reduce((s, x) => s + x.promptLength + x.generated, 0);
-      const tsB = wordsB / secsB;
-      model.dispose();
       console.log(
         `${attention}: d ${cfg.dModel}, ${cfg.nLayers} layers, ${cfg.nHeads} heads, ff ${cfg.dFF}, ${countParameters(cfg).toLocaleString('en')} parameters`,
       );
-      console.log(`  emopia-ts (${backend}), batch 1: ${ts.toFixed(1)} words/s (${r.promptLength + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
-      console.log(`  emopia-ts (${backend}), batch ${batch}: ${tsB.toFixed(1)} words/s (${wordsB} words in ${secsB.toFixed(2)} s)`);
+      const rates: { engine: EngineChoice; ts: number; tsB: number }[] = [];
+      for (const engine of engines) {
+        const opts = { emotion: 'Q1' as const, maxBars: 1_000_000, stopAtEos: false, engine };
+        generate(model, vocab, { ...opts, seed, maxWords: 20 }); // warm-up (kernel compilation, allocations)
+        const t0 = performance.now();
+        const r = generate(model, vocab, { ...opts, seed, maxWords: words });
+        const secs = (performance.now() - t0) / 1000;
+        const ts = (r.promptLength + r.generated) / secs;
+        const tensors = tf.memory().numTensors;
+        // The same loop for `batch` pieces at once (as `emopia generate --num N --batch B` does).
+        const rngs = Array.from({ length: batch }, (_, i) => new Rng(seed + i));
+        const tb = performance.now();
+        const rb = generateBatch(model, vocab, { ...opts, maxWords: words }, rngs);
+        const secsB = (performance.now() - tb) / 1000;
+        const wordsB = rb.reduce((s, x) => s + x.promptLength + x.generated, 0);
+        const tsB = wordsB / secsB;
+        rates.push({ engine, ts, tsB });
+        console.log(`  emopia-ts (${backend}, engine ${engine}), batch 1: ${ts.toFixed(1)} words/s (${r.promptLength + r.generated} words in ${secs.toFixed(2)} s; ${tensors} tensors held incl. weights)`);
+        console.log(`  emopia-ts (${backend}, engine ${engine}), batch ${batch}: ${tsB.toFixed(1)} words/s (${wordsB} words in ${secsB.toFixed(2)} s)`);
+      }
+      model.dispose();
       if (!py) {
-        reportFigure({ key: `generate ${attention} batch 1`, unit: 'words/s', ours: ts, oursHow: `${backend}, batch 1` });
+        for (const { engine, ts } of rates) reportFigure({ key: `generate ${attention} ${engine} batch 1`, unit: 'words/s', ours: ts, oursHow: `${backend}, engine ${engine}, batch 1` });
         console.log('  PyTorch: skipped (no python with torch found, or --no-torch)');
         continue;
       }
@@ -92,11 +101,13 @@ export async function run(args: string[]): Promise<void> {
         words: number; seconds: number; words_per_s: number; threads: number; torch: string;
       };
       console.log(`  PyTorch ${out.torch} (${out.threads} threads): ${out.words_per_s.toFixed(1)} words/s (${out.words} words in ${out.seconds.toFixed(2)} s)`);
-      console.log(`  ratio emopia-ts / PyTorch (both batch 1): ${(ts / out.words_per_s).toFixed(2)}x`);
-      console.log(`  ratio emopia-ts batch ${batch} / PyTorch batch 1 (EMOPIA's loop): ${(tsB / out.words_per_s).toFixed(2)}x`);
       const torchHow = `torch ${out.torch}, ${out.threads} thread(s), batch 1`;
-      reportFigure({ key: `generate ${attention} batch 1`, unit: 'words/s', ours: ts, torch: out.words_per_s, oursHow: `${backend}, batch 1`, torchHow });
-      reportFigure({ key: `generate ${attention} batch ${batch}`, unit: 'words/s', ours: tsB, torch: out.words_per_s, oursHow: `${backend}, batch ${batch}`, torchHow });
+      for (const { engine, ts, tsB } of rates) {
+        console.log(`  ratio emopia-ts (engine ${engine}) / PyTorch (both batch 1): ${(ts / out.words_per_s).toFixed(2)}x`);
+        console.log(`  ratio emopia-ts (engine ${engine}) batch ${batch} / PyTorch batch 1 (EMOPIA's loop): ${(tsB / out.words_per_s).toFixed(2)}x`);
+        reportFigure({ key: `generate ${attention} ${engine} batch 1`, unit: 'words/s', ours: ts, torch: out.words_per_s, oursHow: `${backend}, engine ${engine}, batch 1`, torchHow });
+        reportFigure({ key: `generate ${attention} ${engine} batch ${batch}`, unit: 'words/s', ours: tsB, torch: out.words_per_s, oursHow: `${backend}, engine ${engine}, batch ${batch}`, torchHow });
+      }
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -15,6 +15,9 @@
  * - `tensor` (below): every operation a tfjs kernel (~300 per word); its cost grows little with the batch.
  * - `fast` (fast_step.ts): the matrix products on the backend, everything else in host Float32Arrays (a few
  *   kernels per word: faster for one piece, but its host loops grow with the batch).
+ * - `wasm` (wasm/wasm_engine.ts): the whole step in our own WebAssembly SIMD kernel (wasm/step/step.c), one call
+ *   per word for the type logits and one for the other heads; independent of the tfjs backend. Fastest at every
+ *   batch size measured (README, "WebAssembly kernels"), so `auto` picks it wherever it loads.
  */
 import { tf } from '../backend.ts';
 import { InputError, UsageError } from '../errors.ts';
@@ -25,6 +28,8 @@ import { LINEAR_EPS, phi } from './attention.ts';
 import type { CPConfig } from './config.ts';
 import { NON_TYPE_FAMILIES, type CPTransformer } from './model.ts';
 import { FastStepper } from './fast_step.ts';
+import { WasmStepper } from './wasm/wasm_engine.ts';
+import { wasmStepAvailable } from './wasm/loader.ts';
 
 type Tensor = tf.Tensor;
 
@@ -262,13 +267,26 @@ export const ENGINES = {
     summary: 'matrix products on the backend, the rest on the host (faster for one piece)',
     create: (w, batch) => new FastStepper(w, batch),
   },
+  wasm: {
+    summary: 'the whole step in our WebAssembly SIMD kernel (wasm/step/step.c), one call per word',
+    create: (w, batch) => new WasmStepper(w, batch),
+  },
 } as const satisfies Record<string, Engine>;
 
 export type EngineName = keyof typeof ENGINES;
 export const ENGINE_NAMES = Object.keys(ENGINES) as EngineName[];
 
-/** `auto`: fast for one sequence, tensor for several (whose host loops would grow with the batch). */
+/**
+ * `auto`: wasm wherever its kernel compiles (Node, a Web Worker); elsewhere (a browser's main thread, no wasm
+ * SIMD) fast for one sequence and tensor for several (whose host loops would grow with the batch).
+ */
 export type EngineChoice = EngineName | 'auto';
+
+/** The engine `auto` stands for at this batch size, here. */
+export function autoEngine(batch: number): EngineName {
+  if (wasmStepAvailable()) return 'wasm';
+  return batch === 1 ? 'fast' : 'tensor';
+}
 
 /** The input checks and embedding lookups of every engine, around its core. */
 class CheckedStepper implements Stepper {
@@ -332,7 +350,7 @@ class CheckedStepper implements Stepper {
 /** A stepper over `batch` sequences on `engine` (see ENGINES). Valid while the model's weights do not change. */
 export function openStepper(model: CPTransformer, batch: number, engine: EngineChoice = 'auto'): Stepper {
   if (!(Number.isInteger(batch) && batch >= 1)) throw new InputError('batch', `expected a positive integer, got ${batch}`);
-  const name: EngineName = engine === 'auto' ? (batch === 1 ? 'fast' : 'tensor') : engine;
+  const name: EngineName = engine === 'auto' ? autoEngine(batch) : engine;
   const spec: Engine | undefined = ENGINES[name];
   if (!spec) throw new UsageError('engine', `expected auto or one of ${ENGINE_NAMES.join(', ')}, got '${String(engine)}'`);
   const w = prepareStepWeights(model);

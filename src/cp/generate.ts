@@ -19,8 +19,8 @@
  * - Batches: `generateBatch` advances several pieces together (one batched step per word), each with its own
  *   rng; a piece comes out the same as when generated alone.
  *
- * Speed: the word loop runs on one of the engines of engine.ts (`engine`): `fast` for one piece, `tensor` for a
- * batch; either reads two small logit vectors per word, and sampling runs on the host.
+ * Speed: the word loop runs on one of the engines of engine.ts (`engine`; `auto` is the `wasm` kernel where it
+ * loads); every engine reads two small logit vectors per word, and sampling runs on the host.
  */
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
@@ -60,8 +60,8 @@ export interface GenerateOptions {
   /**
    * The engine of engine.ts: `fast`, matrix products on the backend and the rest on the host (fewer kernels:
    * faster for one piece); `tensor`, every operation on the backend (faster for batches, whose host loops would
-   * grow with the batch). `auto` (default): fast for one piece, tensor for a batch. All compute the same logits
-   * (within 1e-4).
+   * grow with the batch); `wasm`, the whole step in our WebAssembly SIMD kernel. `auto` (default): engine.ts's
+   * `autoEngine` (wasm where it loads). All compute the same logits (within 1e-4).
    */
   engine?: EngineChoice;
   /**

@@ -22,8 +22,8 @@ function randomWords(rng: Rng, B: number, T: number): number[][][] {
   return Array.from({ length: B }, () => Array.from({ length: T }, () => FAMILIES.map((f) => rng.nextInt(CLASSES[f]))));
 }
 
-test('the engine table holds the tensor and fast engines', () => {
-  assert.deepEqual(ENGINE_NAMES, ['tensor', 'fast']);
+test('the engine table holds the tensor, fast and wasm engines', () => {
+  assert.deepEqual(ENGINE_NAMES, ['tensor', 'fast', 'wasm']);
 });
 
 test('erf matches closed values to 2e-7', () => {

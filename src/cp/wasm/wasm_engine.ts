@@ -1,0 +1,220 @@
+/**
+ * The `wasm` engine of step-by-step inference (engine.ts): the whole step of a batch of sequences in our own
+ * WebAssembly SIMD kernel (wasm/step/step.c), one call per word for the embedding rows through the type logits
+ * and one for the other heads once the types are sampled. The input checks, the embedding lookups and sampling
+ * stay in TypeScript (engine.ts, sampling.ts); only logits come out of wasm.
+ *
+ * The weights of `StepWeights` are copied once into the instance's memory, every matrix packed as
+ * [out-block of 16][in][16] (pack.ts); the activations, the linear-attention state (S, z per sequence and head)
+ * or the softmax key/value cache live there too. The memory is laid out here with a bump allocator from the
+ * module's heap base, and described to the kernel by the `Model` and `Layer` structs of step.c (MODEL and LAYER
+ * below give their fields' slots, and the sizes are checked against the build).
+ */
+import { InputError } from '../../errors.ts';
+import type { LayerNorm } from '../../core/module.ts';
+import type { Affine, EngineCore, StepWeights } from '../engine.ts';
+import { instantiateStep, type StepKernel } from './loader.ts';
+import { pad16, packMatrix, padVector } from './pack.ts';
+
+/** Slots (4 bytes each) of step.c's `Model`. */
+const MODEL = {
+  B: 0, d: 1, h: 2, dff: 3, E: 4, eType: 5, nType: 6, nRest: 7, nLayers: 8, softmax: 9,
+  inW: 10, inB: 11, normG: 12, normB: 13, normEps: 14, typeW: 15, typeB: 16, catW: 17, catB: 18, restW: 19, restB: 20,
+  emb: 21, pe: 22, x: 23, qkv: 24, att: 25, ffh: 26, cat: 27, y: 28, typeLogits: 29, restLogits: 30, scores: 31, layers: 32,
+  size: 33,
+} as const;
+
+/** Slots of step.c's `Layer`. */
+const LAYER = {
+  qkvW: 0, qkvB: 1, outW: 2, outB: 3, ff1W: 4, ff1B: 5, ff2W: 6, ff2B: 7, n1G: 8, n1B: 9, n2G: 10, n2B: 11,
+  n1Eps: 12, n2Eps: 13, sa: 14, sb: 15, cap: 16,
+  size: 17,
+} as const;
+
+/** The sizes of step.c's structs as this file lays them out (the engine checks them against the build). */
+export const MODEL_BYTES = MODEL.size * 4;
+export const LAYER_BYTES = LAYER.size * 4;
+
+/** Rows per sequence of a new softmax key/value cache; it doubles as needed, up to the model's maxLen. */
+const FIRST_CAP = 64;
+
+const WASM_PAGE = 65536;
+
+/** A tensor's values on the host. */
+const host = (t: { dataSync(): unknown }): Float32Array => t.dataSync() as Float32Array;
+
+/** The `wasm` engine (see engine.ts). Holds no tensor: `dispose` drops the instance and its memory. */
+export class WasmStepper implements EngineCore {
+  private k: StepKernel | null;
+  private top: number; // the next free byte of the instance's memory
+  private f32: Float32Array;
+  private i32: Int32Array;
+  private readonly model: number; // byte address of the Model struct
+  private readonly layers: number; // byte address of the Layer structs
+  private readonly d: number;
+  private readonly nType: number;
+  private readonly nRest: number;
+  private readonly eType: number;
+  private readonly softmax: boolean;
+  private cap = 0;
+
+  constructor(private readonly w: StepWeights, readonly batch: number) {
+    const cfg = w.config;
+    const B = batch;
+    const d = (this.d = cfg.dModel);
+    const E = w.inLinear.w.shape[0];
+    this.eType = cfg.embSizes.type;
+    this.nType = cfg.nClasses.type;
+    this.nRest = w.rest.w.shape[1];
+    this.softmax = cfg.attention === 'softmax';
+    const k = (this.k = instantiateStep());
+    if (k.modelSize !== MODEL_BYTES || k.layerSize !== LAYER_BYTES) {
+      throw new Error(`wasm engine: the kernel's structs are ${k.modelSize} and ${k.layerSize} bytes, expected ${MODEL_BYTES} and ${LAYER_BYTES} (rebuild with npm run build:wasm)`);
+    }
+    this.top = Math.ceil(k.heapBase / 16) * 16;
+    this.f32 = new Float32Array(k.memory.buffer);
+    this.i32 = new Int32Array(k.memory.buffer);
+    this.model = this.alloc(MODEL.size);
+    this.layers = this.alloc(LAYER.size * w.layers.length);
+    const m = (slot: number, v: number) => this.setI32(this.model, slot, v);
+    const ints: [number, number][] = [
+      [MODEL.B, B], [MODEL.d, d], [MODEL.h, cfg.nHeads], [MODEL.dff, cfg.dFF], [MODEL.E, E], [MODEL.eType, this.eType],
+      [MODEL.nType, this.nType], [MODEL.nRest, this.nRest], [MODEL.nLayers, w.layers.length], [MODEL.softmax, this.softmax ? 1 : 0],
+    ];
+    for (const [slot, v] of ints) m(slot, v);
+    /** Packs and stores a Linear: [W, b] slots. */
+    const affine = (base: number, wSlot: number, bSlot: number, p: Affine) => {
+      const [inF, outF] = p.w.shape as [number, number];
+      this.setI32(base, wSlot, this.put(packMatrix(host(p.w), inF, outF)));
+      this.setI32(base, bSlot, this.put(padVector(host(p.b))));
+    };
+    /** Stores a LayerNorm: [g, b] slots and its eps. */
+    const norm = (base: number, gSlot: number, bSlot: number, epsSlot: number, n: LayerNorm) => {
+      this.setI32(base, gSlot, this.put(padVector(host(n.weight))));
+      this.setI32(base, bSlot, this.put(padVector(host(n.bias))));
+      this.f32[base / 4 + epsSlot] = n.eps;
+    };
+    affine(this.model, MODEL.inW, MODEL.inB, w.inLinear);
+    norm(this.model, MODEL.normG, MODEL.normB, MODEL.normEps, w.norm);
+    affine(this.model, MODEL.typeW, MODEL.typeB, w.typeHead);
+    affine(this.model, MODEL.catW, MODEL.catB, w.concatType);
+    affine(this.model, MODEL.restW, MODEL.restB, w.rest);
+    const dh = d / cfg.nHeads;
+    w.layers.forEach((L, i) => {
+      const base = this.layers + i * LAYER.size * 4;
+      affine(base, LAYER.qkvW, LAYER.qkvB, L.qkv);
+      affine(base, LAYER.outW, LAYER.outB, L.out);
+      affine(base, LAYER.ff1W, LAYER.ff1B, L.ff1);
+      affine(base, LAYER.ff2W, LAYER.ff2B, L.ff2);
+      norm(base, LAYER.n1G, LAYER.n1B, LAYER.n1Eps, L.norm1);
+      norm(base, LAYER.n2G, LAYER.n2B, LAYER.n2Eps, L.norm2);
+      if (!this.softmax) {
+        this.setI32(base, LAYER.sa, this.alloc(B * cfg.nHeads * dh * dh)); // S (B, h, dv, dk), zeros
+        this.setI32(base, LAYER.sb, this.alloc(B * d)); // z (B, h, dk), zeros
+      }
+    });
+    m(MODEL.layers, this.layers);
+    m(MODEL.emb, this.alloc(B * E)); // (B, E)
+    m(MODEL.pe, this.alloc(pad16(d))); // (d,)
+    m(MODEL.x, this.alloc(B * pad16(d))); // (B, P(d))
+    m(MODEL.qkv, this.alloc(B * pad16(3 * d))); // (B, P(3d))
+    m(MODEL.att, this.alloc(B * pad16(d))); // (B, P(d))
+    m(MODEL.ffh, this.alloc(B * pad16(cfg.dFF))); // (B, P(dFF))
+    m(MODEL.cat, this.alloc(B * (d + this.eType))); // (B, d + e_type)
+    m(MODEL.y, this.alloc(B * pad16(d))); // (B, P(d))
+    m(MODEL.typeLogits, this.alloc(B * pad16(this.nType))); // (B, P(n_type))
+    m(MODEL.restLogits, this.alloc(B * pad16(this.nRest))); // (B, P(n_rest))
+    if (this.softmax) this.growCache(Math.min(FIRST_CAP, cfg.maxLen));
+  }
+
+  /** n floats of zeros, 16-byte aligned; grows the memory as needed. Returns the byte address. */
+  private alloc(n: number): number {
+    const at = this.top;
+    this.top = at + Math.ceil((n * 4) / 16) * 16;
+    const mem = (this.k as StepKernel).memory;
+    if (this.top > mem.buffer.byteLength) {
+      try {
+        mem.grow(Math.ceil((this.top - mem.buffer.byteLength) / WASM_PAGE));
+      } catch {
+        throw new InputError('generation', `the wasm engine needs ${Math.ceil(this.top / 2 ** 20)} MiB, beyond WebAssembly's memory limit; generate fewer pieces at once (--batch) or choose the tensor engine`);
+      }
+      this.f32 = new Float32Array(mem.buffer);
+      this.i32 = new Int32Array(mem.buffer);
+    }
+    return at;
+  }
+
+  /**
+   * Writes an int slot of a struct at byte address `base`. (Not `this.i32[..] = this.alloc(..)`: JavaScript reads
+   * `this.i32` before the call, and a growing memory detaches that view, so the write would be lost.)
+   */
+  private setI32(base: number, slot: number, v: number): void {
+    this.i32[base / 4 + slot] = v;
+  }
+
+  /** Copies values into new memory; returns the byte address. */
+  private put(v: Float32Array): number {
+    const at = this.alloc(v.length);
+    this.f32.set(v, at / 4);
+    return at;
+  }
+
+  /** Softmax: every layer's key/value cache and the scores row moved to `cap` rows per sequence (old rows kept). */
+  private growCache(cap: number): void {
+    const { batch: B, d } = this;
+    const old = this.cap;
+    for (let i = 0; i < this.w.layers.length; i++) {
+      const base = (this.layers + i * LAYER.size * 4) / 4;
+      for (const slot of [LAYER.sa, LAYER.sb]) {
+        const from = this.i32[base + slot] as number;
+        const to = this.alloc(B * cap * d); // (B, cap, d)
+        for (let r = 0; r < B && old > 0; r++) this.f32.copyWithin(to / 4 + r * cap * d, from / 4 + r * old * d, from / 4 + (r * old + old) * d);
+        this.i32[base + slot] = to;
+      }
+      this.i32[base + LAYER.cap] = cap;
+    }
+    this.setI32(this.model, MODEL.scores, this.alloc(pad16(cap))); // (cap,)
+    this.cap = cap;
+  }
+
+  private slot(s: number): number {
+    return this.i32[this.model / 4 + s] as number;
+  }
+
+  feed(emb: Float32Array, pos: number): void {
+    const k = this.k as StepKernel;
+    if (this.softmax && pos >= this.cap) this.growCache(Math.min(Math.max(2 * this.cap, pos + 1), this.w.config.maxLen));
+    const d = this.d;
+    this.f32.set(emb, this.slot(MODEL.emb) / 4);
+    this.f32.set(this.w.pe.subarray(pos * d, (pos + 1) * d), this.slot(MODEL.pe) / 4);
+    k.feed(this.model, pos);
+  }
+
+  /** Rows of n values out of a padded [B][pad16(n)] buffer. */
+  private read(slot: number, n: number): Float32Array {
+    const out = new Float32Array(this.batch * n); // (B, n)
+    const at = this.slot(slot) / 4;
+    const ld = pad16(n);
+    for (let r = 0; r < this.batch; r++) out.set(this.f32.subarray(at + r * ld, at + r * ld + n), r * n);
+    return out;
+  }
+
+  typeLogits(): Float32Array {
+    return this.read(MODEL.typeLogits, this.nType);
+  }
+
+  restLogits(te: Float32Array): Float32Array {
+    const { d, eType } = this;
+    const cat = this.slot(MODEL.cat) / 4;
+    for (let r = 0; r < this.batch; r++) this.f32.set(te.subarray(r * eType, (r + 1) * eType), cat + r * (d + eType) + d);
+    (this.k as StepKernel).rest(this.model);
+    return this.read(MODEL.restLogits, this.nRest);
+  }
+
+  /** Drops the instance (its memory goes with it); the prepared weights belong to the stepper around this engine. */
+  dispose(): void {
+    this.k = null;
+    this.f32 = new Float32Array(0);
+    this.i32 = new Int32Array(0);
+  }
+}

@@ -1,0 +1,320 @@
+/*
+ * One step of EMOPIA's compound-word Transformer for a batch of B sequences, in WebAssembly SIMD (f32x4):
+ * the `wasm` engine of src/cp/engine.ts (the TypeScript side is src/cp/wasm/wasm_engine.ts).
+ *
+ *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear -> + positional
+ *     row -> nLayers post-norm layers (linear attention with its state S, z; or softmax attention with a
+ *     key/value cache) -> final LayerNorm = h -> type logits [B, n_type]. Copies h into cat [B, d + e_type].
+ *   cp_rest(model): cat = [h | type embedding rows] (the caller writes the type rows) -> project_concat_type ->
+ *     the seven other heads, fused [B, n_rest].
+ *
+ * Every buffer and weight lives in this module's memory; the TypeScript side allocates them, writes the weights
+ * once (matrices packed as [out-block of 16][in][16], see pack.ts) and fills the `Model` descriptor below. No
+ * libc: exp and erf are written here. Build: wasm/step/build.sh.
+ */
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+/* One encoder layer: packed weights (W [P(out)/16][in][16], bias [P(out)]), norms, attention state. */
+typedef struct {
+  const float *qkv_w, *qkv_b; /* (d -> 3d): query, key, value projections fused */
+  const float *out_w, *out_b; /* (d -> d) */
+  const float *ff1_w, *ff1_b; /* (d -> dff) */
+  const float *ff2_w, *ff2_b; /* (dff -> d) */
+  const float *n1_g, *n1_b;
+  const float *n2_g, *n2_b;
+  float n1_eps, n2_eps;
+  float *sa; /* linear: S [B][h][dv][dk] (row j holds sum v_j phi(k)); softmax: keys [B][cap][d] */
+  float *sb; /* linear: z [B][h][dk]; softmax: values [B][cap][d] */
+  int cap;   /* softmax: rows per sequence of sa and sb */
+} Layer;
+
+/* The whole model and its activations. Widths padded to 16 are written P(n). All fields 4 bytes. */
+typedef struct {
+  int B, d, h, dff, E, e_type, n_type, n_rest, n_layers, softmax;
+  const float *in_w, *in_b;       /* (E -> d) */
+  const float *norm_g, *norm_b;   /* final LayerNorm */
+  float norm_eps;
+  const float *type_w, *type_b;   /* (d -> n_type) */
+  const float *cat_w, *cat_b;     /* (d + e_type -> d) */
+  const float *rest_w, *rest_b;   /* (d -> n_rest) */
+  const float *emb;               /* [B][E] input rows */
+  const float *pe;                /* [d] positional row of this step */
+  float *x;                       /* [B][P(d)] residual stream, then h */
+  float *qkv;                     /* [B][P(3d)] */
+  float *att;                     /* [B][P(d)] attention heads, then the layer's sums */
+  float *ffh;                     /* [B][P(dff)] */
+  float *cat;                     /* [B][d + e_type] */
+  float *y;                       /* [B][P(d)] project_concat_type's output */
+  float *type_logits;             /* [B][P(n_type)] */
+  float *rest_logits;             /* [B][P(n_rest)] */
+  float *scores;                  /* softmax: [cap] */
+  Layer *layers;
+} Model;
+
+static inline int pad16(int n) { return (n + 15) & ~15; }
+
+/* ---------- y[r] = x[r] W + b for B rows; W packed [P(out)/16][in][16], b [P(out)], y rows of P(out) ---------- */
+
+/*
+ * One output block of 16 for one row. Every output is bias + x[0] w[0] + x[1] w[1] + ... in this order, as in
+ * block2, so that a row's result does not depend on the other rows of the batch (a piece generated in a batch
+ * equals the piece generated alone, to the bit).
+ */
+static inline void block1(const float *x, int in, const float *W, const float *b, int blk, float *y) {
+  const float *w = W + (long)blk * in * 16;
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  for (int k = 0; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x[k]);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(w + 12)));
+  }
+  float *o = y + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
+}
+
+/* Two rows at once: each weight vector loaded once for both. */
+static inline void block2(const float *x0, const float *x1, int in, const float *W, const float *b, int blk, float *y0, float *y1) {
+  const float *w = W + (long)blk * in * 16;
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  f4 c0 = a0, c1 = a1, c2 = a2, c3 = a3;
+  for (int k = 0; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x0[k]), t = wasm_f32x4_splat(x1[k]);
+    f4 w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4), w2 = wasm_v128_load(w + 8), w3 = wasm_v128_load(w + 12);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w1));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w2));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w3));
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(t, w0));
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(t, w1));
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(t, w2));
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(t, w3));
+  }
+  float *o = y0 + blk * 16, *p = y1 + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
+  wasm_v128_store(p, c0);
+  wasm_v128_store(p + 4, c1);
+  wasm_v128_store(p + 8, c2);
+  wasm_v128_store(p + 12, c3);
+}
+
+/* Blocks outer, rows inner: a block's weights (in x 64 bytes) are read from memory once per call and reused from
+ * the cache for every pair of rows. */
+static void matvec(int B, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
+  int nblk = pad16(out) / 16;
+  for (int blk = 0; blk < nblk; blk++) {
+    int r = 0;
+    for (; r + 1 < B; r += 2) block2(x + r * ldx, x + (r + 1) * ldx, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy);
+    if (r < B) block1(x + r * ldx, in, W, b, blk, y + r * ldy);
+  }
+}
+
+/* ---------- elementwise helpers ---------- */
+
+static inline float hsum(f4 v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+static inline float dot(const float *a, const float *b, int n) {
+  f4 s = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 3 < n; i += 4) s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  float r = hsum(s);
+  for (; i < n; i++) r += a[i] * b[i];
+  return r;
+}
+
+/* y += a x */
+static inline void axpy(float *y, float a, const float *x, int n) {
+  f4 s = wasm_f32x4_splat(a);
+  int i = 0;
+  for (; i + 3 < n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(s, wasm_v128_load(x + i))));
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* exp on four lanes: 2^n * p(r), x = n ln2 + r, |r| <= ln2/2; relative error about 2e-7. */
+static inline f4 vexp(f4 x) {
+  x = wasm_f32x4_max(wasm_f32x4_min(x, wasm_f32x4_splat(88.0f)), wasm_f32x4_splat(-87.0f));
+  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  f4 p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)));
+  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, e);
+}
+
+static inline float sexp(float x) { return wasm_f32x4_extract_lane(vexp(wasm_f32x4_splat(x)), 0); }
+
+/* erf on four lanes (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7). */
+static inline f4 verf(f4 x) {
+  f4 z = wasm_f32x4_abs(x);
+  f4 t = wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(z, wasm_f32x4_splat(0.3275911f))));
+  f4 p = wasm_f32x4_splat(1.061405429f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-1.453152027f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(1.421413741f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-0.284496736f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.254829592f));
+  p = wasm_f32x4_mul(p, t);
+  f4 e = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(p, vexp(wasm_f32x4_neg(wasm_f32x4_mul(z, z)))));
+  /* copy the sign of x */
+  return wasm_v128_or(e, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));
+}
+
+/* gelu(x) = x/2 (1 + erf(x / sqrt 2)), in place on n values (n a multiple of 4: rows are padded to 16). */
+static void gelu(float *x, int n) {
+  for (int i = 0; i < n; i += 4) {
+    f4 v = wasm_v128_load(x + i);
+    f4 e = verf(wasm_f32x4_mul(v, wasm_f32x4_splat(0.70710678118654752f)));
+    wasm_v128_store(x + i, wasm_f32x4_mul(wasm_f32x4_mul(v, wasm_f32x4_splat(0.5f)), wasm_f32x4_add(e, wasm_f32x4_splat(1.0f))));
+  }
+}
+
+/* phi(x) = elu(x) + 1: x + 1 above 0, exp(x) otherwise; in place on n values. */
+static void phi(float *x, int n) {
+  int i = 0;
+  for (; i + 3 < n; i += 4) {
+    f4 v = wasm_v128_load(x + i);
+    wasm_v128_store(x + i, wasm_v128_bitselect(wasm_f32x4_add(v, wasm_f32x4_splat(1.0f)), vexp(v), wasm_f32x4_gt(v, wasm_f32x4_splat(0))));
+  }
+  for (; i < n; i++) x[i] = x[i] > 0 ? x[i] + 1 : sexp(x[i]);
+}
+
+/* y = LayerNorm(a + b) over n values (b may be 0: then y = LayerNorm(a)); y may be a or b. */
+static void add_norm(float *y, const float *a, const float *b, int n, const float *g, const float *beta, float eps) {
+  int i = 0;
+  if (b) {
+    for (; i + 3 < n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    for (; i < n; i++) y[i] = a[i] + b[i];
+  } else if (y != a) {
+    for (; i < n; i++) y[i] = a[i];
+  }
+  f4 s = wasm_f32x4_splat(0);
+  for (i = 0; i + 3 < n; i += 4) s = wasm_f32x4_add(s, wasm_v128_load(y + i));
+  float mean = hsum(s);
+  for (; i < n; i++) mean += y[i];
+  mean /= (float)n;
+  f4 m = wasm_f32x4_splat(mean), q = wasm_f32x4_splat(0);
+  for (i = 0; i + 3 < n; i += 4) {
+    f4 c = wasm_f32x4_sub(wasm_v128_load(y + i), m);
+    q = wasm_f32x4_add(q, wasm_f32x4_mul(c, c));
+  }
+  float var = hsum(q);
+  for (; i < n; i++) var += (y[i] - mean) * (y[i] - mean);
+  float inv = 1.0f / __builtin_sqrtf(var / (float)n + eps);
+  f4 iv = wasm_f32x4_splat(inv);
+  for (i = 0; i + 3 < n; i += 4) {
+    f4 c = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(y + i), m), iv);
+    wasm_v128_store(y + i, wasm_f32x4_add(wasm_f32x4_mul(c, wasm_v128_load(g + i)), wasm_v128_load(beta + i)));
+  }
+  for (; i < n; i++) y[i] = (y[i] - mean) * inv * g[i] + beta[i];
+}
+
+/* ---------- attention of one new position, one sequence ---------- */
+
+/* Linear: phi(q), phi(k) in place in qkv; S += v phi(k)^T, z += phi(k); out_j = S_j . phi(q) / (phi(q) . z + eps). */
+static void linear_attention(const Model *m, float *qkv, float *S, float *z, float *out) {
+  int d = m->d, dh = d / m->h;
+  phi(qkv, 2 * d);
+  for (int hd = 0; hd < m->h; hd++) {
+    const float *fq = qkv + hd * dh, *fk = qkv + d + hd * dh, *v = qkv + 2 * d + hd * dh;
+    float *Sh = S + hd * dh * dh, *zh = z + hd * dh;
+    axpy(zh, 1.0f, fk, dh);
+    float den = dot(fq, zh, dh) + 1e-6f;
+    for (int j = 0; j < dh; j++) {
+      float *row = Sh + j * dh;
+      axpy(row, v[j], fk, dh);
+      out[hd * dh + j] = dot(row, fq, dh) / den;
+    }
+  }
+}
+
+/* Softmax: appends k, v at row t of the cache, then out = softmax(q K^T / sqrt dh) V per head. */
+static void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, float *p, float *out) {
+  int d = m->d, dh = d / m->h, T = t + 1;
+  __builtin_memcpy(K + t * d, qkv + d, d * sizeof(float));
+  __builtin_memcpy(V + t * d, qkv + 2 * d, d * sizeof(float));
+  float scale = 1.0f / __builtin_sqrtf((float)dh);
+  for (int hd = 0; hd < m->h; hd++) {
+    const float *q = qkv + hd * dh;
+    float max = -3.4e38f;
+    for (int j = 0; j < T; j++) {
+      float s = dot(q, K + j * d + hd * dh, dh) * scale;
+      p[j] = s;
+      if (s > max) max = s;
+    }
+    f4 mx = wasm_f32x4_splat(max), acc = wasm_f32x4_splat(0);
+    int j = 0;
+    for (; j + 3 < T; j += 4) {
+      f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(p + j), mx));
+      wasm_v128_store(p + j, e);
+      acc = wasm_f32x4_add(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; j < T; j++) sum += (p[j] = sexp(p[j] - max));
+    float *o = out + hd * dh;
+    for (int c = 0; c < dh; c++) o[c] = 0;
+    for (j = 0; j < T; j++) axpy(o, p[j], V + j * d + hd * dh, dh);
+    float inv = 1.0f / sum;
+    for (int c = 0; c < dh; c++) o[c] *= inv;
+  }
+}
+
+/* ---------- the step ---------- */
+
+/* Feeds one word per sequence (m->emb, m->pe at position pos) and writes the type logits. */
+__attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
+  int B = m->B, d = m->d, pd = pad16(d), p3 = pad16(3 * d), pf = pad16(m->dff);
+  matvec(B, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
+  for (int r = 0; r < B; r++) axpy(m->x + r * pd, 1.0f, m->pe, d);
+  int dh = d / m->h;
+  for (int l = 0; l < m->n_layers; l++) {
+    Layer *L = &m->layers[l];
+    matvec(B, m->x, pd, d, L->qkv_w, L->qkv_b, 3 * d, m->qkv, p3);
+    for (int r = 0; r < B; r++) {
+      float *qkv = m->qkv + r * p3, *heads = m->att + r * pd;
+      if (m->softmax) softmax_attention(m, qkv, L->sa + r * L->cap * d, L->sb + r * L->cap * d, pos, m->scores, heads);
+      else linear_attention(m, qkv, L->sa + r * m->h * dh * dh, L->sb + r * d, heads);
+    }
+    /* out_projection into qkv's rows (free now), then x1 = norm1(x + a) in x */
+    matvec(B, m->att, pd, d, L->out_w, L->out_b, d, m->qkv, p3);
+    for (int r = 0; r < B; r++) add_norm(m->x + r * pd, m->x + r * pd, m->qkv + r * p3, d, L->n1_g, L->n1_b, L->n1_eps);
+    matvec(B, m->x, pd, d, L->ff1_w, L->ff1_b, m->dff, m->ffh, pf);
+    for (int r = 0; r < B; r++) gelu(m->ffh + r * pf, pf);
+    matvec(B, m->ffh, pf, m->dff, L->ff2_w, L->ff2_b, d, m->att, pd);
+    for (int r = 0; r < B; r++) add_norm(m->x + r * pd, m->x + r * pd, m->att + r * pd, d, L->n2_g, L->n2_b, L->n2_eps);
+  }
+  int ce = d + m->e_type;
+  for (int r = 0; r < B; r++) {
+    add_norm(m->x + r * pd, m->x + r * pd, 0, d, m->norm_g, m->norm_b, m->norm_eps);
+    __builtin_memcpy(m->cat + r * ce, m->x + r * pd, d * sizeof(float));
+  }
+  matvec(B, m->x, pd, d, m->type_w, m->type_b, m->n_type, m->type_logits, pad16(m->n_type));
+}
+
+/* The seven other families' logits from cat = [h | type embedding] (the caller wrote the type rows). */
+__attribute__((export_name("cp_rest"))) void cp_rest(Model *m) {
+  int B = m->B, d = m->d, pd = pad16(d), ce = d + m->e_type;
+  matvec(B, m->cat, ce, ce, m->cat_w, m->cat_b, d, m->y, pd);
+  matvec(B, m->y, pd, d, m->rest_w, m->rest_b, m->n_rest, m->rest_logits, pad16(m->n_rest));
+}
+
+/* The sizes of the descriptors, so that the TypeScript side can check its layout against this build. */
+__attribute__((export_name("cp_model_size"))) int cp_model_size(void) { return sizeof(Model); }
+__attribute__((export_name("cp_layer_size"))) int cp_layer_size(void) { return sizeof(Layer); }
