@@ -11,7 +11,7 @@
  *
  * Everything here is pure: no state, no randomness except what is passed in.
  */
-import { tf } from '../backend.ts';
+import { tf, trainingKernelsActive } from '../backend.ts';
 import type { Rng } from '../random.ts';
 import { InputError } from '../errors.ts';
 
@@ -31,9 +31,9 @@ export function customGrad<A extends Tensor[]>(
 /** Multiply-adds per batch element from which looping 2-D products beats one batched call on wasm. */
 const LOOP_MIN_WORK = 64 * 64 * 64;
 
-/** True where tf.matMul's batched/transposed kernels are slow and the 2-D loop is faster. */
+/** True where tf.matMul's batched/transposed kernels are slow and the 2-D loop is faster (tfjs's own wasm kernels). */
 function loopMatmuls(): boolean {
-  return tf.getBackend() === 'wasm';
+  return tf.getBackend() === 'wasm' && !trainingKernelsActive();
 }
 
 /** [M,K] x [K,N] -> [M,N], whose gradient uses only plain (untransposed) 2-D products. */
