@@ -25,6 +25,12 @@ export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 const contexts = new WeakMap<object, GemmContext>();
 let enabled = true;
 let current: object | null = null;
+let calls = 0;
+
+/** Products our kernel has run in this process (tests check that it is the one running). */
+export function trainingKernelCalls(): number {
+  return calls;
+}
 
 /** The choice of EMOPIA_KERNELS (unset = `wasm`); no environment (a browser) = `wasm`. */
 export function kernelChoiceFromEnv(): KernelChoice {
@@ -90,6 +96,7 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
       const { a, b } = args.inputs as { a?: tfns.TensorInfo; b?: tfns.TensorInfo };
       if (!enabled || !context || !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return original.kernelFunc(args);
       const { transposeA, transposeB } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+      calls++;
       return batchMatMul(args.backend as unknown as WasmBackendLike, context, { a, b, transposeA: !!transposeA, transposeB: !!transposeB });
     },
     { ours: true },
