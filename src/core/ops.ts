@@ -5,7 +5,8 @@
  *   transposed matmuls (including the ones tf.matMul's own gradient emits) fall to a scalar loop at ~1 GFLOP/s.
  *   `matmul` therefore runs a 2-D weight product as one plain product, and a batched product above 64³
  *   multiply-adds per batch element as a loop of plain 2-D products (below that, one batched call is faster);
- *   the gradients use explicit `tf.transpose` followed by plain products.
+ *   the gradients use explicit `tf.transpose` followed by plain products. All of this only while tfjs's own
+ *   kernels run: with ours (src/kernels/, the default) every product is one tf.matMul with transpose flags.
  * - wasm has no gradient for `gather` (UnsortedSegmentSum is missing), so `embedding` gathers rows and adds
  *   their gradients on the host.
  *
