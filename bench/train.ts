@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, type BackendName } from '../src/backend.ts';
+import { initBackend, trainingKernelsActive, type BackendName } from '../src/backend.ts';
 import { makeConfig, type AttentionKind, type CPConfig, type PresetName } from '../src/cp/config.ts';
 import { CPTransformer } from '../src/cp/model.ts';
 import { Trainer } from '../src/cp/train/trainer.ts';
@@ -46,7 +46,7 @@ function parseArgs(args: string[]): Args {
 }
 
 /** Random clips whose words are valid indices of every family (not music: only the amount of work matters). */
-function randomClips(cfg: CPConfig, n: number, len: number, rng: Rng): Clip[] {
+export function randomClips(cfg: CPConfig, n: number, len: number, rng: Rng): Clip[] {
   return Array.from({ length: n }, (_, c) => {
     const words = new Int32Array(len * N_FAMILIES);
     for (let i = 0; i < words.length; i++) words[i] = rng.nextInt(cfg.nClasses[FAMILIES[i % N_FAMILIES] as Family]);
@@ -107,7 +107,7 @@ export async function run(args: string[] = []): Promise<void> {
   const cfg = makeConfig(a.preset, nClasses);
   process.stdout.write(
     `  config: preset ${a.preset} (d ${cfg.dModel}, ${cfg.nLayers} layers, ${cfg.nHeads} heads, ff ${cfg.dFF}, dropout ${cfg.dropout}, chunk ${cfg.chunkSize}), ` +
-      `full-grid vocabulary, batch ${a.batch}, seq ${a.seq}, ${a.steps} timed steps after 1 warm-up; step = forward + backward + clip_grad_norm(3) + Adam\n` +
+      `full-grid vocabulary, batch ${a.batch}, seq ${a.seq}, ${a.steps} timed steps after 1 warm-up; step = forward + backward + clip_grad_norm(3) + Adam; matmul kernels ${trainingKernelsActive() ? 'ours (wasm SIMD, EMOPIA_KERNELS=tfjs for tfjs\'s)' : "tfjs's"}\n` +
       `  machine: ${machineLine(backend)}\n`,
   );
 }

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerTrainingKernels, trainingKernelsActive as kernelsActiveOn } from './kernels/register.ts';
 
 export { tf };
 
@@ -44,5 +45,12 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendNa
     if (!ok) throw new Error(`backend: could not initialise '${name}'`);
   }
   await tf.ready();
+  // Our wasm SIMD matrix products for the wasm backend (src/kernels/; EMOPIA_KERNELS=tfjs keeps tfjs's own).
+  await registerTrainingKernels(tf);
   return tf.getBackend() as BackendName;
+}
+
+/** True when tf.matMul runs our wasm kernels on the current backend (transposed and batched products fast). */
+export function trainingKernelsActive(): boolean {
+  return kernelsActiveOn(tf);
 }

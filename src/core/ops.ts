@@ -5,13 +5,14 @@
  *   transposed matmuls (including the ones tf.matMul's own gradient emits) fall to a scalar loop at ~1 GFLOP/s.
  *   `matmul` therefore runs a 2-D weight product as one plain product, and a batched product above 64³
  *   multiply-adds per batch element as a loop of plain 2-D products (below that, one batched call is faster);
- *   the gradients use explicit `tf.transpose` followed by plain products.
+ *   the gradients use explicit `tf.transpose` followed by plain products. All of this only while tfjs's own
+ *   kernels run: with ours (src/kernels/, the default) every product is one tf.matMul with transpose flags.
  * - wasm has no gradient for `gather` (UnsortedSegmentSum is missing), so `embedding` gathers rows and adds
  *   their gradients on the host.
  *
  * Everything here is pure: no state, no randomness except what is passed in.
  */
-import { tf } from '../backend.ts';
+import { tf, trainingKernelsActive } from '../backend.ts';
 import type { Rng } from '../random.ts';
 import { InputError } from '../errors.ts';
 
@@ -31,9 +32,9 @@ export function customGrad<A extends Tensor[]>(
 /** Multiply-adds per batch element from which looping 2-D products beats one batched call on wasm. */
 const LOOP_MIN_WORK = 64 * 64 * 64;
 
-/** True where tf.matMul's batched/transposed kernels are slow and the 2-D loop is faster. */
+/** True where tf.matMul's batched/transposed kernels are slow and the 2-D loop is faster (tfjs's own wasm kernels). */
 function loopMatmuls(): boolean {
-  return tf.getBackend() === 'wasm';
+  return tf.getBackend() === 'wasm' && !trainingKernelsActive();
 }
 
 /** [M,K] x [K,N] -> [M,N], whose gradient uses only plain (untransposed) 2-D products. */

@@ -1,0 +1,87 @@
+/**
+ * `npm run bench -- train_kernels [--rounds N] [--preset small] [--batch 4] [--seq 512] [--attention linear|softmax]`:
+ * our matmul kernels against tfjs-backend-wasm's own on the same training step, alternating one step each in one
+ * process (so that a shared machine's load hits both alike), with wall time and the process's CPU time per step
+ * (min/median/max over the rounds). CPU time counts only the cycles this process got, which is the steadier
+ * measure on a loaded machine; wall time is what a user waits.
+ */
+import { initBackend } from '../src/backend.ts';
+import { setTrainingKernels } from '../src/kernels/register.ts';
+import { makeConfig, type AttentionKind, type PresetName } from '../src/cp/config.ts';
+import { CPTransformer } from '../src/cp/model.ts';
+import { Trainer } from '../src/cp/train/trainer.ts';
+import { FAMILIES, Vocab, type Family } from '../src/music/vocab.ts';
+import { Rng } from '../src/random.ts';
+import { machineLine } from './_machine.ts';
+import { randomClips } from './train.ts';
+
+interface Args {
+  rounds: number;
+  preset: PresetName;
+  batch: number;
+  seq: number;
+  attention: AttentionKind;
+}
+
+function parseArgs(args: string[]): Args {
+  const out: Args = { rounds: 3, preset: 'small', batch: 4, seq: 512, attention: 'linear' };
+  for (let i = 0; i < args.length; i += 2) {
+    const [k, v] = [args[i], args[i + 1]];
+    if (k === '--rounds') out.rounds = Number(v);
+    else if (k === '--preset') out.preset = v as PresetName;
+    else if (k === '--batch') out.batch = Number(v);
+    else if (k === '--seq') out.seq = Number(v);
+    else if (k === '--attention') out.attention = v as AttentionKind;
+    else throw new Error(`bench train_kernels: unknown argument '${k}' (expected --rounds, --preset, --batch, --seq, --attention)`);
+  }
+  return out;
+}
+
+const spread = (xs: number[]): string => {
+  const s = [...xs].sort((x, y) => x - y);
+  return `${(s[0] ?? 0).toFixed(2)}/${(s[Math.floor(s.length / 2)] ?? 0).toFixed(2)}/${(s[s.length - 1] ?? 0).toFixed(2)}`;
+};
+
+export async function run(args: string[] = []): Promise<void> {
+  const a = parseArgs(args);
+  const backend = await initBackend('wasm');
+  const vocab = Vocab.fullGrid();
+  const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
+  const cfg = makeConfig(a.preset, nClasses, { attention: a.attention });
+  const model = new CPTransformer(cfg, new Rng(0));
+  const clips = randomClips(cfg, a.batch, a.seq + 1, new Rng(1));
+  const trainer = new Trainer(model, clips, [], { seq: a.seq, batch: a.batch, seed: 0, peakLr: 1e-4, warmup: 10, clip: 3 });
+  const times = { ours: { wall: [] as number[], cpu: [] as number[] }, tfjs: { wall: [] as number[], cpu: [] as number[] } };
+  try {
+    for (const mode of ['ours', 'tfjs'] as const) {
+      setTrainingKernels(mode === 'ours');
+      trainer.trainStep(); // warm-up of each path
+    }
+    for (let r = 0; r < a.rounds; r++) {
+      for (const mode of (r % 2 === 0 ? ['ours', 'tfjs'] : ['tfjs', 'ours']) as ('ours' | 'tfjs')[]) {
+        setTrainingKernels(mode === 'ours');
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        trainer.trainStep();
+        const wall = (performance.now() - t0) / 1000;
+        const c = process.cpuUsage(c0);
+        times[mode].wall.push(wall);
+        times[mode].cpu.push((c.user + c.system) / 1e6);
+      }
+    }
+  } finally {
+    setTrainingKernels(true);
+    trainer.dispose();
+    model.dispose();
+  }
+  const words = a.batch * a.seq;
+  const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+  const lines = (['ours', 'tfjs'] as const).map(
+    (m) => `  ${m === 'ours' ? 'ours (wasm SIMD)' : "tfjs's         "}: s/step wall ${spread(times[m].wall)}, cpu ${spread(times[m].cpu)} (min/median/max); ${(words / med(times[m].cpu)).toFixed(0)} words per CPU-second (median)`,
+  );
+  process.stdout.write(
+    `train_kernels ${a.attention}: ${a.rounds} alternating rounds after one warm-up step each\n${lines.join('\n')}\n` +
+      `  speed-up of ours (median): wall ${(med(times.tfjs.wall) / med(times.ours.wall)).toFixed(2)}x, cpu ${(med(times.tfjs.cpu) / med(times.ours.cpu)).toFixed(2)}x\n` +
+      `  config: preset ${a.preset}, batch ${a.batch}, seq ${a.seq}\n  machine: ${machineLine(backend)}\n`,
+  );
+}

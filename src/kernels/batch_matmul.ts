@@ -1,0 +1,158 @@
+/**
+ * tfjs's BatchMatMul kernel (a [...,M,K] or its transpose, b [...,K,N] or its transpose, batch axes
+ * broadcast) on the wasm product of gemm.ts, for the `wasm` backend.
+ *
+ * Two placements: `shared` runs the product inside tfjs-backend-wasm's own memory on the tensors where they
+ * lie (no copies; the default), `copy` gives the product a memory of its own and copies the operands in and
+ * the result out (the fallback where the backend's memory cannot be imported, e.g. a shared one).
+ */
+import type { TensorInfo } from '@tensorflow/tfjs';
+import { instantiateGemm, type GemmExports } from './gemm.ts';
+
+/** What this kernel reads of tfjs-backend-wasm's BackendWasm (4.22; not part of its typed API). */
+export interface WasmBackendLike {
+  wasm: { asm?: { memory?: unknown }; _malloc(bytes: number): number; _free(ptr: number): void; HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+export type Placement = 'shared' | 'copy';
+
+/** A product ready to run for one backend: the instance, its work buffer and, for `copy`, its own memory. */
+export interface GemmContext {
+  readonly placement: Placement;
+  readonly gemm: GemmExports;
+  /** Byte address of the work buffer in the product's memory. */
+  readonly work: number;
+  /** The product's own memory (`copy`), or null when it runs in the backend's (`shared`). */
+  readonly own: WebAssembly.Memory | null;
+  /** Frees what the context holds in the backend's heap. */
+  release(): void;
+}
+
+const PAGE = 65536;
+
+export async function createGemmContext(backend: WasmBackendLike, placement: Placement): Promise<GemmContext> {
+  if (placement === 'shared') {
+    const memory = backend.wasm.asm?.memory;
+    if (!(memory instanceof WebAssembly.Memory)) throw new Error('kernels: tfjs-backend-wasm does not expose its memory');
+    const gemm = await instantiateGemm(memory);
+    const work = backend.wasm._malloc(gemm.work_floats() * 4) >>> 0;
+    if (work === 0) throw new Error('kernels: could not allocate the product work buffer in the wasm heap');
+    return { placement, gemm, work, own: null, release: () => backend.wasm._free(work) };
+  }
+  const own = new WebAssembly.Memory({ initial: 16 });
+  const gemm = await instantiateGemm(own);
+  return { placement, gemm, work: 0, own, release: () => {} };
+}
+
+/** Broadcast shape of two batch shapes (numpy rules, right-aligned), as tf.matMul allows. */
+export function broadcastBatch(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) {
+      throw new Error(`matMul: batch shapes [${a.join(',')}] and [${b.join(',')}] do not broadcast`);
+    }
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+/** Index into a (right-aligned, broadcast) batch shape `from` of the t-th element of the batch shape `to`. */
+function batchIndex(to: readonly number[], from: readonly number[], t: number): number {
+  let idx = 0;
+  let stride = 1;
+  for (let i = to.length - 1, j = from.length - 1; i >= 0; i--, j--) {
+    const dimTo = to[i] as number;
+    const coord = t % dimTo;
+    t = (t - coord) / dimTo;
+    if (j >= 0) {
+      const dimFrom = from[j] as number;
+      if (dimFrom !== 1) idx += coord * stride;
+      stride *= dimFrom;
+    }
+  }
+  return idx;
+}
+
+const product = (xs: readonly number[]): number => xs.reduce((p, x) => p * x, 1);
+
+export interface MatMulArgs {
+  a: TensorInfo;
+  b: TensorInfo;
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/** Runs BatchMatMul for `backend` with `ctx`; returns the output tensor info [...batch, M, N]. */
+export function batchMatMul(backend: WasmBackendLike, ctx: GemmContext, { a, b, transposeA, transposeB }: MatMulArgs): TensorInfo {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) throw new Error(`matMul: expected tensors of rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
+  const M = a.shape[transposeA ? ra - 1 : ra - 2] as number;
+  const K = a.shape[transposeA ? ra - 2 : ra - 1] as number;
+  const Kb = b.shape[transposeB ? rb - 1 : rb - 2] as number;
+  const N = b.shape[transposeB ? rb - 2 : rb - 1] as number;
+  if (K !== Kb) {
+    throw new Error(
+      `matMul: inner sizes ${K} and ${Kb} differ (shapes [${a.shape}] and [${b.shape}], transposeA ${transposeA}, transposeB ${transposeB})`,
+    );
+  }
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const outer = broadcastBatch(outerA, outerB);
+  const out = backend.makeOutput([...outer, M, N], 'float32');
+  const batch = product(outer);
+  const sizeA = product(a.shape);
+  const sizeB = product(b.shape);
+  const sizeC = batch * M * N;
+  if (sizeC === 0) return out;
+
+  const offset = (t: TensorInfo): number => {
+    const d = backend.dataIdMap.get(t.dataId);
+    if (!d) throw new Error('kernels: a matMul operand is not in the wasm backend');
+    return d.memoryOffset;
+  };
+  let pa = offset(a);
+  let pb = offset(b);
+  let pc = offset(out);
+  const heapC = pc;
+  if (ctx.own) {
+    // Own memory: [work | a | b | c], grown as needed; the backend's heap view is read after makeOutput,
+    // which may have grown (and so replaced) it.
+    const base = ctx.work + ctx.gemm.work_floats() * 4;
+    const need = base + (sizeA + sizeB + sizeC) * 4;
+    if (need > ctx.own.buffer.byteLength) ctx.own.grow(Math.ceil((need - ctx.own.buffer.byteLength) / PAGE));
+    const own = new Uint8Array(ctx.own.buffer);
+    const heap = backend.wasm.HEAPU8;
+    own.set(heap.subarray(pa, pa + sizeA * 4), base);
+    own.set(heap.subarray(pb, pb + sizeB * 4), base + sizeA * 4);
+    pa = base;
+    pb = base + sizeA * 4;
+    pc = base + (sizeA + sizeB) * 4;
+  }
+
+  const { gemm } = ctx.gemm;
+  const tA = transposeA ? 1 : 0;
+  const tB = transposeB ? 1 : 0;
+  const batchA = product(outerA);
+  const batchB = product(outerB);
+  if (batchB === 1 && !transposeA) {
+    // One weight for every batch element: the batch folds into the rows of a single product.
+    gemm(1, batch * M, N, K, pa, 0, 0, pb, 0, tB, pc, 0, 0, ctx.work);
+  } else if ((batchA === batch || batchA === 1) && (batchB === batch || batchB === 1)) {
+    gemm(batch, M, N, K, pa, batchA === 1 ? 0 : M * K, tA, pb, batchB === 1 ? 0 : K * N, tB, pc, M * N, 0, ctx.work);
+  } else {
+    for (let t = 0; t < batch; t++) {
+      const ia = batchIndex(outer, outerA, t);
+      const ib = batchIndex(outer, outerB, t);
+      gemm(1, M, N, K, pa + ia * M * K * 4, 0, tA, pb + ib * K * N * 4, 0, tB, pc + t * M * N * 4, 0, 0, ctx.work);
+    }
+  }
+
+  if (ctx.own) backend.wasm.HEAPU8.set(new Uint8Array(ctx.own.buffer, pc, sizeC * 4), heapC);
+  return out;
+}

@@ -1,0 +1,44 @@
+/**
+ * The f32 matrix product of wasm/matmul/gemm.c, instantiated on a given WebAssembly memory.
+ *
+ * The module imports its memory and has no data segment and no stack, so it can run inside another module's
+ * memory (tfjs-backend-wasm's heap: no copies) and writes only to the output and the work buffer it is given.
+ */
+import { GEMM_WASM_BASE64 } from './gemm_wasm.ts';
+
+export interface GemmExports {
+  /** Floats of scratch one call needs (packed operand blocks and an edge tile). */
+  work_floats(): number;
+  /**
+   * `batch` products C = op(A)·op(B) (+ bias per column), op(A) M x K, op(B) K x N, all row-major f32 at byte
+   * addresses; strides between batch elements in floats (0 repeats one matrix); bias and work are addresses
+   * (bias 0 = none).
+   */
+  gemm(
+    batch: number, M: number, N: number, K: number,
+    a: number, strideA: number, transA: number,
+    b: number, strideB: number, transB: number,
+    c: number, strideC: number, bias: number, work: number,
+  ): void;
+}
+
+let compiled: Promise<WebAssembly.Module> | null = null;
+
+function bytes(): Uint8Array<ArrayBuffer> {
+  const bin = atob(GEMM_WASM_BASE64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Compiles the module once (asynchronously: browsers refuse large synchronous compiles on the main thread). */
+function compile(): Promise<WebAssembly.Module> {
+  compiled ??= WebAssembly.compile(bytes());
+  return compiled;
+}
+
+/** An instance of the product working in `memory`. Rejects when the memory cannot be imported (e.g. shared). */
+export async function instantiateGemm(memory: WebAssembly.Memory): Promise<GemmExports> {
+  const instance = await WebAssembly.instantiate(await compile(), { env: { memory } });
+  return instance.exports as unknown as GemmExports;
+}

@@ -1,0 +1,106 @@
+/**
+ * Our own kernels in tfjs's registry: BatchMatMul (every matrix product tf.matMul makes, with its transpose
+ * flags and batch broadcasting) for the `wasm` backend, run by the wasm SIMD product of wasm/matmul/gemm.c.
+ * tf.matMul's gradient is itself BatchMatMul with transpose flags, so the backward pass runs here too.
+ *
+ * Why: tfjs-backend-wasm 4.22 sends every batched or transposed product to a scalar loop (1-2 GFLOP/s) and
+ * only the plain 2-D one to XNNPACK, which is what the work-arounds of core/ops.ts (loops of 2-D products,
+ * explicit transposes) were for.
+ *
+ * The switch: EMOPIA_KERNELS=tfjs (environment) keeps tfjs's own kernels; `setTrainingKernels(false)` does the
+ * same at run time (tests compare both in one process). The `cpu` backend keeps its kernels: it is the plain
+ * JavaScript reference the wasm results are checked against.
+ *
+ * The registry functions come in through the `tf` argument (src/backend.ts owns the tfjs set-up).
+ */
+import type * as tfns from '@tensorflow/tfjs';
+import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
+
+type Tf = typeof tfns;
+
+/** Values of EMOPIA_KERNELS: `wasm` (ours, the default) or `tfjs` (tfjs's own). */
+export const KERNEL_CHOICES = ['wasm', 'tfjs'] as const;
+export type KernelChoice = (typeof KERNEL_CHOICES)[number];
+
+const contexts = new WeakMap<object, GemmContext>();
+let enabled = true;
+let current: object | null = null;
+let calls = 0;
+
+/** Products our kernel has run in this process (tests check that it is the one running). */
+export function trainingKernelCalls(): number {
+  return calls;
+}
+
+/** The choice of EMOPIA_KERNELS (unset = `wasm`); no environment (a browser) = `wasm`. */
+export function kernelChoiceFromEnv(): KernelChoice {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.['EMOPIA_KERNELS'];
+  if (v === undefined || v === '') return 'wasm';
+  if (!(KERNEL_CHOICES as readonly string[]).includes(v)) {
+    throw new Error(`EMOPIA_KERNELS: expected one of ${KERNEL_CHOICES.join(', ')}, got '${v}'`);
+  }
+  return v as KernelChoice;
+}
+
+/** Turns our kernels on or off for the rest of the process (they stay registered; off = tfjs's own run). */
+export function setTrainingKernels(on: boolean): void {
+  enabled = on;
+}
+
+/** True when tf.matMul on the current backend runs our product (so batched/transposed products are fast). */
+export function trainingKernelsActive(tf: Tf): boolean {
+  return enabled && current !== null && tf.getBackend() === 'wasm' && contexts.has(tf.backend());
+}
+
+/** The placement in use for the current backend, or null when our kernels do not run there. */
+export function trainingKernelPlacement(tf: Tf): Placement | null {
+  if (!trainingKernelsActive(tf)) return null;
+  return contexts.get(tf.backend())?.placement ?? null;
+}
+
+/**
+ * Registers our BatchMatMul for the `wasm` backend, once per backend instance, after `tf.ready()`; a no-op on
+ * other backends and when EMOPIA_KERNELS=tfjs. `placement` `shared` (default) falls back to `copy` when the
+ * backend's memory cannot be imported.
+ */
+export async function registerTrainingKernels(tf: Tf, placement: Placement = 'shared'): Promise<void> {
+  if (tf.getBackend() !== 'wasm') return;
+  if (kernelChoiceFromEnv() === 'tfjs') {
+    enabled = false;
+    return;
+  }
+  const backend = tf.backend() as unknown as WasmBackendLike & object;
+  const old = contexts.get(backend);
+  if (old && old.placement === placement) {
+    current = backend;
+    return;
+  }
+  let ctx: GemmContext;
+  try {
+    ctx = await createGemmContext(backend, placement);
+  } catch (err) {
+    if (placement !== 'shared') throw err;
+    ctx = await createGemmContext(backend, 'copy');
+  }
+  old?.release();
+  contexts.set(backend, ctx);
+  current = backend;
+
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  if (!original) throw new Error("kernels: tfjs-backend-wasm has no 'BatchMatMul' kernel to replace");
+  if ((original.kernelFunc as { ours?: boolean }).ours) return;
+  const kernelFunc = Object.assign(
+    (args: Parameters<tfns.KernelFunc>[0]) => {
+      const context = contexts.get(args.backend as object);
+      const { a, b } = args.inputs as { a?: tfns.TensorInfo; b?: tfns.TensorInfo };
+      if (!enabled || !context || !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return original.kernelFunc(args);
+      const { transposeA, transposeB } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+      calls++;
+      return batchMatMul(args.backend as unknown as WasmBackendLike, context, { a, b, transposeA: !!transposeA, transposeB: !!transposeB });
+    },
+    { ours: true },
+  );
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ ...original, kernelFunc });
+}
