@@ -178,7 +178,7 @@ function mutateEvents(data: MidiData, m: EventMutation, rng: Rng, bigTrack: numb
       break;
     }
     case 'bigTrack': {
-      const n = Math.min(bigTrack, pick(rng, [50_000, 99_000, 200_000]));
+      const n = Math.min(bigTrack, pick(rng, [25_000, 49_000, 200_000]));
       const items: MidiEvent[] = [];
       for (let k = 0; k < n; k++) {
         const pitch = 22 + rng.nextInt(86);

@@ -19,7 +19,7 @@ import { emptyScore, sortNotes, type Note, type Score } from './score.ts';
 export interface ReadMidiOptions {
   /** Files larger than this are refused (default 32 MiB). */
   maxBytes?: number;
-  /** Files with more (non-drum) notes than this are refused, counted while reading (default 100,000). */
+  /** Files with more (non-drum) notes than this are refused, counted while reading (default 50,000). */
   maxNotes?: number;
 }
 
@@ -37,10 +37,10 @@ export interface MidiReadInfo {
 export const DEFAULT_MAX_MIDI_BYTES = 32 * 1024 * 1024;
 /**
  * The most notes a file may hold. Every later stage (sorting, chords, tokenizing, the classifier's features) is
- * linear or near-linear in notes, so this bounds their time; 100,000 is about 20 times a long POP909 song and
- * 100 times an EMOPIA clip.
+ * linear or near-linear in notes, so this bounds their time; 50,000 is about 10 times a long POP909 song and
+ * 50 times a long EMOPIA clip.
  */
-export const DEFAULT_MAX_NOTES = 100_000;
+export const DEFAULT_MAX_NOTES = 50_000;
 const DRUM_CHANNEL = 9;
 
 function ascii(bytes: Uint8Array, at: number, n: number): string {

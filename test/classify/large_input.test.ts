@@ -55,7 +55,7 @@ function longTextMidi(): Uint8Array {
 }
 
 test('a valid 160k-note piece is read (with a raised maxNotes) and classified', () => {
-  assert.throws(() => midiToScore(bigScoreMidi(), 'big.mid'), /big\.mid: too many notes: more than 100000, the limit is 100000/);
+  assert.throws(() => midiToScore(bigScoreMidi(), 'big.mid'), /big\.mid: too many notes: more than 50000, the limit is 50000/);
   const score = midiToScore(bigScoreMidi(), 'big.mid', { maxNotes: NOTES });
   assert.equal(score.notes.length, NOTES);
   const c = classifyScore(loadClassifier(), score, 'big.mid');
