@@ -1,8 +1,8 @@
 /**
  * "Learn the masks": `emopia explain masks` made interactive. The numbers are the CLI's own walkthrough
- * (src/cli/commands/explain.ts maskWalkthrough over src/core), computed in a worker each time a length changes.
+ * (src/core/walkthrough.ts, as `emopia explain masks`), computed in a worker each time a length changes.
  */
-import type { MaskWalkthrough } from '../src/cli/commands/explain.ts';
+import type { MaskWalkthrough } from '../src/core/walkthrough.ts';
 import type { FromWorker, MasksRequest } from './protocol.ts';
 
 const MAX_LEN = 32; // as the CLI's

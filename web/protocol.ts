@@ -1,5 +1,5 @@
 /** Messages between the page (main.ts) and its worker (worker.ts). */
-import type { MaskWalkthrough } from '../src/cli/commands/explain.ts';
+import type { MaskWalkthrough } from '../src/core/walkthrough.ts';
 
 export interface GenerateRequest {
   type: 'generate';

@@ -11,7 +11,7 @@ import {
   FAMILIES, Rng, tf, initBackend, modelFromParts, generate, generationSettings, parseGenerationDefaults, scoreToMidi, wordsToScore,
   type CPTransformer, type SamplingOverrides, type Vocab,
 } from '../src/browser.ts';
-import { maskWalkthrough } from '../src/cli/commands/explain.ts';
+import { maskWalkthrough } from '../src/core/walkthrough.ts';
 import type { FromWorker, GenerateRequest, ToWorker } from './protocol.ts';
 
 const post = (m: FromWorker, transfer: Transferable[] = []): void => self.postMessage(m, { transfer });
