@@ -46,6 +46,17 @@ function parseArgs(args: string[]): Args {
 }
 
 /** Random clips whose words are valid indices of every family (not music: only the amount of work matters). */
+/** A randomly initialised model of `preset` over the full-grid vocabulary, and a Trainer on random clips (the set-up of the kernel benches). */
+export function randomTrainer(a: { preset: PresetName; attention: AttentionKind; batch: number; seq: number }): { model: CPTransformer; trainer: Trainer } {
+  const vocab = Vocab.fullGrid();
+  const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
+  const cfg = makeConfig(a.preset, nClasses, { attention: a.attention });
+  const model = new CPTransformer(cfg, new Rng(0));
+  const clips = randomClips(cfg, a.batch, a.seq + 1, new Rng(1));
+  const trainer = new Trainer(model, clips, [], { seq: a.seq, batch: a.batch, seed: 0, peakLr: 1e-4, warmup: 10, clip: 3 });
+  return { model, trainer };
+}
+
 export function randomClips(cfg: CPConfig, n: number, len: number, rng: Rng): Clip[] {
   return Array.from({ length: n }, (_, c) => {
     const words = new Int32Array(len * N_FAMILIES);

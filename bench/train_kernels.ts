@@ -7,13 +7,9 @@
  */
 import { initBackend } from '../src/backend.ts';
 import { setTrainingKernels } from '../src/kernels/register.ts';
-import { makeConfig, type AttentionKind, type PresetName } from '../src/cp/config.ts';
-import { CPTransformer } from '../src/cp/model.ts';
-import { Trainer } from '../src/cp/train/trainer.ts';
-import { FAMILIES, Vocab, type Family } from '../src/music/vocab.ts';
-import { Rng } from '../src/random.ts';
+import type { AttentionKind, PresetName } from '../src/cp/config.ts';
 import { machineLine } from './_machine.ts';
-import { randomClips } from './train.ts';
+import { randomTrainer } from './train.ts';
 
 interface Args {
   rounds: number;
@@ -45,12 +41,7 @@ const spread = (xs: number[]): string => {
 export async function run(args: string[] = []): Promise<void> {
   const a = parseArgs(args);
   const backend = await initBackend('wasm');
-  const vocab = Vocab.fullGrid();
-  const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
-  const cfg = makeConfig(a.preset, nClasses, { attention: a.attention });
-  const model = new CPTransformer(cfg, new Rng(0));
-  const clips = randomClips(cfg, a.batch, a.seq + 1, new Rng(1));
-  const trainer = new Trainer(model, clips, [], { seq: a.seq, batch: a.batch, seed: 0, peakLr: 1e-4, warmup: 10, clip: 3 });
+  const { model, trainer } = randomTrainer(a);
   const times = { ours: { wall: [] as number[], cpu: [] as number[] }, tfjs: { wall: [] as number[], cpu: [] as number[] } };
   try {
     for (const mode of ['ours', 'tfjs'] as const) {

@@ -5,13 +5,10 @@
  * kernels", and for BatchMatMul its GFLOP/s by shape. EMOPIA_KERNELS=tfjs profiles tfjs's own kernels.
  */
 import { initBackend, tf, trainingKernelsActive } from '../src/backend.ts';
-import { makeConfig, type AttentionKind, type PresetName } from '../src/cp/config.ts';
-import { CPTransformer } from '../src/cp/model.ts';
+import type { AttentionKind, PresetName } from '../src/cp/config.ts';
 import { Trainer } from '../src/cp/train/trainer.ts';
-import { FAMILIES, Vocab, type Family } from '../src/music/vocab.ts';
-import { Rng } from '../src/random.ts';
 import { machineLine } from './_machine.ts';
-import { randomClips } from './train.ts';
+import { randomTrainer } from './train.ts';
 
 interface Args {
   preset: PresetName;
@@ -46,12 +43,7 @@ function matmulFlops(inputShapes: number[][], outputShape: number[]): number {
 export async function run(args: string[] = []): Promise<void> {
   const a = parseArgs(args);
   const backend = await initBackend('wasm');
-  const vocab = Vocab.fullGrid();
-  const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<Family, number>;
-  const cfg = makeConfig(a.preset, nClasses, { attention: a.attention });
-  const model = new CPTransformer(cfg, new Rng(0));
-  const clips = randomClips(cfg, a.batch, a.seq + 1, new Rng(1));
-  const trainer = new Trainer(model, clips, [], { seq: a.seq, batch: a.batch, seed: 0, peakLr: 1e-4, warmup: 10, clip: 3 });
+  const { model, trainer } = randomTrainer(a);
   try {
     trainer.trainStep(); // warm-up
     const t0 = performance.now();
