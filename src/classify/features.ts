@@ -19,7 +19,7 @@ import { entropyBits } from './stats.ts';
 import { estimateKey } from './keys.ts';
 import { mean, quantile, std } from './moments.ts';
 import { TONAL_FEATURE_NAMES, tonalFeatures } from './features_tonal.ts';
-import { quantizedScore } from './timing.ts';
+import { classifierScore } from './timing.ts';
 
 export { estimateKey, KK_MAJOR, KK_MINOR } from './keys.ts';
 
@@ -56,9 +56,9 @@ export const FEATURE_NAMES: readonly string[] = Object.freeze([
   ...TONAL_FEATURE_NAMES,
 ]);
 
-/** The feature vector of any score: put on EMOPIA's grid (`quantizedScore`), then `clipFeatures`. */
+/** The feature vector of any score: put on EMOPIA's grid (`classifierScore`), then `clipFeatures`. */
 export function scoreFeatures(score: Score, what = 'score'): Float64Array {
-  return clipFeatures(quantizedScore(score, what), what);
+  return clipFeatures(classifierScore(score, what), what);
 }
 
 /** The feature vector of a quantized score (see `quantizedScore`), in FEATURE_NAMES order. */

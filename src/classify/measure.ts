@@ -8,13 +8,13 @@ import { fromProbs } from './classify.ts';
 import { clipFeatures } from './features.ts';
 import { predictProba, type ClassifierJSON } from './model.ts';
 import { pieceStats, type PieceStats } from './stats.ts';
-import { quantizedScore } from './timing.ts';
+import { classifierScore } from './timing.ts';
 
 /** Classification and statistics of one score on EMOPIA's grid; null when it has no note in range. */
 export function measure(classifier: ClassifierJSON, score: Score): { classified: 1 | 2 | 3 | 4; probs: number[]; stats: PieceStats } | null {
   let q: Score;
   try {
-    q = quantizedScore(score);
+    q = classifierScore(score);
   } catch (err) {
     if (err instanceof InputError) return null; // no note in range
     throw err;

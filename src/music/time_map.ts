@@ -4,7 +4,7 @@
  * same timeline, so these two functions are the bridge between them.
  */
 import { GRID } from './vocab.ts';
-import type { TempoChange } from './score.ts';
+import type { Score, TempoChange } from './score.ts';
 
 interface Segment {
   tick: number;
@@ -55,5 +55,25 @@ export function ticksAt(tempos: readonly TempoChange[]): (seconds: number) => nu
   return (t: number): number => {
     const s = segmentAt(segs, 'sec', t);
     return s.tick + (t - s.sec) / s.spt;
+  };
+}
+
+/**
+ * The score re-timed to one constant tempo with every event kept at its time in seconds: how the piece looks
+ * written as a transcription is (EMOPIA's files say 120 BPM whatever the music's tempo). A score whose tempo map
+ * already is `bpm` throughout comes back unchanged (the same object).
+ */
+export function atConstantTempo(score: Score, bpm = 120): Score {
+  if (score.tempos.every((t) => t.bpm === bpm)) return score;
+  const sec = secondsAt(score.tempos);
+  const perSecond = (bpm / 60) * GRID.ticksPerBeat;
+  const tick = (t: number) => sec(t) * perSecond;
+  return {
+    ...score,
+    notes: score.notes.map((n) => ({ ...n, start: tick(n.start), end: tick(n.end) })),
+    tempos: [{ tick: 0, bpm }],
+    timeSignatures: [],
+    markers: score.markers.map((m) => ({ ...m, tick: tick(m.tick) })),
+    pedals: score.pedals.map((p) => ({ ...p, tick: tick(p.tick) })),
   };
 }

@@ -45,7 +45,7 @@ test('evaluate: the structure block, generated beside real, with the targets che
     mkdirSync(real);
     writeFileSync(join(real, 'Q1_song_0.mid'), triadsMidi(60));
     writeFileSync(join(real, 'Q4_song_1.mid'), triadsMidi(55));
-    const common = ['evaluate', '--checkpoint', run, '--per-emotion', '2', '--max-words', '40', '--seed', '1', '--real', real, '--no-progress'];
+    const common = ['evaluate', '--checkpoint', run, '--per-emotion', '2', '--max-words', '40', '--seed', '1', '--real', real, '--grid', 'file', '--no-progress'];
     const [t, j] = await Promise.all([runCli(common), runCli([...common, '--json'])]);
     assert.equal(j.code, 0, j.stderr);
     const res = JSON.parse(j.stdout);

@@ -19,7 +19,8 @@ import { QUADRANTS } from '../../classify/model.ts';
 import { DEFAULT_CLASSIFIER_DIR, loadClassifier } from '../../platform/classifier.ts';
 import { pieceStats, STAT_KEYS, STAT_LABELS, summarizeStats, type PieceStats, type StatKey, type StatSummary } from '../../classify/stats.ts';
 import { statsChartSvg } from '../../classify/svg.ts';
-import { quantizedScore } from '../../classify/timing.ts';
+import { classifierScore, quantizedScore } from '../../classify/timing.ts';
+import { regrid, trackedBeatGrid } from '../../music/regrid.ts';
 import type { Score } from '../../music/score.ts';
 import {
   compareStructure, STRUCTURE_KEYS, STRUCTURE_LABELS, structureStats, summarizeStructure,
@@ -27,7 +28,7 @@ import {
 } from '../../evaluate/structure.ts';
 import { parseBackend, parseEmotionList, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { readInput } from './_music_io.ts';
+import { parseChoice, readInput } from './_music_io.ts';
 import { addSamplingOptions, describeSampling, resolveSampling, type SamplingCliOptions } from './_sampling.ts';
 import { samplingTable } from '../../cp/sampling.ts';
 import { GENERATION_DEFAULTS } from '../../cp/generation_defaults.ts';
@@ -41,6 +42,7 @@ interface EvaluateCliOptions extends SamplingCliOptions {
   maxWords?: number;
   classifier: string;
   real?: string;
+  grid: RealGrid;
   json: boolean;
   svg?: string;
   backend: BackendName;
@@ -51,17 +53,24 @@ interface EvaluateCliOptions extends SamplingCliOptions {
 type Stats = Record<StatKey, StatSummary>;
 type Structure = Record<StructureKey, StructureSummary>;
 
-/** The grids a real clip can be read on; today only the file's own (EMOPIA's nominal 120 BPM ticks). */
-export type RealGrid = 'file';
+/**
+ * The grids a real clip's structure is measured on: `file`, the file's own tick grid (EMOPIA's nominal 120 BPM,
+ * whose bar lines do not match the music), or `beats`, the beats and downbeats the tracker finds (`--grid beats`
+ * of encode and dataset build: what a beat-true model learned from).
+ */
+export const REAL_GRIDS = ['file', 'beats'] as const;
+export type RealGrid = (typeof REAL_GRIDS)[number];
 
 /**
- * One real clip as every statistic sees it: the one place where the real clips' grid is chosen. `file` is the
- * file's own tick grid, quantized as the compound words see it (`quantizedScore`). Throws InputError for a clip
- * that is not MIDI or has no note in range.
+ * One real clip's structure as the structure statistics see it: the one place where the real clips' grid is
+ * chosen. The clip is read, re-timed onto the tracked beats for `beats` (the file's own grid for a clip the
+ * tracker cannot follow), and quantized as the compound words see it (`quantizedScore`). Throws InputError for
+ * a clip that is not MIDI or has no note in range.
  */
-export function realClipScore(file: string, grid: RealGrid = 'file'): Score {
-  if (grid !== 'file') throw new InputError(file, `unknown grid '${String(grid)}'`);
-  return quantizedScore(midiToScore(readInput(file), file), file);
+export function realClipScore(file: string, grid: RealGrid = 'file', score: Score = midiToScore(readInput(file), file)): Score {
+  if (grid === 'file') return quantizedScore(score, file);
+  if (grid === 'beats') return quantizedScore(regrid(score, trackedBeatGrid(score), {}, file).score, file);
+  throw new InputError(file, `unknown grid '${String(grid)}', expected one of ${REAL_GRIDS.join(', ')}`);
 }
 
 /** "Q1,q3" -> [1, 3]; anything else is a usage error (exit 2), as a bad --emotion in every command. */
@@ -76,7 +85,10 @@ interface RealStats {
   skipped: number;
 }
 
-/** Statistics and structure of the real clips per quadrant (named Q<k>_...), each clip read by `realClipScore`. */
+/**
+ * Statistics and structure of the real clips per quadrant (named Q<k>_...): the statistics as the classifier sees
+ * a clip (`classifierScore`, EMOPIA's grid), the structure on `grid` (`realClipScore`).
+ */
 function realStats(dir: string, progress: boolean, grid: RealGrid = 'file'): RealStats {
   const files = listMidiFiles(dir).filter((f) => emotionFromName(f) !== 0);
   if (files.length === 0) throw new InputError(dir, 'no MIDI files named Q1_... to Q4_... (expected EMOPIA clips)');
@@ -86,9 +98,9 @@ function realStats(dir: string, progress: boolean, grid: RealGrid = 'file'): Rea
   let skipped = 0;
   files.forEach((f, i) => {
     try {
-      const score = realClipScore(f, grid);
-      per[`Q${emotionFromName(f)}`]!.push(pieceStats(score));
-      perStructure[`Q${emotionFromName(f)}`]!.push(structureStats(score));
+      const score = midiToScore(readInput(f), f);
+      per[`Q${emotionFromName(f)}`]!.push(pieceStats(classifierScore(score, f)));
+      perStructure[`Q${emotionFromName(f)}`]!.push(structureStats(realClipScore(f, grid, score)));
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       skipped++;
@@ -182,6 +194,7 @@ export function register(program: Command): void {
   addSamplingOptions(cmd)
     .option('--classifier <dir|file>', 'emotion classifier', DEFAULT_CLASSIFIER_DIR)
     .option('--real <dir>', 'real EMOPIA clips for the statistics (default $EMOPIA_DIR)')
+    .option('--grid <mode>', "the real clips' grid for the structure statistics: beats (tracked, as a beat-true model learned) or file (the files' nominal 120 BPM ticks)", parseChoice('grid', REAL_GRIDS), 'beats')
     .option('--json', 'print the results as JSON')
     .option('--svg <file>', 'write an SVG chart of the statistics per quadrant')
     .option('--batch <n>', 'pieces generated together (faster; the same pieces up to float rounding)', parseIntOption('batch', 1, 256), GENERATION_DEFAULTS.batch)
@@ -197,7 +210,7 @@ export function register(program: Command): void {
       // clips (a bad folder fails before minutes of generation).
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
-      const grid: RealGrid = 'file';
+      const grid = opts.grid;
       const real = realDir ? realStats(realDir, opts.progress, grid) : null;
       // The shipped model is named as the package names it, not by where this machine installed it.
       const shown = opts.checkpoint ?? 'models/default';
