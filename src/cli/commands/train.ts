@@ -3,6 +3,7 @@
  * dataset folder, with validation and checkpoints every N steps, exact --resume, --init from another run,
  * and Ctrl-C that saves before exiting. The loop itself is src/platform/train_run.ts.
  */
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
 import { UsageError } from '../../errors.ts';
@@ -22,6 +23,11 @@ interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention
 }
 
 const D = TRAIN_DEFAULTS;
+
+/** One training worker per core this process may use (at most one per window of the batch); wasm only. */
+export function defaultWorkers(backend: BackendName, batch: number): number {
+  return backend === 'wasm' ? Math.max(1, Math.min(availableParallelism(), batch)) : 1;
+}
 
 export function register(program: Command): void {
   program
@@ -44,7 +50,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', parseBackend, 'wasm')
     .option('--valid-every <n>', 'validation loss every n steps (and at the end)', parseIntOption('valid-every', 1), D.validEvery)
     .option('--save-every <n>', 'checkpoint every n steps (and at the end, and on Ctrl-C)', parseIntOption('save-every', 1), D.saveEvery)
-    .option('--workers <n>', 'worker threads sharing each batch, each with its own replica of the model (2 uses both cores of a 2-core machine; the update equals one worker\'s to float rounding)', parseIntOption('workers', 1), 1)
+    .option('--workers <n>', 'worker threads sharing each batch, each with its own replica of the model; the update equals one worker\'s to float rounding (default: the cores this process may use, at most --batch; 1 with another backend than wasm)', parseIntOption('workers', 1))
     .option('--half', 'write checkpoints in 16 bits (weights F16, Adam moments BF16): for runs committed between sessions')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: TrainCliOptions) => {
@@ -66,7 +72,8 @@ export function register(program: Command): void {
       process.on('SIGINT', onSigint);
       let bar: Progress | undefined;
       try {
-        const { data: dataDir, backend: _backend, progress, ...run } = opts;
+        const { data: dataDir, backend, progress, ...run } = opts;
+        run.workers ??= defaultWorkers(backend, opts.batch ?? TRAIN_DEFAULTS.batch);
         const onProgress: RunOptions['onProgress'] = ({ done, total, train }) => {
           bar ??= startProgress('train', total, 'steps');
           if (train) bar.update(done, `step ${train.step} loss ${train.loss.toFixed(3)} ${(train.words / train.seconds).toFixed(0)} words/s`);
