@@ -9,7 +9,7 @@ import type { BeatGrid } from '../beat_grid.ts';
 import type { Score } from '../score.ts';
 import { beatFMeasure, medianTempo, tempoMatches } from './metrics.ts';
 import { randomWarp, renderPerformance, RENDER_BPM, type RandomWarpOptions } from './render.ts';
-import { trackBeats, type TrackOptions } from './track.ts';
+import { trackBeats, type MeterEvidence, type TrackOptions } from './track.ts';
 
 export interface AnnotatedPiece {
   /** A positive integer naming the piece (POP909's song number). */
@@ -28,6 +28,7 @@ export interface PieceResult {
   meter: 3 | 4;
   /** The annotated meter (annotatedMeter). */
   refMeter: 3 | 4;
+  meterEvidence?: MeterEvidence;
   fallback?: string;
   /** Milliseconds spent in trackBeats. */
   ms: number;
@@ -112,6 +113,7 @@ export function evaluatePiece(piece: AnnotatedPiece, seed: number, clock: Clock,
     refMeter: annotatedMeter(piece.grid),
     ms,
   };
+  if (tracked.meterEvidence !== undefined) result.meterEvidence = tracked.meterEvidence;
   if (tracked.fallback !== undefined) result.fallback = tracked.fallback;
   return result;
 }
