@@ -80,3 +80,12 @@ test('beats evaluate --json on two dev songs (needs the shared data)', { skip: e
   assert.ok(o.songs.every((s) => s.id <= 300 && s.beatF >= 0 && s.beatF <= 1));
   assert.ok(Math.abs(o.summary.beatF.mean - (o.songs[0]!.beatF + o.songs[1]!.beatF) / 2) < 1e-12);
 });
+
+test('beats evaluate --excerpt 30 --json reports the excerpt and each song\'s annotated and tracked meter (needs the shared data)', { skip: existsSync(join(POP909, 'annotations')) ? false : `no POP909 at ${POP909}` }, async () => {
+  const r = await runCli(['beats', 'evaluate', '--data', POP909, '--split', 'dev', '--limit', '2', '--excerpt', '30', '--json', '--no-progress']);
+  assert.equal(r.code, 0, r.stderr);
+  const o = JSON.parse(r.stdout) as { excerpt: number; summary: { meterAccuracy: number }; songs: Array<{ meter: number; refMeter: number }> };
+  assert.equal(o.excerpt, 30);
+  assert.ok(o.songs.every((s) => (s.refMeter === 3 || s.refMeter === 4) && (s.meter === 3 || s.meter === 4)));
+  assert.equal(o.summary.meterAccuracy, o.songs.filter((s) => s.meter === s.refMeter).length / 2);
+});

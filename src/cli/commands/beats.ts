@@ -4,7 +4,8 @@
  * gets the file's own grid and a one-line warning on stderr.
  *
  * `emopia beats evaluate --data POP909_DIR [--split dev|test|all]`: the tracker's evaluation on POP909 songs
- * rendered as performances with a false grid (src/music/beats/render.ts), scored by mir_eval's rules.
+ * rendered as performances with a false grid (src/music/beats/render.ts), scored by mir_eval's rules; with
+ * `--excerpt SECONDS` each song is cut to a seeded window of that length first (an EMOPIA clip is 18-110 s).
  */
 import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.ts';
@@ -60,6 +61,7 @@ function summaryText(split: string, s: Summary): string {
     `  beat F:     ${f(s.beatF)}`,
     `  downbeat F: ${f(s.downbeatF)}`,
     `  tempo accuracy (within 4%): ${s.tempoAccuracy.toFixed(3)}`,
+    `  meter accuracy: ${s.meterAccuracy.toFixed(3)} (annotated 4: ${s.meters.annotated4}, ${s.meters.fourAs3} read as 3; annotated 3: ${s.meters.annotated3}, ${s.meters.threeAs4} read as 4)`,
     `  CPU ms per song: mean ${s.ms.mean.toFixed(1)}, median ${s.ms.median.toFixed(1)}, max ${s.ms.max.toFixed(1)}`,
     '',
   ].join('\n');
@@ -70,6 +72,7 @@ interface EvaluateCliOptions {
   split: Pop909Split;
   seed: number;
   limit?: number;
+  excerpt?: number;
   json?: boolean;
   progress: boolean;
 }
@@ -94,7 +97,8 @@ export function register(program: Command): void {
     .option('--split <name>', 'dev|test|all', parseChoice('split', ['dev', 'test', 'all'] as const), 'test')
     .option('--seed <n>', 'seed of the renderings (lead-in and tempo drift)', parseIntOption('seed', 0), 1)
     .option('--limit <n>', 'only the first n songs of the split', parseIntOption('limit', 1))
-    .option('--json', 'print one JSON object: {split, seed, summary, songs: [...]}')
+    .option('--excerpt <seconds>', 'track only a seeded window of this many seconds of each song (like an EMOPIA clip)', parseIntOption('excerpt', 5))
+    .option('--json', 'print one JSON object: {split, seed, excerpt?, summary, songs: [...]}')
     .option('--no-progress', 'no progress output')
     .action((opts: EvaluateCliOptions, cmd: Command) => {
       // `--json` after `evaluate` may be taken by the parent command, which has the same option.
@@ -105,12 +109,12 @@ export function register(program: Command): void {
       const progress = opts.progress ? startProgress('beats evaluate', songs.length, 'songs') : null;
       const results: PieceResult[] = [];
       songs.forEach((song, i) => {
-        results.push(evaluatePiece(readPop909Song(data, song), opts.seed, cpuClock));
+        results.push(evaluatePiece(readPop909Song(data, song), opts.seed, cpuClock, opts.excerpt === undefined ? {} : { excerpt: opts.excerpt }));
         progress?.update(i + 1);
       });
       progress?.stop();
       const summary = summarize(results);
-      if (json) process.stdout.write(`${JSON.stringify({ split: opts.split, seed: opts.seed, summary, songs: results })}\n`);
-      else process.stdout.write(summaryText(`${opts.split} (seed ${opts.seed})`, summary));
+      if (json) process.stdout.write(`${JSON.stringify({ split: opts.split, seed: opts.seed, ...(opts.excerpt === undefined ? {} : { excerpt: opts.excerpt }), summary, songs: results })}\n`);
+      else process.stdout.write(summaryText(`${opts.split} (seed ${opts.seed}${opts.excerpt === undefined ? '' : `, ${opts.excerpt} s excerpts`})`, summary));
     });
 }

@@ -12,13 +12,18 @@ export interface DownbeatWeights {
   harmony: number;
   accent: number;
   length: number;
-  /** 3/4 must beat 4/4's contrast by this much (in z-score units). */
+  /** 3/4 must beat 4/4's contrast by this much (in z-score units)... */
   tripleMargin: number;
+  /**
+   * ...plus this many standard errors of a 3/4 contrast (the scores' deviation times sqrt(1/downbeats + 1/others)),
+   * so that a short piece, with few bars of evidence, needs a clearer triple pattern than a long one.
+   */
+  tripleErrors: number;
   /** The cost of a bar that is not `meter` beats long (a phase jump), in downbeat-score units. */
   jump: number;
 }
 
-export const DEFAULT_DOWNBEAT: DownbeatWeights = { bass: 1, harmony: 1, accent: 0.5, length: 0.5, tripleMargin: 0.15, jump: 8 };
+export const DEFAULT_DOWNBEAT: DownbeatWeights = { bass: 1, harmony: 1, accent: 0.5, length: 0.5, tripleMargin: 0.15, tripleErrors: 2, jump: 8 };
 
 export interface BeatFeatures {
   bass: number[];
@@ -114,12 +119,15 @@ export interface MeterChoice {
   phase: number;
   /** The winning contrast (mean downbeat score minus the others'). */
   contrast: number;
+  /** The best contrasts of 3 and 4 beats to the bar. */
+  three: number;
+  four: number;
 }
 
 /** The meter and phase whose downbeats stand out most from the other beats. */
 export function chooseMeter(scores: readonly number[], w: DownbeatWeights = DEFAULT_DOWNBEAT): MeterChoice {
-  const pick = (m: 3 | 4): MeterChoice => {
-    let best: MeterChoice = { meter: m, phase: 0, contrast: -Infinity };
+  const pick = (m: 3 | 4): { meter: 3 | 4; phase: number; contrast: number } => {
+    let best = { meter: m, phase: 0, contrast: -Infinity };
     const total = scores.reduce((s, x) => s + x, 0);
     for (let p = 0; p < m; p++) {
       let on = 0;
@@ -136,7 +144,12 @@ export function chooseMeter(scores: readonly number[], w: DownbeatWeights = DEFA
   };
   const four = pick(4);
   const three = pick(3);
-  return three.contrast > four.contrast + w.tripleMargin ? three : four;
+  const both = { three: three.contrast, four: four.contrast };
+  const n = scores.length;
+  const mean = scores.reduce((s, x) => s + x, 0) / Math.max(1, n);
+  const sd = Math.sqrt(scores.reduce((s, x) => s + (x - mean) ** 2, 0) / Math.max(1, n));
+  const stdError = n >= 3 ? sd * Math.sqrt(3 / n + 1.5 / n) : Infinity;
+  return three.contrast > four.contrast + w.tripleMargin + w.tripleErrors * stdError ? { ...three, ...both } : { ...four, ...both };
 }
 
 /**

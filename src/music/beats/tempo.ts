@@ -75,6 +75,9 @@ export interface TempoEstimate {
   period: number;
   /** The winning score over the sum of all candidates' scores (0..1): how clearly it won. */
   salience: number;
+  /** The comb's duple (bar of 4 periods) and ternary (bar of 3) readings at the winning period, before the prior. */
+  duple: number;
+  triple: number;
 }
 
 /** The beat period of the events, or null when they show no periodicity (fewer than two events). */
@@ -87,6 +90,8 @@ export function estimatePeriod(events: readonly OnsetEvent[], strengths: readonl
   const priorLag = (60 / (opts.priorBpm * (rate / opts.rateRef) ** opts.rateExponent)) * FPS;
   let best = -1;
   let bestLag = 0;
+  let bestDuple = 0;
+  let bestTriple = 0;
   let total = 0;
   // Candidates every quarter bin; the comb reads the histogram at the multiples.
   for (let lag = Math.ceil(minLag); lag <= maxLag; lag += 0.25) {
@@ -100,8 +105,10 @@ export function estimatePeriod(events: readonly OnsetEvent[], strengths: readonl
     if (score > best) {
       best = score;
       bestLag = lag;
+      bestDuple = duple;
+      bestTriple = base + opts.comb4 * at(h, 3 * lag) + opts.comb3 * at(h, 4 * lag);
     }
   }
   if (!(best > 0)) return null;
-  return { period: bestLag, salience: best / total };
+  return { period: bestLag, salience: best / total, duple: bestDuple, triple: bestTriple };
 }

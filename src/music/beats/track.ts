@@ -38,6 +38,18 @@ export interface BeatTracking extends BeatGrid {
   confidence: number;
   /** Set when the file's own grid was returned instead of a tracked one: why, in one line. */
   fallback?: string;
+  /**
+   * What the meter was chosen from (absent for the fallback): the best downbeat contrasts of 3 and 4 beats to the
+   * bar (downbeats.ts) and the tempo comb's ternary and duple readings at the beat period (tempo.ts).
+   */
+  meterEvidence?: MeterEvidence;
+}
+
+export interface MeterEvidence {
+  three: number;
+  four: number;
+  combTriple: number;
+  combDuple: number;
 }
 
 export interface TrackOptions {
@@ -152,5 +164,6 @@ export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracki
   const scores = downbeatScores(beatFeatures(beats, events, strengths), downW);
   const choice = chooseMeter(scores, downW);
   const downbeats = decodeDownbeats(scores, choice.meter, downW.jump).map((i) => beats[i] as number);
-  return { beats, downbeats, meter: choice.meter, tempo: localTempo(beats), confidence: gridConfidence(beats, events, strengths) };
+  const meterEvidence = { three: choice.three, four: choice.four, combTriple: est.triple, combDuple: est.duple };
+  return { beats, downbeats, meter: choice.meter, tempo: localTempo(beats), confidence: gridConfidence(beats, events, strengths), meterEvidence };
 }
