@@ -43,6 +43,13 @@ test('classifierScore: the same music written at its own tempo or as a 120 BPM t
   assert.notDeepEqual(quantizedScore(score).notes, quantizedScore(written).notes);
 });
 
+test('classifierScore reads a piece at 119 BPM (the tokenizer\'s value nearest EMOPIA\'s 120) as it is, and one at 116 re-timed', () => {
+  const { score } = steadyPiece({ bpm: 119, meter: 4, bars: 8 });
+  assert.deepEqual(classifierScore(score), quantizedScore(score));
+  const slower = { ...score, tempos: [{ tick: 0, bpm: 116 }] };
+  assert.notDeepEqual(classifierScore(slower).notes, quantizedScore(slower).notes);
+});
+
 test('realClipScore: a 96 BPM piece transcribed at a nominal 120 BPM has its bass on the bar lines only on the tracked grid', () => {
   const { score, beats, downbeats } = steadyPiece({ bpm: 96, meter: 4, bars: 16 });
   const written = renderPerformance(score, { beats, downbeats }, { leadIn: 0.37, amplitude: 0, period: 30, phase: 0 }).score;
