@@ -51,6 +51,8 @@ typedef struct {
   float *rest_logits;             /* [B][P(n_rest)] */
   float *scores;                  /* softmax: [cap] */
   Layer *layers;
+  int half;                       /* 1: every weight matrix holds f16 bits (see matvec), 0: f32 */
+  float *xs;                      /* half: [B][max in] the input rows of a product, scaled by 2^112 */
 } Model;
 
 static inline int pad16(int n) { return (n + 15) & ~15; }
@@ -118,6 +120,156 @@ static void matvec(int B, const float *x, int ldx, int in, const float *W, const
     for (; r + 1 < B; r += 2) block2(x + r * ldx, x + (r + 1) * ldx, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy);
     if (r < B) block1(x + r * ldx, in, W, b, blk, y + r * ldy);
   }
+}
+
+/*
+ * The same products with W stored as IEEE half-precision bits (same packed layout, 16 halves per row of a block),
+ * used when every weight of the model is exactly a half (the shipped model is stored as F16): half the bytes to
+ * read per word, and the step is bound by reading the weights.
+ *
+ * Widening without a table: a half's bits h placed at bits 31 (sign) and 27..13 (exponent, mantissa) of an f32
+ * are the f32 w 2^-112 exactly (half normals land on f32 normals, half subnormals on f32 subnormals). Read as four
+ * i32 lanes, a row's 8 halves h_lo | h_hi << 16 give: the high halves by (v >> 3) & MASK (arithmetic shift: the
+ * sign stays at bit 31), the low ones by ((v << 16) >> 3) & MASK. So a row of a block is stored with outputs
+ * 0-3 in the low halves of its first 16 bytes, 4-7 in their high halves, 8-11 and 12-15 likewise in the next 16
+ * (pack.ts `packHalfMatrix`).
+ *
+ * Rather than scaling each weight back by 2^112, the input row is scaled by 2^112 once: (w 2^-112)(x 2^112) is
+ * the same real product as w x, so every rounded product and sum equals block1's and block2's to the bit. A row
+ * with some |x| >= 2^16 would overflow when scaled: then the weights are scaled instead (`wide`), also exact.
+ */
+typedef unsigned short half;
+
+#define HALF_MASK 0x8FFFE000
+#define TWO_112 5.192296858534828e33f /* 2^112 */
+
+/* The 16 weights of one row of a block (32 bytes at w): w 2^-112, or w itself when `wide`. */
+#define HALF_ROW(w, wide)                                                                                  \
+  v128_t l0 = wasm_v128_load(w), l1 = wasm_v128_load((w) + 8);                                             \
+  f4 w0 = wasm_v128_and(wasm_i32x4_shr(wasm_i32x4_shl(l0, 16), 3), M), w1 = wasm_v128_and(wasm_i32x4_shr(l0, 3), M); \
+  f4 w2 = wasm_v128_and(wasm_i32x4_shr(wasm_i32x4_shl(l1, 16), 3), M), w3 = wasm_v128_and(wasm_i32x4_shr(l1, 3), M); \
+  if (wide) {                                                                                              \
+    f4 sc = wasm_f32x4_splat(TWO_112);                                                                     \
+    w0 = wasm_f32x4_mul(w0, sc);                                                                           \
+    w1 = wasm_f32x4_mul(w1, sc);                                                                           \
+    w2 = wasm_f32x4_mul(w2, sc);                                                                           \
+    w3 = wasm_f32x4_mul(w3, sc);                                                                           \
+  }
+
+/* a += s w for one row of a block (s: the input value in every lane). */
+#define ACC1(w, wide, s)                               \
+  {                                                    \
+    HALF_ROW(w, wide)                                  \
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));    \
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w1));    \
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w2));    \
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w3));    \
+  }
+
+/* The same for two rows of the batch (t: the second row's input value). */
+#define ACC2(w, wide, s, t)                            \
+  {                                                    \
+    HALF_ROW(w, wide)                                  \
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));    \
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w1));    \
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w2));    \
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w3));    \
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(t, w0));    \
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(t, w1));    \
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(t, w2));    \
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(t, w3));    \
+  }
+
+#define LANE(v, i) wasm_i32x4_shuffle(v, v, i, i, i, i)
+
+/* Four input values per iteration: one load of x, each value spread over the lanes by a shuffle. */
+static inline void block1h(const float *x, int in, const half *W, const float *b, int blk, float *y, int wide) {
+  const half *w = W + (long)blk * in * 16;
+  v128_t M = wasm_i32x4_splat(HALF_MASK);
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  int k = 0;
+  for (; k + 3 < in; k += 4, w += 64) {
+    f4 xv = wasm_v128_load(x + k);
+    f4 s0 = LANE(xv, 0), s1 = LANE(xv, 1), s2 = LANE(xv, 2), s3 = LANE(xv, 3);
+    ACC1(w, wide, s0)
+    ACC1(w + 16, wide, s1)
+    ACC1(w + 32, wide, s2)
+    ACC1(w + 48, wide, s3)
+  }
+  for (; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x[k]);
+    ACC1(w, wide, s)
+  }
+  float *o = y + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
+}
+
+static inline void block2h(const float *x0, const float *x1, int in, const half *W, const float *b, int blk, float *y0, float *y1, int wide) {
+  const half *w = W + (long)blk * in * 16;
+  v128_t M = wasm_i32x4_splat(HALF_MASK);
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  f4 c0 = a0, c1 = a1, c2 = a2, c3 = a3;
+  int k = 0;
+  for (; k + 3 < in; k += 4, w += 64) {
+    f4 xv = wasm_v128_load(x0 + k), xu = wasm_v128_load(x1 + k);
+    f4 s0 = LANE(xv, 0), t0 = LANE(xu, 0);
+    ACC2(w, wide, s0, t0)
+    f4 s1 = LANE(xv, 1), t1 = LANE(xu, 1);
+    ACC2(w + 16, wide, s1, t1)
+    f4 s2 = LANE(xv, 2), t2 = LANE(xu, 2);
+    ACC2(w + 32, wide, s2, t2)
+    f4 s3 = LANE(xv, 3), t3 = LANE(xu, 3);
+    ACC2(w + 48, wide, s3, t3)
+  }
+  for (; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x0[k]), t = wasm_f32x4_splat(x1[k]);
+    ACC2(w, wide, s, t)
+  }
+  float *o = y0 + blk * 16, *p = y1 + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
+  wasm_v128_store(p, c0);
+  wasm_v128_store(p + 4, c1);
+  wasm_v128_store(p + 8, c2);
+  wasm_v128_store(p + 12, c3);
+}
+
+static void matvec_h(int B, const float *x, int ldx, int in, const half *W, const float *b, int out, float *y, int ldy, float *xs) {
+  /* xs = x 2^112 (rows of `in`), unless some |x| >= 2^16 (or NaN): then x as it is, and the weights scaled */
+  int wide = 0;
+  for (int r = 0; r < B && !wide; r++) {
+    for (int k = 0; k < in; k++) {
+      float a = __builtin_fabsf(x[r * ldx + k]);
+      if (!(a < 65536.0f)) { wide = 1; break; }
+      xs[r * in + k] = x[r * ldx + k] * TWO_112;
+    }
+  }
+  const float *xx = wide ? x : xs;
+  int ld = wide ? ldx : in;
+  int nblk = pad16(out) / 16;
+  for (int blk = 0; blk < nblk; blk++) {
+    int r = 0;
+    if (wide) {
+      for (; r + 1 < B; r += 2) block2h(xx + r * ld, xx + (r + 1) * ld, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy, 1);
+      if (r < B) block1h(xx + r * ld, in, W, b, blk, y + r * ldy, 1);
+    } else {
+      for (; r + 1 < B; r += 2) block2h(xx + r * ld, xx + (r + 1) * ld, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy, 0);
+      if (r < B) block1h(xx + r * ld, in, W, b, blk, y + r * ldy, 0);
+    }
+  }
+}
+
+/* y = x W + b with the model's weight format: W points at f32 values or, in a half model, at f16 bits. */
+static void product(const Model *m, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
+  if (m->half) matvec_h(m->B, x, ldx, in, (const half *)W, b, out, y, ldy, m->xs);
+  else matvec(m->B, x, ldx, in, W, b, out, y, ldy);
 }
 
 /* ---------- elementwise helpers ---------- */
@@ -281,23 +433,23 @@ static void softmax_attention(const Model *m, const float *qkv, float *K, float 
 /* Feeds one word per sequence (m->emb, m->pe at position pos) and writes the type logits. */
 __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
   int B = m->B, d = m->d, pd = pad16(d), p3 = pad16(3 * d), pf = pad16(m->dff);
-  matvec(B, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
+  product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
   for (int r = 0; r < B; r++) axpy(m->x + r * pd, 1.0f, m->pe, d);
   int dh = d / m->h;
   for (int l = 0; l < m->n_layers; l++) {
     Layer *L = &m->layers[l];
-    matvec(B, m->x, pd, d, L->qkv_w, L->qkv_b, 3 * d, m->qkv, p3);
+    product(m, m->x, pd, d, L->qkv_w, L->qkv_b, 3 * d, m->qkv, p3);
     for (int r = 0; r < B; r++) {
       float *qkv = m->qkv + r * p3, *heads = m->att + r * pd;
       if (m->softmax) softmax_attention(m, qkv, L->sa + r * L->cap * d, L->sb + r * L->cap * d, pos, m->scores, heads);
       else linear_attention(m, qkv, L->sa + r * m->h * dh * dh, L->sb + r * d, heads);
     }
     /* out_projection into qkv's rows (free now), then x1 = norm1(x + a) in x */
-    matvec(B, m->att, pd, d, L->out_w, L->out_b, d, m->qkv, p3);
+    product(m, m->att, pd, d, L->out_w, L->out_b, d, m->qkv, p3);
     for (int r = 0; r < B; r++) add_norm(m->x + r * pd, m->x + r * pd, m->qkv + r * p3, d, L->n1_g, L->n1_b, L->n1_eps);
-    matvec(B, m->x, pd, d, L->ff1_w, L->ff1_b, m->dff, m->ffh, pf);
+    product(m, m->x, pd, d, L->ff1_w, L->ff1_b, m->dff, m->ffh, pf);
     for (int r = 0; r < B; r++) gelu(m->ffh + r * pf, pf);
-    matvec(B, m->ffh, pf, m->dff, L->ff2_w, L->ff2_b, d, m->att, pd);
+    product(m, m->ffh, pf, m->dff, L->ff2_w, L->ff2_b, d, m->att, pd);
     for (int r = 0; r < B; r++) add_norm(m->x + r * pd, m->x + r * pd, m->att + r * pd, d, L->n2_g, L->n2_b, L->n2_eps);
   }
   int ce = d + m->e_type;
@@ -305,14 +457,14 @@ __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
     add_norm(m->x + r * pd, m->x + r * pd, 0, d, m->norm_g, m->norm_b, m->norm_eps);
     __builtin_memcpy(m->cat + r * ce, m->x + r * pd, d * sizeof(float));
   }
-  matvec(B, m->x, pd, d, m->type_w, m->type_b, m->n_type, m->type_logits, pad16(m->n_type));
+  product(m, m->x, pd, d, m->type_w, m->type_b, m->n_type, m->type_logits, pad16(m->n_type));
 }
 
 /* The seven other families' logits from cat = [h | type embedding] (the caller wrote the type rows). */
 __attribute__((export_name("cp_rest"))) void cp_rest(Model *m) {
-  int B = m->B, d = m->d, pd = pad16(d), ce = d + m->e_type;
-  matvec(B, m->cat, ce, ce, m->cat_w, m->cat_b, d, m->y, pd);
-  matvec(B, m->y, pd, d, m->rest_w, m->rest_b, m->n_rest, m->rest_logits, pad16(m->n_rest));
+  int d = m->d, pd = pad16(d), ce = d + m->e_type;
+  product(m, m->cat, ce, ce, m->cat_w, m->cat_b, d, m->y, pd);
+  product(m, m->y, pd, d, m->rest_w, m->rest_b, m->n_rest, m->rest_logits, pad16(m->n_rest));
 }
 
 /* The sizes of the descriptors, so that the TypeScript side can check its layout against this build. */

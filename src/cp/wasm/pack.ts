@@ -20,6 +20,54 @@ export function packMatrix(w: Float32Array, inF: number, outF: number): Float32A
   return p;
 }
 
+/**
+ * The IEEE half-precision bits of the float32 whose bits are `u` when it is exactly a half (normal or subnormal,
+ * either sign, zero included), else -1.
+ */
+export function halfBitsOf(u: number): number {
+  const sign = (u >>> 16) & 0x8000;
+  const a = u & 0x7fffffff;
+  if (a === 0) return sign;
+  const e = a >>> 23; // biased float32 exponent
+  if (e >= 113 && e <= 142) return a & 0x1fff ? -1 : sign | ((e - 112) << 10) | ((a >>> 13) & 0x3ff); // 2^-14 .. 2^15
+  if (e >= 103 && e < 113) {
+    // A half subnormal k 2^-24: the float32's significand (2^23 + m) 2^(e - 150) shifted right by 126 - e, exactly.
+    const sig = (a & 0x7fffff) | 0x800000;
+    const shift = 126 - e;
+    return sig & ((1 << shift) - 1) ? -1 : sign | (sig >>> shift);
+  }
+  return -1;
+}
+
+/**
+ * Where output o (0..15) of a block sits among the 16 halves of one of its rows: outputs 0-3 in the even slots of
+ * the first 8, 4-7 in their odd slots, 8-11 and 12-15 likewise in the last 8 (the kernel widens even and odd
+ * halves with different shifts; step.c `HALF_ROW`).
+ */
+export function halfSlot(o: number): number {
+  return (o & 8) + 2 * (o & 3) + ((o >> 2) & 1);
+}
+
+/**
+ * packMatrix's blocks with every weight as half-precision bits, in `halfSlot` order within a row (the kernel's
+ * f16 weights, wasm/step/step.c `matvec_h`), or null when some weight is not exactly a half (the matrix then
+ * stays float32).
+ */
+export function packHalfMatrix(w: Float32Array, inF: number, outF: number): Uint16Array | null {
+  if (w.length !== inF * outF) throw new RangeError(`packHalfMatrix: expected ${inF} x ${outF} = ${inF * outF} values, got ${w.length}`);
+  const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+  const p = new Uint16Array(pad16(outF) * inF); // (pad16(out)/16, in, 16)
+  for (let k = 0; k < inF; k++) {
+    const row = k * outF;
+    for (let o = 0; o < outF; o++) {
+      const h = halfBitsOf(bits[row + o] as number);
+      if (h < 0) return null;
+      p[((o >> 4) * inF + k) * 16 + halfSlot(o & 15)] = h;
+    }
+  }
+  return p;
+}
+
 /** The inverse of packMatrix: [pad16(out)/16][in][16] -> W (in, out) row-major. */
 export function unpackMatrix(p: Float32Array, inF: number, outF: number): Float32Array {
   if (p.length !== pad16(outF) * inF) throw new RangeError(`unpackMatrix: expected ${pad16(outF) * inF} values, got ${p.length}`);

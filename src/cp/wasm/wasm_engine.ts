@@ -14,14 +14,15 @@ import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
-import { pad16, packMatrix, padVector } from './pack.ts';
+import { pad16, packHalfMatrix, packMatrix, padVector } from './pack.ts';
 
 /** Slots (4 bytes each) of step.c's `Model`. */
 const MODEL = {
   B: 0, d: 1, h: 2, dff: 3, E: 4, eType: 5, nType: 6, nRest: 7, nLayers: 8, softmax: 9,
   inW: 10, inB: 11, normG: 12, normB: 13, normEps: 14, typeW: 15, typeB: 16, catW: 17, catB: 18, restW: 19, restB: 20,
   emb: 21, pe: 22, x: 23, qkv: 24, att: 25, ffh: 26, cat: 27, y: 28, typeLogits: 29, restLogits: 30, scores: 31, layers: 32,
-  size: 33,
+  half: 33, xs: 34,
+  size: 35,
 } as const;
 
 /** Slots of step.c's `Layer`. */
@@ -43,8 +44,19 @@ const WASM_PAGE = 65536;
 /** A tensor's values on the host. */
 const host = (t: { dataSync(): unknown }): Float32Array => t.dataSync() as Float32Array;
 
+export interface WasmEngineOptions {
+  /**
+   * `auto` (default): the weight matrices as half-precision bits when every one of their values is exactly a half
+   * (a model stored as F16, as the shipped one), else float32; `f32`: float32 always. Both give the same logits
+   * to the bit (step.c `matvec_h`); halves read half the bytes per word.
+   */
+  weights?: 'auto' | 'f32';
+}
+
 /** The `wasm` engine (see engine.ts). Holds no tensor: `dispose` drops the instance and its memory. */
 export class WasmStepper implements EngineCore {
+  /** Whether the weight matrices are held as halves (see WasmEngineOptions). */
+  readonly half: boolean;
   private k: StepKernel | null;
   private top: number; // the next free byte of the instance's memory
   private f32: Float32Array;
@@ -58,7 +70,7 @@ export class WasmStepper implements EngineCore {
   private readonly softmax: boolean;
   private cap = 0;
 
-  constructor(private readonly w: StepWeights, readonly batch: number) {
+  constructor(private readonly w: StepWeights, readonly batch: number, opts: WasmEngineOptions = {}) {
     const cfg = w.config;
     const B = batch;
     const d = (this.d = cfg.dModel);
@@ -82,10 +94,23 @@ export class WasmStepper implements EngineCore {
       [MODEL.nType, this.nType], [MODEL.nRest, this.nRest], [MODEL.nLayers, w.layers.length], [MODEL.softmax, this.softmax ? 1 : 0],
     ];
     for (const [slot, v] of ints) m(slot, v);
+    // Every weight matrix packed as halves when all of them are exact halves, else as float32.
+    const matrices = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
+    const halves = new Map<Affine, Uint16Array>();
+    if ((opts.weights ?? 'auto') === 'auto') {
+      for (const p of matrices) {
+        const [inF, outF] = p.w.shape as [number, number];
+        const h = packHalfMatrix(host(p.w), inF, outF);
+        if (!h) break;
+        halves.set(p, h);
+      }
+    }
+    this.half = halves.size === matrices.length;
+    m(MODEL.half, this.half ? 1 : 0);
     /** Packs and stores a Linear: [W, b] slots. */
     const affine = (base: number, wSlot: number, bSlot: number, p: Affine) => {
       const [inF, outF] = p.w.shape as [number, number];
-      this.setI32(base, wSlot, this.put(packMatrix(host(p.w), inF, outF)));
+      this.setI32(base, wSlot, this.half ? this.putHalf(halves.get(p) as Uint16Array) : this.put(packMatrix(host(p.w), inF, outF)));
       this.setI32(base, bSlot, this.put(padVector(host(p.b))));
     };
     /** Stores a LayerNorm: [g, b] slots and its eps. */
@@ -124,6 +149,7 @@ export class WasmStepper implements EngineCore {
     m(MODEL.y, this.alloc(B * pad16(d))); // (B, P(d))
     m(MODEL.typeLogits, this.alloc(B * pad16(this.nType))); // (B, P(n_type))
     m(MODEL.restLogits, this.alloc(B * pad16(this.nRest))); // (B, P(n_rest))
+    m(MODEL.xs, this.alloc(B * Math.max(E, cfg.dFF, d + this.eType))); // (B, largest input width): a product's scaled input
     if (this.softmax) this.growCache(Math.min(FIRST_CAP, cfg.maxLen));
   }
 
@@ -156,6 +182,13 @@ export class WasmStepper implements EngineCore {
   private put(v: Float32Array): number {
     const at = this.alloc(v.length);
     this.f32.set(v, at / 4);
+    return at;
+  }
+
+  /** Copies half-precision bits into new memory (16-byte aligned); returns the byte address. */
+  private putHalf(v: Uint16Array): number {
+    const at = this.alloc(Math.ceil(v.length / 2));
+    new Uint16Array(this.f32.buffer).set(v, at / 2);
     return at;
   }
 
