@@ -49,7 +49,7 @@ typedef struct {
   float *y;                       /* [B][P(d)] project_concat_type's output */
   float *type_logits;             /* [B][P(n_type)] */
   float *rest_logits;             /* [B][P(n_rest)] */
-  float *scores;                  /* softmax: [cap] */
+  float *scores;                  /* softmax: [h][cap] */
   Layer *layers;
   int half;                       /* 1: every weight matrix holds f16 bits (see matvec), 0: f32 */
   float *xs;                      /* half: [B][max in] the input rows of a product, scaled by 2^112 */
@@ -397,34 +397,46 @@ static void linear_attention(const Model *m, float *qkv, float *S, float *z, flo
   }
 }
 
-/* Softmax: appends k, v at row t of the cache, then out = softmax(q K^T / sqrt dh) V per head. */
-static void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, float *p, float *out) {
-  int d = m->d, dh = d / m->h, T = t + 1;
+/*
+ * Softmax: appends k, v at row t of the cache, then out = softmax(q K^T / sqrt dh) V per head. The cache is read
+ * row by row, every head of a row at once (one sequential pass over K, one over V, which the hardware prefetches
+ * well; head by head, each pass would read 64 floats of every 256-float row). p holds [h][cap] scores. Each head's
+ * arithmetic is the same, in the same order, as head by head.
+ */
+static void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
+  int d = m->d, h = m->h, dh = d / h, T = t + 1;
   __builtin_memcpy(K + t * d, qkv + d, d * sizeof(float));
   __builtin_memcpy(V + t * d, qkv + 2 * d, d * sizeof(float));
   float scale = 1.0f / __builtin_sqrtf((float)dh);
-  for (int hd = 0; hd < m->h; hd++) {
-    const float *q = qkv + hd * dh;
+  for (int j = 0; j < T; j++) {
+    const float *k = K + j * d;
+    for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, k + hd * dh, dh) * scale;
+  }
+  float inv[h];
+  for (int hd = 0; hd < h; hd++) {
+    float *ph = p + hd * cap;
     float max = -3.4e38f;
     for (int j = 0; j < T; j++) {
-      float s = dot(q, K + j * d + hd * dh, dh) * scale;
-      p[j] = s;
-      if (s > max) max = s;
+      if (ph[j] > max) max = ph[j];
     }
     f4 mx = wasm_f32x4_splat(max), acc = wasm_f32x4_splat(0);
     int j = 0;
     for (; j + 3 < T; j += 4) {
-      f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(p + j), mx));
-      wasm_v128_store(p + j, e);
+      f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(ph + j), mx));
+      wasm_v128_store(ph + j, e);
       acc = wasm_f32x4_add(acc, e);
     }
     float sum = hsum(acc);
-    for (; j < T; j++) sum += (p[j] = sexp(p[j] - max));
-    float *o = out + hd * dh;
-    for (int c = 0; c < dh; c++) o[c] = 0;
-    for (j = 0; j < T; j++) axpy(o, p[j], V + j * d + hd * dh, dh);
-    float inv = 1.0f / sum;
-    for (int c = 0; c < dh; c++) o[c] *= inv;
+    for (; j < T; j++) sum += (ph[j] = sexp(ph[j] - max));
+    inv[hd] = 1.0f / sum;
+  }
+  for (int c = 0; c < d; c++) out[c] = 0;
+  for (int j = 0; j < T; j++) {
+    const float *v = V + j * d;
+    for (int hd = 0; hd < h; hd++) axpy(out + hd * dh, p[hd * cap + j], v + hd * dh, dh);
+  }
+  for (int hd = 0; hd < h; hd++) {
+    for (int c = 0; c < dh; c++) out[hd * dh + c] *= inv[hd];
   }
 }
 
@@ -441,7 +453,7 @@ __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
     product(m, m->x, pd, d, L->qkv_w, L->qkv_b, 3 * d, m->qkv, p3);
     for (int r = 0; r < B; r++) {
       float *qkv = m->qkv + r * p3, *heads = m->att + r * pd;
-      if (m->softmax) softmax_attention(m, qkv, L->sa + r * L->cap * d, L->sb + r * L->cap * d, pos, m->scores, heads);
+      if (m->softmax) softmax_attention(m, qkv, L->sa + r * L->cap * d, L->sb + r * L->cap * d, pos, L->cap, m->scores, heads);
       else linear_attention(m, qkv, L->sa + r * m->h * dh * dh, L->sb + r * d, heads);
     }
     /* out_projection into qkv's rows (free now), then x1 = norm1(x + a) in x */

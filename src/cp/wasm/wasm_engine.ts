@@ -192,7 +192,7 @@ export class WasmStepper implements EngineCore {
     return at;
   }
 
-  /** Softmax: every layer's key/value cache and the scores row moved to `cap` rows per sequence (old rows kept). */
+  /** Softmax: every layer's key/value cache and the scores rows moved to `cap` rows per sequence (old rows kept). */
   private growCache(cap: number): void {
     const { batch: B, d } = this;
     const old = this.cap;
@@ -206,7 +206,7 @@ export class WasmStepper implements EngineCore {
       }
       this.i32[base + LAYER.cap] = cap;
     }
-    this.setI32(this.model, MODEL.scores, this.alloc(pad16(cap))); // (cap,)
+    this.setI32(this.model, MODEL.scores, this.alloc(this.w.config.nHeads * cap)); // (h, cap)
     this.cap = cap;
   }
 
