@@ -14,7 +14,8 @@ import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { disposeStepWeights, prepareStepWeights } from '../../src/cp/engine.ts';
 import { WasmStepper } from '../../src/cp/wasm/wasm_engine.ts';
-import { halfBitsOf, halfSlot, packHalfMatrix, pad16 } from '../../src/cp/wasm/pack.ts';
+import { allHalves, halfBitsOf, halfSlot, packHalfMatrix, packMatrix, pad16 } from '../../src/cp/wasm/pack.ts';
+import { instantiateStep } from '../../src/cp/wasm/loader.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/io/safetensors.ts';
 
 const bitsOf = (x: number): number => new Uint32Array(Float32Array.of(x).buffer)[0] as number;
@@ -52,6 +53,41 @@ test('packHalfMatrix: blocks of 16 outputs, rows of 16 halves in halfSlot order,
     assert.equal(packHalfMatrix(w, inF, outF), null);
   }
   assert.throws(() => packHalfMatrix(new Float32Array(5), 2, 3), RangeError);
+});
+
+test('the kernel packs as pack.ts does (halves and float32) and finds the values that are not halves', () => {
+  const k = instantiateStep();
+  k.memory.grow(8);
+  const base = Math.ceil(k.heapBase / 16) * 16;
+  const rng = new Rng(5);
+  // Halves of every kind: normals of both signs, subnormals, zeros, the largest.
+  const special = [0, -0, 2 ** -24, -(2 ** -24), 3 * 2 ** -20, 2 ** -14, 65504, -65504, 1, -1];
+  for (const [inF, outF] of [[5, 37], [16, 16], [3, 1], [7, 48], [33, 20]] as const) {
+    const n = inF * outF;
+    const w = float16ToFloat32(float32ToFloat16(Float32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? special[i % special.length] as number : (rng.next() - 0.5) * 4))));
+    const src = base;
+    const dst = src + 4 * n + 64;
+    const f32 = () => new Float32Array(k.memory.buffer);
+    f32().set(w, src / 4);
+    assert.equal(k.allHalves(src, n), 1, `${inF} x ${outF}`);
+    assert.equal(allHalves(w), true);
+    const m = pad16(outF) * inF;
+    new Uint8Array(k.memory.buffer, dst, 4 * m).fill(0xee); // the kernel must write every slot, padding included
+    k.packHalf(src, inF, outF, dst);
+    assert.deepEqual(new Uint16Array(k.memory.buffer, dst, m), packHalfMatrix(w, inF, outF), `halves of ${inF} x ${outF}`);
+    new Uint8Array(k.memory.buffer, dst, 4 * m).fill(0xee);
+    k.packF32(src, inF, outF, dst);
+    assert.deepEqual(new Float32Array(k.memory.buffer, dst, m), packMatrix(w, inF, outF), `float32 of ${inF} x ${outF}`);
+    for (const at of [0, n - 1, Math.floor(n / 2)]) {
+      for (const bad of [1 / 3, 2 ** -25, 70000]) {
+        const v = Float32Array.from(w);
+        v[at] = bad;
+        f32().set(v, src / 4);
+        assert.equal(k.allHalves(src, n), 0, `${bad} at ${at} of ${n}`);
+        assert.equal(allHalves(v), false);
+      }
+    }
+  }
 });
 
 const CLASSES: Record<Family, number> = { tempo: 7, chord: 9, barbeat: 5, type: 4, pitch: 11, duration: 6, velocity: 5, emotion: 5 };

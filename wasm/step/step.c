@@ -479,6 +479,86 @@ __attribute__((export_name("cp_rest"))) void cp_rest(Model *m) {
   product(m, m->y, pd, d, m->rest_w, m->rest_b, m->n_rest, m->rest_logits, pad16(m->n_rest));
 }
 
+/* ---------- packing the weights (the engine's start-up; pack.ts has the same layouts in TypeScript) ---------- */
+
+/* The half-precision bits of the f32 with bits u when it is exactly a half, else -1 (pack.ts `halfBitsOf`). */
+static inline int half_bits(unsigned u) {
+  unsigned a = u & 0x7fffffffu, sign = (u >> 16) & 0x8000u;
+  if (a >= 0x38800000u && a < 0x47800000u) return (a & 0x1fffu) ? -1 : (int)(sign | ((a - 0x38000000u) >> 13));
+  if (a == 0) return (int)sign;
+  unsigned e = a >> 23;
+  if (e >= 103 && e < 113) {
+    unsigned sig = (a & 0x7fffffu) | 0x800000u, sh = 126 - e;
+    return (sig & ((1u << sh) - 1)) ? -1 : (int)(sign | (sig >> sh));
+  }
+  return -1;
+}
+
+/* Four lanes at once: the half bits of f32 bits u where they are normal halves (1 in `ok`), else junk. */
+static inline v128_t half_bits4(v128_t u, v128_t *ok) {
+  v128_t a = wasm_v128_and(u, wasm_i32x4_splat(0x7fffffff));
+  *ok = wasm_v128_and(wasm_v128_and(wasm_u32x4_ge(a, wasm_i32x4_splat(0x38800000)), wasm_u32x4_lt(a, wasm_i32x4_splat(0x47800000))),
+                      wasm_i32x4_eq(wasm_v128_and(a, wasm_i32x4_splat(0x1fff)), wasm_i32x4_splat(0)));
+  v128_t sign = wasm_v128_and(wasm_u32x4_shr(u, 16), wasm_i32x4_splat(0x8000));
+  return wasm_v128_or(sign, wasm_u32x4_shr(wasm_i32x4_sub(a, wasm_i32x4_splat(0x38000000)), 13));
+}
+
+/* 1 when every one of the n f32 values at src is exactly a half. */
+__attribute__((export_name("cp_all_halves"))) int cp_all_halves(const unsigned *src, int n) {
+  int i = 0;
+  for (; i + 3 < n; i += 4) {
+    v128_t ok;
+    half_bits4(wasm_v128_load(src + i), &ok);
+    if (wasm_i32x4_all_true(ok)) continue;
+    for (int j = i; j < i + 4; j++) {
+      if (half_bits(src[j]) < 0) return 0;
+    }
+  }
+  for (; i < n; i++) {
+    if (half_bits(src[i]) < 0) return 0;
+  }
+  return 1;
+}
+
+/* Output o of a block among the 16 halves of a row (pack.ts `halfSlot`; see HALF_ROW). */
+static inline int half_slot(int o) { return (o & 8) + 2 * (o & 3) + ((o >> 2) & 1); }
+
+/*
+ * W (in, out) row-major f32 at src -> [P(out)/16][in][16] halves at dst (every value a half: cp_all_halves). A row
+ * of 16 normal halves is converted four lanes at a time: lane i of the first 16 bytes holds outputs i and i + 4
+ * (halfSlot), that is h(0..3) | h(4..7) << 16.
+ */
+__attribute__((export_name("cp_pack_half"))) void cp_pack_half(const unsigned *src, int in, int out, half *dst) {
+  for (int o0 = 0; o0 < out; o0 += 16) {
+    int n = out - o0 < 16 ? out - o0 : 16;
+    for (int k = 0; k < in; k++, dst += 16) {
+      const unsigned *row = src + (long)k * out + o0;
+      if (n == 16) {
+        v128_t k0, k1, k2, k3;
+        v128_t h0 = half_bits4(wasm_v128_load(row), &k0), h1 = half_bits4(wasm_v128_load(row + 4), &k1);
+        v128_t h2 = half_bits4(wasm_v128_load(row + 8), &k2), h3 = half_bits4(wasm_v128_load(row + 12), &k3);
+        if (wasm_i32x4_all_true(wasm_v128_and(wasm_v128_and(k0, k1), wasm_v128_and(k2, k3)))) {
+          wasm_v128_store(dst, wasm_v128_or(h0, wasm_i32x4_shl(h1, 16)));
+          wasm_v128_store(dst + 8, wasm_v128_or(h2, wasm_i32x4_shl(h3, 16)));
+          continue;
+        }
+      }
+      for (int j = 0; j < 16; j++) dst[half_slot(j)] = j < n ? (half)half_bits(row[j]) : 0;
+    }
+  }
+}
+
+/* W (in, out) row-major f32 at src -> [P(out)/16][in][16] f32 at dst. */
+__attribute__((export_name("cp_pack_f32"))) void cp_pack_f32(const float *src, int in, int out, float *dst) {
+  for (int o0 = 0; o0 < out; o0 += 16) {
+    int n = out - o0 < 16 ? out - o0 : 16;
+    for (int k = 0; k < in; k++, dst += 16) {
+      const float *row = src + (long)k * out + o0;
+      for (int j = 0; j < 16; j++) dst[j] = j < n ? row[j] : 0;
+    }
+  }
+}
+
 /* The sizes of the descriptors, so that the TypeScript side can check its layout against this build. */
 __attribute__((export_name("cp_model_size"))) int cp_model_size(void) { return sizeof(Model); }
 __attribute__((export_name("cp_layer_size"))) int cp_layer_size(void) { return sizeof(Layer); }

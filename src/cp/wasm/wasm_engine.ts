@@ -5,7 +5,8 @@
  * stay in TypeScript (engine.ts, sampling.ts); only logits come out of wasm.
  *
  * The weights of `StepWeights` are copied once into the instance's memory, every matrix packed as
- * [out-block of 16][in][16] (pack.ts); the activations, the linear-attention state (S, z per sequence and head)
+ * [out-block of 16][in][16] (pack.ts), as float32 or, when every weight is exactly a half (the shipped model),
+ * as half-precision bits (half the bytes to read per word, same logits to the bit); the activations, the linear-attention state (S, z per sequence and head)
  * or the softmax key/value cache live there too. The memory is laid out here with a bump allocator from the
  * module's heap base, and described to the kernel by the `Model` and `Layer` structs of step.c (MODEL and LAYER
  * below give their fields' slots, and the sizes are checked against the build).
@@ -14,7 +15,7 @@ import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
-import { pad16, packHalfMatrix, packMatrix, padVector } from './pack.ts';
+import { pad16, padVector } from './pack.ts';
 
 /** Slots (4 bytes each) of step.c's `Model`. */
 const MODEL = {
@@ -94,23 +95,29 @@ export class WasmStepper implements EngineCore {
       [MODEL.nType, this.nType], [MODEL.nRest, this.nRest], [MODEL.nLayers, w.layers.length], [MODEL.softmax, this.softmax ? 1 : 0],
     ];
     for (const [slot, v] of ints) m(slot, v);
-    // Every weight matrix packed as halves when all of them are exact halves, else as float32.
+    // Every weight matrix packed as halves when all of them are exact halves, else as float32: each matrix is
+    // copied into a scratch area of the instance's memory, where the kernel checks and packs it (faster than
+    // packing in JavaScript: start-up counts in a short piece).
     const matrices = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
-    const halves = new Map<Affine, Uint16Array>();
-    if ((opts.weights ?? 'auto') === 'auto') {
-      for (const p of matrices) {
-        const [inF, outF] = p.w.shape as [number, number];
-        const h = packHalfMatrix(host(p.w), inF, outF);
-        if (!h) break;
-        halves.set(p, h);
-      }
-    }
-    this.half = halves.size === matrices.length;
+    const values = new Map(matrices.map((p) => [p, host(p.w)]));
+    const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size))); // (largest in * out,)
+    const stage = (v: Float32Array): number => {
+      this.f32.set(v, scratch / 4);
+      return scratch;
+    };
+    this.half = (opts.weights ?? 'auto') === 'auto' && matrices.every((p) => {
+      const v = values.get(p) as Float32Array;
+      return k.allHalves(stage(v), v.length) === 1;
+    });
     m(MODEL.half, this.half ? 1 : 0);
     /** Packs and stores a Linear: [W, b] slots. */
     const affine = (base: number, wSlot: number, bSlot: number, p: Affine) => {
       const [inF, outF] = p.w.shape as [number, number];
-      this.setI32(base, wSlot, this.half ? this.putHalf(halves.get(p) as Uint16Array) : this.put(packMatrix(host(p.w), inF, outF)));
+      const n = pad16(outF) * inF;
+      const at = this.alloc(this.half ? Math.ceil(n / 2) : n);
+      if (this.half) k.packHalf(stage(values.get(p) as Float32Array), inF, outF, at);
+      else k.packF32(stage(values.get(p) as Float32Array), inF, outF, at);
+      this.setI32(base, wSlot, at);
       this.setI32(base, bSlot, this.put(padVector(host(p.b))));
     };
     /** Stores a LayerNorm: [g, b] slots and its eps. */
@@ -182,13 +189,6 @@ export class WasmStepper implements EngineCore {
   private put(v: Float32Array): number {
     const at = this.alloc(v.length);
     this.f32.set(v, at / 4);
-    return at;
-  }
-
-  /** Copies half-precision bits into new memory (16-byte aligned); returns the byte address. */
-  private putHalf(v: Uint16Array): number {
-    const at = this.alloc(Math.ceil(v.length / 2));
-    new Uint16Array(this.f32.buffer).set(v, at / 2);
     return at;
   }
 
