@@ -503,32 +503,15 @@ static inline v128_t half_bits4(v128_t u, v128_t *ok) {
   return wasm_v128_or(sign, wasm_u32x4_shr(wasm_i32x4_sub(a, wasm_i32x4_splat(0x38000000)), 13));
 }
 
-/* 1 when every one of the n f32 values at src is exactly a half. */
-__attribute__((export_name("cp_all_halves"))) int cp_all_halves(const unsigned *src, int n) {
-  int i = 0;
-  for (; i + 3 < n; i += 4) {
-    v128_t ok;
-    half_bits4(wasm_v128_load(src + i), &ok);
-    if (wasm_i32x4_all_true(ok)) continue;
-    for (int j = i; j < i + 4; j++) {
-      if (half_bits(src[j]) < 0) return 0;
-    }
-  }
-  for (; i < n; i++) {
-    if (half_bits(src[i]) < 0) return 0;
-  }
-  return 1;
-}
-
 /* Output o of a block among the 16 halves of a row (pack.ts `halfSlot`; see HALF_ROW). */
 static inline int half_slot(int o) { return (o & 8) + 2 * (o & 3) + ((o >> 2) & 1); }
 
 /*
- * W (in, out) row-major f32 at src -> [P(out)/16][in][16] halves at dst (every value a half: cp_all_halves). A row
- * of 16 normal halves is converted four lanes at a time: lane i of the first 16 bytes holds outputs i and i + 4
- * (halfSlot), that is h(0..3) | h(4..7) << 16.
+ * W (in, out) row-major f32 at src -> [P(out)/16][in][16] halves at dst; returns 0 as soon as a value is not exactly
+ * a half (dst then partly written), else 1. A row of 16 normal halves is converted four lanes at a time: lane i of
+ * the first 16 bytes holds outputs i and i + 4 (halfSlot), that is h(0..3) | h(4..7) << 16.
  */
-__attribute__((export_name("cp_pack_half"))) void cp_pack_half(const unsigned *src, int in, int out, half *dst) {
+__attribute__((export_name("cp_pack_half"))) int cp_pack_half(const unsigned *src, int in, int out, half *dst) {
   for (int o0 = 0; o0 < out; o0 += 16) {
     int n = out - o0 < 16 ? out - o0 : 16;
     for (int k = 0; k < in; k++, dst += 16) {
@@ -543,9 +526,14 @@ __attribute__((export_name("cp_pack_half"))) void cp_pack_half(const unsigned *s
           continue;
         }
       }
-      for (int j = 0; j < 16; j++) dst[half_slot(j)] = j < n ? (half)half_bits(row[j]) : 0;
+      for (int j = 0; j < 16; j++) {
+        int h = j < n ? half_bits(row[j]) : 0;
+        if (h < 0) return 0;
+        dst[half_slot(j)] = (half)h;
+      }
     }
   }
+  return 1;
 }
 
 /* W (in, out) row-major f32 at src -> [P(out)/16][in][16] f32 at dst. */

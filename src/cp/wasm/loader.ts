@@ -18,10 +18,8 @@ export interface StepKernel {
   heapBase: number;
   feed(model: number, pos: number): void;
   rest(model: number): void;
-  /** 1 when each of the n float32 values at byte address src is exactly a half, else 0. */
-  allHalves(src: number, n: number): number;
-  /** W (in, out) row-major float32 at src -> the packed halves at dst (pack.ts packHalfMatrix); every value a half. */
-  packHalf(src: number, inF: number, outF: number, dst: number): void;
+  /** W (in, out) row-major float32 at src -> the packed halves at dst (pack.ts packHalfMatrix): 1, or 0 when some value is not a half. */
+  packHalf(src: number, inF: number, outF: number, dst: number): number;
   /** W (in, out) row-major float32 at src -> the packed float32 at dst (pack.ts packMatrix). */
   packF32(src: number, inF: number, outF: number, dst: number): void;
   modelSize: number;
@@ -34,7 +32,6 @@ export const STEP_EXPORTS = {
   __heap_base: 'global',
   cp_feed: 'function',
   cp_rest: 'function',
-  cp_all_halves: 'function',
   cp_pack_half: 'function',
   cp_pack_f32: 'function',
   cp_model_size: 'function',
@@ -91,7 +88,6 @@ export function instantiateStep(): StepKernel {
     heapBase: (e.__heap_base as WebAssembly.Global).value as number,
     feed: fn('cp_feed'),
     rest: fn('cp_rest'),
-    allHalves: fn('cp_all_halves'),
     packHalf: fn('cp_pack_half'),
     packF32: fn('cp_pack_f32'),
     modelSize: fn('cp_model_size')(),

@@ -5,7 +5,7 @@
  * padded with zeros to a multiple of 16. When every weight of a model is exactly a half, the matrices are held as
  * half-precision bits instead (`packHalfMatrix`).
  *
- * The engine packs in the kernel (step.c cp_pack_f32, cp_pack_half, cp_all_halves: faster at start-up); the
+ * The engine packs in the kernel (step.c cp_pack_f32 and cp_pack_half: faster at start-up); the
  * functions here are the same layouts in TypeScript, the reference the tests hold the kernel to.
  */
 
@@ -62,13 +62,6 @@ export function halfBitsOf(u: number): number {
  */
 export function halfSlot(o: number): number {
   return (o & 8) + 2 * (o & 3) + ((o >> 2) & 1);
-}
-
-/** Whether every value of `w` is exactly a half (halfBitsOf not -1). */
-export function allHalves(w: Float32Array): boolean {
-  const bits = new Int32Array(w.buffer, w.byteOffset, w.length); // Int32: small integers for V8 (a Uint32 above 2^31 is a double)
-  for (let i = 0; i < bits.length; i++) if (halfBitsOf(bits[i] as number) < 0) return false;
-  return true;
 }
 
 /**

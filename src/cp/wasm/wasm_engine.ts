@@ -96,28 +96,39 @@ export class WasmStepper implements EngineCore {
     ];
     for (const [slot, v] of ints) m(slot, v);
     // Every weight matrix packed as halves when all of them are exact halves, else as float32: each matrix is
-    // copied into a scratch area of the instance's memory, where the kernel checks and packs it (faster than
-    // packing in JavaScript: start-up counts in a short piece).
+    // copied into a scratch area of the instance's memory, where the kernel packs it (faster than in JavaScript:
+    // start-up counts in a short piece). Halves are tried first, checked while packing; at the first value that
+    // is not a half, the matrices' memory is cleared and they are all packed as float32.
     const matrices = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
-    const values = new Map(matrices.map((p) => [p, host(p.w)]));
     const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size))); // (largest in * out,)
-    const stage = (v: Float32Array): number => {
-      this.f32.set(v, scratch / 4);
-      return scratch;
+    const mark = this.top;
+    const packAll = (half: boolean): Map<Affine, number> | null => {
+      const at = new Map<Affine, number>();
+      for (const p of matrices) {
+        const [inF, outF] = p.w.shape as [number, number];
+        const n = pad16(outF) * inF;
+        const dst = this.alloc(half ? Math.ceil(n / 2) : n);
+        this.f32.set(host(p.w), scratch / 4);
+        if (half) {
+          if (!k.packHalf(scratch, inF, outF, dst)) return null;
+        } else {
+          k.packF32(scratch, inF, outF, dst);
+        }
+        at.set(p, dst);
+      }
+      return at;
     };
-    this.half = (opts.weights ?? 'auto') === 'auto' && matrices.every((p) => {
-      const v = values.get(p) as Float32Array;
-      return k.allHalves(stage(v), v.length) === 1;
-    });
+    let packed = (opts.weights ?? 'auto') === 'auto' ? packAll(true) : null;
+    this.half = packed !== null;
+    if (!packed) {
+      this.f32.fill(0, mark / 4, this.top / 4); // alloc hands out zeros
+      this.top = mark;
+      packed = packAll(false) as Map<Affine, number>;
+    }
     m(MODEL.half, this.half ? 1 : 0);
-    /** Packs and stores a Linear: [W, b] slots. */
+    /** Stores a packed Linear: [W, b] slots. */
     const affine = (base: number, wSlot: number, bSlot: number, p: Affine) => {
-      const [inF, outF] = p.w.shape as [number, number];
-      const n = pad16(outF) * inF;
-      const at = this.alloc(this.half ? Math.ceil(n / 2) : n);
-      if (this.half) k.packHalf(stage(values.get(p) as Float32Array), inF, outF, at);
-      else k.packF32(stage(values.get(p) as Float32Array), inF, outF, at);
-      this.setI32(base, wSlot, at);
+      this.setI32(base, wSlot, packed.get(p) as number);
       this.setI32(base, bSlot, this.put(padVector(host(p.b))));
     };
     /** Stores a LayerNorm: [g, b] slots and its eps. */
