@@ -244,11 +244,19 @@ static inline void block2h(const float *x0, const float *x1, int in, const half 
 static void matvec_h(int B, const float *x, int ldx, int in, const half *W, const float *b, int out, float *y, int ldy, float *xs) {
   /* xs = x 2^112 (rows of `in`), unless some |x| >= 2^16 (or NaN): then x as it is, and the weights scaled */
   int wide = 0;
+  f4 lim = wasm_f32x4_splat(65536.0f), sc = wasm_f32x4_splat(TWO_112);
   for (int r = 0; r < B && !wide; r++) {
-    for (int k = 0; k < in; k++) {
-      float a = __builtin_fabsf(x[r * ldx + k]);
-      if (!(a < 65536.0f)) { wide = 1; break; }
-      xs[r * in + k] = x[r * ldx + k] * TWO_112;
+    const float *xr = x + r * ldx;
+    float *sr = xs + r * in;
+    int k = 0;
+    for (; k + 3 < in; k += 4) {
+      f4 v = wasm_v128_load(xr + k);
+      if (!wasm_i32x4_all_true(wasm_f32x4_lt(wasm_f32x4_abs(v), lim))) { wide = 1; break; }
+      wasm_v128_store(sr + k, wasm_f32x4_mul(v, sc));
+    }
+    for (; k < in && !wide; k++) {
+      if (!(__builtin_fabsf(xr[k]) < 65536.0f)) { wide = 1; break; }
+      sr[k] = xr[k] * TWO_112;
     }
   }
   const float *xx = wide ? x : xs;
