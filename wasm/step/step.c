@@ -8,9 +8,10 @@
  *   cp_rest(model): cat = [h | type embedding rows] (the caller writes the type rows) -> project_concat_type ->
  *     the seven other heads, fused [B, n_rest].
  *
- * Every buffer and weight lives in this module's memory; the TypeScript side allocates them, writes the weights
- * once (matrices packed as [out-block of 16][in][16], see pack.ts) and fills the `Model` descriptor below. No
- * libc: exp and erf are written here. Build: wasm/step/build.sh.
+ * Every buffer and weight lives in this module's memory; the TypeScript side allocates them, copies each weight
+ * matrix once into a scratch area for cp_pack_half or cp_pack_f32 to pack (as [out-block of 16][in][16], see
+ * pack.ts: half-precision bits when every weight is exactly a half, else f32) and fills the `Model` descriptor
+ * below. No libc: exp and erf are written here. Build: wasm/step/build.sh.
  */
 #include <wasm_simd128.h>
 

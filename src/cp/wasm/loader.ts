@@ -4,7 +4,7 @@
  * stepper (each instance has its own memory, released with the stepper).
  *
  * Browsers may refuse synchronous compilation of larger modules on the main thread (Chrome once limited it to
- * 4 KB; this module is about 18 KB; Chromium 156 headless accepted it on the main thread and in a worker), so a
+ * 4 KB; this module is about 26 KB; Chromium 156 headless accepted it on the main thread and in a worker), so a
  * page is safest generating in a Web Worker. `wasmStepAvailable` says whether the kernel compiles here, and `auto`
  * falls back to the host engines when it does not (no SIMD, or a refused compile).
  */
