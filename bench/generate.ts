@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- generate [--words N] [--batch B] [--preset small] [--backend wasm] [--seed S] [--engines fast,wasm] [--no-torch]`:
+ * `npm run bench -- generate [--words N] [--batch B] [--preset small] [--backend wasm] [--seed S] [--engines fast,wasm] [--weights half|f32] [--no-torch]`:
  * words per second of step-by-step generation (batch 1: sample the type, then the other families, feed the
  * word back) for both attention kinds, next to the same model and loop in PyTorch (bench/cp_torch.py:
  * recurrent linear attention, softmax with a key/value cache; Debian's python3-torch), with the ratio.
@@ -11,6 +11,11 @@
  *
  * Both sides use a randomly initialised model of the preset with the full-grid vocabulary, EMOPIA's sampling
  * table and the grammar's masks, and never stop at EOS, so that both generate exactly N words.
+ *
+ * `--weights half` (default): our model's weights are rounded to half precision once, as the shipped model is
+ * stored (F16), so that the wasm engine holds them as halves as it does for the shipped model (same logits as
+ * float32 to the bit, half the bytes to read per word); `--weights f32` keeps the float32 initialisation. PyTorch
+ * computes in float32 either way (its speed does not depend on the values).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +31,7 @@ import { CPTransformer } from '../src/cp/model.ts';
 import { generate, generateBatch, promptFor } from '../src/cp/generate.ts';
 import { EMOPIA_SAMPLING } from '../src/cp/sampling.ts';
 import { ENGINE_NAMES, type EngineChoice } from '../src/cp/engine.ts';
+import { float16ToFloat32, float32ToFloat16 } from '../src/io/safetensors.ts';
 import { machineLine, torchPython } from './_machine.ts';
 import { reportFigure } from './_harness.ts';
 
@@ -41,6 +47,8 @@ export async function run(args: string[]): Promise<void> {
   const seed = Number(arg(args, 'seed', '1'));
   const batch = Number(arg(args, 'batch', '8'));
   const engines = arg(args, 'engines', 'fast,wasm').split(',') as EngineChoice[];
+  const weights = arg(args, 'weights', 'half');
+  if (weights !== 'half' && weights !== 'f32') throw new Error(`--weights: expected half or f32, got '${weights}'`);
   for (const e of engines) if (e !== 'auto' && !ENGINE_NAMES.includes(e)) throw new Error(`--engines: expected auto or ${ENGINE_NAMES.join(', ')}, got '${e}'`);
   if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset: expected one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
   await initBackend(backend);
@@ -48,12 +56,19 @@ export async function run(args: string[]): Promise<void> {
   const nClasses = Object.fromEntries(FAMILIES.map((f) => [f, vocab.size(f)])) as Record<(typeof FAMILIES)[number], number>;
   const py = args.includes('--no-torch') ? undefined : torchPython();
   const tmp = mkdtempSync(join(tmpdir(), 'emopia-bench-gen-'));
-  console.log(`generate bench: preset ${preset}, ${words} words per run after the 2-word prompt, batch 1, seed ${seed}`);
+  console.log(`generate bench: preset ${preset}, ${words} words per run after the 2-word prompt, batch 1, seed ${seed}, ${weights} weights`);
   console.log(`machine: ${machineLine(backend)}`);
   try {
     for (const attention of ATTENTION_KINDS) {
       const cfg = makeConfig(preset, nClasses, { attention });
       const model = new CPTransformer(cfg, new Rng(seed));
+      if (weights === 'half') {
+        for (const v of model.parameters()) {
+          const r = tf.tensor(float16ToFloat32(float32ToFloat16(v.dataSync() as Float32Array)), v.shape);
+          v.assign(r);
+          r.dispose();
+        }
+      }
       console.log(
         `${attention}: d ${cfg.dModel}, ${cfg.nLayers} layers, ${cfg.nHeads} heads, ff ${cfg.dFF}, ${countParameters(cfg).toLocaleString('en')} parameters`,
       );

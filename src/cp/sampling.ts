@@ -211,10 +211,107 @@ export function drawValue(logits: ArrayLike<number>, topP: number | null, rng: R
 /**
  * One value from logits with EMOPIA's rule: temperature, then top-p (or weighted sampling when topP is null).
  * With `allowed` (indices), only those values can come out: the grammar mask runs first.
+ *
+ * When `allowed` is ascending without repeats (the grammar's lists always are), `drawAmong` does the same draw
+ * faster; otherwise the pipeline above runs (it also reports indices out of range).
  */
 export function sampleLogits(logits: ArrayLike<number>, params: SamplingParams, rng: Rng, allowed?: readonly number[]): number {
+  if (allowed && isIndexList(allowed, logits.length)) return drawAmong(logits, allowed, params, rng);
   const processors = [...(allowed ? [allowOnly(allowed)] : []), withTemperature(params.temperature)];
   return drawValue(processLogits(logits, processors), params.topP, rng);
+}
+
+/** Whether `allowed` holds integer indices into n values, strictly ascending. */
+function isIndexList(allowed: readonly number[], n: number): boolean {
+  let prev = -1;
+  for (let k = 0; k < allowed.length; k++) {
+    const i = allowed[k] as number;
+    if (!(Number.isInteger(i) && i > prev && i < n)) return false;
+    prev = i;
+  }
+  return true;
+}
+
+/** Scratch of drawAmong (generation calls it several times per word): the allowed values' probabilities. */
+let probsScratch = new Float64Array(256);
+
+/**
+ * sampleLogits with `allowed` strictly ascending: the value the pipeline (allowOnly, withTemperature, drawValue)
+ * draws, with the same random numbers, computed over the allowed values only and without arrays per call.
+ * Every sum runs in the pipeline's order: the values it adds and this skips are exact zeros (a masked value's
+ * probability), which change no float sum; top-p sorts only the values of non-zero probability, which come
+ * first in the pipeline's order too, and the draw then returns the same value.
+ */
+export function drawAmong(logits: ArrayLike<number>, allowed: readonly number[], params: SamplingParams, rng: Rng): number {
+  const n = allowed.length;
+  const t = params.temperature;
+  if (probsScratch.length < n) probsScratch = new Float64Array(n);
+  const q = probsScratch; // (n,): the scaled logits, then the probabilities, of allowed[0..n)
+  let possible = 0;
+  let only = -1;
+  let max = -Infinity;
+  for (let k = 0; k < n; k++) {
+    const v = (logits[allowed[k] as number] as number) / t;
+    q[k] = v;
+    max = Math.max(max, v);
+    if (v === -Infinity) continue;
+    possible++;
+    only = allowed[k] as number;
+  }
+  if (possible === 0) throw new InputError('sampling', 'no value is allowed');
+  if (possible === 1) return only;
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    const e = Math.exp((q[k] as number) - max);
+    q[k] = e;
+    sum += e;
+  }
+  if (!Number.isFinite(sum) || sum <= 0) throw new InputError('logits', `expected finite values, got a softmax sum of ${sum}`);
+  let total = 0;
+  for (let k = 0; k < n; k++) {
+    const p = (q[k] as number) / sum;
+    q[k] = p;
+    total += p;
+  }
+  if (params.topP === null) {
+    // weightedSample over the allowed values, in index order.
+    if (!(total > 0)) throw new InputError('weights', `expected a positive total, got ${total}`);
+    const u = rng.next() * total;
+    let acc = 0;
+    let last = -1;
+    for (let k = 0; k < n; k++) {
+      const w = q[k] as number;
+      if (w <= 0) continue;
+      acc += w;
+      last = k;
+      if (u < acc) return allowed[k] as number;
+    }
+    return allowed[last] as number;
+  }
+  // nucleusSet: positions of non-zero probability, by descending probability (ties by index), up to and including
+  // the first where the cumulative share exceeds topP; then weightedSample among them in that order.
+  const order: number[] = [];
+  for (let k = 0; k < n; k++) if ((q[k] as number) > 0) order.push(k);
+  order.sort((a, b) => (q[b] as number) - (q[a] as number) || a - b);
+  let keep = order.length;
+  let cum = 0;
+  for (let k = 0; k < order.length; k++) {
+    cum += (q[order[k] as number] as number) / total;
+    if (cum > params.topP) {
+      keep = k + 1;
+      break;
+    }
+  }
+  let kept = 0;
+  for (let k = 0; k < keep; k++) kept += q[order[k] as number] as number;
+  if (!(kept > 0)) throw new InputError('weights', `expected a positive total, got ${kept}`);
+  const u = rng.next() * kept;
+  let acc = 0;
+  for (let k = 0; k < keep; k++) {
+    acc += q[order[k] as number] as number;
+    if (u < acc) return allowed[order[k] as number] as number;
+  }
+  return allowed[order[keep - 1] as number] as number; // rounding: u fell at the very top
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -281,7 +378,22 @@ export function barBeatChoices(values: readonly (string | number)[], grammarOk: 
 
 /** P(Bar) under the family's temperature, over the values `grammarOk` allows a Metrical word (passed Beats included). */
 export function barProbability(logits: ArrayLike<number>, grammarOk: readonly number[], bar: number, temperature: number): number {
-  return softmaxWithTemperature(processLogits(logits, [allowOnly(grammarOk), withTemperature(temperature)]), 1)[bar] as number;
+  if (!isIndexList(grammarOk, logits.length) || logits.length === 0) {
+    return softmaxWithTemperature(processLogits(logits, [allowOnly(grammarOk), withTemperature(temperature)]), 1)[bar] as number;
+  }
+  // The same softmax over the allowed values only (the masked ones add exact zeros to its sum), as drawAmong.
+  let max = -Infinity;
+  for (const i of grammarOk) max = Math.max(max, (logits[i] as number) / temperature);
+  let sum = 0;
+  let eBar = 0;
+  for (const i of grammarOk) {
+    const e = Math.exp((logits[i] as number) / temperature - max);
+    sum += e;
+    if (i === bar) eBar = e;
+  }
+  if (grammarOk.length === 0) sum = NaN; // every value masked: the pipeline's exp(-Infinity - -Infinity)
+  if (!Number.isFinite(sum) || sum <= 0) throw new InputError('logits', `expected finite values, got a softmax sum of ${sum}`);
+  return eBar / sum;
 }
 
 /**

@@ -8,9 +8,10 @@
  *   cp_rest(model): cat = [h | type embedding rows] (the caller writes the type rows) -> project_concat_type ->
  *     the seven other heads, fused [B, n_rest].
  *
- * Every buffer and weight lives in this module's memory; the TypeScript side allocates them, writes the weights
- * once (matrices packed as [out-block of 16][in][16], see pack.ts) and fills the `Model` descriptor below. No
- * libc: exp and erf are written here. Build: wasm/step/build.sh.
+ * Every buffer and weight lives in this module's memory; the TypeScript side allocates them, copies each weight
+ * matrix once into a scratch area for cp_pack_half or cp_pack_f32 to pack (as [out-block of 16][in][16], see
+ * pack.ts: half-precision bits when every weight is exactly a half, else f32) and fills the `Model` descriptor
+ * below. No libc: exp and erf are written here. Build: wasm/step/build.sh.
  */
 #include <wasm_simd128.h>
 
@@ -49,8 +50,10 @@ typedef struct {
   float *y;                       /* [B][P(d)] project_concat_type's output */
   float *type_logits;             /* [B][P(n_type)] */
   float *rest_logits;             /* [B][P(n_rest)] */
-  float *scores;                  /* softmax: [cap] */
+  float *scores;                  /* softmax: [h][cap] */
   Layer *layers;
+  int half;                       /* 1: every weight matrix holds f16 bits (see matvec), 0: f32 */
+  float *xs;                      /* half: [B][max in] the input rows of a product, scaled by 2^112 */
 } Model;
 
 static inline int pad16(int n) { return (n + 15) & ~15; }
@@ -118,6 +121,164 @@ static void matvec(int B, const float *x, int ldx, int in, const float *W, const
     for (; r + 1 < B; r += 2) block2(x + r * ldx, x + (r + 1) * ldx, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy);
     if (r < B) block1(x + r * ldx, in, W, b, blk, y + r * ldy);
   }
+}
+
+/*
+ * The same products with W stored as IEEE half-precision bits (same packed layout, 16 halves per row of a block),
+ * used when every weight of the model is exactly a half (the shipped model is stored as F16): half the bytes to
+ * read per word, and the step is bound by reading the weights.
+ *
+ * Widening without a table: a half's bits h placed at bits 31 (sign) and 27..13 (exponent, mantissa) of an f32
+ * are the f32 w 2^-112 exactly (half normals land on f32 normals, half subnormals on f32 subnormals). Read as four
+ * i32 lanes, a row's 8 halves h_lo | h_hi << 16 give: the high halves by (v >> 3) & MASK (arithmetic shift: the
+ * sign stays at bit 31), the low ones by ((v << 16) >> 3) & MASK. So a row of a block is stored with outputs
+ * 0-3 in the low halves of its first 16 bytes, 4-7 in their high halves, 8-11 and 12-15 likewise in the next 16
+ * (pack.ts `packHalfMatrix`).
+ *
+ * Rather than scaling each weight back by 2^112, the input row is scaled by 2^112 once: (w 2^-112)(x 2^112) is
+ * the same real product as w x, so every rounded product and sum equals block1's and block2's to the bit. A row
+ * with some |x| >= 2^16 would overflow when scaled: then the weights are scaled instead (`wide`), also exact.
+ */
+typedef unsigned short half;
+
+#define HALF_MASK 0x8FFFE000
+#define TWO_112 5.192296858534828e33f /* 2^112 */
+
+/* The 16 weights of one row of a block (32 bytes at w): w 2^-112, or w itself when `wide`. */
+#define HALF_ROW(w, wide)                                                                                  \
+  v128_t l0 = wasm_v128_load(w), l1 = wasm_v128_load((w) + 8);                                             \
+  f4 w0 = wasm_v128_and(wasm_i32x4_shr(wasm_i32x4_shl(l0, 16), 3), M), w1 = wasm_v128_and(wasm_i32x4_shr(l0, 3), M); \
+  f4 w2 = wasm_v128_and(wasm_i32x4_shr(wasm_i32x4_shl(l1, 16), 3), M), w3 = wasm_v128_and(wasm_i32x4_shr(l1, 3), M); \
+  if (wide) {                                                                                              \
+    f4 sc = wasm_f32x4_splat(TWO_112);                                                                     \
+    w0 = wasm_f32x4_mul(w0, sc);                                                                           \
+    w1 = wasm_f32x4_mul(w1, sc);                                                                           \
+    w2 = wasm_f32x4_mul(w2, sc);                                                                           \
+    w3 = wasm_f32x4_mul(w3, sc);                                                                           \
+  }
+
+/* a += s w for one row of a block (s: the input value in every lane). */
+#define ACC1(w, wide, s)                               \
+  {                                                    \
+    HALF_ROW(w, wide)                                  \
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));    \
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w1));    \
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w2));    \
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w3));    \
+  }
+
+/* The same for two rows of the batch (t: the second row's input value). */
+#define ACC2(w, wide, s, t)                            \
+  {                                                    \
+    HALF_ROW(w, wide)                                  \
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));    \
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w1));    \
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w2));    \
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w3));    \
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(t, w0));    \
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(t, w1));    \
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(t, w2));    \
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(t, w3));    \
+  }
+
+#define LANE(v, i) wasm_i32x4_shuffle(v, v, i, i, i, i)
+
+/* Four input values per iteration: one load of x, each value spread over the lanes by a shuffle. */
+static inline void block1h(const float *x, int in, const half *W, const float *b, int blk, float *y, int wide) {
+  const half *w = W + (long)blk * in * 16;
+  v128_t M = wasm_i32x4_splat(HALF_MASK);
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  int k = 0;
+  for (; k + 3 < in; k += 4, w += 64) {
+    f4 xv = wasm_v128_load(x + k);
+    f4 s0 = LANE(xv, 0), s1 = LANE(xv, 1), s2 = LANE(xv, 2), s3 = LANE(xv, 3);
+    ACC1(w, wide, s0)
+    ACC1(w + 16, wide, s1)
+    ACC1(w + 32, wide, s2)
+    ACC1(w + 48, wide, s3)
+  }
+  for (; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x[k]);
+    ACC1(w, wide, s)
+  }
+  float *o = y + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
+}
+
+static inline void block2h(const float *x0, const float *x1, int in, const half *W, const float *b, int blk, float *y0, float *y1, int wide) {
+  const half *w = W + (long)blk * in * 16;
+  v128_t M = wasm_i32x4_splat(HALF_MASK);
+  f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
+  f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
+  f4 c0 = a0, c1 = a1, c2 = a2, c3 = a3;
+  int k = 0;
+  for (; k + 3 < in; k += 4, w += 64) {
+    f4 xv = wasm_v128_load(x0 + k), xu = wasm_v128_load(x1 + k);
+    f4 s0 = LANE(xv, 0), t0 = LANE(xu, 0);
+    ACC2(w, wide, s0, t0)
+    f4 s1 = LANE(xv, 1), t1 = LANE(xu, 1);
+    ACC2(w + 16, wide, s1, t1)
+    f4 s2 = LANE(xv, 2), t2 = LANE(xu, 2);
+    ACC2(w + 32, wide, s2, t2)
+    f4 s3 = LANE(xv, 3), t3 = LANE(xu, 3);
+    ACC2(w + 48, wide, s3, t3)
+  }
+  for (; k < in; k++, w += 16) {
+    f4 s = wasm_f32x4_splat(x0[k]), t = wasm_f32x4_splat(x1[k]);
+    ACC2(w, wide, s, t)
+  }
+  float *o = y0 + blk * 16, *p = y1 + blk * 16;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 4, a1);
+  wasm_v128_store(o + 8, a2);
+  wasm_v128_store(o + 12, a3);
+  wasm_v128_store(p, c0);
+  wasm_v128_store(p + 4, c1);
+  wasm_v128_store(p + 8, c2);
+  wasm_v128_store(p + 12, c3);
+}
+
+static void matvec_h(int B, const float *x, int ldx, int in, const half *W, const float *b, int out, float *y, int ldy, float *xs) {
+  /* xs = x 2^112 (rows of `in`), unless some |x| >= 2^16 (or NaN): then x as it is, and the weights scaled */
+  int wide = 0;
+  f4 lim = wasm_f32x4_splat(65536.0f), sc = wasm_f32x4_splat(TWO_112);
+  for (int r = 0; r < B && !wide; r++) {
+    const float *xr = x + r * ldx;
+    float *sr = xs + r * in;
+    int k = 0;
+    for (; k + 3 < in; k += 4) {
+      f4 v = wasm_v128_load(xr + k);
+      if (!wasm_i32x4_all_true(wasm_f32x4_lt(wasm_f32x4_abs(v), lim))) { wide = 1; break; }
+      wasm_v128_store(sr + k, wasm_f32x4_mul(v, sc));
+    }
+    for (; k < in && !wide; k++) {
+      if (!(__builtin_fabsf(xr[k]) < 65536.0f)) { wide = 1; break; }
+      sr[k] = xr[k] * TWO_112;
+    }
+  }
+  const float *xx = wide ? x : xs;
+  int ld = wide ? ldx : in;
+  int nblk = pad16(out) / 16;
+  for (int blk = 0; blk < nblk; blk++) {
+    int r = 0;
+    if (wide) {
+      for (; r + 1 < B; r += 2) block2h(xx + r * ld, xx + (r + 1) * ld, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy, 1);
+      if (r < B) block1h(xx + r * ld, in, W, b, blk, y + r * ldy, 1);
+    } else {
+      for (; r + 1 < B; r += 2) block2h(xx + r * ld, xx + (r + 1) * ld, in, W, b, blk, y + r * ldy, y + (r + 1) * ldy, 0);
+      if (r < B) block1h(xx + r * ld, in, W, b, blk, y + r * ldy, 0);
+    }
+  }
+}
+
+/* y = x W + b with the model's weight format: W points at f32 values or, in a half model, at f16 bits. */
+static void product(const Model *m, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
+  if (m->half) matvec_h(m->B, x, ldx, in, (const half *)W, b, out, y, ldy, m->xs);
+  else matvec(m->B, x, ldx, in, W, b, out, y, ldy);
 }
 
 /* ---------- elementwise helpers ---------- */
@@ -245,34 +406,46 @@ static void linear_attention(const Model *m, float *qkv, float *S, float *z, flo
   }
 }
 
-/* Softmax: appends k, v at row t of the cache, then out = softmax(q K^T / sqrt dh) V per head. */
-static void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, float *p, float *out) {
-  int d = m->d, dh = d / m->h, T = t + 1;
+/*
+ * Softmax: appends k, v at row t of the cache, then out = softmax(q K^T / sqrt dh) V per head. The cache is read
+ * row by row, every head of a row at once (one sequential pass over K, one over V, which the hardware prefetches
+ * well; head by head, each pass would read 64 floats of every 256-float row). p holds [h][cap] scores. Each head's
+ * arithmetic is the same, in the same order, as head by head.
+ */
+static void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
+  int d = m->d, h = m->h, dh = d / h, T = t + 1;
   __builtin_memcpy(K + t * d, qkv + d, d * sizeof(float));
   __builtin_memcpy(V + t * d, qkv + 2 * d, d * sizeof(float));
   float scale = 1.0f / __builtin_sqrtf((float)dh);
-  for (int hd = 0; hd < m->h; hd++) {
-    const float *q = qkv + hd * dh;
+  for (int j = 0; j < T; j++) {
+    const float *k = K + j * d;
+    for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, k + hd * dh, dh) * scale;
+  }
+  float inv[h];
+  for (int hd = 0; hd < h; hd++) {
+    float *ph = p + hd * cap;
     float max = -3.4e38f;
     for (int j = 0; j < T; j++) {
-      float s = dot(q, K + j * d + hd * dh, dh) * scale;
-      p[j] = s;
-      if (s > max) max = s;
+      if (ph[j] > max) max = ph[j];
     }
     f4 mx = wasm_f32x4_splat(max), acc = wasm_f32x4_splat(0);
     int j = 0;
     for (; j + 3 < T; j += 4) {
-      f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(p + j), mx));
-      wasm_v128_store(p + j, e);
+      f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(ph + j), mx));
+      wasm_v128_store(ph + j, e);
       acc = wasm_f32x4_add(acc, e);
     }
     float sum = hsum(acc);
-    for (; j < T; j++) sum += (p[j] = sexp(p[j] - max));
-    float *o = out + hd * dh;
-    for (int c = 0; c < dh; c++) o[c] = 0;
-    for (j = 0; j < T; j++) axpy(o, p[j], V + j * d + hd * dh, dh);
-    float inv = 1.0f / sum;
-    for (int c = 0; c < dh; c++) o[c] *= inv;
+    for (; j < T; j++) sum += (ph[j] = sexp(ph[j] - max));
+    inv[hd] = 1.0f / sum;
+  }
+  for (int c = 0; c < d; c++) out[c] = 0;
+  for (int j = 0; j < T; j++) {
+    const float *v = V + j * d;
+    for (int hd = 0; hd < h; hd++) axpy(out + hd * dh, p[hd * cap + j], v + hd * dh, dh);
+  }
+  for (int hd = 0; hd < h; hd++) {
+    for (int c = 0; c < dh; c++) out[hd * dh + c] *= inv[hd];
   }
 }
 
@@ -281,23 +454,23 @@ static void softmax_attention(const Model *m, const float *qkv, float *K, float 
 /* Feeds one word per sequence (m->emb, m->pe at position pos) and writes the type logits. */
 __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
   int B = m->B, d = m->d, pd = pad16(d), p3 = pad16(3 * d), pf = pad16(m->dff);
-  matvec(B, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
+  product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
   for (int r = 0; r < B; r++) axpy(m->x + r * pd, 1.0f, m->pe, d);
   int dh = d / m->h;
   for (int l = 0; l < m->n_layers; l++) {
     Layer *L = &m->layers[l];
-    matvec(B, m->x, pd, d, L->qkv_w, L->qkv_b, 3 * d, m->qkv, p3);
+    product(m, m->x, pd, d, L->qkv_w, L->qkv_b, 3 * d, m->qkv, p3);
     for (int r = 0; r < B; r++) {
       float *qkv = m->qkv + r * p3, *heads = m->att + r * pd;
-      if (m->softmax) softmax_attention(m, qkv, L->sa + r * L->cap * d, L->sb + r * L->cap * d, pos, m->scores, heads);
+      if (m->softmax) softmax_attention(m, qkv, L->sa + r * L->cap * d, L->sb + r * L->cap * d, pos, L->cap, m->scores, heads);
       else linear_attention(m, qkv, L->sa + r * m->h * dh * dh, L->sb + r * d, heads);
     }
     /* out_projection into qkv's rows (free now), then x1 = norm1(x + a) in x */
-    matvec(B, m->att, pd, d, L->out_w, L->out_b, d, m->qkv, p3);
+    product(m, m->att, pd, d, L->out_w, L->out_b, d, m->qkv, p3);
     for (int r = 0; r < B; r++) add_norm(m->x + r * pd, m->x + r * pd, m->qkv + r * p3, d, L->n1_g, L->n1_b, L->n1_eps);
-    matvec(B, m->x, pd, d, L->ff1_w, L->ff1_b, m->dff, m->ffh, pf);
+    product(m, m->x, pd, d, L->ff1_w, L->ff1_b, m->dff, m->ffh, pf);
     for (int r = 0; r < B; r++) gelu(m->ffh + r * pf, pf);
-    matvec(B, m->ffh, pf, m->dff, L->ff2_w, L->ff2_b, d, m->att, pd);
+    product(m, m->ffh, pf, m->dff, L->ff2_w, L->ff2_b, d, m->att, pd);
     for (int r = 0; r < B; r++) add_norm(m->x + r * pd, m->x + r * pd, m->att + r * pd, d, L->n2_g, L->n2_b, L->n2_eps);
   }
   int ce = d + m->e_type;
@@ -305,14 +478,82 @@ __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
     add_norm(m->x + r * pd, m->x + r * pd, 0, d, m->norm_g, m->norm_b, m->norm_eps);
     __builtin_memcpy(m->cat + r * ce, m->x + r * pd, d * sizeof(float));
   }
-  matvec(B, m->x, pd, d, m->type_w, m->type_b, m->n_type, m->type_logits, pad16(m->n_type));
+  product(m, m->x, pd, d, m->type_w, m->type_b, m->n_type, m->type_logits, pad16(m->n_type));
 }
 
 /* The seven other families' logits from cat = [h | type embedding] (the caller wrote the type rows). */
 __attribute__((export_name("cp_rest"))) void cp_rest(Model *m) {
-  int B = m->B, d = m->d, pd = pad16(d), ce = d + m->e_type;
-  matvec(B, m->cat, ce, ce, m->cat_w, m->cat_b, d, m->y, pd);
-  matvec(B, m->y, pd, d, m->rest_w, m->rest_b, m->n_rest, m->rest_logits, pad16(m->n_rest));
+  int d = m->d, pd = pad16(d), ce = d + m->e_type;
+  product(m, m->cat, ce, ce, m->cat_w, m->cat_b, d, m->y, pd);
+  product(m, m->y, pd, d, m->rest_w, m->rest_b, m->n_rest, m->rest_logits, pad16(m->n_rest));
+}
+
+/* ---------- packing the weights (the engine's start-up; pack.ts has the same layouts in TypeScript) ---------- */
+
+/* The half-precision bits of the f32 with bits u when it is exactly a half, else -1 (pack.ts `halfBitsOf`). */
+static inline int half_bits(unsigned u) {
+  unsigned a = u & 0x7fffffffu, sign = (u >> 16) & 0x8000u;
+  if (a >= 0x38800000u && a < 0x47800000u) return (a & 0x1fffu) ? -1 : (int)(sign | ((a - 0x38000000u) >> 13));
+  if (a == 0) return (int)sign;
+  unsigned e = a >> 23;
+  if (e >= 103 && e < 113) {
+    unsigned sig = (a & 0x7fffffu) | 0x800000u, sh = 126 - e;
+    return (sig & ((1u << sh) - 1)) ? -1 : (int)(sign | (sig >> sh));
+  }
+  return -1;
+}
+
+/* Four lanes at once: the half bits of f32 bits u where they are normal halves (1 in `ok`), else junk. */
+static inline v128_t half_bits4(v128_t u, v128_t *ok) {
+  v128_t a = wasm_v128_and(u, wasm_i32x4_splat(0x7fffffff));
+  *ok = wasm_v128_and(wasm_v128_and(wasm_u32x4_ge(a, wasm_i32x4_splat(0x38800000)), wasm_u32x4_lt(a, wasm_i32x4_splat(0x47800000))),
+                      wasm_i32x4_eq(wasm_v128_and(a, wasm_i32x4_splat(0x1fff)), wasm_i32x4_splat(0)));
+  v128_t sign = wasm_v128_and(wasm_u32x4_shr(u, 16), wasm_i32x4_splat(0x8000));
+  return wasm_v128_or(sign, wasm_u32x4_shr(wasm_i32x4_sub(a, wasm_i32x4_splat(0x38000000)), 13));
+}
+
+/* Output o of a block among the 16 halves of a row (pack.ts `halfSlot`; see HALF_ROW). */
+static inline int half_slot(int o) { return (o & 8) + 2 * (o & 3) + ((o >> 2) & 1); }
+
+/*
+ * W (in, out) row-major f32 at src -> [P(out)/16][in][16] halves at dst; returns 0 as soon as a value is not exactly
+ * a half (dst then partly written), else 1. A row of 16 normal halves is converted four lanes at a time: lane i of
+ * the first 16 bytes holds outputs i and i + 4 (halfSlot), that is h(0..3) | h(4..7) << 16.
+ */
+__attribute__((export_name("cp_pack_half"))) int cp_pack_half(const unsigned *src, int in, int out, half *dst) {
+  for (int o0 = 0; o0 < out; o0 += 16) {
+    int n = out - o0 < 16 ? out - o0 : 16;
+    for (int k = 0; k < in; k++, dst += 16) {
+      const unsigned *row = src + (long)k * out + o0;
+      if (n == 16) {
+        v128_t k0, k1, k2, k3;
+        v128_t h0 = half_bits4(wasm_v128_load(row), &k0), h1 = half_bits4(wasm_v128_load(row + 4), &k1);
+        v128_t h2 = half_bits4(wasm_v128_load(row + 8), &k2), h3 = half_bits4(wasm_v128_load(row + 12), &k3);
+        if (wasm_i32x4_all_true(wasm_v128_and(wasm_v128_and(k0, k1), wasm_v128_and(k2, k3)))) {
+          wasm_v128_store(dst, wasm_v128_or(h0, wasm_i32x4_shl(h1, 16)));
+          wasm_v128_store(dst + 8, wasm_v128_or(h2, wasm_i32x4_shl(h3, 16)));
+          continue;
+        }
+      }
+      for (int j = 0; j < 16; j++) {
+        int h = j < n ? half_bits(row[j]) : 0;
+        if (h < 0) return 0;
+        dst[half_slot(j)] = (half)h;
+      }
+    }
+  }
+  return 1;
+}
+
+/* W (in, out) row-major f32 at src -> [P(out)/16][in][16] f32 at dst. */
+__attribute__((export_name("cp_pack_f32"))) void cp_pack_f32(const float *src, int in, int out, float *dst) {
+  for (int o0 = 0; o0 < out; o0 += 16) {
+    int n = out - o0 < 16 ? out - o0 : 16;
+    for (int k = 0; k < in; k++, dst += 16) {
+      const float *row = src + (long)k * out + o0;
+      for (int j = 0; j < 16; j++) dst[j] = j < n ? row[j] : 0;
+    }
+  }
 }
 
 /* The sizes of the descriptors, so that the TypeScript side can check its layout against this build. */

@@ -4,7 +4,7 @@
  * stepper (each instance has its own memory, released with the stepper).
  *
  * Browsers may refuse synchronous compilation of larger modules on the main thread (Chrome once limited it to
- * 4 KB; this module is about 18 KB; Chromium 156 headless accepted it on the main thread and in a worker), so a
+ * 4 KB; this module is about 26 KB; Chromium 156 headless accepted it on the main thread and in a worker), so a
  * page is safest generating in a Web Worker. `wasmStepAvailable` says whether the kernel compiles here, and `auto`
  * falls back to the host engines when it does not (no SIMD, or a refused compile).
  */
@@ -18,6 +18,10 @@ export interface StepKernel {
   heapBase: number;
   feed(model: number, pos: number): void;
   rest(model: number): void;
+  /** W (in, out) row-major float32 at src -> the packed halves at dst (pack.ts packHalfMatrix): 1, or 0 when some value is not a half. */
+  packHalf(src: number, inF: number, outF: number, dst: number): number;
+  /** W (in, out) row-major float32 at src -> the packed float32 at dst (pack.ts packMatrix). */
+  packF32(src: number, inF: number, outF: number, dst: number): void;
   modelSize: number;
   layerSize: number;
 }
@@ -28,6 +32,8 @@ export const STEP_EXPORTS = {
   __heap_base: 'global',
   cp_feed: 'function',
   cp_rest: 'function',
+  cp_pack_half: 'function',
+  cp_pack_f32: 'function',
   cp_model_size: 'function',
   cp_layer_size: 'function',
 } as const;
@@ -82,6 +88,8 @@ export function instantiateStep(): StepKernel {
     heapBase: (e.__heap_base as WebAssembly.Global).value as number,
     feed: fn('cp_feed'),
     rest: fn('cp_rest'),
+    packHalf: fn('cp_pack_half'),
+    packF32: fn('cp_pack_f32'),
     modelSize: fn('cp_model_size')(),
     layerSize: fn('cp_layer_size')(),
   };

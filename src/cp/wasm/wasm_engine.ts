@@ -5,7 +5,8 @@
  * stay in TypeScript (engine.ts, sampling.ts); only logits come out of wasm.
  *
  * The weights of `StepWeights` are copied once into the instance's memory, every matrix packed as
- * [out-block of 16][in][16] (pack.ts); the activations, the linear-attention state (S, z per sequence and head)
+ * [out-block of 16][in][16] (pack.ts), as float32 or, when every weight is exactly a half (the shipped model),
+ * as half-precision bits (half the bytes to read per word, same logits to the bit); the activations, the linear-attention state (S, z per sequence and head)
  * or the softmax key/value cache live there too. The memory is laid out here with a bump allocator from the
  * module's heap base, and described to the kernel by the `Model` and `Layer` structs of step.c (MODEL and LAYER
  * below give their fields' slots, and the sizes are checked against the build).
@@ -14,14 +15,15 @@ import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
-import { pad16, packMatrix, padVector } from './pack.ts';
+import { pad16, padVector } from './pack.ts';
 
 /** Slots (4 bytes each) of step.c's `Model`. */
 const MODEL = {
   B: 0, d: 1, h: 2, dff: 3, E: 4, eType: 5, nType: 6, nRest: 7, nLayers: 8, softmax: 9,
   inW: 10, inB: 11, normG: 12, normB: 13, normEps: 14, typeW: 15, typeB: 16, catW: 17, catB: 18, restW: 19, restB: 20,
   emb: 21, pe: 22, x: 23, qkv: 24, att: 25, ffh: 26, cat: 27, y: 28, typeLogits: 29, restLogits: 30, scores: 31, layers: 32,
-  size: 33,
+  half: 33, xs: 34,
+  size: 35,
 } as const;
 
 /** Slots of step.c's `Layer`. */
@@ -43,8 +45,19 @@ const WASM_PAGE = 65536;
 /** A tensor's values on the host. */
 const host = (t: { dataSync(): unknown }): Float32Array => t.dataSync() as Float32Array;
 
+export interface WasmEngineOptions {
+  /**
+   * `auto` (default): the weight matrices as half-precision bits when every one of their values is exactly a half
+   * (a model stored as F16, as the shipped one), else float32; `f32`: float32 always. Both give the same logits
+   * to the bit (step.c `matvec_h`); halves read half the bytes per word.
+   */
+  weights?: 'auto' | 'f32';
+}
+
 /** The `wasm` engine (see engine.ts). Holds no tensor: `dispose` drops the instance and its memory. */
 export class WasmStepper implements EngineCore {
+  /** Whether the weight matrices are held as halves (see WasmEngineOptions). */
+  readonly half: boolean;
   private k: StepKernel | null;
   private top: number; // the next free byte of the instance's memory
   private f32: Float32Array;
@@ -58,7 +71,7 @@ export class WasmStepper implements EngineCore {
   private readonly softmax: boolean;
   private cap = 0;
 
-  constructor(private readonly w: StepWeights, readonly batch: number) {
+  constructor(private readonly w: StepWeights, readonly batch: number, opts: WasmEngineOptions = {}) {
     const cfg = w.config;
     const B = batch;
     const d = (this.d = cfg.dModel);
@@ -82,10 +95,40 @@ export class WasmStepper implements EngineCore {
       [MODEL.nType, this.nType], [MODEL.nRest, this.nRest], [MODEL.nLayers, w.layers.length], [MODEL.softmax, this.softmax ? 1 : 0],
     ];
     for (const [slot, v] of ints) m(slot, v);
-    /** Packs and stores a Linear: [W, b] slots. */
+    // Every weight matrix packed as halves when all of them are exact halves, else as float32: each matrix is
+    // copied into a scratch area of the instance's memory, where the kernel packs it (faster than in JavaScript:
+    // start-up counts in a short piece). Halves are tried first, checked while packing; at the first value that
+    // is not a half, the matrices' memory is cleared and they are all packed as float32.
+    const matrices = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
+    const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size))); // (largest in * out,)
+    const mark = this.top;
+    const packAll = (half: boolean): Map<Affine, number> | null => {
+      const at = new Map<Affine, number>();
+      for (const p of matrices) {
+        const [inF, outF] = p.w.shape as [number, number];
+        const n = pad16(outF) * inF;
+        const dst = this.alloc(half ? Math.ceil(n / 2) : n);
+        this.f32.set(host(p.w), scratch / 4);
+        if (half) {
+          if (!k.packHalf(scratch, inF, outF, dst)) return null;
+        } else {
+          k.packF32(scratch, inF, outF, dst);
+        }
+        at.set(p, dst);
+      }
+      return at;
+    };
+    let packed = (opts.weights ?? 'auto') === 'auto' ? packAll(true) : null;
+    this.half = packed !== null;
+    if (!packed) {
+      this.f32.fill(0, mark / 4, this.top / 4); // alloc hands out zeros
+      this.top = mark;
+      packed = packAll(false) as Map<Affine, number>;
+    }
+    m(MODEL.half, this.half ? 1 : 0);
+    /** Stores a packed Linear: [W, b] slots. */
     const affine = (base: number, wSlot: number, bSlot: number, p: Affine) => {
-      const [inF, outF] = p.w.shape as [number, number];
-      this.setI32(base, wSlot, this.put(packMatrix(host(p.w), inF, outF)));
+      this.setI32(base, wSlot, packed.get(p) as number);
       this.setI32(base, bSlot, this.put(padVector(host(p.b))));
     };
     /** Stores a LayerNorm: [g, b] slots and its eps. */
@@ -124,6 +167,7 @@ export class WasmStepper implements EngineCore {
     m(MODEL.y, this.alloc(B * pad16(d))); // (B, P(d))
     m(MODEL.typeLogits, this.alloc(B * pad16(this.nType))); // (B, P(n_type))
     m(MODEL.restLogits, this.alloc(B * pad16(this.nRest))); // (B, P(n_rest))
+    m(MODEL.xs, this.alloc(B * Math.max(E, cfg.dFF, d + this.eType))); // (B, largest input width): a product's scaled input
     if (this.softmax) this.growCache(Math.min(FIRST_CAP, cfg.maxLen));
   }
 
@@ -159,7 +203,7 @@ export class WasmStepper implements EngineCore {
     return at;
   }
 
-  /** Softmax: every layer's key/value cache and the scores row moved to `cap` rows per sequence (old rows kept). */
+  /** Softmax: every layer's key/value cache and the scores rows moved to `cap` rows per sequence (old rows kept). */
   private growCache(cap: number): void {
     const { batch: B, d } = this;
     const old = this.cap;
@@ -173,7 +217,7 @@ export class WasmStepper implements EngineCore {
       }
       this.i32[base + LAYER.cap] = cap;
     }
-    this.setI32(this.model, MODEL.scores, this.alloc(pad16(cap))); // (cap,)
+    this.setI32(this.model, MODEL.scores, this.alloc(this.w.config.nHeads * cap)); // (h, cap)
     this.cap = cap;
   }
 
