@@ -172,7 +172,8 @@ export function eventsToScore(events: readonly CompoundEvent[]): { score: Score;
     } else skipped++;
   }
   score.notes = sortNotes(notes);
-  if (!score.tempos.some((t) => t.tick === 0)) score.tempos.unshift({ tick: 0, bpm: 120 });
+  // Before its first tempo word a piece plays at that tempo (120 BPM, MIDI's default, when it names none).
+  if (!score.tempos.some((t) => t.tick === 0)) score.tempos.unshift({ tick: 0, bpm: score.tempos[0]?.bpm ?? 120 });
   score.timeSignatures.push({ tick: 0, numerator: 4, denominator: 4 });
   return { score, emotion, skipped };
 }

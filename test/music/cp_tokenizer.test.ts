@@ -97,6 +97,14 @@ test('decoding the piece gives its quantized notes, tempos and chord markers', (
   const short = midiToScore(midiBytes([{ notes: [{ pitch: 60, start: 0, end: 50 }] }]));
   const w = scoreToWords(short, grid).words;
   assert.deepEqual(wordsToScore(w, grid).score.notes.map((n) => [n.start, n.end]), [[0, 60]]);
+  // A piece whose first tempo word comes later plays at that tempo from its start, not at MIDI's 120.
+  const late = midiToScore(midiBytes([{ notes: piece }], { tempos: pieceTempos }));
+  const lateWords = scoreToWords(late, grid, { emotion: 4 }).words;
+  const firstBeat = [...Array(lateWords.length / 8).keys()].find((i) => grid.decode('barbeat', lateWords[i * 8 + FAMILY_INDEX.barbeat]!) === 'Beat_0')!;
+  assert.equal(grid.decode('tempo', lateWords[firstBeat * 8 + FAMILY_INDEX.tempo]!), 'Tempo_101');
+  const edited = Int32Array.from(lateWords);
+  edited[firstBeat * 8 + FAMILY_INDEX.tempo] = grid.encode('tempo', 'CONTI');
+  assert.deepEqual(wordsToScore(edited, grid).score.tempos, [{ tick: 0, bpm: 149 }, { tick: 2400, bpm: 149 }]);
 });
 
 test('sustain pedal: ignored by default, `extend` lengthens held notes', () => {
