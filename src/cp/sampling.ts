@@ -27,6 +27,13 @@ export interface SamplingParams {
   temperature: number;
   /** Nucleus threshold in (0, 1], or null for weighted sampling over the whole distribution. */
   topP: number | null;
+  /**
+   * Tempo only: the largest change of a tempo word from the piece's current tempo, relative (0.1: a new tempo
+   * within 1/1.1 .. 1.1 times the current one); tempos further away cannot come out. Unset: any tempo (EMOPIA).
+   * A beat-true model's tempo words follow the music's local tempo, which real clips change by a few percent at a
+   * time; sampled freely, a small model's tempo jumps by tens of percent from beat to beat.
+   */
+  maxStep?: number;
 }
 
 /**
@@ -57,6 +64,9 @@ export function samplingTable(overrides: SamplingOverrides = {}): Record<Family,
     }
     if (p.topP !== null && !(typeof p.topP === 'number' && p.topP > 0 && p.topP <= 1)) {
       throw new InputError(`top-p of ${f}`, `expected a number in (0, 1], got ${p.topP}`);
+    }
+    if (p.maxStep !== undefined && !(f === 'tempo' && typeof p.maxStep === 'number' && p.maxStep > 0 && Number.isFinite(p.maxStep))) {
+      throw new InputError(`maxStep of ${f}`, f === 'tempo' ? `expected a number > 0, got ${p.maxStep}` : 'only the tempo family has one');
     }
     out[f] = p;
   }
@@ -323,20 +333,39 @@ export interface Layout {
   readonly afterBeat: boolean;
   /** Last Beat position in the current bar, -1 after a Bar word. */
   readonly lastPos: number;
+  /** The piece's current tempo (BPM) from its last tempo word, 0 before the first (for the tempo's maxStep). */
+  readonly tempo: number;
 }
 
-/** Before any word, and right after a Bar word. */
-export const START_LAYOUT: Layout = Object.freeze({ afterBeat: false, lastPos: -1 });
+/** Before any word. */
+export const START_LAYOUT: Layout = Object.freeze({ afterBeat: false, lastPos: -1, tempo: 0 });
 
 const valueOf = (vocab: Vocab, f: Family, word: ArrayLike<number>): unknown => vocab.values(f)[word[FAMILY_INDEX[f]] as number];
 
-/** The layout after `word`: a Bar word starts a bar, a Beat word moves the position; other words change nothing. */
+/**
+ * The layout after `word`: a Bar word starts a bar, a Beat word moves the position and may set the tempo; other
+ * words change nothing. The tempo carries across bars.
+ */
 export function advanceLayout(layout: Layout, vocab: Vocab, word: ArrayLike<number>): Layout {
   if (valueOf(vocab, 'type', word) !== 'Metrical') return layout;
   const bb = valueOf(vocab, 'barbeat', word);
-  if (bb === 'Bar') return START_LAYOUT;
-  if (typeof bb === 'string' && bb.startsWith('Beat_')) return { afterBeat: true, lastPos: Number(bb.slice(5)) };
+  if (bb === 'Bar') return { afterBeat: false, lastPos: -1, tempo: layout.tempo };
+  if (typeof bb === 'string' && bb.startsWith('Beat_')) {
+    const t = valueOf(vocab, 'tempo', word);
+    const tempo = typeof t === 'string' && t.startsWith('Tempo_') ? Number(t.slice(6)) : layout.tempo;
+    return { afterBeat: true, lastPos: Number(bb.slice(5)), tempo };
+  }
   return layout;
+}
+
+/** `allowed` (tempo indices) without the tempos more than `maxStep` away from `current` (kept whole before any tempo). */
+export function tempoWithinStep(values: readonly (string | number)[], allowed: readonly number[], current: number, maxStep: number | undefined): readonly number[] {
+  if (maxStep === undefined || !(current > 0)) return allowed;
+  const limit = Math.log1p(maxStep) + 1e-9;
+  return allowed.filter((i) => {
+    const v = values[i];
+    return !(typeof v === 'string' && v.startsWith('Tempo_')) || Math.abs(Math.log(Number(v.slice(6)) / current)) <= limit;
+  });
 }
 
 /**
@@ -455,7 +484,9 @@ export function sampleWord(rules: SamplingRules, type: number, logitsOf: (f: Fam
     const ok = grammar[typeName][f];
     word[FAMILY_INDEX[f]] = f === 'barbeat' && typeName === 'Metrical'
       ? sampleBarBeat(vocab.values('barbeat'), ok, logitsOf(f), table.barbeat, layout.lastPos, rng)
-      : sampleLogits(logitsOf(f), table[f], rng, allowedValues(vocab, grammar, typeName, f, word[FAMILY_INDEX.barbeat]));
+      : sampleLogits(logitsOf(f), table[f], rng, f === 'tempo'
+        ? tempoWithinStep(vocab.values('tempo'), allowedValues(vocab, grammar, typeName, f, word[FAMILY_INDEX.barbeat]), layout.tempo, table.tempo.maxStep)
+        : allowedValues(vocab, grammar, typeName, f, word[FAMILY_INDEX.barbeat]));
   }
   word[FAMILY_INDEX.emotion] = vocab.has('emotion', 0) ? vocab.encode('emotion', 0) : 0;
   return word;

@@ -10,7 +10,7 @@ import { typeAllowedValues } from '../../src/music/grammar.ts';
 import {
   EMOPIA_SAMPLING, START_LAYOUT, advanceLayout, allowOnly, allowedTypes, allowedValues, drawValue, nucleusSample, nucleusSet,
   processLogits, sampleLogits, sampleType, sampleWord, samplingRules, samplingTable, softmaxWithTemperature, weightedSample,
-  withTemperature,
+  tempoWithinStep, withTemperature,
 } from '../../src/cp/sampling.ts';
 import { assertClose } from '../helpers/close.ts';
 
@@ -127,8 +127,8 @@ const beat = (k: number) => grid.encode('barbeat', `Beat_${k}`);
 
 test('the grammar mask: types after the layout, tempo and chord after the bar-beat', () => {
   assert.deepEqual(allowedTypes(grid, START_LAYOUT, true), [EOS, METRICAL]);
-  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2 }, true), [EOS, METRICAL, NOTE]);
-  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2 }, false), [METRICAL, NOTE]);
+  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2, tempo: 0 }, true), [EOS, METRICAL, NOTE]);
+  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2, tempo: 0 }, false), [METRICAL, NOTE]);
   const g = typeAllowedValues(grid);
   const zeroTempo = grid.encode('tempo', 0);
   const zeroChord = grid.encode('chord', 0);
@@ -143,9 +143,39 @@ test('the grammar mask: types after the layout, tempo and chord after the bar-be
   // The layout: a Bar word starts a bar, a Beat word moves the position, a Note word changes nothing.
   const word = (type: number, barbeat: number) => Object.assign(new Array<number>(8).fill(0), { [FAMILY_INDEX.type]: type, [FAMILY_INDEX.barbeat]: barbeat });
   const at5 = advanceLayout(START_LAYOUT, grid, word(METRICAL, beat(5)));
-  assert.deepEqual(at5, { afterBeat: true, lastPos: 5 });
+  assert.deepEqual(at5, { afterBeat: true, lastPos: 5, tempo: 0 });
   assert.equal(advanceLayout(at5, grid, word(NOTE, 0)), at5);
-  assert.deepEqual(advanceLayout(at5, grid, word(METRICAL, BAR)), { afterBeat: false, lastPos: -1 });
+  assert.deepEqual(advanceLayout(at5, grid, word(METRICAL, BAR)), { afterBeat: false, lastPos: -1, tempo: 0 });
+  // A Beat word's tempo becomes the current tempo, which a Bar word and a CONTI keep.
+  const withTempo = Object.assign(word(METRICAL, beat(2)), { [FAMILY_INDEX.tempo]: grid.encode('tempo', 'Tempo_80') });
+  const at2 = advanceLayout(START_LAYOUT, grid, withTempo);
+  assert.equal(at2.tempo, 80);
+  const contiAt6 = Object.assign(word(METRICAL, beat(6)), { [FAMILY_INDEX.tempo]: grid.encode('tempo', 'CONTI') });
+  assert.equal(advanceLayout(advanceLayout(at2, grid, word(METRICAL, BAR)), grid, contiAt6).tempo, 80);
+});
+
+test("the tempo's maxStep: only tempos within the step of the current one (and CONTI) can come out", () => {
+  const values = grid.values('tempo');
+  const allowed = allowedValues(grid, typeAllowedValues(grid), 'Metrical', 'tempo', beat(0));
+  const near = tempoWithinStep(values, allowed, 80, 0.1).map((i) => values[i]);
+  // 80/1.1 = 72.7 .. 88: the tempo family's 74, 77, 80, 83, 86 (3 BPM apart from 32), and CONTI.
+  assert.deepEqual(near, ['CONTI', 'Tempo_74', 'Tempo_77', 'Tempo_80', 'Tempo_83', 'Tempo_86']);
+  assert.equal(tempoWithinStep(values, allowed, 0, 0.1), allowed, 'no tempo yet: any');
+  assert.equal(tempoWithinStep(values, allowed, 80, undefined), allowed, 'no maxStep: any (EMOPIA)');
+  // In sampleWord: logits peaked on Tempo_140 give the nearest allowed tempo's neighbourhood instead.
+  const rules = samplingRules(grid, { tempo: { temperature: 1, topP: null, maxStep: 0.1 } }, true);
+  const peakTempo = grid.encode('tempo', 'Tempo_140');
+  for (let seed = 0; seed < 20; seed++) {
+    const w = sampleWord(rules, METRICAL, (f) => {
+      const l = new Float32Array(grid.size(f));
+      if (f === 'barbeat') l[beat(4)] = 50;
+      if (f === 'tempo') l[peakTempo] = 50;
+      return l;
+    }, { afterBeat: true, lastPos: 2, tempo: 80 }, new Rng(seed));
+    assert.ok(near.includes(values[w[FAMILY_INDEX.tempo]!] as string), `seed ${seed}: ${values[w[FAMILY_INDEX.tempo]!]}`);
+  }
+  assert.throws(() => samplingTable({ pitch: { maxStep: 0.1 } }), /maxStep of pitch: only the tempo family has one/);
+  assert.throws(() => samplingTable({ tempo: { maxStep: 0 } }), /maxStep of tempo: expected a number > 0/);
 });
 
 test('sampleType and sampleWord: the grammar decides, the peaked logits choose, and the draws are counted', () => {
@@ -153,7 +183,7 @@ test('sampleType and sampleWord: the grammar decides, the peaked logits choose, 
   // Type logits: Emotion and Note are high but not allowed at the start; EOS e^-5 against Metrical: top-p 0.9 keeps Metrical.
   const typeLogits = Float32Array.from([0, 100, 5, 100]);
   assert.equal(sampleType(rules, typeLogits, START_LAYOUT, new Rng(1)), METRICAL);
-  assert.equal(sampleType(rules, typeLogits, { afterBeat: true, lastPos: 0 }, new Rng(1)), NOTE);
+  assert.equal(sampleType(rules, typeLogits, { afterBeat: true, lastPos: 0, tempo: 0 }, new Rng(1)), NOTE);
   const peaked = (f: Family, i: number) =>
     Float32Array.from({ length: grid.size(f) }, (_, j) => (j === i ? 50 : 0));
   const draws = (rng: Rng, seed: number) => {
@@ -164,21 +194,21 @@ test('sampleType and sampleWord: the grammar decides, the peaked logits choose, 
   };
   // A Bar word: one draw (Bar or not); tempo and chord can only be 0, so they take it without a draw.
   let rng = new Rng(7);
-  const bar = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? BAR : 3), { afterBeat: true, lastPos: 2 }, rng);
+  const bar = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? BAR : 3), { afterBeat: true, lastPos: 2, tempo: 0 }, rng);
   assert.deepEqual(bar, barWord(grid));
   assert.equal(draws(rng, 7), 1);
   // A Beat word after Beat_2: Bar or not, which later Beat, tempo, chord: four draws.
   rng = new Rng(7);
-  const b = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(4) : f === 'tempo' ? 5 : 7), { afterBeat: true, lastPos: 2 }, rng);
+  const b = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(4) : f === 'tempo' ? 5 : 7), { afterBeat: true, lastPos: 2, tempo: 0 }, rng);
   assert.deepEqual(b, [5, 7, beat(4), METRICAL, 0, 0, 0, 0]);
   assert.equal(draws(rng, 7), 4);
   // A passed position never comes out, however likely: the later Beats share the mass.
-  const back = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(1) : 5), { afterBeat: true, lastPos: 2 }, new Rng(3));
+  const back = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(1) : 5), { afterBeat: true, lastPos: 2, tempo: 0 }, new Rng(3));
   const pos = grid.decode('barbeat', back[FAMILY_INDEX.barbeat] as number);
   assert.ok(String(pos).startsWith('Beat_') && Number(String(pos).slice(5)) > 2, `bar-beat ${pos}`);
   // A Note word: pitch, duration, velocity; emotion stays 0 even where its logits point elsewhere.
   rng = new Rng(7);
-  const note = sampleWord(rules, NOTE, (f) => peaked(f, f === 'pitch' ? 10 : f === 'duration' ? 3 : f === 'emotion' ? 2 : 4), { afterBeat: true, lastPos: 0 }, rng);
+  const note = sampleWord(rules, NOTE, (f) => peaked(f, f === 'pitch' ? 10 : f === 'duration' ? 3 : f === 'emotion' ? 2 : 4), { afterBeat: true, lastPos: 0, tempo: 0 }, rng);
   assert.deepEqual(note, [0, 0, 0, NOTE, 10, 3, 4, 0]);
   assert.equal(draws(rng, 7), 3);
 });

@@ -64,6 +64,6 @@ export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): {
 /** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */
 export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast): string {
   const table = samplingTable(sampling);
-  const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}`);
+  const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}`);
   return `guidance ${guidance}${guidance === 1 ? '' : ` away from ${contrast}`}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
 }
