@@ -16,6 +16,7 @@ import { parseChoice } from './_music_io.ts';
 export interface SamplingCliOptions {
   temperature?: Array<[Family, number | null]>;
   topP?: Array<[Family, number | null]>;
+  tempoStep?: number | null;
   guidance?: number;
   contrast?: GuidanceContrast;
 }
@@ -38,12 +39,21 @@ function familyValue(option: string, check: (v: number) => boolean, expect: stri
 /** The work per word of guidance away from `contrast`, as a multiple of plain sampling's. */
 const cost = (contrast: GuidanceContrast) => 1 + contrastEmotions(1, contrast).length;
 
-/** Adds --temperature, --top-p, --guidance and --contrast to a command. */
+/** `--tempo-step`: a number > 0, or `none` (any tempo). */
+function tempoStep(value: string): number | null {
+  if (value.trim() === 'none') return null;
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) throw new UsageError('--tempo-step', `expected a number > 0 or none, got '${value}'`);
+  return n;
+}
+
+/** Adds --temperature, --top-p, --tempo-step, --guidance and --contrast to a command. */
 export function addSamplingOptions(cmd: Command): Command {
   const d = GENERATION_DEFAULTS;
   return cmd
     .option('--temperature <family=value>', "override the model's sampling temperature of a family (repeatable)", familyValue('temperature', (v) => v > 0, 'a number > 0', false))
     .option('--top-p <family=value>', "override the model's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
+    .option('--tempo-step <x|none>', "the largest relative change of a tempo word from the piece's current tempo (0.15: within 1/1.15..1.15 times), or none for any tempo (default: the model's own, else none)", tempoStep)
     .option('--guidance <w>', `emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from those of the --contrast, at ${cost('others')}x the work per word away from others, ${cost('neutral')}x away from neutral (default: the model's own, else ${d.guidance})`, parseFloatOption('guidance', 0))
     .option('--contrast <others|neutral>', `what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else ${d.contrast})`, parseChoice('contrast', ['others', 'neutral'] as const));
 }
@@ -53,6 +63,7 @@ function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
   const out: SamplingOverrides = {};
   for (const [f, t] of opts.temperature ?? []) out[f] = { ...out[f], temperature: t as number };
   for (const [f, p] of opts.topP ?? []) out[f] = { ...out[f], topP: p };
+  if (opts.tempoStep !== undefined) out.tempo = { ...out.tempo, maxStep: opts.tempoStep ?? undefined };
   return out;
 }
 
