@@ -41,6 +41,8 @@ test('a bad emotion (or other option value) is a usage error, exit 2, in every c
     [['evaluate', '--tempo-step', 'fast'], 2, /^emopia: --tempo-step: expected a number > 0 or none, got 'fast'\n$/],
     [['evaluate', '--emotions', 'Q1,Q9'], 2, /^emopia: --emotions: expected quadrant names Q1, Q2, Q3 or Q4 separated by commas, got 'Q9'\n$/],
     [['train', '--data', join(dir, 'none'), '--out', join(dir, 'run'), '--steps', '1', '--emotion-input', 'x'], 2, /^emopia: --emotion-input: expected one of first\|every, got 'x'\n$/],
+    [['train', '--data', join(dir, 'none'), '--out', join(dir, 'run'), '--steps', '1', '--emotion-dropout', '1'], 2, /^emopia: --emotion-dropout: expected a number >= 0 <= 0.9, got '1'\n$/],
+    [['train', '--data', join(dir, 'none'), '--out', join(dir, 'run'), '--steps', '1', '--resume', '--emotion-dropout', '0.1'], 2, /^emopia: --emotion-dropout: a resumed run keeps its own; give it to a fresh or --init run\n$/],
     [['example', 'copy', '--steps', 'x'], 2, /^emopia: --steps: expected an integer >= 1, got 'x'\n$/],
     [['explain', 'masks', '--src-lengths', '0'], 2, /^emopia: --src-lengths: expected a comma-separated list of integers >= 1, got '0'\n$/],
     [['dataset', 'build', dir, '-o', join(dir, 'ds'), '--pedal', 'down'], 2, /^emopia: --pedal: expected one of ignore\|extend, got 'down'\n$/],

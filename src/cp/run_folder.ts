@@ -205,6 +205,10 @@ export function trainStateFromJson(json: unknown, what: string = STATE_FILE): Tr
   if (!s || keys.some((k) => typeof s[k] !== 'number' || !Number.isFinite(s[k]))) {
     throw new InputError(what, `expected settings with numbers ${keys.join(', ')}`);
   }
+  const p = s.emotionDropout;
+  if (p !== undefined && !(typeof p === 'number' && p >= 0 && p < 1)) {
+    throw new InputError(what, `expected settings.emotionDropout to be a number in [0, 1), got ${JSON.stringify(p)}`);
+  }
   return o as TrainState;
 }
 

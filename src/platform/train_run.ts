@@ -32,6 +32,8 @@ export interface RunOptions {
   attention?: AttentionKind;
   /** Overrides where the model reads the emotion (config.ts `emotionInput`; fresh and --init runs). */
   emotionInput?: EmotionInput;
+  /** Share of training windows read without their emotion (batches.ts; fresh and --init runs; default 0). */
+  emotionDropout?: number;
   /** Total updates of the run (counting those before a resume); or `epochs` passes over the training windows. */
   steps?: number;
   epochs?: number;
@@ -123,7 +125,7 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
     if (was && (was.train !== train.length || was.valid !== valid.length)) {
       note(`the dataset has changed since the run was saved (train ${was.train} -> ${train.length} clips, valid ${was.valid} -> ${valid.length}): the batches from here on differ from an uninterrupted run's`);
     }
-    note(`resuming ${opts.out} at step ${trainer.step} with the run's settings (seq ${rs.seq}, batch ${rs.batch}, lr ${rs.peakLr}, warmup ${rs.warmup}, seed ${rs.seed}, ${snap.model.config.attention} attention)`);
+    note(`resuming ${opts.out} at step ${trainer.step} with the run's settings (seq ${rs.seq}, batch ${rs.batch}, lr ${rs.peakLr}, warmup ${rs.warmup}, seed ${rs.seed}${rs.emotionDropout ? `, emotion dropout ${rs.emotionDropout}` : ''}, ${snap.model.config.attention} attention)`);
   } else {
     if (runDirInUse(opts.out)) throw new InputError(opts.out, 'already exists and is not empty; pass --resume to continue that run, or choose another --out');
     let model: CPTransformer;
@@ -163,6 +165,7 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
       peakLr: opts.lr ?? TRAIN_DEFAULTS.lr,
       warmup: opts.warmup ?? TRAIN_DEFAULTS.warmup,
       clip: TRAIN_DEFAULTS.clip,
+      ...(opts.emotionDropout ? { emotionDropout: opts.emotionDropout } : {}),
       ...(opts.half ? { half: true } : {}),
     };
     trainer = new Trainer(model, train, valid, settings);

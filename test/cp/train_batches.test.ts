@@ -133,3 +133,33 @@ test("emotionInput 'every': the inputs carry the head's emotion in every real wo
   assert.deepEqual(Array.from(every.mask), Array.from(first.mask));
   for (let i = 0; i < every.x.length; i++) if (i % F !== EMO) assert.equal(every.x[i], first.x[i], `x[${i}] outside the emotion family`);
 });
+
+test('emotion dropout: the same windows in the same order, a seeded share of them read with emotion 0', () => {
+  const many = Array.from({ length: 40 }, (_, i) => clip(`Q${(i % 4) + 1}_s${i}_0`, 30, ((i % 4) + 1) as Emotion));
+  const plain = epochWindows(many, opts, 0);
+  const dropped = epochWindows(many, { ...opts, emotionDropout: 0.25 }, 0);
+  assert.deepEqual(dropped.map(({ clip, start }) => ({ clip, start })), plain, 'windows and order as without dropout');
+  assert.ok(plain.every((r) => r.neutral === undefined));
+  const neutral = dropped.filter((r) => r.neutral).length;
+  // 160 windows at p = 0.25: 40 expected, binomial std 5.5; a bound of 4 std cannot fail by chance in practice.
+  assert.equal(dropped.length, 160);
+  assert.ok(neutral >= 18 && neutral <= 62, `neutral windows ${neutral} of 160`);
+  assert.deepEqual(epochWindows(many, { ...opts, emotionDropout: 0.25 }, 0), dropped, 'seeded: the same draws again');
+  assert.notDeepEqual(epochWindows(many, { ...opts, emotionDropout: 0.25 }, 1).map((r) => !!r.neutral), dropped.map((r) => !!r.neutral), 'another epoch, other draws');
+  assert.deepEqual(batchAt(many, { ...opts, emotionDropout: 0.25 }, 3).refs, dropped.slice(6, 8), 'a step rebuilds its draws');
+});
+
+test('emotion dropout: a neutral window reads the Emotion word 0 (and emotion 0 in every input under every); targets unchanged', () => {
+  const refs = [{ clip: 0, start: 1 }, { clip: 0, start: 1, neutral: true as const }];
+  for (const mode of ['first', 'every'] as const) {
+    const hb = buildBatch(clips, refs, opts.seq, mode);
+    const emo = (b: number) => Array.from({ length: 8 }, (_, t) => hb.x[(b * 8 + t) * F + EMO]);
+    assert.deepEqual(emo(0), mode === 'every' ? [1, 1, 1, 1, 1, 1, 1, 1] : [1, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(emo(1), [0, 0, 0, 0, 0, 0, 0, 0], `${mode}: neutral`);
+    for (let i = 0; i < 8 * F; i++) {
+      if (i % F !== EMO) assert.equal(hb.x[8 * F + i], hb.x[i], `${mode}: x[${i}] outside the emotion family`);
+      assert.equal(hb.y[8 * F + i], hb.y[i], `${mode}: y[${i}]`);
+    }
+  }
+  assert.equal(clips[0]!.words[EMO], 1, 'the clip itself is unchanged');
+});

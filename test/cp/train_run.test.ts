@@ -8,6 +8,7 @@ import { tf, initBackend } from '../../src/backend.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { uniformLoss } from '../../src/cp/train/loss.ts';
+import { batchAt } from '../../src/cp/train/batches.ts';
 import { runTraining, type RunOptions, type TrainProgress } from '../../src/platform/train_run.ts';
 import { TRAIN_DEFAULTS, defaultSeq } from '../../src/cp/train/defaults.ts';
 import { DivergedError, Trainer, samplesPerPass } from '../../src/cp/train/trainer.ts';
@@ -79,6 +80,28 @@ test('resume is exact: 2 steps, resume, 2 more steps gives the same weights and 
   assert.deepEqual(lb, la, 'the logs agree step by step');
   const state = JSON.parse(readFileSync(join(b, 'train-state.json'), 'utf8')) as { step: number };
   assert.equal(state.step, 4);
+});
+
+test('--emotion dropout is a setting of the run: saved, kept on resume (exactly), and it changes the updates', async () => {
+  await initBackend('wasm');
+  const a = join(tmp, 'dropout-four');
+  const b = join(tmp, 'dropout-two-plus-two');
+  const plain = join(tmp, 'dropout-none');
+  await runTraining(options(a, { steps: 4, emotionDropout: 0.5 }));
+  await runTraining(options(b, { steps: 2, emotionDropout: 0.5 }));
+  const notes: string[] = [];
+  await runTraining(options(b, { steps: 4, resume: true, note: (l) => notes.push(l) }));
+  assert.ok(notes.some((l) => /emotion dropout 0\.5/.test(l)), notes.join('\n'));
+  await runTraining(options(plain, { steps: 4 }));
+  for (const file of ['model.safetensors', 'optimizer.safetensors']) {
+    assert.ok(readFileSync(join(a, file)).equals(readFileSync(join(b, file))), `${file} is byte-identical after resume`);
+  }
+  const state = JSON.parse(readFileSync(join(b, 'train-state.json'), 'utf8')) as { settings: { emotionDropout?: number } };
+  assert.equal(state.settings.emotionDropout, 0.5);
+  // Seed 5's draws make some of the 8 windows of the 4 steps neutral (checked here, so the comparison below means something).
+  const drawn = [0, 1, 2, 3].flatMap((step) => batchAt(clips, { seq: 64, batch: 2, seed: 5, emotionDropout: 0.5 }, step).refs);
+  assert.ok(drawn.some((r) => r.neutral) && drawn.some((r) => !r.neutral), JSON.stringify(drawn));
+  assert.ok(!readFileSync(join(a, 'model.safetensors')).equals(readFileSync(join(plain, 'model.safetensors'))), 'other inputs, other weights');
 });
 
 test('--init starts from another run\'s weights with a fresh optimizer; a different vocabulary is refused', async () => {

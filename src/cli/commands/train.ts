@@ -16,7 +16,7 @@ import { startProgress, type Progress } from '../progress.ts';
 import { parseChoice } from './_music_io.ts';
 
 /** Commander's options: RunOptions' own fields as parsed, plus the dataset folder, the backend and --no-progress. */
-interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention' | 'emotionInput' | 'steps' | 'epochs' | 'batch' | 'seq' | 'lr' | 'warmup' | 'seed' | 'resume' | 'init' | 'half' | 'validEvery' | 'saveEvery' | 'workers'> {
+interface TrainCliOptions extends Pick<RunOptions, 'out' | 'preset' | 'attention' | 'emotionInput' | 'emotionDropout' | 'steps' | 'epochs' | 'batch' | 'seq' | 'lr' | 'warmup' | 'seed' | 'resume' | 'init' | 'half' | 'validEvery' | 'saveEvery' | 'workers'> {
   data: string;
   backend: BackendName;
   progress: boolean;
@@ -45,6 +45,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of initialisation, window draws, data order and dropout', parseIntOption('seed', 0), D.seed)
     .option('--attention <kind>', `attention: ${ATTENTION_KINDS.join('|')} (default: the preset's; ${D.preset}: ${PRESETS[D.preset].attention})`, parseChoice('attention', ATTENTION_KINDS))
     .option('--emotion-input <where>', `where the model reads the emotion: first (EMOPIA: the Emotion word only) or every (also each input word's emotion family) (default: the preset's or --init run's; ${D.preset}: ${PRESETS[D.preset].emotionInput})`, parseChoice('emotion-input', EMOTION_INPUTS))
+    .option('--emotion-dropout <p>', 'share of training windows read with the neutral Emotion word 0 instead of their emotion, 0 to 0.9: teaches the model to play without an emotion, for guidance with --contrast neutral (default 0)', parseFloatOption('emotion-dropout', 0, 0.9))
     .option('--resume', "continue the run in --out exactly where its last checkpoint left it (with the run's own settings)")
     .option('--init <run_dir>', "start from another run's weights (e.g. pre-training, then fine-tuning) with a fresh optimizer")
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', parseBackend, 'wasm')
@@ -57,6 +58,7 @@ export function register(program: Command): void {
       if (opts.steps !== undefined && opts.epochs !== undefined) throw new UsageError('--steps/--epochs', 'expected one of them, got both');
       if (opts.steps === undefined && opts.epochs === undefined) throw new UsageError('--steps/--epochs', 'expected one of them (how long to train), got neither');
       if (opts.resume && opts.emotionInput) throw new UsageError('--emotion-input', 'a resumed run keeps its own; give it to a fresh or --init run');
+      if (opts.resume && opts.emotionDropout !== undefined) throw new UsageError('--emotion-dropout', 'a resumed run keeps its own; give it to a fresh or --init run');
       if (opts.resume && opts.init) throw new UsageError('--resume/--init', 'expected at most one of them: --resume continues --out, --init starts a new run from other weights');
       await initBackend(opts.backend);
       const data = readDataset(opts.data);

@@ -16,6 +16,11 @@
  * step. Batches are the shuffled windows in groups of `batch`; the last group of an epoch may be smaller.
  * A batch is padded to its longest sample (not to seq): the padding is masked, and causal attention makes
  * real positions independent of it.
+ *
+ * Emotion dropout (`emotionDropout` p, default 0): after the shuffle, each window of the epoch is drawn neutral
+ * with probability p, from the same epoch Rng (so the windows and their order are those of p = 0). A neutral
+ * window reads the Emotion word 0 of pre-training instead of its clip's emotion, so the model also learns to play
+ * without an emotion, which classifier-free guidance against the neutral word (`--contrast neutral`) needs.
  */
 import { tf } from '../../backend.ts';
 import { InputError } from '../../errors.ts';
@@ -31,6 +36,8 @@ export interface WindowOptions {
   /** Samples per batch. */
   batch: number;
   seed: number;
+  /** Share of windows read without their emotion, 0 <= p < 1 (see the header; the CLI allows up to 0.9); 0 or absent: none. */
+  emotionDropout?: number;
 }
 
 /** One sample: clip `clip`, the head word, then words [start, start + len) of the clip. */
@@ -38,6 +45,8 @@ export interface WindowRef {
   clip: number;
   /** First word after the head word: 1 for the clip's own beginning. */
   start: number;
+  /** Read with the neutral Emotion word 0 instead of the clip's emotion (emotion dropout). */
+  neutral?: true;
 }
 
 /** Number of words of a clip. */
@@ -93,7 +102,10 @@ export function epochWindows(clips: readonly Clip[], opts: WindowOptions, epoch:
   clips.forEach((c, i) => {
     for (const start of windowStarts(clipLength(c), opts.seq, rng)) refs.push({ clip: i, start });
   });
-  return rng.shuffle(refs);
+  const shuffled = rng.shuffle(refs);
+  const p = opts.emotionDropout ?? 0;
+  if (p > 0) for (const ref of shuffled) if (rng.next() < p) ref.neutral = true;
+  return shuffled;
 }
 
 export function batchesPerEpoch(clips: readonly Clip[], opts: WindowOptions): number {
@@ -141,17 +153,19 @@ export interface HostBatch {
 
 /**
  * Builds the arrays of a batch: each sample is the head word then up to seq words from `start`. With
- * `emotionInput` 'every' the inputs x carry the head word's emotion in every word (emotion_input.ts).
+ * `emotionInput` 'every' the inputs x carry the head word's emotion in every word (emotion_input.ts). A `neutral`
+ * window's head word carries emotion 0 instead (and so do its inputs under 'every').
  */
 export function buildBatch(clips: readonly Clip[], refs: readonly WindowRef[], seq: number, emotionInput: EmotionInput = 'first'): HostBatch {
   const F = N_FAMILIES;
-  const samples = refs.map(({ clip, start }) => {
+  const samples = refs.map(({ clip, start, neutral }) => {
     const c = clips[clip];
     if (!c) throw new Error(`buildBatch: no clip ${clip}`);
     const n = clipLength(c);
     const end = Math.min(n, start + seq); // words [start, end) follow the head word
     const w = new Int32Array((1 + end - start) * F);
     w.set(c.words.subarray(0, F), 0);
+    if (neutral) w[FAMILY_INDEX.emotion] = 0;
     w.set(c.words.subarray(start * F, end * F), F);
     return { w, len: 1 + end - start, midSong: start > 1 };
   });
