@@ -4,7 +4,6 @@
  * - noteDensity: notes per SECOND, = notes / (end of the last note - first onset), in seconds through the tempo map.
  * - meanPitch: mean MIDI pitch over notes; pitchRange: highest - lowest pitch (semitones).
  * - meanVelocity: mean MIDI velocity over notes.
- * - tempo: the tempo map's mean BPM, weighted by time in ticks over [first onset, last note end].
  * - majorShare / minorShare: of the beats with a recognised chord (the tokenizer's chord recogniser, one chord per
  *   beat), the share whose quality is major (M, M7, 7) / minor (m, m7). Beats without a chord are not counted;
  *   0 when no beat has a chord.
@@ -24,21 +23,19 @@ export interface PieceStats {
   meanPitch: number;
   pitchRange: number;
   meanVelocity: number;
-  tempo: number;
   majorShare: number;
   minorShare: number;
   pitchClassEntropy: number;
 }
 
 /** The statistics shown per quadrant, in display order, with units. */
-export const STAT_KEYS = ['noteDensity', 'meanPitch', 'pitchRange', 'meanVelocity', 'tempo', 'majorShare', 'minorShare', 'pitchClassEntropy'] as const;
+export const STAT_KEYS = ['noteDensity', 'meanPitch', 'pitchRange', 'meanVelocity', 'majorShare', 'minorShare', 'pitchClassEntropy'] as const;
 export type StatKey = (typeof STAT_KEYS)[number];
 export const STAT_LABELS: Readonly<Record<StatKey, string>> = Object.freeze({
   noteDensity: 'note density (notes/s)',
   meanPitch: 'mean pitch (MIDI)',
   pitchRange: 'pitch range (semitones)',
   meanVelocity: 'mean velocity',
-  tempo: 'tempo (BPM)',
   majorShare: 'major chords (share of chord beats)',
   minorShare: 'minor chords (share of chord beats)',
   pitchClassEntropy: 'pitch-class entropy (bits)',
@@ -114,7 +111,6 @@ export function pieceStats(score: Score): PieceStats {
     meanPitch: pSum / notes.length,
     pitchRange: hi - lo,
     meanVelocity: vSum / notes.length,
-    tempo: meanTempo(score, first, last),
     majorShare: chordBeats ? major / chordBeats : 0,
     minorShare: chordBeats ? minor / chordBeats : 0,
     pitchClassEntropy: entropyBits(pc),

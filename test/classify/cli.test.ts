@@ -162,7 +162,7 @@ test('evaluate on a tiny random-init model: rows sum to the pieces generated; st
     // Real statistics of the hand-made clips: 24 notes.
     // Quantized: durations 400 -> 360 ticks, so the last note ends at 7.75 beats = 3.875 s at 120 BPM.
     assert.ok(Math.abs(res.real.stats.Q1.noteDensity.mean - 24 / 3.875) < 1e-9);
-    assert.equal(res.real.stats.Q1.tempo.mean, 120);
+    assert.equal(res.real.stats.Q1.tempo, undefined, 'tempo is in the structure statistics, on the beat grid');
     assert.equal(res.real.stats.Q1.meanVelocity.mean, 90);
     assert.equal(res.real.stats.Q3.meanVelocity.mean, 50);
     assert.equal(res.real.stats.Q3.minorShare.mean, 1);
