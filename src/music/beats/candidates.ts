@@ -205,15 +205,15 @@ export function tempoCandidates(p: PieceOnsets, opts: { tempo?: TempoOptions; dp
   for (const e of events) envMean += env[Math.min(env.length - 1, Math.round(e.time * FPS))] as number;
   envMean = envMean / events.length || 1;
 
-  let histTotal = 0;
-  for (let b = Math.floor(minLag / 4); b < p.histogram.length; b++) histTotal += p.histogram[b] as number;
-  histTotal = histTotal || 1;
-  const hist = (lag: number): number => {
-    const x = lag;
+  // The histogram at multiples of a candidate's period, over its highest bin (from a sixteenth of the fastest beat).
+  let histMax = 0;
+  for (let b = Math.floor(minLag / 4); b < p.histogram.length; b++) histMax = Math.max(histMax, p.histogram[b] as number);
+  histMax = histMax || 1;
+  const hist = (x: number): number => {
     const b = Math.floor(x);
-    if (b < 0 || b + 1 >= p.histogram.length) return Math.log(1e-4);
+    if (b < 0 || b + 1 >= p.histogram.length) return Math.log(0.05);
     const f = x - b;
-    return Math.log(((p.histogram[b] as number) * (1 - f) + (p.histogram[b + 1] as number) * f) / histTotal + 1e-4);
+    return Math.log(((p.histogram[b] as number) * (1 - f) + (p.histogram[b + 1] as number) * f) / histMax + 0.05);
   };
   const iois: number[] = [];
   for (let i = 1; i < events.length; i++) iois.push((events[i] as OnsetEvent).time - (events[i - 1] as OnsetEvent).time);
