@@ -66,6 +66,29 @@ test('a 3/4 piece at 100 BPM: meter 3, downbeats every 3 beats', () => {
   assertTimes(t.downbeats, p.downbeats, 0.02, 'downbeat');
 });
 
+test('a 90 BPM waltz: beats 2/3 s apart, meter 3, downbeats every 2 s (the previous tracker read it at 60 BPM in 4/4)', () => {
+  const p = steadyPiece({ bpm: 90, meter: 3, bars: 24 });
+  const t = trackBeats(p.score);
+  assertWellFormed(t);
+  assert.equal(t.meter, 3);
+  // 24 bars of 3 beats at 60/90 s: 72 beats, 24 downbeats 2 s apart.
+  assert.equal(p.beats.length, 72);
+  assertTimes(t.beats, p.beats, 0.02, 'beat');
+  assertTimes(t.downbeats, p.downbeats, 0.02, 'downbeat');
+  for (const q of t.tempo) assert.ok(Math.abs(q.bpm - 90) < 1, `tempo ${q.bpm} at ${q.time}`);
+});
+
+test('a steady 140 BPM 4/4 piece with a bass note on every beat is tracked at 140 BPM, not halved', () => {
+  const p = steadyPiece({ bpm: 140, meter: 4, bars: 24, bassEvery: 1 });
+  const t = trackBeats(p.score);
+  assertWellFormed(t);
+  assert.equal(t.meter, 4);
+  // 96 beats 60/140 = 0.4286 s apart, downbeats 1.714 s apart.
+  assertTimes(t.beats, p.beats, 0.02, 'beat');
+  assertTimes(t.downbeats, p.downbeats, 0.02, 'downbeat');
+  for (const q of t.tempo) assert.ok(Math.abs(q.bpm - 140) < 1.5, `tempo ${q.bpm} at ${q.time}`);
+});
+
 test('tracking is deterministic', () => {
   const p = steadyPiece({ bpm: 100, meter: 4, bars: 8 });
   const r = renderPerformance(p.score, p, { leadIn: 0.3, amplitude: 0.03, period: 20, phase: 2 });
