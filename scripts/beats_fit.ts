@@ -1,6 +1,7 @@
 /**
  * Fits the tempo candidates' weights (src/music/beats/fitted.ts TEMPO_WEIGHTS) on POP909's dev songs only (1-300):
- * each song is rendered with several seeded warps (render.ts), whole and as a seeded 30 s excerpt; every tempo
+ * each song is rendered with several seeded warps (render.ts), whole and as a seeded 30 s excerpt, with seeded timing
+ * jitter of 0, 10 or 20 ms (render.ts jitterNotes: transcriptions are not quantized); every tempo
  * candidate (candidates.ts) is scored by its beat F-measure against the warped annotations, and a conditional logit
  * (the softmax over one rendering's candidates, L2-penalised, full-batch gradient descent from zero) learns to put
  * its mass on the best ones. Deterministic.
@@ -12,11 +13,13 @@ import { Rng } from '../src/random.ts';
 import { CANDIDATE_FEATURES } from '../src/music/beats/candidates.ts';
 import { excerptPerformance } from '../src/music/beats/evaluate.ts';
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
-import { randomWarp, renderPerformance, RENDER_BPM } from '../src/music/beats/render.ts';
+import { jitterNotes, randomWarp, renderPerformance, RENDER_BPM } from '../src/music/beats/render.ts';
 import { trackCandidates } from '../src/music/beats/track.ts';
 import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
 
 const SEEDS = [101, 102, 103];
+/** Timing jitter (seconds) of each seed's renderings, with velocity jitter of 12 when above 0: transcriptions are not quantized. */
+const JITTER: Record<number, number> = { 101: 0, 102: 0.01, 103: 0.02 };
 const EXCERPT = 30;
 const L2 = 1e-3;
 const STEPS = 3000;
@@ -33,7 +36,9 @@ function collect(dir: string): Row[] {
       const perSecond = (whole.score.ticksPerBeat * RENDER_BPM) / 60;
       const end = whole.score.notes.reduce((m, n) => Math.max(m, n.start), 0) / perSecond;
       const excerpt = excerptPerformance(whole, Math.max(0, end - EXCERPT) * rng.next(), EXCERPT);
-      for (const perf of [whole, excerpt]) {
+      const jitter = JITTER[seed] ?? 0;
+      for (const clean of [whole, excerpt]) {
+        const perf = jitter > 0 ? { score: jitterNotes(clean.score, rng, jitter, 12), grid: clean.grid } : clean;
         const cands = trackCandidates(perf.score);
         if (cands.length < 2) continue;
         rows.push({ song, x: cands.map((c) => c.features), f: cands.map((c) => beatFMeasure(perf.grid.beats, c.beats)) });
