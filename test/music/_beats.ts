@@ -11,9 +11,10 @@ export interface KnownPiece {
 /**
  * `bars` bars of `meter` beats at `bpm` (a one-tempo map), starting at `offsetBeats` beats: a bass note and a triad
  * on each downbeat (the root moves each bar through C F G A), softer chord tones on the other beats, quiet
- * off-beat eighths in the melody (unless `eighths` is false).
+ * off-beat eighths in the melody (unless `eighths` is false); with `bassEvery`, a softer bass note (the fifth) also
+ * on every `bassEvery`-th beat of the bar.
  */
-export function steadyPiece(opts: { bpm: number; meter: 3 | 4; bars: number; offsetBeats?: number; eighths?: boolean }): KnownPiece {
+export function steadyPiece(opts: { bpm: number; meter: 3 | 4; bars: number; offsetBeats?: number; eighths?: boolean; bassEvery?: number }): KnownPiece {
   const { bpm, meter, bars } = opts;
   const T = 480;
   const off = (opts.offsetBeats ?? 0) * T;
@@ -32,6 +33,7 @@ export function steadyPiece(opts: { bpm: number; meter: 3 | 4; bars: number; off
         notes.push({ pitch: 36 + root, velocity: 96, start: tick, end: tick + meter * T });
         for (const iv of [0, 4, 7]) notes.push({ pitch: 60 + root + iv, velocity: 84, start: tick, end: tick + 2 * T });
       } else {
+        if (opts.bassEvery !== undefined && b % opts.bassEvery === 0) notes.push({ pitch: 43 + root, velocity: 80, start: tick, end: tick + opts.bassEvery * T });
         for (const iv of [4, 7]) notes.push({ pitch: 60 + root + iv, velocity: 56, start: tick, end: tick + T / 2 });
       }
       if (opts.eighths !== false) notes.push({ pitch: 72 + root + (b % 2 === 0 ? 7 : 4), velocity: 44, start: tick + T / 2, end: tick + T });

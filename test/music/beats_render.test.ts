@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/random.ts';
 import { emptyScore } from '../../src/music/score.ts';
-import { randomWarp, renderPerformance, warpTime, type Warp } from '../../src/music/beats/render.ts';
+import { jitterNotes, randomWarp, renderPerformance, warpTime, type Warp } from '../../src/music/beats/render.ts';
 import { checkBeatGrid } from '../../src/music/beat_grid.ts';
 
 test('a known note lands at its computed seconds and ticks of the 120 BPM, 384-per-beat rendering', () => {
@@ -40,4 +40,25 @@ test('random warps are seeded, within their ranges, and keep the grid well forme
   const out = renderPerformance(emptyScore(), grid, a);
   checkBeatGrid(out.grid);
   assert.equal(out.grid.downbeats.length, 2);
+});
+
+test('jitterNotes moves each note start and end together, within six jitter widths, seeded, in range', () => {
+  const s = emptyScore();
+  s.tempos = [{ tick: 0, bpm: 120 }];
+  // 200 notes a beat (480 ticks = 0.5 s) apart, 240 ticks long, velocity 64.
+  s.notes = Array.from({ length: 200 }, (_, i) => ({ pitch: 60, velocity: 64, start: 1000 + i * 480, end: 1240 + i * 480 }));
+  const a = jitterNotes(s, new Rng(5), 0.01, 12);
+  assert.deepEqual(a, jitterNotes(s, new Rng(5), 0.01, 12));
+  assert.equal(a.notes.length, 200);
+  // 0.01 s is 9.6 ticks at 960 ticks per second; the sum of six uniforms times sqrt 2 stays within 3 sqrt 2 widths.
+  const moves = a.notes.map((n, i) => n.start - (1000 + i * 480));
+  for (const [i, n] of a.notes.entries()) {
+    assert.equal(n.end - n.start, 240, `note ${i} keeps its length`);
+    assert.ok(Math.abs(moves[i] as number) <= Math.ceil(3 * Math.SQRT2 * 9.6), `note ${i} moved ${moves[i]}`);
+    assert.ok(n.velocity >= 1 && n.velocity <= 127);
+  }
+  assert.ok(moves.some((m) => m !== 0) && a.notes.some((n) => n.velocity !== 64));
+  const sd = Math.sqrt(moves.reduce((t, m) => t + m * m, 0) / moves.length);
+  assert.ok(sd > 6 && sd < 14, `deviation ${sd} ticks, expected about 9.6`);
+  assert.deepEqual(jitterNotes(s, new Rng(5), 0, 0).notes, s.notes);
 });

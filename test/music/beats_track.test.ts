@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { trackBeats, type BeatTracking } from '../../src/music/beats/track.ts';
-import { beatFMeasure } from '../../src/music/beats/metrics.ts';
+import { beatFMeasure, medianTempo } from '../../src/music/beats/metrics.ts';
 import { renderPerformance } from '../../src/music/beats/render.ts';
 import { MAX_FILE_GRID_BEATS } from '../../src/music/beats/file_grid.ts';
 import { evaluatePiece } from '../../src/music/beats/evaluate.ts';
@@ -64,6 +64,31 @@ test('a 3/4 piece at 100 BPM: meter 3, downbeats every 3 beats', () => {
   assert.equal(t.meter, 3);
   assertTimes(t.beats, p.beats, 0.02, 'beat');
   assertTimes(t.downbeats, p.downbeats, 0.02, 'downbeat');
+});
+
+test('a 90 BPM waltz: beats 2/3 s apart, meter 3, downbeats every 2 s (the previous tracker read it at 60 BPM in 4/4)', () => {
+  const p = steadyPiece({ bpm: 90, meter: 3, bars: 24 });
+  const t = trackBeats(p.score);
+  assertWellFormed(t);
+  assert.equal(t.meter, 3);
+  // 24 bars of 3 beats at 60/90 s: 72 beats, 24 downbeats 2 s apart.
+  assert.equal(p.beats.length, 72);
+  assertTimes(t.beats, p.beats, 0.02, 'beat');
+  assertTimes(t.downbeats, p.downbeats, 0.02, 'downbeat');
+  for (const q of t.tempo) assert.ok(Math.abs(q.bpm - 90) < 1, `tempo ${q.bpm} at ${q.time}`);
+});
+
+test('a steady 120 BPM 4/4 piece with a bass note on every beat is tracked at 120 BPM (the previous tracker halved it)', () => {
+  const p = steadyPiece({ bpm: 120, meter: 4, bars: 24, bassEvery: 1 });
+  const t = trackBeats(p.score);
+  assertWellFormed(t);
+  assert.equal(t.meter, 4);
+  // 96 beats 0.5 s apart, downbeats 2 s apart.
+  assertTimes(t.beats, p.beats, 0.02, 'beat');
+  assertTimes(t.downbeats, p.downbeats, 0.02, 'downbeat');
+  for (const q of t.tempo) assert.ok(Math.abs(q.bpm - 120) < 1, `tempo ${q.bpm} at ${q.time}`);
+  // The comb's own period (all candidate weights 0) is the half tempo.
+  assert.ok(Math.abs(medianTempo(trackBeats(p.score, { tempoWeights: [] }).beats) - 60) < 1);
 });
 
 test('tracking is deterministic', () => {

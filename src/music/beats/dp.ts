@@ -26,14 +26,14 @@ export function decodeBeats(env: Float64Array, period: Float64Array, from: numbe
   for (let i = 0; i < n; i++) {
     const t = from + i;
     const tau = period[t] as number;
-    const maxD = Math.round(2 * tau);
+    const maxD = Math.round(1.5 * tau);
     if (tau !== costTau) {
       cost = new Float64Array(maxD + 1);
       for (let d = 1; d <= maxD; d++) cost[d] = opts.alpha * Math.log(d / tau) ** 2;
       costTau = tau;
     }
     const lo = Math.max(0, i - maxD);
-    const hi = i - Math.max(1, Math.round(tau / 2));
+    const hi = i - Math.max(1, Math.round(tau / 1.5));
     let best = -Infinity;
     let arg = -1;
     for (let p = lo; p <= hi; p++) {

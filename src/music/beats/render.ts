@@ -83,3 +83,23 @@ export function renderPerformance(score: Score, grid: BeatGrid, warp: Warp): { s
   };
   return { score: out, grid: { beats: grid.beats.map((t) => warpTime(warp, t)), downbeats: grid.downbeats.map((t) => warpTime(warp, t)) } };
 }
+
+/**
+ * A rendering with its timing and dynamics roughened like a performance or a transcription: each note's start and
+ * end move together by about N(0, `seconds`) (a sum of six uniforms), its velocity by about N(0, `velocity`), kept in
+ * 1..127 and at least one tick long. Seeded by `rng`; the grid is not touched (it stays the music's beat).
+ */
+export function jitterNotes(score: Score, rng: Rng, seconds: number, velocity: number): Score {
+  const ticksPerSecond = (score.ticksPerBeat * (score.tempos[0]?.bpm ?? RENDER_BPM)) / 60;
+  const normal = (): number => {
+    let s = 0;
+    for (let k = 0; k < 6; k++) s += rng.next();
+    return (s - 3) * Math.SQRT2;
+  };
+  const notes = score.notes.map((n) => {
+    const d = Math.round(normal() * seconds * ticksPerSecond);
+    const start = Math.max(0, n.start + d);
+    return { ...n, start, end: Math.max(start + 1, n.end + d), velocity: Math.max(1, Math.min(127, Math.round(n.velocity + normal() * velocity))) };
+  });
+  return { ...score, notes: sortNotes(notes) };
+}

@@ -78,6 +78,14 @@ export interface TempoEstimate {
   /** The comb's duple (bar of 4 periods) and ternary (bar of 3) readings at the winning period, before the prior. */
   duple: number;
   triple: number;
+  /** The interval histogram the estimate was read from (intervalHistogram), for scoring other periods. */
+  histogram: Float64Array;
+}
+
+/** The comb's duple and ternary readings of the histogram at a lag (frames), before the prior and the 3/4 weight. */
+export function combAt(h: Float64Array, lag: number, opts: TempoOptions = DEFAULT_TEMPO): { duple: number; triple: number } {
+  const base = at(h, lag) + opts.combHalf * at(h, lag / 2) + opts.comb2 * at(h, 2 * lag);
+  return { duple: base + opts.comb3 * at(h, 3 * lag) + opts.comb4 * at(h, 4 * lag), triple: base + opts.comb4 * at(h, 3 * lag) + opts.comb3 * at(h, 4 * lag) };
 }
 
 /** The beat period of the events, or null when they show no periodicity (fewer than two events). */
@@ -110,5 +118,5 @@ export function estimatePeriod(events: readonly OnsetEvent[], strengths: readonl
     }
   }
   if (!(best > 0)) return null;
-  return { period: bestLag, salience: best / total, duple: bestDuple, triple: bestTriple };
+  return { period: bestLag, salience: best / total, duple: bestDuple, triple: bestTriple, histogram: h };
 }

@@ -15,7 +15,9 @@
 import type { BeatGrid } from '../beat_grid.ts';
 import type { Score } from '../score.ts';
 import { chooseMeter, beatFeatures, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT, type DownbeatWeights } from './downbeats.ts';
-import { decodeBeats, DEFAULT_DP, type DpOptions } from './dp.ts';
+import { pickCandidate, tempoCandidates, type Candidate } from './candidates.ts';
+import { DEFAULT_DP, type DpOptions } from './dp.ts';
+import { TEMPO_WEIGHTS } from './fitted.ts';
 import { DEFAULT_STRENGTH, eventStrength, FPS, onsetEnvelope, type StrengthWeights } from './envelope.ts';
 import { fileGrid } from './file_grid.ts';
 import { onsetEvents, type OnsetEvent } from './onsets.ts';
@@ -61,6 +63,8 @@ export interface TrackOptions {
   downbeat?: Partial<DownbeatWeights>;
   /** Move each beat to the strongest onset within this many seconds (0 turns it off; default 0.04). */
   snap?: number;
+  /** Weights of the tempo candidates' features (candidates.ts CANDIDATE_FEATURES; default the fitted TEMPO_WEIGHTS). */
+  tempoWeights?: readonly number[];
 }
 
 export const MIN_EVENTS = 8;
@@ -102,38 +106,18 @@ function gridConfidence(beats: readonly number[], events: readonly OnsetEvent[],
   return all > 0 ? on / all : 0;
 }
 
-/** Moves each beat to the strongest event within `radius` seconds, keeping the beats in order. */
-function snapBeats(beats: number[], events: readonly OnsetEvent[], strengths: readonly number[], radius: number): number[] {
-  if (radius <= 0) return beats;
-  const out: number[] = [];
-  let e = 0;
-  for (const b of beats) {
-    while (e < events.length && (events[e] as OnsetEvent).time < b - radius) e++;
-    let best = b;
-    let bestS = 0;
-    for (let k = e; k < events.length && (events[k] as OnsetEvent).time <= b + radius; k++) {
-      const s = strengths[k] as number;
-      if (s > bestS) {
-        bestS = s;
-        best = (events[k] as OnsetEvent).time;
-      }
-    }
-    if (out.length === 0 || best > (out[out.length - 1] as number)) out.push(best);
-    else if (b > (out[out.length - 1] as number)) out.push(b);
-  }
-  return out;
-}
-
 function fallbackTo(score: Score, why: string): BeatTracking {
   const g = fileGrid(score);
   return { beats: g.beats, downbeats: g.downbeats, meter: g.meter, tempo: localTempo(g.beats), confidence: 0, fallback: why };
 }
 
-export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracking {
+type Prepared = { events: OnsetEvent[]; strengths: number[]; candidates: Candidate[]; meterComb: { duple: number; triple: number } };
+
+/** The onset events, their strengths and the tempo candidates of a piece, or the fallback when it cannot be tracked. */
+function prepare(score: Score, options: TrackOptions): Prepared | BeatTracking {
   const strengthW = { ...DEFAULT_STRENGTH, ...options.strength };
   const tempoOpts = { ...DEFAULT_TEMPO, ...options.tempo };
   const dpOpts = { ...DEFAULT_DP, ...options.dp };
-  const downW = { ...DEFAULT_DOWNBEAT, ...options.downbeat };
   const maxSeconds = options.maxSeconds ?? DEFAULT_MAX_SECONDS;
 
   const events = onsetEvents(score).filter((e) => e.time >= 0);
@@ -151,19 +135,31 @@ export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracki
 
   const lastFrame = Math.ceil(last * FPS);
   const env = onsetEnvelope(events, strengths, lastFrame + 3);
-  const period = new Float64Array(env.length).fill(est.period);
   const from = Math.max(0, Math.floor(first * FPS) - 2);
-  const frames = decodeBeats(env, period, from, env.length - 1, dpOpts);
-  const beats = snapBeats(
-    frames.map((f) => f / FPS),
-    events,
-    strengths,
-    options.snap ?? 0.04,
-  );
+  const candidates = tempoCandidates({ events, strengths, env, histogram: est.histogram, period: est.period, from }, { tempo: tempoOpts, dp: dpOpts, snap: options.snap ?? 0.04 });
+  return { events, strengths, candidates, meterComb: { duple: est.duple, triple: est.triple } };
+}
+
+/**
+ * The tempo candidates of a piece (candidates.ts) with each one's features, for fitting their weights
+ * (scripts/beats_fit.ts); empty when the piece falls back to the file's grid.
+ */
+export function trackCandidates(score: Score, options: TrackOptions = {}): Candidate[] {
+  const p = prepare(score, options);
+  return 'candidates' in p ? p.candidates : [];
+}
+
+export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracking {
+  const downW = { ...DEFAULT_DOWNBEAT, ...options.downbeat };
+  const p = prepare(score, options);
+  if (!('candidates' in p)) return p;
+  const { events, strengths, candidates } = p;
+  const chosen = candidates[pickCandidate(candidates, options.tempoWeights ?? TEMPO_WEIGHTS)] as Candidate;
+  const beats = chosen.beats;
 
   const scores = downbeatScores(beatFeatures(beats, events, strengths), downW);
   const choice = chooseMeter(scores, downW);
   const downbeats = decodeDownbeats(scores, choice.meter, downW.jump).map((i) => beats[i] as number);
-  const meterEvidence = { three: choice.three, four: choice.four, combTriple: est.triple, combDuple: est.duple };
+  const meterEvidence = { three: choice.three, four: choice.four, combTriple: p.meterComb.triple, combDuple: p.meterComb.duple };
   return { beats, downbeats, meter: choice.meter, tempo: localTempo(beats), confidence: gridConfidence(beats, events, strengths), meterEvidence };
 }
