@@ -15,6 +15,10 @@
  */
 import type * as tfns from '@tensorflow/tfjs';
 import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
+import {
+  instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
+  type LinattnExports,
+} from './linear_attention.ts';
 
 type Tf = typeof tfns;
 
@@ -23,13 +27,20 @@ export const KERNEL_CHOICES = ['wasm', 'tfjs'] as const;
 export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 
 const contexts = new WeakMap<object, GemmContext>();
+const attention = new WeakMap<object, LinattnExports>();
 let enabled = true;
 let current: object | null = null;
 let calls = 0;
+let attentionCalls = 0;
 
 /** Products our kernel has run in this process (tests check that it is the one running). */
 export function trainingKernelCalls(): number {
   return calls;
+}
+
+/** Calls of the linear-attention kernels (forward and gradient) in this process. */
+export function attentionKernelCalls(): number {
+  return attentionCalls;
 }
 
 /** The choice of EMOPIA_KERNELS (unset = `wasm`); no environment (a browser) = `wasm`. */
@@ -103,4 +114,44 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   );
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...original, kernelFunc });
+  await registerAttentionKernels(tf, backend);
+}
+
+/**
+ * Registers the causal linear-attention kernels (forward and gradient) for the `wasm` backend, run inside its
+ * heap; where that memory cannot be imported they stay unregistered and cp/attention.ts keeps its tf form.
+ */
+async function registerAttentionKernels(tf: Tf, backend: WasmBackendLike & object): Promise<void> {
+  const memory = backend.wasm.asm?.memory;
+  let la: LinattnExports | null = null;
+  if (memory instanceof WebAssembly.Memory) la = await instantiateLinattn(memory).catch(() => null);
+  if (!la) {
+    for (const name of [LINEAR_ATTENTION_KERNEL, LINEAR_ATTENTION_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    return;
+  }
+  attention.set(backend, la);
+  if (tf.getKernel(LINEAR_ATTENTION_KERNEL, 'wasm')) return;
+  const instance = (b: object): LinattnExports => {
+    const x = attention.get(b);
+    if (!x) throw new Error('kernels: the linear-attention kernel was not set up for this backend');
+    attentionCalls++;
+    return x;
+  };
+  tf.registerKernel({
+    kernelName: LINEAR_ATTENTION_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const { q, k, v } = inputs as Record<'q' | 'k' | 'v', tfns.TensorInfo>;
+      return linearAttentionForward(b as unknown as WasmBackendLike, instance(b), q, k, v, Number((attrs as { eps?: number }).eps));
+    },
+  });
+  tf.registerKernel({
+    kernelName: LINEAR_ATTENTION_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) =>
+      linearAttentionBackward(
+        b as unknown as WasmBackendLike, instance(b), inputs as Record<'q' | 'k' | 'v' | 'out' | 'den' | 'dy', tfns.TensorInfo>,
+        Number((attrs as { eps?: number }).eps),
+      ),
+  });
 }
