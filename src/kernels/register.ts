@@ -15,6 +15,7 @@
  */
 import type * as tfns from '@tensorflow/tfjs';
 import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
+import { aliasingIdentity } from './identity.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
   type LinattnExports,
@@ -114,6 +115,10 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   );
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...original, kernelFunc });
+  const identity = tf.getKernel('Identity', 'wasm');
+  if (!identity) throw new Error("kernels: tfjs-backend-wasm has no 'Identity' kernel to replace");
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ ...identity, kernelFunc: aliasingIdentity(identity, () => enabled) });
   await registerAttentionKernels(tf, backend);
 }
 
