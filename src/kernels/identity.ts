@@ -22,3 +22,14 @@ export function aliasingIdentity(original: KernelConfig, active: () => boolean):
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };
 }
+
+/** tfjs's Cast where the dtype does not change (tfjs's gradients cast float32 to float32): shares the data too. */
+export function aliasingCast(original: KernelConfig, active: () => boolean): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { dtype } = args.attrs as { dtype?: string };
+    if (!active() || x.dtype === 'string' || dtype !== x.dtype) return original.kernelFunc(args);
+    (args.backend as unknown as RefCounting).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}

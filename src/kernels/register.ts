@@ -15,7 +15,8 @@
  */
 import type * as tfns from '@tensorflow/tfjs';
 import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
-import { aliasingIdentity } from './identity.ts';
+import { aliasingCast, aliasingIdentity } from './identity.ts';
+import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
   type LinattnExports,
@@ -29,6 +30,7 @@ export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 
 const contexts = new WeakMap<object, GemmContext>();
 const attention = new WeakMap<object, LinattnExports>();
+const reducers = new WeakMap<object, ReduceExports>();
 let enabled = true;
 let current: object | null = null;
 let calls = 0;
@@ -98,6 +100,7 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   old?.release();
   contexts.set(backend, ctx);
   current = backend;
+  await setUpHelpers(tf, backend);
 
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!original) throw new Error("kernels: tfjs-backend-wasm has no 'BatchMatMul' kernel to replace");
@@ -119,22 +122,36 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   if (!identity) throw new Error("kernels: tfjs-backend-wasm has no 'Identity' kernel to replace");
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ ...identity, kernelFunc: aliasingIdentity(identity, () => enabled) });
-  await registerAttentionKernels(tf, backend);
+  const cast = tf.getKernel('Cast', 'wasm');
+  if (!cast) throw new Error("kernels: tfjs-backend-wasm has no 'Cast' kernel to replace");
+  tf.unregisterKernel('Cast', 'wasm');
+  tf.registerKernel({ ...cast, kernelFunc: aliasingCast(cast, () => enabled) });
+  const sum = tf.getKernel('Sum', 'wasm');
+  if (!sum) throw new Error("kernels: tfjs-backend-wasm has no 'Sum' kernel to replace");
+  tf.unregisterKernel('Sum', 'wasm');
+  tf.registerKernel({ ...sum, kernelFunc: leadingSum(sum, (b) => (enabled ? (reducers.get(b) ?? null) : null)) });
 }
 
 /**
- * Registers the causal linear-attention kernels (forward and gradient) for the `wasm` backend, run inside its
- * heap; where that memory cannot be imported they stay unregistered and cp/attention.ts keeps its tf form.
+ * The instances of the other kernels (column sums, linear attention) in `backend`'s heap. Where that memory
+ * cannot be imported, Sum keeps tfjs's loop and the linear-attention kernels stay unregistered (cp/attention.ts
+ * then keeps its tf form).
  */
-async function registerAttentionKernels(tf: Tf, backend: WasmBackendLike & object): Promise<void> {
+async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<void> {
   const memory = backend.wasm.asm?.memory;
-  let la: LinattnExports | null = null;
-  if (memory instanceof WebAssembly.Memory) la = await instantiateLinattn(memory).catch(() => null);
-  if (!la) {
+  const rd = memory instanceof WebAssembly.Memory ? await instantiateReduce(memory).catch(() => null) : null;
+  if (rd) reducers.set(backend, rd);
+  const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
+  if (la) {
+    attention.set(backend, la);
+    registerAttentionKernels(tf);
+  } else {
     for (const name of [LINEAR_ATTENTION_KERNEL, LINEAR_ATTENTION_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-    return;
   }
-  attention.set(backend, la);
+}
+
+/** Registers the causal linear-attention kernels (forward and gradient) for the `wasm` backend (once). */
+function registerAttentionKernels(tf: Tf): void {
   if (tf.getKernel(LINEAR_ATTENTION_KERNEL, 'wasm')) return;
   const instance = (b: object): LinattnExports => {
     const x = attention.get(b);

@@ -56,3 +56,16 @@ test('gradients through ops that save their inputs are unchanged by the shared c
   got.forEach((g, i) => assert.ok(Math.abs(g - (expected[i] as number)) < 1e-4 * Math.max(1, Math.abs(expected[i] as number)), `grad ${i}: ${g}`));
   tf.dispose([x, shared, copied]);
 });
+
+test('a float32 -> float32 cast on wasm shares the data; a real cast converts', { skip: SKIP }, async () => {
+  await initBackend('wasm');
+  const x = tf.tensor1d([1.5, -2.25, 3]);
+  const same = tf.cast(x, 'float32');
+  assert.equal(offsetOf(same), offsetOf(x));
+  const ints = tf.cast(x, 'int32');
+  assert.equal(ints.dtype, 'int32');
+  assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3]);
+  x.dispose();
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.25, 3]);
+  tf.dispose([same, ints]);
+});
