@@ -197,8 +197,32 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   return tf.add(tf.mul(xhat, gamma), beta); // (..., D)
 }
 
+/** Names of the wasm GELU kernels of src/kernels/gelu.ts (registered by src/backend.ts's set-up). */
+const GELU_KERNEL = 'EmopiaGelu';
+const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
+
+/**
+ * True when gelu runs the fused wasm kernels: our kernels on, registered on the current backend, and a gradient
+ * being recorded (training). Inference keeps tfjs's chain, so generation's numbers do not move.
+ */
+function fusedGelu(x: Tensor): boolean {
+  const b = tf.getBackend();
+  const engine = tf.engine() as unknown as { state: { gradientDepth: number } };
+  return x.dtype === 'float32' && engine.state.gradientDepth > 0 && trainingKernelsActive() && !!tf.getKernel(GELU_KERNEL, b) && !!tf.getKernel(GELU_GRAD_KERNEL, b);
+}
+
+/** GELU and its gradient through the fused kernels (one call each way instead of tfjs's chain of five and eight). */
+const geluKernel = customGrad<[Tensor]>((x, save) => {
+  save([x]);
+  return {
+    value: tf.engine().runKernel(GELU_KERNEL, { x }) as Tensor, // same shape as x
+    gradFunc: (dy, saved) => [tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0] as Tensor, dy }) as Tensor], // same shape as x
+  };
+});
+
 /** GELU with the exact erf form, as torch.nn.functional.gelu's default. */
 export function gelu(x: Tensor): Tensor {
+  if (fusedGelu(x)) return geluKernel(x); // same shape as x
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))); // same shape as x
 }
 

@@ -17,6 +17,7 @@ import type * as tfns from '@tensorflow/tfjs';
 import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
 import { aliasingCast, aliasingIdentity } from './identity.ts';
 import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
+import { GELU_GRAD_KERNEL, GELU_KERNEL, geluBackward, geluForward, instantiateGelu, type GeluExports } from './gelu.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
   type LinattnExports,
@@ -31,6 +32,7 @@ export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 const contexts = new WeakMap<object, GemmContext>();
 const attention = new WeakMap<object, LinattnExports>();
 const reducers = new WeakMap<object, ReduceExports>();
+const gelus = new WeakMap<object, GeluExports>();
 let enabled = true;
 let current: object | null = null;
 let calls = 0;
@@ -141,6 +143,13 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
   const memory = backend.wasm.asm?.memory;
   const rd = memory instanceof WebAssembly.Memory ? await instantiateReduce(memory).catch(() => null) : null;
   if (rd) reducers.set(backend, rd);
+  const ge = memory instanceof WebAssembly.Memory ? await instantiateGelu(memory).catch(() => null) : null;
+  if (ge) {
+    gelus.set(backend, ge);
+    registerGeluKernels(tf);
+  } else {
+    for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
   const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
   if (la) {
     attention.set(backend, la);
@@ -175,5 +184,28 @@ function registerAttentionKernels(tf: Tf): void {
         b as unknown as WasmBackendLike, instance(b), inputs as Record<'q' | 'k' | 'v' | 'out' | 'den' | 'dy', tfns.TensorInfo>,
         Number((attrs as { eps?: number }).eps),
       ),
+  });
+}
+
+/** Registers the GELU kernels (forward and gradient) for the `wasm` backend (once). */
+function registerGeluKernels(tf: Tf): void {
+  if (tf.getKernel(GELU_KERNEL, 'wasm')) return;
+  const instance = (b: object): GeluExports => {
+    const x = gelus.get(b);
+    if (!x) throw new Error('kernels: the gelu kernel was not set up for this backend');
+    return x;
+  };
+  tf.registerKernel({
+    kernelName: GELU_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => geluForward(b as unknown as WasmBackendLike, instance(b), (inputs as { x: tfns.TensorInfo }).x),
+  });
+  tf.registerKernel({
+    kernelName: GELU_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const { x, dy } = inputs as { x: tfns.TensorInfo; dy: tfns.TensorInfo };
+      return geluBackward(b as unknown as WasmBackendLike, instance(b), x, dy);
+    },
   });
 }
