@@ -17,6 +17,7 @@ import type * as tfns from '@tensorflow/tfjs';
 import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
 import { aliasingCast, aliasingIdentity } from './identity.ts';
 import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
+import { copySplitV } from './split.ts';
 import { GELU_GRAD_KERNEL, GELU_KERNEL, geluBackward, geluForward, instantiateGelu, type GeluExports } from './gelu.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
@@ -132,6 +133,10 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   if (!sum) throw new Error("kernels: tfjs-backend-wasm has no 'Sum' kernel to replace");
   tf.unregisterKernel('Sum', 'wasm');
   tf.registerKernel({ ...sum, kernelFunc: leadingSum(sum, (b) => (enabled ? (reducers.get(b) ?? null) : null)) });
+  const splitV = tf.getKernel('SplitV', 'wasm');
+  if (!splitV) throw new Error("kernels: tfjs-backend-wasm has no 'SplitV' kernel to replace");
+  tf.unregisterKernel('SplitV', 'wasm');
+  tf.registerKernel({ ...splitV, kernelFunc: copySplitV(splitV, () => enabled) });
 }
 
 /**
