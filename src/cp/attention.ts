@@ -8,7 +8,8 @@
  *   with). Feature map phi(x) = elu(x) + 1, no softmax, no 1/sqrt(dh) scaling:
  *     out_i = phi(q_i)ᵀ S_i / (phi(q_i)·z_i + 1e-6),  S_i = sum_{j<=i} phi(k_j) v_jᵀ,  z_i = sum_{j<=i} phi(k_j).
  *   Training uses a chunked form that never holds a [B,T,h,dh,dh] tensor: inside a chunk, the masked
- *   (phi(Q) phi(K)ᵀ) V; across chunks, the running S [dh,dh] and z [dh] per batch and head.
+ *   (phi(Q) phi(K)ᵀ) V; across chunks, the running S [dh,dh] and z [dh] per batch and head. On the wasm
+ *   backend with our kernels on, one fused wasm call per pass instead (src/kernels/linear_attention.ts).
  *   Generation uses the recurrent form (`recurrent/attention/self_attention/linear_attention.py`): S and z
  *   are the whole state, so each new word costs the same (the engines of engine.ts and fast_step.ts).
  * - `softmax`: causal masked softmax attention through the core's scaledDotProductAttention; generation keeps
