@@ -197,8 +197,32 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   return tf.add(tf.mul(xhat, gamma), beta); // (..., D)
 }
 
+/** Names of the wasm GELU kernels of src/kernels/gelu.ts (registered by src/backend.ts's set-up). */
+const GELU_KERNEL = 'EmopiaGelu';
+const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
+
+/**
+ * True when gelu runs the fused wasm kernels: our kernels on, registered on the current backend, and a gradient
+ * being recorded (training). Inference keeps tfjs's chain, so generation's numbers do not move.
+ */
+function fusedGelu(x: Tensor): boolean {
+  const b = tf.getBackend();
+  const engine = tf.engine() as unknown as { state: { gradientDepth: number } };
+  return x.dtype === 'float32' && engine.state.gradientDepth > 0 && trainingKernelsActive() && !!tf.getKernel(GELU_KERNEL, b) && !!tf.getKernel(GELU_GRAD_KERNEL, b);
+}
+
+/** GELU and its gradient through the fused kernels (one call each way instead of tfjs's chain of five and eight). */
+const geluKernel = customGrad<[Tensor]>((x, save) => {
+  save([x]);
+  return {
+    value: tf.engine().runKernel(GELU_KERNEL, { x }) as Tensor, // same shape as x
+    gradFunc: (dy, saved) => [tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0] as Tensor, dy }) as Tensor], // same shape as x
+  };
+});
+
 /** GELU with the exact erf form, as torch.nn.functional.gelu's default. */
 export function gelu(x: Tensor): Tensor {
+  if (fusedGelu(x)) return geluKernel(x); // same shape as x
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))); // same shape as x
 }
 
@@ -212,8 +236,83 @@ export function activation(name: Activation, x: Tensor): Tensor {
   return name === 'gelu' ? gelu(x) : relu(x);
 }
 
-/** Inverted dropout when `rng` is given (training), identity otherwise. The mask is drawn from `rng`. */
+/**
+ * n uniform numbers in [0, 1) as float32: the stream tf.randomUniform(shape, 0, 1, 'float32', seed) draws
+ * (seedrandom's Alea generator, seeded through its Mash hash of String(seed)), to the bit, without tfjs's
+ * per-number calls (they were ~0.9 s of a `small` training step, in dropout).
+ */
+export function seededUniform(seed: number, n: number): Float32Array {
+  return seededStream(seed, n, -1, 0);
+}
+
+/**
+ * The stream of seededUniform, or with keep >= 0 the dropout multipliers drawn from it: scale where
+ * floor(u + keep) = 1 in float32 (as tf.dropout computes it), else 0.
+ */
+function seededStream(seed: number, n: number, keep: number, scale: number): Float32Array {
+  // Mash: one hash state over the six seeding calls.
+  let h = 0xefc8249d;
+  const mash = (data: string): number => {
+    for (let i = 0; i < data.length; i++) {
+      h += data.charCodeAt(i);
+      let f = 0.02519603282416938 * h;
+      h = f >>> 0;
+      f -= h;
+      f *= h;
+      h = f >>> 0;
+      f -= h;
+      h += f * 0x100000000; // 2^32
+    }
+    return (h >>> 0) * 2.3283064365386963e-10; // 2^-32
+  };
+  const key = String(seed);
+  let s0 = mash(' ');
+  let s1 = mash(' ');
+  let s2 = mash(' ');
+  s0 -= mash(key);
+  if (s0 < 0) s0 += 1;
+  s1 -= mash(key);
+  if (s1 < 0) s1 += 1;
+  s2 -= mash(key);
+  if (s2 < 0) s2 += 1;
+  // s_{i+3} = frac(2091639 s_i + c 2^-32), c = its integer part (t >= 0, so trunc = floor = |0). Unrolled by
+  // three so that the lag-3 state stays in place instead of rotating (twice as fast: the carry is a serial chain).
+  const K = 2.3283064365386963e-10; // 2^-32
+  let c = 1;
+  let t = 0;
+  const out = new Float32Array(n);
+  let i = 0;
+  for (; i + 3 <= n; i += 3) {
+    t = 2091639 * s0 + c * K;
+    c = Math.trunc(t);
+    out[i] = s0 = t - c;
+    t = 2091639 * s1 + c * K;
+    c = Math.trunc(t);
+    out[i + 1] = s1 = t - c;
+    t = 2091639 * s2 + c * K;
+    c = Math.trunc(t);
+    out[i + 2] = s2 = t - c;
+  }
+  if (i < n) {
+    t = 2091639 * s0 + c * K;
+    c = Math.trunc(t);
+    out[i] = t - c;
+  }
+  if (i + 1 < n) out[i + 1] = 2091639 * s1 + c * K - Math.trunc(2091639 * s1 + c * K);
+  if (keep >= 0) for (let j = 0; j < n; j++) out[j] = Math.fround((out[j] as number) + keep) >= 1 ? scale : 0;
+  return out;
+}
+
+/**
+ * Inverted dropout when `rng` is given (training), identity otherwise. The mask is drawn from `rng`: the
+ * same numbers and float32 arithmetic as tf.dropout(x, rate, undefined, seed) (keep where
+ * floor(u + keep) = 1, scaled by 1/keep), so the same bits, with the mask built on the host in one pass.
+ */
 export function dropout(x: Tensor, rate: number, rng?: Rng): Tensor {
   if (!rng || rate <= 0) return x;
-  return tf.dropout(x, rate, undefined, rng.nextSeed()); // same shape as x
+  if (x.dtype !== 'float32' || !(rate < 1)) return tf.dropout(x, rate, undefined, rng.nextSeed()); // tf's own checks and errors
+  const keep = Math.fround(1 - rate);
+  const scale = Math.fround(1 / keep);
+  const mask = seededStream(rng.nextSeed(), x.size, keep, scale); // same shape as x, flat
+  return tf.mul(x, tf.tensor(mask, x.shape, 'float32')); // same shape as x
 }

@@ -8,13 +8,14 @@
  *   with). Feature map phi(x) = elu(x) + 1, no softmax, no 1/sqrt(dh) scaling:
  *     out_i = phi(q_i)ᵀ S_i / (phi(q_i)·z_i + 1e-6),  S_i = sum_{j<=i} phi(k_j) v_jᵀ,  z_i = sum_{j<=i} phi(k_j).
  *   Training uses a chunked form that never holds a [B,T,h,dh,dh] tensor: inside a chunk, the masked
- *   (phi(Q) phi(K)ᵀ) V; across chunks, the running S [dh,dh] and z [dh] per batch and head.
+ *   (phi(Q) phi(K)ᵀ) V; across chunks, the running S [dh,dh] and z [dh] per batch and head. On the wasm
+ *   backend with our kernels on, one fused wasm call per pass instead (src/kernels/linear_attention.ts).
  *   Generation uses the recurrent form (`recurrent/attention/self_attention/linear_attention.py`): S and z
  *   are the whole state, so each new word costs the same (the engines of engine.ts and fast_step.ts).
  * - `softmax`: causal masked softmax attention through the core's scaledDotProductAttention; generation keeps
  *   a key/value cache.
  */
-import { tf } from '../backend.ts';
+import { tf, trainingKernelsActive } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { Linear, Module } from '../core/module.ts';
 import { scaledDotProductAttention } from '../core/attention.ts';
@@ -48,8 +49,39 @@ function mm(a: Tensor, b: Tensor): tf.Tensor2D {
   return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
 }
 
+/** Names of the wasm kernels of src/kernels/linear_attention.ts (registered by src/backend.ts's set-up). */
+const FUSED_FORWARD = 'EmopiaCausalLinearAttention';
+const FUSED_GRAD = 'EmopiaCausalLinearAttentionGrad';
+
+/** True when the fused causal linear-attention kernels run on the current backend (wasm, our kernels on). */
+export function fusedLinearAttentionActive(): boolean {
+  return trainingKernelsActive() && tf.getKernel(FUSED_FORWARD, tf.getBackend()) !== undefined && tf.getKernel(FUSED_GRAD, tf.getBackend()) !== undefined;
+}
+
 /**
- * Causal linear attention over whole sequences, chunk by chunk.
+ * The same attention through the fused wasm kernels: one call per layer forward ([out, den]) and one backward
+ * (wasm/linattn/linattn.c, the recurrent form; the chunk length does not apply). Equal to the chunked form up
+ * to float rounding.
+ */
+function fusedCausalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, eps: number): Tensor {
+  const attend = customGrad<[Tensor, Tensor, Tensor]>((q, k, val, save) => {
+    const [out, den] = tf.engine().runKernel(FUSED_FORWARD, { q, k, v: val }, { eps }) as Tensor[] as [Tensor, Tensor]; // (B,h,T,dv), (B,h,T,1)
+    save([q, k, val, out, den]);
+    den.dispose();
+    return {
+      value: out,
+      gradFunc: (dy, saved) => {
+        const [sq, sk, sv, so, sd] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+        return tf.engine().runKernel(FUSED_GRAD, { q: sq, k: sk, v: sv, out: so, den: sd, dy }, { eps }) as Tensor[]; // dq, dk (B,h,T,dh), dv (B,h,T,dv)
+      },
+    };
+  });
+  return attend(fq, fk, v); // (B, h, T, dv)
+}
+
+/**
+ * Causal linear attention over whole sequences, chunk by chunk (or in one fused wasm call per pass where
+ * fusedLinearAttentionActive()).
  * fq, fk: feature-mapped queries and keys [B,h,T,dh]; v [B,h,T,dv]; chunk: chunk length (any value >= 1).
  * Returns [B,h,T,dv]. Equal (up to float rounding) to the O(T²) masked form for every chunk size.
  *
@@ -71,6 +103,7 @@ export function causalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, chunk: 
   if (!Number.isInteger(chunk) || chunk < 1) {
     throw new InputError('causal linear attention', `expected a chunk length that is an integer >= 1, got ${chunk}`);
   }
+  if (fusedLinearAttentionActive()) return fusedCausalLinearAttention(fq, fk, v, eps); // (B, h, T, dv)
   const [B, h, T, dh] = fq.shape as [number, number, number, number];
   const dv = v.shape[3] as number;
   const G = B * h;

@@ -15,6 +15,14 @@
  */
 import type * as tfns from '@tensorflow/tfjs';
 import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
+import { aliasingCast, aliasingIdentity } from './identity.ts';
+import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
+import { copySplitV } from './split.ts';
+import { GELU_GRAD_KERNEL, GELU_KERNEL, geluBackward, geluForward, instantiateGelu, type GeluExports } from './gelu.ts';
+import {
+  instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
+  type LinattnExports,
+} from './linear_attention.ts';
 
 type Tf = typeof tfns;
 
@@ -23,13 +31,22 @@ export const KERNEL_CHOICES = ['wasm', 'tfjs'] as const;
 export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 
 const contexts = new WeakMap<object, GemmContext>();
+const attention = new WeakMap<object, LinattnExports>();
+const reducers = new WeakMap<object, ReduceExports>();
+const gelus = new WeakMap<object, GeluExports>();
 let enabled = true;
 let current: object | null = null;
 let calls = 0;
+let attentionCalls = 0;
 
 /** Products our kernel has run in this process (tests check that it is the one running). */
 export function trainingKernelCalls(): number {
   return calls;
+}
+
+/** Calls of the linear-attention kernels (forward and gradient) in this process. */
+export function attentionKernelCalls(): number {
+  return attentionCalls;
 }
 
 /** The choice of EMOPIA_KERNELS (unset = `wasm`); no environment (a browser) = `wasm`. */
@@ -86,6 +103,7 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   old?.release();
   contexts.set(backend, ctx);
   current = backend;
+  await setUpHelpers(tf, backend);
 
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!original) throw new Error("kernels: tfjs-backend-wasm has no 'BatchMatMul' kernel to replace");
@@ -103,4 +121,96 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   );
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...original, kernelFunc });
+  const identity = tf.getKernel('Identity', 'wasm');
+  if (!identity) throw new Error("kernels: tfjs-backend-wasm has no 'Identity' kernel to replace");
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ ...identity, kernelFunc: aliasingIdentity(identity, () => enabled) });
+  const cast = tf.getKernel('Cast', 'wasm');
+  if (!cast) throw new Error("kernels: tfjs-backend-wasm has no 'Cast' kernel to replace");
+  tf.unregisterKernel('Cast', 'wasm');
+  tf.registerKernel({ ...cast, kernelFunc: aliasingCast(cast, () => enabled) });
+  const sum = tf.getKernel('Sum', 'wasm');
+  if (!sum) throw new Error("kernels: tfjs-backend-wasm has no 'Sum' kernel to replace");
+  tf.unregisterKernel('Sum', 'wasm');
+  tf.registerKernel({ ...sum, kernelFunc: leadingSum(sum, (b) => (enabled ? (reducers.get(b) ?? null) : null)) });
+  const splitV = tf.getKernel('SplitV', 'wasm');
+  if (!splitV) throw new Error("kernels: tfjs-backend-wasm has no 'SplitV' kernel to replace");
+  tf.unregisterKernel('SplitV', 'wasm');
+  tf.registerKernel({ ...splitV, kernelFunc: copySplitV(splitV, () => enabled) });
+}
+
+/**
+ * The instances of the other kernels (column sums, linear attention) in `backend`'s heap. Where that memory
+ * cannot be imported, Sum keeps tfjs's loop and the linear-attention kernels stay unregistered (cp/attention.ts
+ * then keeps its tf form).
+ */
+async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<void> {
+  const memory = backend.wasm.asm?.memory;
+  const rd = memory instanceof WebAssembly.Memory ? await instantiateReduce(memory).catch(() => null) : null;
+  if (rd) reducers.set(backend, rd);
+  const ge = memory instanceof WebAssembly.Memory ? await instantiateGelu(memory).catch(() => null) : null;
+  if (ge) {
+    gelus.set(backend, ge);
+    registerGeluKernels(tf);
+  } else {
+    for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
+  const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
+  if (la) {
+    attention.set(backend, la);
+    registerAttentionKernels(tf);
+  } else {
+    for (const name of [LINEAR_ATTENTION_KERNEL, LINEAR_ATTENTION_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
+}
+
+/** Registers the causal linear-attention kernels (forward and gradient) for the `wasm` backend (once). */
+function registerAttentionKernels(tf: Tf): void {
+  if (tf.getKernel(LINEAR_ATTENTION_KERNEL, 'wasm')) return;
+  const instance = (b: object): LinattnExports => {
+    const x = attention.get(b);
+    if (!x) throw new Error('kernels: the linear-attention kernel was not set up for this backend');
+    attentionCalls++;
+    return x;
+  };
+  tf.registerKernel({
+    kernelName: LINEAR_ATTENTION_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const { q, k, v } = inputs as Record<'q' | 'k' | 'v', tfns.TensorInfo>;
+      return linearAttentionForward(b as unknown as WasmBackendLike, instance(b), q, k, v, Number((attrs as { eps?: number }).eps));
+    },
+  });
+  tf.registerKernel({
+    kernelName: LINEAR_ATTENTION_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) =>
+      linearAttentionBackward(
+        b as unknown as WasmBackendLike, instance(b), inputs as Record<'q' | 'k' | 'v' | 'out' | 'den' | 'dy', tfns.TensorInfo>,
+        Number((attrs as { eps?: number }).eps),
+      ),
+  });
+}
+
+/** Registers the GELU kernels (forward and gradient) for the `wasm` backend (once). */
+function registerGeluKernels(tf: Tf): void {
+  if (tf.getKernel(GELU_KERNEL, 'wasm')) return;
+  const instance = (b: object): GeluExports => {
+    const x = gelus.get(b);
+    if (!x) throw new Error('kernels: the gelu kernel was not set up for this backend');
+    return x;
+  };
+  tf.registerKernel({
+    kernelName: GELU_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => geluForward(b as unknown as WasmBackendLike, instance(b), (inputs as { x: tfns.TensorInfo }).x),
+  });
+  tf.registerKernel({
+    kernelName: GELU_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const { x, dy } = inputs as { x: tfns.TensorInfo; dy: tfns.TensorInfo };
+      return geluBackward(b as unknown as WasmBackendLike, instance(b), x, dy);
+    },
+  });
 }

@@ -1,0 +1,55 @@
+/**
+ * GELU as two tfjs kernels for the `wasm` backend, run by wasm/gelu/gelu.c inside tfjs-backend-wasm's heap:
+ * `EmopiaGelu` (input x: y) and `EmopiaGeluGrad` (inputs x, dy: dx). core/ops.ts's gelu calls them from its
+ * custom gradient while a gradient is being recorded (training) and our kernels are on; tfjs's chain was five
+ * kernels forward (Erf among them, a scalar loop) and eight backward (Exp among them) over [.., ff] tensors.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs';
+import type { WasmBackendLike } from './batch_matmul.ts';
+import { GELU_WASM_BASE64 } from './gelu_wasm.ts';
+
+export const GELU_KERNEL = 'EmopiaGelu';
+export const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
+
+export interface GeluExports {
+  gelu_forward(n: number, x: number, y: number): void;
+  gelu_backward(n: number, x: number, dy: number, dx: number): void;
+}
+
+let compiled: Promise<WebAssembly.Module> | null = null;
+
+function bytes(): Uint8Array<ArrayBuffer> {
+  const bin = atob(GELU_WASM_BASE64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** An instance of the kernel working in `memory` (rejects when the memory cannot be imported). */
+export async function instantiateGelu(memory: WebAssembly.Memory): Promise<GeluExports> {
+  compiled ??= WebAssembly.compile(bytes());
+  const instance = await WebAssembly.instantiate(await compiled, { env: { memory } });
+  return instance.exports as unknown as GeluExports;
+}
+
+function offset(backend: WasmBackendLike, t: TensorInfo): number {
+  const d = backend.dataIdMap.get(t.dataId);
+  if (!d) throw new Error('gelu kernel: an operand is not in the wasm backend');
+  return d.memoryOffset;
+}
+
+const size = (t: TensorInfo): number => t.shape.reduce((p, d) => p * d, 1);
+
+export function geluForward(backend: WasmBackendLike, g: GeluExports, x: TensorInfo): TensorInfo {
+  if (x.dtype !== 'float32') throw new Error(`gelu kernel: expected a float32 tensor, got ${x.dtype}`);
+  const y = backend.makeOutput([...x.shape], 'float32');
+  if (size(x) > 0) g.gelu_forward(size(x), offset(backend, x), offset(backend, y));
+  return y;
+}
+
+export function geluBackward(backend: WasmBackendLike, g: GeluExports, x: TensorInfo, dy: TensorInfo): TensorInfo {
+  if (size(x) !== size(dy)) throw new Error(`gelu kernel: the input [${x.shape}] and its gradient [${dy.shape}] differ in size`);
+  const dx = backend.makeOutput([...x.shape], 'float32');
+  if (size(x) > 0) g.gelu_backward(size(x), offset(backend, x), offset(backend, dy), offset(backend, dx));
+  return dx;
+}

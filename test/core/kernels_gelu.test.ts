@@ -1,0 +1,101 @@
+// The fused GELU kernels (wasm/gelu/gelu.c through src/kernels/gelu.ts and core/ops.ts's gelu): values and
+// gradients under a gradient tape against float64 references over odd sizes; outside a tape gelu keeps
+// tfjs's chain to the bit; the committed module equals the build.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tf, initBackend } from '../../src/backend.ts';
+import { gelu } from '../../src/core/ops.ts';
+import { Rng } from '../../src/random.ts';
+
+const OFF = process.env['EMOPIA_KERNELS'] === 'tfjs';
+const SKIP = OFF ? 'EMOPIA_KERNELS=tfjs: our kernels are off' : false;
+
+/** erf in float64 by its Taylor series (|x| <= 4: the terms stay below 1e5, so about 1e-11 absolute). */
+function erf64(x: number): number {
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 200; n++) {
+    term *= (-x * x) / n;
+    const add = term / (2 * n + 1);
+    sum += add;
+    if (Math.abs(add) < 1e-17) break;
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+const gelu64 = (x: number): number => 0.5 * x * (1 + erf64(x / Math.SQRT2));
+const geluGrad64 = (x: number): number => 0.5 * (1 + erf64(x / Math.SQRT2)) + (x * Math.exp(-x * x / 2)) / Math.sqrt(2 * Math.PI);
+
+test('fused gelu under a gradient tape: values and gradients equal float64 references over odd sizes', { skip: SKIP }, async () => {
+  await initBackend('wasm');
+  const rng = new Rng(12);
+  for (const n of [1, 3, 4, 7, 33, 1027]) {
+    const xs = Float32Array.from({ length: n }, (_, i) => (i === 0 ? 0 : i === 1 ? -4 : i === 2 ? 4 : Math.fround(rng.normal() * 2)));
+    const ws = Float32Array.from({ length: n }, () => Math.fround(rng.normal()));
+    const x = tf.tensor1d(xs);
+    const w = tf.tensor1d(ws);
+    let y: Float32Array = new Float32Array(0);
+    const profile = await tf.profile(() => {
+      const g = tf.grad((a: tf.Tensor) => {
+        const out = gelu(a); // (n)
+        y = out.dataSync() as Float32Array;
+        return tf.sum(tf.mul(out, w));
+      })(x);
+      const gd = g.dataSync();
+      for (let i = 0; i < n; i++) {
+        const v = xs[i] as number;
+        // A&S 7.1.26 erf: |error| < 1.5e-7, so y within |x|/2 * 1.5e-7 (+ float rounding), the gradient similarly.
+        const tolY = 1e-7 * Math.abs(v) + 2e-7 * Math.max(1, Math.abs(gelu64(v)));
+        assert.ok(Math.abs((y[i] as number) - gelu64(v)) <= tolY, `n ${n}, x ${v}: gelu ${y[i]} vs ${gelu64(v)}`);
+        const ref = (ws[i] as number) * geluGrad64(v);
+        assert.ok(Math.abs((gd[i] as number) - ref) <= 5e-7 * Math.max(1, Math.abs(v)) * Math.max(1, Math.abs(ws[i] as number)), `n ${n}, x ${v}: grad ${gd[i]} vs ${ref}`);
+      }
+      g.dispose();
+    });
+    const names = profile.kernelNames;
+    assert.ok(names.includes('EmopiaGelu') && names.includes('EmopiaGeluGrad'), `the fused kernels ran (${names.join(', ')})`);
+    assert.ok(!names.includes('Erf'), 'no tfjs Erf under the tape');
+    tf.dispose([x, w]);
+  }
+});
+
+test('gelu outside a gradient tape keeps tfjs chain, to the bit (inference numbers unchanged)', async () => {
+  await initBackend('wasm');
+  const rng = new Rng(13);
+  const x = tf.tensor1d(Float32Array.from({ length: 101 }, () => rng.normal() * 3));
+  const ours = gelu(x);
+  const chain = tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  assert.deepEqual(Array.from(ours.dataSync()), Array.from(chain.dataSync()));
+  tf.dispose([x, ours, chain]);
+});
+
+test('the committed wasm module is what wasm/gelu/build.sh makes of gelu.c (where the same clang is installed)', (t) => {
+  const committed = readFileSync(fileURLToPath(new URL('../../src/kernels/gelu_wasm.ts', import.meta.url)), 'utf8');
+  const compiler = /^\/\/ Compiler: (.*)$/m.exec(committed)?.[1];
+  assert.ok(compiler, 'the generated module names its compiler');
+  let installed = '';
+  for (const cc of ['clang-14', 'clang']) {
+    try {
+      installed = execFileSync(cc, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+      break;
+    } catch {
+      // try the next name
+    }
+  }
+  if (installed !== compiler) {
+    t.skip(`needs ${compiler} (found: ${installed || 'no clang'}); rebuild with npm run build:wasm`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'emopia-gelu-'));
+  try {
+    const out = join(dir, 'gelu_wasm.ts');
+    execFileSync('sh', [fileURLToPath(new URL('../../wasm/gelu/build.sh', import.meta.url))], { env: { ...process.env, OUT: out }, stdio: 'ignore' });
+    assert.equal(readFileSync(out, 'utf8'), committed);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,69 @@
+/*
+ * GELU (the exact erf form of torch.nn.functional.gelu) and its gradient for wasm32 with 128-bit SIMD:
+ *   y  = (x / 2) (1 + erf(x / sqrt 2))
+ *   dx = dy ((1 + erf(x / sqrt 2)) / 2 + x exp(-x^2 / 2) / sqrt(2 pi))
+ * erf is Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, the formula tfjs's Erf kernel uses), exp a
+ * degree-6 polynomial after range reduction (relative error about 2e-7), as in wasm/step/step.c.
+ *
+ * No data segment, no stack, imports only the memory: it runs inside tfjs-backend-wasm's heap on the
+ * tensors where they lie and writes only its output.
+ */
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+static inline f4 vexp(f4 x) {
+  x = wasm_f32x4_max(wasm_f32x4_min(x, wasm_f32x4_splat(88.0f)), wasm_f32x4_splat(-87.0f));
+  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  f4 p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)));
+  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, e);
+}
+
+/* erf(u) given u and exp(-u^2) (shared with the gradient). */
+static inline f4 verf(f4 u, f4 expm) {
+  f4 z = wasm_f32x4_abs(u);
+  f4 t = wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(z, wasm_f32x4_splat(0.3275911f))));
+  f4 p = wasm_f32x4_splat(1.061405429f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-1.453152027f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(1.421413741f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-0.284496736f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.254829592f));
+  p = wasm_f32x4_mul(p, t);
+  f4 e = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(p, expm));
+  return wasm_v128_or(e, wasm_v128_and(u, wasm_i32x4_splat((int)0x80000000))); /* the sign of u */
+}
+
+static inline f4 gelu4(f4 x) {
+  f4 u = wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f));
+  f4 e = verf(u, vexp(wasm_f32x4_neg(wasm_f32x4_mul(u, u))));
+  return wasm_f32x4_mul(wasm_f32x4_mul(x, wasm_f32x4_splat(0.5f)), wasm_f32x4_add(wasm_f32x4_splat(1.0f), e));
+}
+
+static inline f4 gelu_grad4(f4 x, f4 dy) {
+  f4 u = wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f));
+  f4 expm = vexp(wasm_f32x4_neg(wasm_f32x4_mul(u, u)));
+  f4 cdf = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_splat(1.0f), verf(u, expm)), wasm_f32x4_splat(0.5f));
+  f4 pdf = wasm_f32x4_mul(wasm_f32x4_mul(x, expm), wasm_f32x4_splat(0.39894228040143268f));
+  return wasm_f32x4_mul(dy, wasm_f32x4_add(cdf, pdf));
+}
+
+__attribute__((export_name("gelu_forward"))) void gelu_forward(int n, const float *x, float *y) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, gelu4(wasm_v128_load(x + i)));
+  for (; i < n; i++) y[i] = wasm_f32x4_extract_lane(gelu4(wasm_f32x4_splat(x[i])), 0);
+}
+
+__attribute__((export_name("gelu_backward"))) void gelu_backward(int n, const float *x, const float *dy, float *dx) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(dx + i, gelu_grad4(wasm_v128_load(x + i), wasm_v128_load(dy + i)));
+  for (; i < n; i++) dx[i] = wasm_f32x4_extract_lane(gelu_grad4(wasm_f32x4_splat(x[i]), wasm_f32x4_splat(dy[i])), 0);
+}

@@ -1,0 +1,172 @@
+/*
+ * Causal linear attention (EMOPIA's, fast-transformers' causal_linear_attention.py) for wasm32 with 128-bit
+ * SIMD, forward and backward, in the recurrent form: one call per layer and pass instead of hundreds of small
+ * matrix products.
+ *
+ * Per sequence g (G = batch x heads of them, each T rows), with feature-mapped queries q and keys k [T][dh],
+ * values v [T][dv] and V1 = [v | 1] (the ones column gives the normaliser):
+ *   S_i   = sum_{j <= i} k_j v1_j^T          (dh x (dv+1), the running state)
+ *   tot_i = S_i^T q_i                        ((dv+1): numerator | denominator)
+ *   out_i = tot_i[:dv] / (tot_i[dv] + eps),  den_i = tot_i[dv]
+ * Backward, with g_i = [dout_i / (den_i + eps) | -sum(dout_i * out_i) / (den_i + eps)] (the gradient of tot_i)
+ * and R_i = sum_{j >= i} q_j g_j^T:
+ *   dq_i = S_i g_i,   dk_i = R_i v1_i,   dv1_i = R_i^T k_i   (the last column of dv1 is dropped).
+ * The forward pass of the backward call rebuilds S row by row; a second pass from the last row builds R.
+ *
+ * Layout: every tensor is row-major f32, sequences one after another ([G][T][dh] etc.); den is [G][T].
+ * The state is held padded to multiples of 4 (dhp, dvp) with zeros in the padding, and each row is copied
+ * into zero-padded work rows, so any dh and dv work. No data segment, no stack, imports only the memory: it
+ * runs inside tfjs-backend-wasm's heap on the tensors where they lie and writes only its outputs and `work`.
+ */
+#include <wasm_simd128.h>
+
+static int pad4(int n) { return (n + 3) & ~3; }
+
+/* Floats of work space a call needs for head sizes dh (queries/keys) and dv (values). */
+__attribute__((export_name("work_floats"))) int work_floats(int dh, int dv) {
+  int dhp = pad4(dh), dvp = pad4(dv + 1);
+  return dhp * dvp + 3 * dhp + 2 * dvp + 4 * dvp;
+}
+
+static void zero(float *p, int n) {
+  for (int i = 0; i < n; i += 4) wasm_v128_store(p + i, wasm_f32x4_splat(0.0f));
+}
+
+/* Copies n floats to a zero-padded row of np floats (np a multiple of 4). */
+static void row(float *dst, const float *src, int n, int np) {
+  zero(dst + (n & ~3), np - (n & ~3));
+  for (int i = 0; i < n; i++) dst[i] = src[i];
+}
+
+/* v1 = [v | 1 | 0...] */
+static void row_ones(float *dst, const float *src, int dv, int dvp) {
+  row(dst, src, dv, dvp);
+  dst[dv] = 1.0f;
+}
+
+static float hsum(v128_t x) {
+  return (wasm_f32x4_extract_lane(x, 0) + wasm_f32x4_extract_lane(x, 1)) +
+         (wasm_f32x4_extract_lane(x, 2) + wasm_f32x4_extract_lane(x, 3));
+}
+
+/*
+ * Forward: out [G][T][dv] and den [G][T] from q, k [G][T][dh] and v [G][T][dv].
+ */
+__attribute__((export_name("forward"))) void forward(int G, int T, int dh, int dv, float eps, const float *q,
+                                                      const float *k, const float *v, float *out, float *den,
+                                                      float *work) {
+  int dhp = pad4(dh), dvp = pad4(dv + 1);
+  float *S = work;          /* [dhp][dvp] */
+  float *qp = S + dhp * dvp; /* [dhp] */
+  float *kp = qp + dhp;     /* [dhp] */
+  float *v1 = kp + dhp;     /* [dvp] */
+  float *tot = v1 + dvp;    /* [dvp] */
+  for (int g = 0; g < G; g++) {
+    zero(S, dhp * dvp);
+    for (int i = 0; i < T; i++) {
+      long r = (long)g * T + i;
+      row(qp, q + r * dh, dh, dhp);
+      row(kp, k + r * dh, dh, dhp);
+      row_ones(v1, v + r * dv, dv, dvp);
+      for (int cb = 0; cb < dvp; cb += 4) {
+        v128_t vv = wasm_v128_load(v1 + cb);
+        v128_t acc = wasm_f32x4_splat(0.0f);
+        float *sp = S + cb;
+        for (int d = 0; d < dhp; d++, sp += dvp) {
+          v128_t s = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(wasm_v128_load32_splat(kp + d), vv));
+          wasm_v128_store(sp, s);
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(qp + d), s));
+        }
+        wasm_v128_store(tot + cb, acc);
+      }
+      float dn = tot[dv];
+      den[r] = dn;
+      float *o = out + r * dv;
+      for (int c = 0; c < dv; c++) o[c] = tot[c] / (dn + eps);
+    }
+  }
+}
+
+/* g = [dout / (den + eps) | -sum(dout * out) / (den + eps) | 0...] for row r. */
+static void grad_row(float *gp, const float *dout, const float *out, const float *den, long r, int dv, int dvp,
+                     float eps) {
+  float inv = 1.0f / (den[r] + eps);
+  const float *dy = dout + r * dv;
+  const float *o = out + r * dv;
+  float dot = 0.0f;
+  zero(gp + (dv & ~3), dvp - (dv & ~3));
+  for (int c = 0; c < dv; c++) {
+    gp[c] = dy[c] * inv;
+    dot += dy[c] * o[c];
+  }
+  gp[dv] = -(dot * inv);
+}
+
+/*
+ * Backward: dq, dk [G][T][dh] and dv [G][T][dv] from the forward's inputs, its outputs out and den, and
+ * dout = d loss / d out [G][T][dv].
+ */
+__attribute__((export_name("backward"))) void backward(int G, int T, int dh, int dv, float eps, const float *q,
+                                                        const float *k, const float *v, const float *out,
+                                                        const float *den, const float *dout, float *dq, float *dk,
+                                                        float *dvout, float *work) {
+  int dhp = pad4(dh), dvp = pad4(dv + 1);
+  float *St = work;          /* [dvp][dhp]: S transposed (pass 1), then R transposed (pass 2) */
+  float *qp = St + dhp * dvp; /* [dhp] */
+  float *kp = qp + dhp;      /* [dhp] */
+  float *res = kp + dhp;     /* [dhp]: dq or dk of the row */
+  float *v1 = res + dhp;     /* [dvp] */
+  float *gp = v1 + dvp;      /* [dvp] */
+  float *dvt = gp + dvp;     /* [dvp][4]: partial sums of dv1 */
+  for (int g = 0; g < G; g++) {
+    /* Pass 1, first row to last: S_i, dq_i = S_i g_i. */
+    zero(St, dhp * dvp);
+    for (int i = 0; i < T; i++) {
+      long r = (long)g * T + i;
+      row(kp, k + r * dh, dh, dhp);
+      row_ones(v1, v + r * dv, dv, dvp);
+      grad_row(gp, dout, out, den, r, dv, dvp, eps);
+      for (int db = 0; db < dhp; db += 4) {
+        v128_t kk = wasm_v128_load(kp + db);
+        v128_t acc = wasm_f32x4_splat(0.0f);
+        float *sp = St + db;
+        for (int c = 0; c < dvp; c++, sp += dhp) {
+          v128_t s = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(wasm_v128_load32_splat(v1 + c), kk));
+          wasm_v128_store(sp, s);
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(gp + c), s));
+        }
+        wasm_v128_store(res + db, acc);
+      }
+      float *o = dq + r * dh;
+      for (int d = 0; d < dh; d++) o[d] = res[d];
+    }
+    /* Pass 2, last row to first: R_i, dk_i = R_i v1_i, dv1_i = R_i^T k_i. */
+    zero(St, dhp * dvp);
+    for (int i = T - 1; i >= 0; i--) {
+      long r = (long)g * T + i;
+      row(qp, q + r * dh, dh, dhp);
+      row(kp, k + r * dh, dh, dhp);
+      row_ones(v1, v + r * dv, dv, dvp);
+      grad_row(gp, dout, out, den, r, dv, dvp, eps);
+      zero(dvt, 4 * dvp);
+      for (int db = 0; db < dhp; db += 4) {
+        v128_t qq = wasm_v128_load(qp + db);
+        v128_t kk = wasm_v128_load(kp + db);
+        v128_t acc = wasm_f32x4_splat(0.0f);
+        float *rp = St + db;
+        float *tp = dvt;
+        for (int c = 0; c < dvp; c++, rp += dhp, tp += 4) {
+          v128_t x = wasm_f32x4_add(wasm_v128_load(rp), wasm_f32x4_mul(wasm_v128_load32_splat(gp + c), qq));
+          wasm_v128_store(rp, x);
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(v1 + c), x));
+          wasm_v128_store(tp, wasm_f32x4_add(wasm_v128_load(tp), wasm_f32x4_mul(x, kk)));
+        }
+        wasm_v128_store(res + db, acc);
+      }
+      float *ok = dk + r * dh;
+      for (int d = 0; d < dh; d++) ok[d] = res[d];
+      float *ov = dvout + r * dv;
+      for (int c = 0; c < dv; c++) ov[c] = hsum(wasm_v128_load(dvt + 4 * c));
+    }
+  }
+}
