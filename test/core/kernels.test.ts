@@ -4,10 +4,7 @@
 // own memory with copies); and the PyTorch gradient fixture of the Transformer with the kernels running.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tf, initBackend } from '../../src/backend.ts';
 import { registerTrainingKernels, setTrainingKernels, trainingKernelCalls, trainingKernelPlacement } from '../../src/kernels/register.ts';
@@ -19,6 +16,7 @@ import { fromTorchBoolMask } from '../../src/core/masks.ts';
 import { Transformer } from '../../src/core/transformer.ts';
 import { isParityDataKey, transformerConfigFromTorch } from '../../src/core/torch_interop.ts';
 import { assertClose, maxAbsDiff } from '../helpers/close.ts';
+import { assertCommittedWasm } from '../helpers/wasm_build.ts';
 
 const OFF = process.env['EMOPIA_KERNELS'] === 'tfjs';
 const SKIP = OFF ? 'EMOPIA_KERNELS=tfjs: our kernels are off' : false;
@@ -221,29 +219,4 @@ test('the Transformer\'s gradients match the PyTorch fixture with our kernels ru
   model.dispose();
 });
 
-test('the committed wasm module is what wasm/matmul/build.sh makes of gemm.c (where the same clang is installed)', (t) => {
-  const committed = readFileSync(fileURLToPath(new URL('../../src/kernels/gemm_wasm.ts', import.meta.url)), 'utf8');
-  const compiler = /^\/\/ Compiler: (.*)$/m.exec(committed)?.[1];
-  assert.ok(compiler, 'the generated module names its compiler');
-  let installed = '';
-  for (const cc of ['clang-14', 'clang']) {
-    try {
-      installed = execFileSync(cc, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
-      break;
-    } catch {
-      // try the next name
-    }
-  }
-  if (installed !== compiler) {
-    t.skip(`needs ${compiler} (found: ${installed || 'no clang'}); rebuild with npm run build:wasm`);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'emopia-gemm-'));
-  try {
-    const out = join(dir, 'gemm_wasm.ts');
-    execFileSync('sh', [fileURLToPath(new URL('../../wasm/matmul/build.sh', import.meta.url))], { env: { ...process.env, OUT: out }, stdio: 'ignore' });
-    assert.equal(readFileSync(out, 'utf8'), committed);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('the committed wasm module is what wasm/matmul/build.sh makes of gemm.c (where the same clang is installed)', (t) => assertCommittedWasm(t, 'matmul', 'gemm'));

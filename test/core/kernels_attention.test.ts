@@ -4,16 +4,12 @@
 // that the committed module is what the build makes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tf, initBackend } from '../../src/backend.ts';
 import { attentionKernelCalls, setTrainingKernels } from '../../src/kernels/register.ts';
 import { causalLinearAttention, fusedLinearAttentionActive, LINEAR_EPS } from '../../src/cp/attention.ts';
 import { Rng } from '../../src/random.ts';
 import { assertClose } from '../helpers/close.ts';
+import { assertCommittedWasm } from '../helpers/wasm_build.ts';
 
 const OFF = process.env['EMOPIA_KERNELS'] === 'tfjs';
 const SKIP = OFF ? 'EMOPIA_KERNELS=tfjs: our kernels are off' : false;
@@ -149,29 +145,4 @@ test('fused linear attention equals the chunked tf form (our kernels off) on the
   }
 });
 
-test('the committed wasm module is what wasm/linattn/build.sh makes of linattn.c (where the same clang is installed)', (t) => {
-  const committed = readFileSync(fileURLToPath(new URL('../../src/kernels/linattn_wasm.ts', import.meta.url)), 'utf8');
-  const compiler = /^\/\/ Compiler: (.*)$/m.exec(committed)?.[1];
-  assert.ok(compiler, 'the generated module names its compiler');
-  let installed = '';
-  for (const cc of ['clang-14', 'clang']) {
-    try {
-      installed = execFileSync(cc, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
-      break;
-    } catch {
-      // try the next name
-    }
-  }
-  if (installed !== compiler) {
-    t.skip(`needs ${compiler} (found: ${installed || 'no clang'}); rebuild with npm run build:wasm`);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'emopia-linattn-'));
-  try {
-    const out = join(dir, 'linattn_wasm.ts');
-    execFileSync('sh', [fileURLToPath(new URL('../../wasm/linattn/build.sh', import.meta.url))], { env: { ...process.env, OUT: out }, stdio: 'ignore' });
-    assert.equal(readFileSync(out, 'utf8'), committed);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('the committed wasm module is what wasm/linattn/build.sh makes of linattn.c (where the same clang is installed)', (t) => assertCommittedWasm(t, 'linattn', 'linattn'));

@@ -3,14 +3,11 @@
 // tfjs's chain to the bit; the committed module equals the build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tf, initBackend } from '../../src/backend.ts';
 import { gelu } from '../../src/core/ops.ts';
 import { Rng } from '../../src/random.ts';
+import { assertCommittedWasm } from '../helpers/wasm_build.ts';
 
 const OFF = process.env['EMOPIA_KERNELS'] === 'tfjs';
 const SKIP = OFF ? 'EMOPIA_KERNELS=tfjs: our kernels are off' : false;
@@ -73,29 +70,4 @@ test('gelu outside a gradient tape keeps tfjs chain, to the bit (inference numbe
   tf.dispose([x, ours, chain]);
 });
 
-test('the committed wasm module is what wasm/gelu/build.sh makes of gelu.c (where the same clang is installed)', (t) => {
-  const committed = readFileSync(fileURLToPath(new URL('../../src/kernels/gelu_wasm.ts', import.meta.url)), 'utf8');
-  const compiler = /^\/\/ Compiler: (.*)$/m.exec(committed)?.[1];
-  assert.ok(compiler, 'the generated module names its compiler');
-  let installed = '';
-  for (const cc of ['clang-14', 'clang']) {
-    try {
-      installed = execFileSync(cc, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
-      break;
-    } catch {
-      // try the next name
-    }
-  }
-  if (installed !== compiler) {
-    t.skip(`needs ${compiler} (found: ${installed || 'no clang'}); rebuild with npm run build:wasm`);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'emopia-gelu-'));
-  try {
-    const out = join(dir, 'gelu_wasm.ts');
-    execFileSync('sh', [fileURLToPath(new URL('../../wasm/gelu/build.sh', import.meta.url))], { env: { ...process.env, OUT: out }, stdio: 'ignore' });
-    assert.equal(readFileSync(out, 'utf8'), committed);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('the committed wasm module is what wasm/gelu/build.sh makes of gelu.c (where the same clang is installed)', (t) => assertCommittedWasm(t, 'gelu', 'gelu'));

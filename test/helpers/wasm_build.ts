@@ -1,0 +1,43 @@
+/**
+ * The check every committed wasm module gets: the generated `src/kernels/<module>_wasm.ts` is exactly what
+ * `wasm/<dir>/build.sh` makes of its C source, where the compiler named in the module's header is installed
+ * (skipped, saying how to rebuild, where it is not: a fresh CI machine has no clang).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+
+/** The first line of `clang --version` of the clang build.sh would use, or '' without one. */
+function installedClang(): string {
+  for (const cc of ['clang-14', 'clang']) {
+    try {
+      return execFileSync(cc, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+    } catch {
+      // try the next name
+    }
+  }
+  return '';
+}
+
+export function assertCommittedWasm(t: TestContext, dir: string, module: string): void {
+  const committed = readFileSync(fileURLToPath(new URL(`../../src/kernels/${module}_wasm.ts`, import.meta.url)), 'utf8');
+  const compiler = /^\/\/ Compiler: (.*)$/m.exec(committed)?.[1];
+  assert.ok(compiler, 'the generated module names its compiler');
+  const installed = installedClang();
+  if (installed !== compiler) {
+    t.skip(`needs ${compiler} (found: ${installed || 'no clang'}); rebuild with npm run build:wasm`);
+    return;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), `emopia-${module}-`));
+  try {
+    const out = join(tmp, `${module}_wasm.ts`);
+    execFileSync('sh', [fileURLToPath(new URL(`../../wasm/${dir}/build.sh`, import.meta.url))], { env: { ...process.env, OUT: out }, stdio: 'ignore' });
+    assert.equal(readFileSync(out, 'utf8'), committed);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
