@@ -7,6 +7,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './batch_matmul.ts';
 import { GELU_WASM_BASE64 } from './gelu_wasm.ts';
+import { kernelModule } from './module.ts';
 
 export const GELU_KERNEL = 'EmopiaGelu';
 export const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
@@ -16,21 +17,8 @@ export interface GeluExports {
   gelu_backward(n: number, x: number, dy: number, dx: number): void;
 }
 
-let compiled: Promise<WebAssembly.Module> | null = null;
-
-function bytes(): Uint8Array<ArrayBuffer> {
-  const bin = atob(GELU_WASM_BASE64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /** An instance of the kernel working in `memory` (rejects when the memory cannot be imported). */
-export async function instantiateGelu(memory: WebAssembly.Memory): Promise<GeluExports> {
-  compiled ??= WebAssembly.compile(bytes());
-  const instance = await WebAssembly.instantiate(await compiled, { env: { memory } });
-  return instance.exports as unknown as GeluExports;
-}
+export const instantiateGelu = kernelModule<GeluExports>(GELU_WASM_BASE64);
 
 function offset(backend: WasmBackendLike, t: TensorInfo): number {
   const d = backend.dataIdMap.get(t.dataId);

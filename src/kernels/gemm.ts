@@ -5,6 +5,7 @@
  * memory (tfjs-backend-wasm's heap: no copies) and writes only to the output and the work buffer it is given.
  */
 import { GEMM_WASM_BASE64 } from './gemm_wasm.ts';
+import { kernelModule } from './module.ts';
 
 export interface GemmExports {
   /** Floats of scratch one call needs (packed operand blocks and an edge tile). */
@@ -22,23 +23,5 @@ export interface GemmExports {
   ): void;
 }
 
-let compiled: Promise<WebAssembly.Module> | null = null;
-
-function bytes(): Uint8Array<ArrayBuffer> {
-  const bin = atob(GEMM_WASM_BASE64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/** Compiles the module once (asynchronously: browsers refuse large synchronous compiles on the main thread). */
-function compile(): Promise<WebAssembly.Module> {
-  compiled ??= WebAssembly.compile(bytes());
-  return compiled;
-}
-
 /** An instance of the product working in `memory`. Rejects when the memory cannot be imported (e.g. shared). */
-export async function instantiateGemm(memory: WebAssembly.Memory): Promise<GemmExports> {
-  const instance = await WebAssembly.instantiate(await compile(), { env: { memory } });
-  return instance.exports as unknown as GemmExports;
-}
+export const instantiateGemm = kernelModule<GemmExports>(GEMM_WASM_BASE64);

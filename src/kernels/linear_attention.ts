@@ -12,6 +12,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './batch_matmul.ts';
 import { LINATTN_WASM_BASE64 } from './linattn_wasm.ts';
+import { kernelModule } from './module.ts';
 
 export const LINEAR_ATTENTION_KERNEL = 'EmopiaCausalLinearAttention';
 export const LINEAR_ATTENTION_GRAD_KERNEL = 'EmopiaCausalLinearAttentionGrad';
@@ -26,21 +27,8 @@ export interface LinattnExports {
   ): void;
 }
 
-let compiled: Promise<WebAssembly.Module> | null = null;
-
-function bytes(): Uint8Array<ArrayBuffer> {
-  const bin = atob(LINATTN_WASM_BASE64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /** An instance of the kernel working in `memory` (rejects when the memory cannot be imported). */
-export async function instantiateLinattn(memory: WebAssembly.Memory): Promise<LinattnExports> {
-  compiled ??= WebAssembly.compile(bytes());
-  const instance = await WebAssembly.instantiate(await compiled, { env: { memory } });
-  return instance.exports as unknown as LinattnExports;
-}
+export const instantiateLinattn = kernelModule<LinattnExports>(LINATTN_WASM_BASE64);
 
 /** [G, T, d] sizes of a [..., T, d] tensor. */
 function dims(t: TensorInfo): [number, number, number] {

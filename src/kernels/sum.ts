@@ -7,27 +7,15 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './batch_matmul.ts';
 import { REDUCE_WASM_BASE64 } from './reduce_wasm.ts';
+import { kernelModule } from './module.ts';
 
 export interface ReduceExports {
   /** out[c] = Σ_r x[r][c] for x [R][C] (byte addresses). */
   colsum(R: number, C: number, x: number, out: number): void;
 }
 
-let compiled: Promise<WebAssembly.Module> | null = null;
-
-function bytes(): Uint8Array<ArrayBuffer> {
-  const bin = atob(REDUCE_WASM_BASE64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /** An instance of the kernel working in `memory` (rejects when the memory cannot be imported). */
-export async function instantiateReduce(memory: WebAssembly.Memory): Promise<ReduceExports> {
-  compiled ??= WebAssembly.compile(bytes());
-  const instance = await WebAssembly.instantiate(await compiled, { env: { memory } });
-  return instance.exports as unknown as ReduceExports;
-}
+export const instantiateReduce = kernelModule<ReduceExports>(REDUCE_WASM_BASE64);
 
 /** k when `axis` (any order, negatives allowed) is exactly the leading axes 0..k-1 of a rank-r tensor, k < r; else 0. */
 export function leadingAxes(axis: number | number[] | undefined, rank: number): number {
