@@ -14,30 +14,18 @@ typedef v128_t f4;
 
 #include "../common/vexp.h"
 
-/* erf(u) given u and exp(-u^2) (shared with the gradient). */
-static inline f4 verf(f4 u, f4 expm) {
-  f4 z = wasm_f32x4_abs(u);
-  f4 t = wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(z, wasm_f32x4_splat(0.3275911f))));
-  f4 p = wasm_f32x4_splat(1.061405429f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-1.453152027f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(1.421413741f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-0.284496736f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.254829592f));
-  p = wasm_f32x4_mul(p, t);
-  f4 e = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(p, expm));
-  return wasm_v128_or(e, wasm_v128_and(u, wasm_i32x4_splat((int)0x80000000))); /* the sign of u */
-}
+#include "../common/verf.h"
 
 static inline f4 gelu4(f4 x) {
   f4 u = wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f));
-  f4 e = verf(u, vexp(wasm_f32x4_neg(wasm_f32x4_mul(u, u))));
+  f4 e = verf_given_exp(u, vexp(wasm_f32x4_neg(wasm_f32x4_mul(u, u))));
   return wasm_f32x4_mul(wasm_f32x4_mul(x, wasm_f32x4_splat(0.5f)), wasm_f32x4_add(wasm_f32x4_splat(1.0f), e));
 }
 
 static inline f4 gelu_grad4(f4 x, f4 dy) {
   f4 u = wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f));
   f4 expm = vexp(wasm_f32x4_neg(wasm_f32x4_mul(u, u)));
-  f4 cdf = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_splat(1.0f), verf(u, expm)), wasm_f32x4_splat(0.5f));
+  f4 cdf = wasm_f32x4_mul(wasm_f32x4_add(wasm_f32x4_splat(1.0f), verf_given_exp(u, expm)), wasm_f32x4_splat(0.5f));
   f4 pdf = wasm_f32x4_mul(wasm_f32x4_mul(x, expm), wasm_f32x4_splat(0.39894228040143268f));
   return wasm_f32x4_mul(dy, wasm_f32x4_add(cdf, pdf));
 }

@@ -308,19 +308,12 @@ static inline void axpy(float *y, float a, const float *x, int n) {
 
 static inline float sexp(float x) { return wasm_f32x4_extract_lane(vexp(wasm_f32x4_splat(x)), 0); }
 
-/* erf on four lanes (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7). */
+#include "../common/verf.h"
+
+/* erf on four lanes. */
 static inline f4 verf(f4 x) {
   f4 z = wasm_f32x4_abs(x);
-  f4 t = wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(z, wasm_f32x4_splat(0.3275911f))));
-  f4 p = wasm_f32x4_splat(1.061405429f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-1.453152027f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(1.421413741f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-0.284496736f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.254829592f));
-  p = wasm_f32x4_mul(p, t);
-  f4 e = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(p, vexp(wasm_f32x4_neg(wasm_f32x4_mul(z, z)))));
-  /* copy the sign of x */
-  return wasm_v128_or(e, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));
+  return verf_given_exp(x, vexp(wasm_f32x4_neg(wasm_f32x4_mul(z, z))));
 }
 
 /* gelu(x) = x/2 (1 + erf(x / sqrt 2)), in place on n values (n a multiple of 4: rows are padded to 16). */
