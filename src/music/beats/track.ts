@@ -157,8 +157,11 @@ export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracki
   const chosen = candidates[pickCandidate(candidates, options.tempoWeights ?? TEMPO_WEIGHTS)] as Candidate;
   const beats = chosen.beats;
 
-  const scores = downbeatScores(beatFeatures(beats, events, strengths), downW);
-  const choice = chooseMeter(scores, downW);
+  const features = beatFeatures(beats, events, strengths);
+  const scores = downbeatScores(features, downW);
+  // The meter from the scores without `held`: with it, EMOPIA's mostly 4/4 clips were read as 3/4 more often
+  // (107 of 1078 against 98), and POP909's meters were read no better.
+  const choice = chooseMeter(downbeatScores(features, { ...downW, held: 0 }), downW);
   const downbeats = decodeDownbeats(scores, choice.meter, downW.jump).map((i) => beats[i] as number);
   const meterEvidence = { three: choice.three, four: choice.four, combTriple: p.meterComb.triple, combDuple: p.meterComb.duple };
   return { beats, downbeats, meter: choice.meter, tempo: localTempo(beats), confidence: gridConfidence(beats, events, strengths), meterEvidence };
