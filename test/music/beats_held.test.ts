@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { beatFeatures } from '../../src/music/beats/downbeats.ts';
-import type { OnsetEvent } from '../../src/music/beats/onsets.ts';
+import { onsetEvents, type OnsetEvent } from '../../src/music/beats/onsets.ts';
 import { trackBeats } from '../../src/music/beats/track.ts';
 import { emptyScore, sortNotes, type Note } from '../../src/music/score.ts';
 
@@ -15,6 +15,20 @@ test('beatFeatures.held: the beats of sound held over each beat by notes struck 
   const events = [event(0, [3.5]), event(0.5, [1.5]), event(2.2, [3.05])];
   const f = beatFeatures([0, 1, 2, 3], events, [1, 1, 1]);
   assert.deepEqual(f.held, [0, 1.5, 1, 0.5]);
+});
+
+test('onsetEvents records the release of every note of a chord, in seconds', () => {
+  // 120 BPM, 480 ticks a beat: a chord at 0 (ends at 1 and 0.5 s) and a note 10 ms later join one event.
+  const score = emptyScore();
+  score.tempos = [{ tick: 0, bpm: 120 }];
+  score.notes = sortNotes([
+    { pitch: 48, velocity: 80, start: 0, end: 960 },
+    { pitch: 64, velocity: 80, start: 0, end: 480 },
+    { pitch: 67, velocity: 80, start: 9.6, end: 1449.6 },
+  ]);
+  const events = onsetEvents(score);
+  assert.equal(events.length, 1);
+  assert.deepEqual([...(events[0] as OnsetEvent).ends].sort((a, b) => a - b).map((x) => Math.round(x * 1000) / 1000), [0.5, 1, 1.51]);
 });
 
 /**
