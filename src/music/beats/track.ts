@@ -5,8 +5,9 @@
  * Method (chosen by measurement on POP909 renderings, see `emopia beats evaluate`): the notes become onset events
  * (onsets.ts) and an onset-strength envelope (envelope.ts); the beat period comes from a histogram of inter-onset
  * intervals with a comb over its multiples and a tempo prior (tempo.ts); Ellis's dynamic programme places the beats
- * (dp.ts), which are then moved onto the strongest onset close to them; downbeats and the meter come from bass,
- * harmonic change, accents and long notes at the beats (downbeats.ts).
+ * (dp.ts), which are then moved onto the strongest onset close to them; the meter comes from bass, harmonic change,
+ * accents and long notes at the beats, and the downbeats from those and the sound held over the beats
+ * (downbeats.ts).
  *
  * Bounded on any input: the work is linear in the notes plus the piece's length in 10 ms frames, and a piece longer
  * than `maxSeconds` (default 1 hour), with fewer than 8 onset events, shorter than 4 s or without a periodicity
