@@ -5,17 +5,11 @@
  * how the period relates to the piece's onset rate and note lengths), and a linear score fitted on POP909's dev
  * songs (scripts/beats_fit.ts, a conditional logit: the softmax over one piece's candidates) picks one.
  */
-import { beatFeatures, chooseMeter, downbeatScores, DEFAULT_DOWNBEAT, type DownbeatWeights } from './downbeats.ts';
+import { beatFeatures, chooseMeter, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
 import { decodeBeats, DEFAULT_DP, type DpOptions } from './dp.ts';
 import { FPS } from './envelope.ts';
 import type { OnsetEvent } from './onsets.ts';
 import { combAt, DEFAULT_TEMPO, type TempoOptions } from './tempo.ts';
-
-/**
- * The downbeat weights of the `meterContrast` feature: those TEMPO_WEIGHTS were fitted with (without the later
- * `held` feature), so that the candidates' features, and so the tempo chosen, stay what the fit saw.
- */
-export const CONTRAST_WEIGHTS: DownbeatWeights = { ...DEFAULT_DOWNBEAT, held: 0 };
 
 /** The candidate periods as multiples of the comb's period (the first is the comb's own). */
 export const PERIOD_MULTIPLES = [1, 2, 0.5, 1.5, 2 / 3] as const;
@@ -253,7 +247,7 @@ export function tempoCandidates(p: PieceOnsets, opts: { tempo?: TempoOptions; dp
       quarters.push(a + d / 4, a + (3 * d) / 4);
     }
     const bf = beatFeatures(beats, events, strengths);
-    const choice = chooseMeter(downbeatScores(bf, CONTRAST_WEIGHTS), CONTRAST_WEIGHTS);
+    const choice = chooseMeter(downbeatScores(bf, DEFAULT_DOWNBEAT), DEFAULT_DOWNBEAT);
     const c = combs[k] as { duple: number; triple: number };
     const L = Math.log2(lag / FPS);
     const features = [

@@ -1,10 +1,7 @@
 /**
  * Downbeats and meter from tracked beats. Each beat gets a downbeat score from what marks a bar's start in piano
  * music: a bass note struck on it, a change of harmony across it (pitch classes of the two beats after against
- * the two before), an accent (onset strength), long notes struck on it, and few notes held over it (a pianist
- * lets go of the old bar's notes at a bar line, while the half bar's beat 3 is often played through; on POP909's
- * dev songs this separates beat 1 from beat 3 better than any other single feature; trackBeats leaves it out of the
- * meter choice, where it made 3/4 more frequent on EMOPIA's 4/4 clips). Each meter (3 or 4) and phase is
+ * the two before), an accent (onset strength) and long notes struck on it. Each meter (3 or 4) and phase is
  * scored by the contrast between its downbeats' mean score and the other beats'; the best wins, with 4/4 preferred
  * unless 3/4 is clearly better.
  */
@@ -15,8 +12,6 @@ export interface DownbeatWeights {
   harmony: number;
   accent: number;
   length: number;
-  /** Weight of the notes held over the beat (negative: a downbeat is where notes are let go). */
-  held: number;
   /** 3/4 must beat 4/4's contrast by this much (in z-score units)... */
   tripleMargin: number;
   /**
@@ -28,7 +23,7 @@ export interface DownbeatWeights {
   jump: number;
 }
 
-export const DEFAULT_DOWNBEAT: DownbeatWeights = { bass: 1, harmony: 1, accent: 0.5, length: 0.5, held: -1, tripleMargin: 0.15, tripleErrors: 2, jump: 8 };
+export const DEFAULT_DOWNBEAT: DownbeatWeights = { bass: 1, harmony: 1, accent: 0.5, length: 0.5, tripleMargin: 0.15, tripleErrors: 2, jump: 8 };
 
 export interface BeatFeatures {
   bass: number[];
@@ -38,11 +33,6 @@ export interface BeatFeatures {
   size: number[];
   accent: number[];
   length: number[];
-  /**
-   * Beats of sound held over the beat: for each note struck in the 8 beats before the beat's window and released
-   * after it, how long it sounds past the beat, in beats (at most 1).
-   */
-  held: number[];
 }
 
 function cosineDistance(a: Float64Array, b: Float64Array): number {
@@ -60,21 +50,14 @@ function cosineDistance(a: Float64Array, b: Float64Array): number {
 /** Per-beat features; `events` sorted by time, `strengths` their onset strengths. */
 export function beatFeatures(beats: readonly number[], events: readonly OnsetEvent[], strengths: readonly number[]): BeatFeatures {
   const n = beats.length;
-  const f: BeatFeatures = { bass: new Array(n).fill(0), harmony: new Array(n).fill(0), harmony1: new Array(n).fill(0), harmony4: new Array(n).fill(0), size: new Array(n).fill(0), accent: new Array(n).fill(0), length: new Array(n).fill(0), held: new Array(n).fill(0) };
+  const f: BeatFeatures = { bass: new Array(n).fill(0), harmony: new Array(n).fill(0), harmony1: new Array(n).fill(0), harmony4: new Array(n).fill(0), size: new Array(n).fill(0), accent: new Array(n).fill(0), length: new Array(n).fill(0) };
   // Chroma of the notes struck in each beat span [b_i - w, b_{i+1} - w), w a tenth of the span (early notes count).
   const spans: Float64Array[] = [];
   let e = 0;
-  let h = 0;
   for (let i = 0; i < n; i++) {
     const b = beats[i] as number;
     const ibi = i + 1 < n ? (beats[i + 1] as number) - b : i > 0 ? b - (beats[i - 1] as number) : 0.5;
     const w = 0.12 * ibi;
-    while (h < events.length && (events[h] as OnsetEvent).time < b - 8 * ibi) h++;
-    let held = 0;
-    for (let k = h; k < events.length && (events[k] as OnsetEvent).time < b - w; k++) {
-      for (const end of (events[k] as OnsetEvent).ends) if (end > b + w) held += Math.min(end - b, ibi) / ibi;
-    }
-    f.held[i] = held;
     while (e < events.length && (events[e] as OnsetEvent).time < b - w) e++;
     const chroma = new Float64Array(12);
     let low = 128;
@@ -127,8 +110,7 @@ export function downbeatScores(f: BeatFeatures, w: DownbeatWeights = DEFAULT_DOW
   const h = zscore(f.harmony);
   const a = zscore(f.accent);
   const l = zscore(f.length);
-  const d = zscore(f.held);
-  return b.map((_, i) => w.bass * (b[i] as number) + w.harmony * (h[i] as number) + w.accent * (a[i] as number) + w.length * (l[i] as number) + w.held * (d[i] as number));
+  return b.map((_, i) => w.bass * (b[i] as number) + w.harmony * (h[i] as number) + w.accent * (a[i] as number) + w.length * (l[i] as number));
 }
 
 export interface MeterChoice {

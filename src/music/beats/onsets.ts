@@ -18,8 +18,6 @@ export interface OnsetEvent {
   longest: number;
   /** Duration-weighted pitch-class profile of the notes struck (12 values). */
   chroma: Float64Array;
-  /** Release time (seconds) of each note struck, in the order struck. */
-  ends: number[];
 }
 
 /** Notes starting within this many seconds of an event's first note join it. */
@@ -36,14 +34,13 @@ export function onsetEvents(score: Score): OnsetEvent[] {
   let cur: OnsetEvent | null = null;
   for (const n of notes) {
     if (cur === null || n.t - cur.time > CHORD_SPREAD) {
-      cur = { time: n.t, size: 0, loudness: 0, low: 128, longest: 0, chroma: new Float64Array(12), ends: [] };
+      cur = { time: n.t, size: 0, loudness: 0, low: 128, longest: 0, chroma: new Float64Array(12) };
       events.push(cur);
     }
     cur.size++;
     cur.loudness += Math.min(127, Math.max(1, n.velocity)) / 127;
     cur.low = Math.min(cur.low, n.pitch);
     cur.longest = Math.max(cur.longest, n.d);
-    cur.ends.push(n.t + n.d);
     const pc = ((n.pitch % 12) + 12) % 12;
     cur.chroma[pc] = (cur.chroma[pc] as number) + Math.min(n.d, 2);
   }

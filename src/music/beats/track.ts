@@ -5,9 +5,8 @@
  * Method (chosen by measurement on POP909 renderings, see `emopia beats evaluate`): the notes become onset events
  * (onsets.ts) and an onset-strength envelope (envelope.ts); the beat period comes from a histogram of inter-onset
  * intervals with a comb over its multiples and a tempo prior (tempo.ts); Ellis's dynamic programme places the beats
- * (dp.ts), which are then moved onto the strongest onset close to them; the meter comes from bass, harmonic change,
- * accents and long notes at the beats, and the downbeats from those and the sound held over the beats
- * (downbeats.ts).
+ * (dp.ts), which are then moved onto the strongest onset close to them; downbeats and the meter come from bass,
+ * harmonic change, accents and long notes at the beats (downbeats.ts).
  *
  * Bounded on any input: the work is linear in the notes plus the piece's length in 10 ms frames, and a piece longer
  * than `maxSeconds` (default 1 hour), with fewer than 8 onset events, shorter than 4 s or without a periodicity
@@ -158,11 +157,8 @@ export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracki
   const chosen = candidates[pickCandidate(candidates, options.tempoWeights ?? TEMPO_WEIGHTS)] as Candidate;
   const beats = chosen.beats;
 
-  const features = beatFeatures(beats, events, strengths);
-  const scores = downbeatScores(features, downW);
-  // The meter from the scores without `held`: with it, EMOPIA's mostly 4/4 clips were read as 3/4 more often
-  // (107 of 1078 against 98), and POP909's meters were read no better.
-  const choice = chooseMeter(downbeatScores(features, { ...downW, held: 0 }), downW);
+  const scores = downbeatScores(beatFeatures(beats, events, strengths), downW);
+  const choice = chooseMeter(scores, downW);
   const downbeats = decodeDownbeats(scores, choice.meter, downW.jump).map((i) => beats[i] as number);
   const meterEvidence = { three: choice.three, four: choice.four, combTriple: p.meterComb.triple, combDuple: p.meterComb.duple };
   return { beats, downbeats, meter: choice.meter, tempo: localTempo(beats), confidence: gridConfidence(beats, events, strengths), meterEvidence };
