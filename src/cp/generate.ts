@@ -32,7 +32,7 @@ import { CPTransformer, NON_TYPE_FAMILIES } from './model.ts';
 import { openStepper, type EngineChoice } from './engine.ts';
 import { conditionWord } from './emotion_input.ts';
 import {
-  START_LAYOUT, advanceLayout, contrastEmotions, guideLogits, sampleType, sampleWord, samplingRules,
+  START_LAYOUT, advanceLayout, contrastEmotions, guideLogits, guidanceWeights, sampleType, sampleWord, samplingRules,
   type GuidanceContrast, type Layout, type SamplingOverrides,
 } from './sampling.ts';
 import { GENERATION_DEFAULTS } from './generation_defaults.ts';
@@ -69,7 +69,8 @@ export interface GenerateOptions {
    * other Emotion words (see `contrast`) and fed the same words, and each family's logits are
    * l = l_twins + w * (l_emotion - l_twins) before sampling (sampling.ts `guideLogits`), l_twins being the twins'
    * mean logits: w > 1 pushes the piece away from what the model plays for the contrast (classifier-free
-   * guidance). Costs (1 + twins) x the work per word: 4x for the contrast 'others', 2x for 'neutral'.
+   * guidance). Costs (1 + twins) x the work per word: 4x for the contrast 'others', 2x for 'neutral'. A family
+   * with its own `guidance` in `sampling` uses that instead; guided when any family's weight is not 1.
    */
   guidance?: number;
   /** What guidance pushes away from (sampling.ts `GuidanceContrast`). */
@@ -160,7 +161,6 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   if (!(maxWords === Infinity || (Number.isInteger(maxWords) && maxWords >= 1))) throw new InputError('maxWords', `expected an integer >= 1, got ${maxWords}`);
   const guidance = opts.guidance ?? GENERATION_DEFAULTS.guidance;
   if (!(Number.isFinite(guidance) && guidance >= 0)) throw new InputError('guidance', `expected a number >= 0, got ${guidance}`);
-  const guided = guidance !== 1;
   const rules = samplingRules(vocab, opts.sampling ?? {}, opts.stopAtEos ?? GENERATION_DEFAULTS.stopAtEos);
   const prompt = promptFor(vocab, emotion, opts.prompt);
   // The last prompt word must leave room for the words to come and the EOS word (which is never fed).
@@ -173,6 +173,10 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
     restSize += vocab.size(f);
   }
   const nType = vocab.size('type');
+  // Each family's guidance weight: its own in the sampling table, else the piece's (emotion is never drawn).
+  const typeW = rules.table.type.guidance ?? guidance;
+  const restW = guidanceWeights(vocab, NON_TYPE_FAMILIES, rules.table, guidance);
+  const guided = typeW !== 1 || NON_TYPE_FAMILIES.some((f) => f !== 'emotion' && (rules.table[f].guidance ?? guidance) !== 1);
   const typeEOS = vocab.encode('type', 'EOS');
   const eos = eosWord(vocab);
   const tracks: Track[] = rngs.map((rng) => ({
@@ -194,7 +198,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
       for (const t of tracks) if (!t.stoppedBy && t.generated >= maxWords) t.stoppedBy = 'maxWords';
       if (pos >= cfg.maxLen) for (const t of tracks) t.stoppedBy ??= 'maxLen';
       if (tracks.every((t) => t.stoppedBy)) break;
-      const tl = guided ? guideLogits(stepper.typeLogits(), B, nType, guidance, K) : stepper.typeLogits();
+      const tl = guided ? guideLogits(stepper.typeLogits(), B, nType, typeW, K) : stepper.typeLogits();
       const types = tracks.map((t, b) => {
         if (t.stoppedBy) return typeEOS;
         const type = sampleType(rules, tl.subarray(b * nType, (b + 1) * nType), t.layout, t.rng);
@@ -202,7 +206,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         return type;
       });
       if (tracks.every((t) => t.stoppedBy)) break;
-      const rl = guided ? guideLogits(stepper.restLogits(repeat(types)), B, restSize, guidance, K) : stepper.restLogits(types);
+      const rl = guided ? guideLogits(stepper.restLogits(repeat(types)), B, restSize, restW, K) : stepper.restLogits(types);
       const next = tracks.map((t, b) => {
         if (t.stoppedBy) return eos;
         const row = b * restSize;

@@ -34,6 +34,12 @@ export interface SamplingParams {
    * time; sampled freely, a small model's tempo jumps by tens of percent from beat to beat.
    */
   maxStep?: number;
+  /**
+   * This family's emotion guidance w, in place of the piece's (GenerateOptions.guidance): e.g. strong guidance on
+   * pitch (where valence lives: mode, chords) and none on the rhythm families, which guidance makes sparser.
+   * Unset: the piece's guidance.
+   */
+  guidance?: number;
 }
 
 /**
@@ -67,6 +73,9 @@ export function samplingTable(overrides: SamplingOverrides = {}): Record<Family,
     }
     if (p.maxStep !== undefined && !(f === 'tempo' && typeof p.maxStep === 'number' && p.maxStep > 0 && Number.isFinite(p.maxStep))) {
       throw new InputError(`maxStep of ${f}`, f === 'tempo' ? `expected a number > 0, got ${p.maxStep}` : 'only the tempo family has one');
+    }
+    if (p.guidance !== undefined && !(typeof p.guidance === 'number' && p.guidance >= 0 && Number.isFinite(p.guidance))) {
+      throw new InputError(`guidance of ${f}`, `expected a number >= 0, got ${p.guidance}`);
     }
     out[f] = p;
   }
@@ -113,17 +122,34 @@ export function processLogits(logits: ArrayLike<number>, processors: readonly Lo
 /**
  * Guided logits of B pieces from (1 + K) * B rows of `l` (width each): rows 0..B-1 conditioned on the emotion,
  * then K blocks of B rows for the K twins; out = twins + w * (emotion - twins), twins being the blocks' mean
- * (classifier-free guidance; w = 1 gives the emotion rows back).
+ * (classifier-free guidance; w = 1 gives the emotion rows back). `w` is one weight, or one per column (`width`
+ * of them: each family of a row its own, `guidanceWeights`).
  */
-export function guideLogits(l: Float32Array, B: number, width: number, w: number, twins = 1): Float32Array {
+export function guideLogits(l: Float32Array, B: number, width: number, w: number | ArrayLike<number>, twins = 1): Float32Array {
   const n = B * width;
   if (l.length !== (1 + twins) * n) throw new RangeError(`guideLogits: expected ${(1 + twins) * n} logits, got ${l.length}`);
+  if (typeof w !== 'number' && w.length !== width) throw new RangeError(`guideLogits: expected ${width} weights, got ${w.length}`);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let u = 0;
     for (let k = 1; k <= twins; k++) u += l[k * n + i] as number;
     u /= twins;
-    out[i] = u + w * ((l[i] as number) - u);
+    const wi = typeof w === 'number' ? w : (w[i % width] as number);
+    out[i] = u + wi * ((l[i] as number) - u);
+  }
+  return out;
+}
+
+/**
+ * The guidance weight of each column of a row of logits whose families lie side by side in `families` order
+ * (sizes from `vocab`): the family's own (`table[f].guidance`) or else `guidance`.
+ */
+export function guidanceWeights(vocab: Vocab, families: readonly Family[], table: Record<Family, SamplingParams>, guidance: number): Float32Array {
+  const out = new Float32Array(families.reduce((n, f) => n + vocab.size(f), 0));
+  let at = 0;
+  for (const f of families) {
+    out.fill(table[f].guidance ?? guidance, at, at + vocab.size(f));
+    at += vocab.size(f);
   }
   return out;
 }

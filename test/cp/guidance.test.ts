@@ -8,7 +8,7 @@ import { checkWords } from '../../src/music/grammar.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 import { generate, generateBatch } from '../../src/cp/generate.ts';
-import { contrastEmotions, guideLogits } from '../../src/cp/sampling.ts';
+import { contrastEmotions, guideLogits, guidanceWeights, samplingTable } from '../../src/cp/sampling.ts';
 
 
 test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', () => {
@@ -20,8 +20,46 @@ test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', ()
   assert.throws(() => guideLogits(l, 3, 2, 2), /expected 12 logits, got 8/);
   // One piece of width 2, three twins [0,3],[3,3],[6,3] (mean [3,3]); emotion row [4,1].
   assert.deepEqual([...guideLogits(Float32Array.from([4, 1, 0, 3, 3, 3, 6, 3]), 1, 2, 3, 3)], [6, -3]);
+  // One weight per column: column 0 at w = 2, column 1 at w = 0, the same for every piece.
+  assert.deepEqual([...guideLogits(l, 2, 2, [2, 0])], [2, 0, 1, 5]);
+  assert.deepEqual([...guideLogits(l, 2, 2, [2, 2])], [...guideLogits(l, 2, 2, 2)]);
+  assert.throws(() => guideLogits(l, 2, 2, [1, 2, 3]), /expected 2 weights, got 3/);
   assert.deepEqual(contrastEmotions(2, 'others'), [1, 3, 4]);
   assert.deepEqual(contrastEmotions(2, 'neutral'), [0]);
+});
+
+test('guidanceWeights: each family\'s own weight over its columns, else the piece\'s; samplingTable checks it', () => {
+  const table = samplingTable({ pitch: { guidance: 3 }, barbeat: { guidance: 1 } });
+  const w = guidanceWeights(vocab, ['barbeat', 'pitch', 'velocity'], table, 2);
+  const nb = vocab.size('barbeat');
+  const np = vocab.size('pitch');
+  assert.equal(w.length, nb + np + vocab.size('velocity'));
+  assert.deepEqual([w[0], w[nb - 1], w[nb], w[nb + np - 1], w[nb + np], w[w.length - 1]], [1, 1, 3, 3, 2, 2]);
+  assert.throws(() => samplingTable({ pitch: { guidance: -1 } }), /^InputError: guidance of pitch: expected a number >= 0, got -1/);
+});
+
+test('per-family guidance: every family at w is guidance w; pitch alone guided changes only what follows the first pitch', async () => {
+  await initBackend('wasm');
+  const model = tinyModel(3, { emotionScale: 30 });
+  const opts = { maxWords: 40, maxBars: 1000, stopAtEos: false, seed: 11, emotion: 'Q1' as const, contrast: 'neutral' as const };
+  const all3 = Object.fromEntries(['tempo', 'chord', 'barbeat', 'type', 'pitch', 'duration', 'velocity'].map((f) => [f, { guidance: 3 }]));
+  const g3 = generate(model, vocab, { ...opts, guidance: 3 });
+  assert.deepEqual(generate(model, vocab, { ...opts, guidance: 1, sampling: all3 }).words, g3.words, 'each family at 3 = guidance 3');
+  // guidance 30 on pitch only, 1 elsewhere: guided (twins run), yet every family but pitch is drawn as plain sampling
+  // draws it, so up to the first Note word the piece equals the unguided one, and then it departs.
+  const plain = generate(model, vocab, { ...opts, guidance: 1 });
+  const pitch3 = generate(model, vocab, { ...opts, guidance: 1, sampling: { pitch: { guidance: 30 } } });
+  const firstNote = (ws: Int32Array) => {
+    for (let i = N_FAMILIES; i < ws.length; i += N_FAMILIES) if (vocab.values('type')[ws[i + FAMILY_INDEX.type] as number] === 'Note') return i;
+    return -1;
+  };
+  const i = firstNote(plain.words);
+  assert.ok(i > 0, 'the plain piece has a note');
+  assert.equal(firstNote(pitch3.words), i);
+  assert.deepEqual(pitch3.words.slice(0, i + FAMILY_INDEX.pitch), plain.words.slice(0, i + FAMILY_INDEX.pitch), 'before the first pitch: as plain sampling');
+  assert.notDeepEqual(pitch3.words, plain.words, 'pitch guidance 30 changes the piece');
+  assert.deepEqual(checkWords(vocab, pitch3.words), []);
+  model.dispose();
 });
 
 test('guided generation away from neutral: w = 0 ignores the emotion, w = 3 follows it; grammatical, seeded, no tensor left', async () => {

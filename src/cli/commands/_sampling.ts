@@ -16,6 +16,7 @@ import { parseChoice } from './_music_io.ts';
 export interface SamplingCliOptions {
   temperature?: Array<[Family, number | null]>;
   topP?: Array<[Family, number | null]>;
+  familyGuidance?: Array<[Family, number | null]>;
   tempoStep?: number | null;
   guidance?: number;
   contrast?: GuidanceContrast;
@@ -47,7 +48,7 @@ function tempoStep(value: string): number | null {
   return n;
 }
 
-/** Adds --temperature, --top-p, --tempo-step, --guidance and --contrast to a command. */
+/** Adds --temperature, --top-p, --tempo-step, --guidance, --family-guidance and --contrast to a command. */
 export function addSamplingOptions(cmd: Command): Command {
   const d = GENERATION_DEFAULTS;
   return cmd
@@ -55,6 +56,7 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--top-p <family=value>', "override the model's top-p of a family, or 'none' for plain weighted sampling (repeatable)", familyValue('top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]', true))
     .option('--tempo-step <x|none>', "the largest relative change of a tempo word from the piece's current tempo (0.15: within 1/1.15..1.15 times), or none for any tempo (default: the model's own, else none)", tempoStep)
     .option('--guidance <w>', `emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from those of the --contrast, at ${cost('others')}x the work per word away from others, ${cost('neutral')}x away from neutral (default: the model's own, else ${d.guidance})`, parseFloatOption('guidance', 0))
+    .option('--family-guidance <family=w>', "a family's own emotion guidance in place of --guidance, e.g. pitch=3 or barbeat=1 (repeatable; default: the model's own, else --guidance)", familyValue('family-guidance', (v) => v >= 0, 'a number >= 0', false))
     .option('--contrast <others|neutral>', `what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else ${d.contrast})`, parseChoice('contrast', ['others', 'neutral'] as const));
 }
 
@@ -63,6 +65,7 @@ function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
   const out: SamplingOverrides = {};
   for (const [f, t] of opts.temperature ?? []) out[f] = { ...out[f], temperature: t as number };
   for (const [f, p] of opts.topP ?? []) out[f] = { ...out[f], topP: p };
+  for (const [f, w] of opts.familyGuidance ?? []) out[f] = { ...out[f], guidance: w as number };
   if (opts.tempoStep !== undefined) out.tempo = { ...out.tempo, maxStep: opts.tempoStep ?? undefined };
   return out;
 }
@@ -75,6 +78,7 @@ export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): {
 /** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */
 export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast): string {
   const table = samplingTable(sampling);
-  const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}`);
-  return `guidance ${guidance}${guidance === 1 ? '' : ` away from ${contrast}`}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
+  const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}`);
+  const guided = guidance !== 1 || FAMILIES.some((f) => f !== 'emotion' && (table[f].guidance ?? guidance) !== 1);
+  return `guidance ${guidance}${guided ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
 }
