@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { tf, initBackend, withTrainingProducts } from '../../src/backend.ts';
 import {
-  fmaWantedFromEnv, fusedKernelCalls, setFusedProducts, trainingKernelCalls, trainingProductBuild,
+  fmaWantedFromEnv, fusedKernelCalls, registerTrainingKernels, setFusedProducts, trainingKernelCalls, trainingKernelPlacement,
+  trainingProductBuild,
 } from '../../src/kernels/register.ts';
 import { gemmBuild, instantiateGemm, instantiateGemmFma, relaxedSimdValidates, type GemmExports } from '../../src/kernels/gemm.ts';
 import { base64Bytes } from '../../src/kernels/module.ts';
@@ -157,6 +158,27 @@ test('tf.matMul runs the fused build inside training\'s gradient computation onl
     assert.deepEqual(Array.from(off.dataSync()), Array.from(outside.dataSync()), 'off = the plain build');
     tf.dispose([at, bt, outside, inside, again, off]);
   }
+});
+
+test('the copy placement (own memory) runs the fused build too, to the same bits as the shared one', { skip: SKIP }, async () => {
+  await initBackend('wasm');
+  const rng = new Rng(14);
+  const a = tf.tensor(randomF32(3 * 65 * 300, rng), [3, 65, 300]);
+  const b = tf.tensor(randomF32(3 * 300 * 33, rng), [3, 300, 33]);
+  const shared = withTrainingProducts(() => tf.matMul(a, b, false, false));
+  try {
+    await registerTrainingKernels(tf, 'copy');
+    assert.equal(trainingKernelPlacement(tf), 'copy');
+    assert.equal(trainingProductBuild(tf), 'fma');
+    const c0 = fusedKernelCalls();
+    const copied = withTrainingProducts(() => tf.matMul(a, b, false, false));
+    assert.equal(fusedKernelCalls(), c0 + 1);
+    assert.deepEqual(Array.from(copied.dataSync()), Array.from(shared.dataSync()));
+    copied.dispose();
+  } finally {
+    await registerTrainingKernels(tf, 'shared');
+  }
+  tf.dispose([a, b, shared]);
 });
 
 test('namedGrads (the trainer\'s gradients) runs forward and backward products on the fused build, matching float64 gradients', { skip: SKIP }, async () => {
