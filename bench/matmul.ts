@@ -2,12 +2,14 @@
  * `npm run bench -- matmul [--reps N]`: GFLOP/s of the matrix products of a `small` training step (their shapes
  * and transpose flags), for our wasm kernel inside tfjs's heap (`shared`, the default), our kernel in its own
  * memory with operands copied in and out (`copy`), tfjs-backend-wasm's own BatchMatMul, and PyTorch's
- * torch.matmul (OpenBLAS) on the same shapes when Debian's python3-torch is there. Each figure is the best of
- * N timed calls after a warm-up, interleaved between the variants so that the machine's load hits them alike.
+ * torch.matmul (OpenBLAS) on the same shapes when Debian's python3-torch is there. `fma` is our kernel's fused
+ * multiply-add build (what training's products run on where relaxed SIMD validates; `-` where it is not set up).
+ * Each figure is the best of N timed calls after a warm-up, interleaved between the variants so that the
+ * machine's load hits them alike.
  */
 import { execFileSync } from 'node:child_process';
-import { initBackend, tf } from '../src/backend.ts';
-import { registerTrainingKernels, setTrainingKernels } from '../src/kernels/register.ts';
+import { initBackend, tf, withTrainingProducts } from '../src/backend.ts';
+import { registerTrainingKernels, setTrainingKernels, trainingProductBuild } from '../src/kernels/register.ts';
 import { machineLine, torchPython } from './_machine.ts';
 
 /** [batch, M, K, N, transposeA, transposeB]: the products of a `small` step (d 256, ff 1024, 1024 words per pass, chunk 128, head 64). */
@@ -62,10 +64,11 @@ export async function run(args: string[] = []): Promise<void> {
     const a = tf.randomNormal(B === 1 ? (ta ? [K, M] : [M, K]) : ta ? [B, K, M] : [B, M, K]);
     const b = tf.randomNormal(B === 1 ? (tb ? [N, K] : [K, N]) : tb ? [B, N, K] : [B, K, N]);
     const once = (): void => tf.matMul(a, b, ta, tb).dispose();
-    const ms = { shared: Infinity, copy: Infinity, tfjs: Infinity };
+    const ms = { shared: Infinity, fma: Infinity, copy: Infinity, tfjs: Infinity };
     for (let round = 0; round < 3; round++) {
       await registerTrainingKernels(tf, 'shared');
       ms.shared = Math.min(ms.shared, best(once, reps));
+      if (trainingProductBuild(tf) === 'fma') ms.fma = Math.min(ms.fma, withTrainingProducts(() => best(once, reps)));
       await registerTrainingKernels(tf, 'copy');
       ms.copy = Math.min(ms.copy, best(once, reps));
       setTrainingKernels(false);
@@ -73,9 +76,9 @@ export async function run(args: string[] = []): Promise<void> {
       setTrainingKernels(true);
     }
     await registerTrainingKernels(tf, 'shared');
-    const gf = (t: number): string => ((2 * B * M * N * K) / t / 1e6).toFixed(1).padStart(6);
+    const gf = (t: number): string => (t === Infinity ? '-' : ((2 * B * M * N * K) / t / 1e6).toFixed(1)).padStart(6);
     const label = `${B > 1 ? `${B}x` : ''}[${M},${K}]x[${K},${N}]${ta ? ' tA' : ''}${tb ? ' tB' : ''}`;
-    rows.push(`${label.padEnd(30)} ours ${gf(ms.shared)} | ours+copy ${gf(ms.copy)} | tfjs ${gf(ms.tfjs)} | PyTorch ${torch ? (torch.gflops[i] ?? 0).toFixed(1).padStart(6) : '     -'} GFLOP/s`);
+    rows.push(`${label.padEnd(30)} ours ${gf(ms.shared)} | fma ${gf(ms.fma)} | ours+copy ${gf(ms.copy)} | tfjs ${gf(ms.tfjs)} | PyTorch ${torch ? (torch.gflops[i] ?? 0).toFixed(1).padStart(6) : '     -'} GFLOP/s`);
     tf.dispose([a, b]);
   }
   process.stdout.write(`${rows.join('\n')}\n  best of ${reps} calls x 3 interleaved rounds; PyTorch ${torch ? `${torch.torch}, 1 thread` : 'not available'}\n  machine: ${machineLine(backend)}\n`);

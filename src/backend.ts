@@ -11,9 +11,32 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerTrainingKernels, trainingKernelsActive as kernelsActiveOn } from './kernels/register.ts';
+import { fmaWantedFromEnv, registerTrainingKernels, trainingKernelsActive as kernelsActiveOn, withTrainingProducts } from './kernels/register.ts';
 
-export { tf };
+export { tf, withTrainingProducts };
+
+/**
+ * V8's relaxed-SIMD flag, set here once, when this module is evaluated. The fused multiply-add build of the
+ * training product (src/kernels/gemm.ts: f32x4.relaxed_madd, a real FMA on x86 with FMA3) validates in Node 20's
+ * V8 (11.3) only with --experimental-wasm-relaxed-simd; browsers have relaxed SIMD on (Chrome >= 114, Firefox)
+ * or not (Safari: the plain build runs), and have no `process`, so nothing happens there.
+ * - Here, the one module that owns the back-end set-up, because every entry point (CLI, worker, test, bench)
+ *   imports it before any WebAssembly module compiles: tfjs-backend-wasm's compiles in initBackend, ours in
+ *   registerTrainingKernels, the generation step's on first use; so every compile of the process sees one set of
+ *   features.
+ * - V8's flags are process-wide: worker threads spawned later (the training workers of src/platform/) see it
+ *   (and import this module themselves anyway).
+ * - It only adds opcodes: a module that does not use them validates and computes as before, so the generation
+ *   step, tfjs's own module and the other kernels are unchanged (their tests check exact outputs).
+ * EMOPIA_FMA=0 leaves the flag unset (and the plain build runs everywhere).
+ */
+function enableRelaxedSimd(): void {
+  if (!fmaWantedFromEnv()) return;
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString?: (flags: string) => void } | undefined;
+  v8?.setFlagsFromString?.('--experimental-wasm-relaxed-simd');
+}
+enableRelaxedSimd();
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];

@@ -7,7 +7,7 @@
  * the result out (the fallback where the backend's memory cannot be imported, e.g. a shared one).
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
-import { instantiateGemm, type GemmExports } from './gemm.ts';
+import { instantiateGemm, instantiateGemmFma, type GemmBuild, type GemmExports } from './gemm.ts';
 
 /** What this kernel reads of tfjs-backend-wasm's BackendWasm (4.22; not part of its typed API). */
 export interface WasmBackendLike {
@@ -18,12 +18,20 @@ export interface WasmBackendLike {
 
 export type Placement = 'shared' | 'copy';
 
-/** A product ready to run for one backend: the instance, its work buffer and, for `copy`, its own memory. */
+/**
+ * A product ready to run for one backend: the plain build's instance, the fused multiply-add build's in the same
+ * memory where it was asked for and validates (gemm.ts), their work buffer and, for `copy`, their own memory.
+ */
 export interface GemmContext {
   readonly placement: Placement;
+  /** The plain build. */
   readonly gemm: GemmExports;
-  /** Byte address of the work buffer in the product's memory. */
+  /** The fused multiply-add build, or null (not asked for, or relaxed SIMD does not validate). */
+  readonly fused: GemmExports | null;
+  /** Byte address of the work buffer in the product's memory, shared by both builds. */
   readonly work: number;
+  /** Floats of the work buffer: the larger of the builds' work_floats(). */
+  readonly workFloats: number;
   /** The product's own memory (`copy`), or null when it runs in the backend's (`shared`). */
   readonly own: WebAssembly.Memory | null;
   /** Frees what the context holds in the backend's heap. */
@@ -32,18 +40,24 @@ export interface GemmContext {
 
 const PAGE = 65536;
 
-export async function createGemmContext(backend: WasmBackendLike, placement: Placement): Promise<GemmContext> {
+/** The context for `backend`: `build` `fma` adds the fused build (it must validate: see gemm.ts's gemmBuild). */
+export async function createGemmContext(backend: WasmBackendLike, placement: Placement, build: GemmBuild = 'plain'): Promise<GemmContext> {
+  const instances = async (memory: WebAssembly.Memory): Promise<{ gemm: GemmExports; fused: GemmExports | null; workFloats: number }> => {
+    const gemm = await instantiateGemm(memory);
+    const fused = build === 'fma' ? await instantiateGemmFma(memory) : null;
+    return { gemm, fused, workFloats: Math.max(gemm.work_floats(), fused?.work_floats() ?? 0) };
+  };
   if (placement === 'shared') {
     const memory = backend.wasm.asm?.memory;
     if (!(memory instanceof WebAssembly.Memory)) throw new Error('kernels: tfjs-backend-wasm does not expose its memory');
-    const gemm = await instantiateGemm(memory);
-    const work = backend.wasm._malloc(gemm.work_floats() * 4) >>> 0;
+    const { gemm, fused, workFloats } = await instances(memory);
+    const work = backend.wasm._malloc(workFloats * 4) >>> 0;
     if (work === 0) throw new Error('kernels: could not allocate the product work buffer in the wasm heap');
-    return { placement, gemm, work, own: null, release: () => backend.wasm._free(work) };
+    return { placement, gemm, fused, work, workFloats, own: null, release: () => backend.wasm._free(work) };
   }
   const own = new WebAssembly.Memory({ initial: 16 });
-  const gemm = await instantiateGemm(own);
-  return { placement, gemm, work: 0, own, release: () => {} };
+  const { gemm, fused, workFloats } = await instances(own);
+  return { placement, gemm, fused, work: 0, workFloats, own, release: () => {} };
 }
 
 /** Broadcast shape of two batch shapes (numpy rules, right-aligned), as tf.matMul allows. */
@@ -87,8 +101,11 @@ export interface MatMulArgs {
   transposeB: boolean;
 }
 
-/** Runs BatchMatMul for `backend` with `ctx`; returns the output tensor info [...batch, M, N]. */
-export function batchMatMul(backend: WasmBackendLike, ctx: GemmContext, { a, b, transposeA, transposeB }: MatMulArgs): TensorInfo {
+/**
+ * Runs BatchMatMul for `backend` with `ctx` (its fused build when `fused` and it has one); returns the output
+ * tensor info [...batch, M, N].
+ */
+export function batchMatMul(backend: WasmBackendLike, ctx: GemmContext, { a, b, transposeA, transposeB }: MatMulArgs, fused = false): TensorInfo {
   const ra = a.shape.length;
   const rb = b.shape.length;
   if (ra < 2 || rb < 2) throw new Error(`matMul: expected tensors of rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
@@ -123,7 +140,7 @@ export function batchMatMul(backend: WasmBackendLike, ctx: GemmContext, { a, b, 
   if (ctx.own) {
     // Own memory: [work | a | b | c], grown as needed; the backend's heap view is read after makeOutput,
     // which may have grown (and so replaced) it.
-    const base = ctx.work + ctx.gemm.work_floats() * 4;
+    const base = ctx.work + ctx.workFloats * 4;
     const need = base + (sizeA + sizeB + sizeC) * 4;
     if (need > ctx.own.buffer.byteLength) ctx.own.grow(Math.ceil((need - ctx.own.buffer.byteLength) / PAGE));
     const own = new Uint8Array(ctx.own.buffer);
@@ -135,7 +152,7 @@ export function batchMatMul(backend: WasmBackendLike, ctx: GemmContext, { a, b, 
     pc = base + (sizeA + sizeB) * 4;
   }
 
-  const { gemm } = ctx.gemm;
+  const { gemm } = fused && ctx.fused ? ctx.fused : ctx.gemm;
   const tA = transposeA ? 1 : 0;
   const tB = transposeB ? 1 : 0;
   const batchA = product(outerA);

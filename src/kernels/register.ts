@@ -11,10 +11,19 @@
  * same at run time (tests compare both in one process). The `cpu` backend keeps its kernels: it is the plain
  * JavaScript reference the wasm results are checked against.
  *
+ * Fused multiply-add: the products of a gradient computation (`withTrainingProducts`, around namedGrads's
+ * tf.variableGrads: the forward pass under the tape and the backward pass) run on the fused build of gemm.ts
+ * (f32x4.relaxed_madd) where relaxed SIMD validates; every other product (generation's `tensor` engine, the
+ * full pass of checkIncremental, validation losses, evaluation) stays on the plain build, so that generation's
+ * numbers do not change. The two differ only by rounding (one rounding per multiply-add instead of two); on one
+ * machine either is deterministic. EMOPIA_FMA=0 (environment) keeps the plain build for training too (and
+ * src/backend.ts then leaves V8's relaxed-SIMD flag unset); `setFusedProducts(false)` does the same at run time.
+ *
  * The registry functions come in through the `tf` argument (src/backend.ts owns the tfjs set-up).
  */
 import type * as tfns from '@tensorflow/tfjs';
 import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
+import { gemmBuild, type GemmBuild } from './gemm.ts';
 import { aliasingCast, aliasingIdentity } from './identity.ts';
 import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
 import { copySplitV } from './split.ts';
@@ -35,13 +44,21 @@ const attention = new WeakMap<object, LinattnExports>();
 const reducers = new WeakMap<object, ReduceExports>();
 const gelus = new WeakMap<object, GeluExports>();
 let enabled = true;
+let fusedOn = true;
+let trainingDepth = 0;
 let current: object | null = null;
 let calls = 0;
+let fusedCalls = 0;
 let attentionCalls = 0;
 
 /** Products our kernel has run in this process (tests check that it is the one running). */
 export function trainingKernelCalls(): number {
   return calls;
+}
+
+/** Products the fused multiply-add build has run in this process. */
+export function fusedKernelCalls(): number {
+  return fusedCalls;
 }
 
 /** Calls of the linear-attention kernels (forward and gradient) in this process. */
@@ -58,6 +75,42 @@ export function kernelChoiceFromEnv(): KernelChoice {
     throw new Error(`EMOPIA_KERNELS: expected one of ${KERNEL_CHOICES.join(', ')}, got '${v}'`);
   }
   return v as KernelChoice;
+}
+
+/**
+ * EMOPIA_FMA: unset, empty or `1` = the fused multiply-add build for training's products where relaxed SIMD
+ * validates; `0` = the plain build everywhere. No environment (a browser) = `1`.
+ */
+export function fmaWantedFromEnv(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.['EMOPIA_FMA'];
+  if (v === undefined || v === '' || v === '1') return true;
+  if (v === '0') return false;
+  throw new Error(`EMOPIA_FMA: expected 0 or 1, got '${v}'`);
+}
+
+/** Lets training's products run on the fused build (where set up) or not, for the rest of the process. */
+export function setFusedProducts(on: boolean): void {
+  fusedOn = on;
+}
+
+/**
+ * Runs `f` with its matrix products on the fused multiply-add build where it is set up (training's gradient
+ * computation: core/train/optim.ts's namedGrads); outside, the plain build runs. Synchronous `f` only.
+ */
+export function withTrainingProducts<T>(f: () => T): T {
+  trainingDepth++;
+  try {
+    return f();
+  } finally {
+    trainingDepth--;
+  }
+}
+
+/** The build training's products run on for the current backend (`fma` or `plain`), or null when ours do not run. */
+export function trainingProductBuild(tf: Tf): GemmBuild | null {
+  if (!trainingKernelsActive(tf)) return null;
+  return fusedOn && contexts.get(tf.backend())?.fused ? 'fma' : 'plain';
 }
 
 /** Turns our kernels on or off for the rest of the process (they stay registered; off = tfjs's own run). */
@@ -88,17 +141,18 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
     return;
   }
   const backend = tf.backend() as unknown as WasmBackendLike & object;
+  const build = gemmBuild(fmaWantedFromEnv());
   const old = contexts.get(backend);
-  if (old && old.placement === placement) {
+  if (old && old.placement === placement && (old.fused !== null) === (build === 'fma')) {
     current = backend;
     return;
   }
   let ctx: GemmContext;
   try {
-    ctx = await createGemmContext(backend, placement);
+    ctx = await createGemmContext(backend, placement, build);
   } catch (err) {
     if (placement !== 'shared') throw err;
-    ctx = await createGemmContext(backend, 'copy');
+    ctx = await createGemmContext(backend, 'copy', build);
   }
   old?.release();
   contexts.set(backend, ctx);
@@ -115,7 +169,9 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
       if (!enabled || !context || !a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return original.kernelFunc(args);
       const { transposeA, transposeB } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
       calls++;
-      return batchMatMul(args.backend as unknown as WasmBackendLike, context, { a, b, transposeA: !!transposeA, transposeB: !!transposeB });
+      const fused = fusedOn && trainingDepth > 0 && context.fused !== null;
+      if (fused) fusedCalls++;
+      return batchMatMul(args.backend as unknown as WasmBackendLike, context, { a, b, transposeA: !!transposeA, transposeB: !!transposeB }, fused);
     },
     { ours: true },
   );

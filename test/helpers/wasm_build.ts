@@ -1,7 +1,8 @@
 /**
  * The check every committed wasm module gets: the generated `src/kernels/<module>_wasm.ts` is exactly what
  * `wasm/<dir>/build.sh` makes of its C source, where the compiler named in the module's header is installed
- * (skipped, saying how to rebuild, where it is not: a fresh CI machine has no clang).
+ * (skipped, saying how to rebuild, where it is not: a fresh CI machine has no clang). A module that needs one
+ * clang (the fused product: clang-19) passes its name as `compilers`.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,9 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 
-/** The first line of `clang --version` of the clang build.sh would use, or '' without one. */
-function installedClang(): string {
-  for (const cc of ['clang-14', 'clang']) {
+/** The first line of `clang --version` of the clang build.sh would use (the first of `compilers` found), or ''. */
+function installedClang(compilers: readonly string[]): string {
+  for (const cc of compilers) {
     try {
       return execFileSync(cc, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
     } catch {
@@ -23,13 +24,13 @@ function installedClang(): string {
   return '';
 }
 
-export function assertCommittedWasm(t: TestContext, dir: string, module: string): void {
+export function assertCommittedWasm(t: TestContext, dir: string, module: string, compilers: readonly string[] = ['clang-14', 'clang']): void {
   const committed = readFileSync(fileURLToPath(new URL(`../../src/kernels/${module}_wasm.ts`, import.meta.url)), 'utf8');
   const compiler = /^\/\/ Compiler: (.*)$/m.exec(committed)?.[1];
   assert.ok(compiler, 'the generated module names its compiler');
-  const installed = installedClang();
+  const installed = installedClang(compilers);
   if (installed !== compiler) {
-    t.skip(`needs ${compiler} (found: ${installed || 'no clang'}); rebuild with npm run build:wasm`);
+    t.skip(`needs ${compiler} (found as ${compilers.join(' or ')}: ${installed || 'none'}); rebuild with npm run build:wasm`);
     return;
   }
   const tmp = mkdtempSync(join(tmpdir(), `emopia-${module}-`));

@@ -18,15 +18,32 @@
  */
 #include <wasm_simd128.h>
 
+/*
+ * GEMM_FMA (wasm/matmul_fma/gemm_fma.c, built by clang-19 with -mrelaxed-simd): the multiply-add of the
+ * register kernel is relaxed SIMD's f32x4.relaxed_madd, a fused multiply-add (one rounding) where the CPU has
+ * one (x86 with FMA3, ARMv8), else a multiply and an add. The blocking is the same; only the tile may differ.
+ */
+#ifdef GEMM_FMA
+#define MADD(acc, a, b) wasm_f32x4_relaxed_madd((a), (b), (acc))
+#else
+#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
+
 #ifndef MR
 #define MR 4
 #endif
 #ifndef NR
 #define NR 8
 #endif
+#ifndef KC
 #define KC 256
+#endif
+#ifndef MC
 #define MC 64
+#endif
+#ifndef NC
 #define NC 512
+#endif
 
 /* Floats of work space a call needs: the packed A block, the packed B block and one edge tile. */
 __attribute__((export_name("work_floats"))) int work_floats(void) {
@@ -95,7 +112,7 @@ static void kernel(int kc, const float *a, const float *b, float *c, int ldc, in
     for (int r = 0; r < MR; r++) {
       v128_t av = wasm_v128_load32_splat(a + r);
 #pragma clang loop unroll(full)
-      for (int v = 0; v < NR / 4; v++) acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_f32x4_mul(av, bv[v]));
+      for (int v = 0; v < NR / 4; v++) acc[r][v] = MADD(acc[r][v], av, bv[v]);
     }
     a += MR;
     b += NR;

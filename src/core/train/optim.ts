@@ -5,7 +5,7 @@
  * torch.nn.utils.clip_grad_norm_; and `namedGrads`, which gives gradients under those names. Knows nothing of
  * the model it trains: the CP trainer and the copy task both use it.
  */
-import { tf } from '../../backend.ts';
+import { tf, withTrainingProducts } from '../../backend.ts';
 import { InputError, fmtShape } from '../../errors.ts';
 import type { HostTensor } from '../module.ts';
 
@@ -134,11 +134,12 @@ export function clipGradNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: num
 /**
  * The value of `f` and its gradients with respect to `params`, keyed by the parameters' own names (a Module's
  * `namedParameters()`, the names Adam knows them by) instead of tfjs's variable ids. The caller owns (and
- * disposes) the value and the gradients.
+ * disposes) the value and the gradients. Its matrix products (forward and backward) run on the training
+ * product: the fused multiply-add build where it validates (src/kernels/register.ts, EMOPIA_FMA).
  */
 export function namedGrads(f: () => tf.Scalar, params: ReadonlyArray<readonly [string, tf.Variable]>): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const nameOf = new Map(params.map(([name, v]) => [v.name, name]));
-  const { value, grads } = tf.variableGrads(f, params.map(([, v]) => v));
+  const { value, grads } = withTrainingProducts(() => tf.variableGrads(f, params.map(([, v]) => v)));
   const named = new Map<string, tf.Tensor>();
   for (const [id, g] of Object.entries(grads)) named.set(nameOf.get(id) ?? id, g);
   return { value, grads: named };
