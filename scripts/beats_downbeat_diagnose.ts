@@ -6,9 +6,8 @@
 // 0.8 (a tempo error). Two upper bounds on the same tracked beats: the best constant phase (every 3rd or 4th beat),
 // and the Viterbi decoding (decodeDownbeats, same jump cost) of perfect scores (the annotated downbeats).
 import { performance } from 'node:perf_hooks';
-import { Rng } from '../src/random.ts';
 import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
-import { randomWarp, renderPerformance } from '../src/music/beats/render.ts';
+import { evaluationRendering } from '../src/music/beats/evaluate.ts';
 import { trackBeats } from '../src/music/beats/track.ts';
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
 import { decodeDownbeats, DEFAULT_DOWNBEAT } from '../src/music/beats/downbeats.ts';
@@ -42,7 +41,7 @@ const sums = { downbeatF: 0, constantPhase: 0, perfectScores: 0 };
 const songs = pop909Songs(dir, 'dev');
 for (const id of songs) {
   const piece = readPop909Song(dir, id);
-  const perf = renderPerformance(piece.score, piece.grid, randomWarp(new Rng(1 * 100_003 + id)));
+  const perf = evaluationRendering(piece, 1);
   const t = trackBeats(perf.score);
   const ref = perf.grid;
   const pos = barPositions(t.beats, ref);

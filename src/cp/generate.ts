@@ -32,7 +32,7 @@ import { CPTransformer, NON_TYPE_FAMILIES } from './model.ts';
 import { openStepper, type EngineChoice } from './engine.ts';
 import { conditionWord } from './emotion_input.ts';
 import {
-  START_LAYOUT, advanceLayout, contrastEmotions, guideLogits, guidanceWeights, sampleType, sampleWord, samplingRules,
+  START_LAYOUT, advanceLayout, contrastEmotions, guideLogits, guidanceWeights, isGuided, sampleType, sampleWord, samplingRules,
   type GuidanceContrast, type Layout, type SamplingOverrides,
 } from './sampling.ts';
 import { GENERATION_DEFAULTS } from './generation_defaults.ts';
@@ -176,7 +176,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   // Each family's guidance weight: its own in the sampling table, else the piece's (emotion is never drawn).
   const typeW = rules.table.type.guidance ?? guidance;
   const restW = guidanceWeights(vocab, NON_TYPE_FAMILIES, rules.table, guidance);
-  const guided = typeW !== 1 || NON_TYPE_FAMILIES.some((f) => f !== 'emotion' && (rules.table[f].guidance ?? guidance) !== 1);
+  const guided = isGuided(rules.table, guidance);
   const typeEOS = vocab.encode('type', 'EOS');
   const eos = eosWord(vocab);
   const tracks: Track[] = rngs.map((rng) => ({

@@ -155,6 +155,14 @@ export function guidanceWeights(vocab: Vocab, families: readonly Family[], table
 }
 
 /**
+ * Whether a piece with this sampling table and guidance `guidance` is guided (runs twins): some drawn family's
+ * weight, its own or else `guidance`, is not 1 (the emotion family is never drawn).
+ */
+export function isGuided(table: Record<Family, SamplingParams>, guidance: number): boolean {
+  return FAMILIES.some((f) => f !== 'emotion' && (table[f].guidance ?? guidance) !== 1);
+}
+
+/**
  * What guidance pushes away from: 'others', the three other quadrants (their mean logits); 'neutral', the
  * Emotion word 0 of pre-training (one twin, cheaper; a fine-tuned model never saw it).
  */

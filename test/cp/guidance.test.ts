@@ -8,7 +8,7 @@ import { checkWords } from '../../src/music/grammar.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 import { generate, generateBatch } from '../../src/cp/generate.ts';
-import { contrastEmotions, guideLogits, guidanceWeights, samplingTable } from '../../src/cp/sampling.ts';
+import { contrastEmotions, guideLogits, guidanceWeights, isGuided, samplingTable } from '../../src/cp/sampling.ts';
 
 
 test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', () => {
@@ -36,6 +36,13 @@ test('guidanceWeights: each family\'s own weight over its columns, else the piec
   assert.equal(w.length, nb + np + vocab.size('velocity'));
   assert.deepEqual([w[0], w[nb - 1], w[nb], w[nb + np - 1], w[nb + np], w[w.length - 1]], [1, 1, 3, 3, 2, 2]);
   assert.throws(() => samplingTable({ pitch: { guidance: -1 } }), /^InputError: guidance of pitch: expected a number >= 0, got -1/);
+  // Guided when some drawn family's weight is not 1; the emotion family (never drawn) does not count.
+  assert.equal(isGuided(samplingTable({}), 1), false);
+  assert.equal(isGuided(samplingTable({}), 2), true);
+  assert.equal(isGuided(samplingTable({ pitch: { guidance: 3 } }), 1), true);
+  assert.equal(isGuided(samplingTable({ emotion: { guidance: 3 } }), 1), false);
+  const allOne = Object.fromEntries(['tempo', 'chord', 'barbeat', 'type', 'pitch', 'duration', 'velocity'].map((f) => [f, { guidance: 1 }]));
+  assert.equal(isGuided(samplingTable(allOne), 2), false);
 });
 
 test('per-family guidance: every family at w is guidance w; pitch alone guided changes only what follows the first pitch', async () => {

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
-import { contrastEmotions, samplingTable, type GuidanceContrast, type SamplingOverrides } from '../../cp/sampling.ts';
+import { contrastEmotions, isGuided, samplingTable, type GuidanceContrast, type SamplingOverrides } from '../../cp/sampling.ts';
 import { readGenerationDefaults } from '../../platform/run_folder.ts';
 import { GENERATION_DEFAULTS, generationSettings } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
@@ -79,6 +79,5 @@ export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): {
 export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast): string {
   const table = samplingTable(sampling);
   const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}`);
-  const guided = guidance !== 1 || FAMILIES.some((f) => f !== 'emotion' && (table[f].guidance ?? guidance) !== 1);
-  return `guidance ${guidance}${guided ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
+  return `guidance ${guidance}${isGuided(table, guidance) ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
 }

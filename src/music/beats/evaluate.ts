@@ -89,16 +89,23 @@ export interface EvaluateOptions {
   excerpt?: number;
 }
 
-export function evaluatePiece(piece: AnnotatedPiece, seed: number, clock: Clock, opts: EvaluateOptions = {}): PieceResult {
+/**
+ * The performance `evaluatePiece` tracks for `piece` under `seed`: the seeded warp's rendering, or its seeded
+ * excerpt with `excerpt`; the same for the same piece and seed (scripts/beats_downbeat_diagnose.ts reads it too).
+ */
+export function evaluationRendering(piece: AnnotatedPiece, seed: number, opts: Pick<EvaluateOptions, 'warp' | 'excerpt'> = {}): { score: Score; grid: BeatGrid } {
   const rng = new Rng(seed * 100_003 + piece.id);
   const warp = randomWarp(rng, opts.warp);
-  let perf = renderPerformance(piece.score, piece.grid, warp);
-  if (opts.excerpt !== undefined) {
-    const perSecond = (perf.score.ticksPerBeat * RENDER_BPM) / 60;
-    const end = perf.score.notes.reduce((m, n) => Math.max(m, n.start), 0) / perSecond;
-    const start = Math.max(0, end - opts.excerpt) * rng.next();
-    perf = excerptPerformance(perf, start, opts.excerpt);
-  }
+  const perf = renderPerformance(piece.score, piece.grid, warp);
+  if (opts.excerpt === undefined) return perf;
+  const perSecond = (perf.score.ticksPerBeat * RENDER_BPM) / 60;
+  const end = perf.score.notes.reduce((m, n) => Math.max(m, n.start), 0) / perSecond;
+  const start = Math.max(0, end - opts.excerpt) * rng.next();
+  return excerptPerformance(perf, start, opts.excerpt);
+}
+
+export function evaluatePiece(piece: AnnotatedPiece, seed: number, clock: Clock, opts: EvaluateOptions = {}): PieceResult {
+  const perf = evaluationRendering(piece, seed, opts);
   const t0 = clock();
   const tracked = trackBeats(perf.score, opts.track);
   const ms = clock() - t0;
