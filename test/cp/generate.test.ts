@@ -16,6 +16,7 @@ import { midiToScore, scoreToMidi } from '../../src/music/midi_io.ts';
 import { makeConfig, type AttentionKind } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { generate, generateBatch, promptFor } from '../../src/cp/generate.ts';
+import { MAX_NOTES_AT_ONSET } from '../../src/cp/sampling.ts';
 import { loadModel, saveModel } from '../../src/platform/run_folder.ts';
 
 const vocab = Vocab.fullGrid();
@@ -172,5 +173,40 @@ test('batched generation: each piece equals the same piece generated alone; stop
     assert.deepEqual(checkWords(vocab, r.words), []);
   }
   assert.ok(new Set(batch.map((r) => r.generated)).size > 1 || new Set(batch.map((r) => r.stoppedBy)).size > 1, 'pieces stop at different points');
+  model.dispose();
+});
+
+test('one onset: at most MAX_NOTES_AT_ONSET notes, never the same pitch twice, even when the model wants nothing else', async () => {
+  await initBackend('wasm');
+  // A model that always wants another Note, and always the same pitch: without the onset rules the piece would
+  // stay on its first onset and strike one key until maxWords.
+  const model = tinyModel('linear', 4);
+  const sd = model.stateDict();
+  const bias = (name: string) => {
+    const t = sd.get(name);
+    assert.ok(t, name);
+    return t.data;
+  };
+  bias('proj_type.bias')[vocab.encode('type', 'Note')] = 60;
+  const C4 = vocab.encode('pitch', 'Note_Pitch_60');
+  bias('proj_pitch.bias')[C4] = 60;
+  model.loadStateDict(sd);
+  const r = generate(model, vocab, { emotion: 'Q3', seed: 5, maxWords: 120, maxBars: 1000, stopAtEos: false });
+  assert.deepEqual(checkWords(vocab, r.words), []);
+  const onsets: number[][] = [];
+  for (let i = 0; i < r.words.length / 8; i++) {
+    const type = vocab.decode('type', r.words[i * 8 + FAMILY_INDEX.type]!);
+    if (type === 'Metrical') onsets.push([]);
+    else if (type === 'Note') onsets.at(-1)!.push(r.words[i * 8 + FAMILY_INDEX.pitch]!);
+  }
+  const last = onsets.pop(); // maxWords may cut it short
+  assert.ok(last && last.length <= MAX_NOTES_AT_ONSET && new Set(last).size === last.length);
+  const withNotes = onsets.filter((o) => o.length > 0);
+  assert.ok(withNotes.length >= 5, `${withNotes.length} onsets with notes`);
+  for (const o of withNotes) {
+    assert.equal(o.length, MAX_NOTES_AT_ONSET, 'the model wants notes: each onset fills up to the limit, no further');
+    assert.equal(new Set(o).size, o.length, 'no key struck twice at one onset');
+    assert.equal(o[0], C4, "the onset's first note is the model's favourite");
+  }
   model.dispose();
 });

@@ -8,7 +8,7 @@ import { Rng } from '../../src/random.ts';
 import { Vocab, FAMILY_INDEX, barWord, type Family } from '../../src/music/vocab.ts';
 import { typeAllowedValues } from '../../src/music/grammar.ts';
 import {
-  EMOPIA_SAMPLING, START_LAYOUT, advanceLayout, allowOnly, allowedTypes, allowedValues, drawValue, nucleusSample, nucleusSet,
+  EMOPIA_SAMPLING, MAX_NOTES_AT_ONSET, START_LAYOUT, advanceLayout, allowOnly, allowedTypes, allowedValues, drawValue, withoutPitches, nucleusSample, nucleusSet,
   processLogits, sampleLogits, sampleType, sampleWord, samplingRules, samplingTable, softmaxWithTemperature, weightedSample,
   tempoWithinStep, withTemperature,
 } from '../../src/cp/sampling.ts';
@@ -127,8 +127,8 @@ const beat = (k: number) => grid.encode('barbeat', `Beat_${k}`);
 
 test('the grammar mask: types after the layout, tempo and chord after the bar-beat', () => {
   assert.deepEqual(allowedTypes(grid, START_LAYOUT, true), [EOS, METRICAL]);
-  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2, tempo: 0 }, true), [EOS, METRICAL, NOTE]);
-  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2, tempo: 0 }, false), [METRICAL, NOTE]);
+  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2, tempo: 0, onsetPitches: [] }, true), [EOS, METRICAL, NOTE]);
+  assert.deepEqual(allowedTypes(grid, { afterBeat: true, lastPos: 2, tempo: 0, onsetPitches: [] }, false), [METRICAL, NOTE]);
   const g = typeAllowedValues(grid);
   const zeroTempo = grid.encode('tempo', 0);
   const zeroChord = grid.encode('chord', 0);
@@ -140,12 +140,21 @@ test('the grammar mask: types after the layout, tempo and chord after the bar-be
   assert.deepEqual(allowedValues(grid, g, 'Note', 'tempo'), [zeroTempo]);
   assert.equal(allowedValues(grid, g, 'Note', 'pitch').length, grid.size('pitch') - 1, 'every pitch but 0');
   assert.throws(() => allowedValues(grid, g, 'Metrical', 'chord'), /needs its bar-beat/);
-  // The layout: a Bar word starts a bar, a Beat word moves the position, a Note word changes nothing.
+  // The layout: a Bar word starts a bar, a Beat word moves the position, a Note word adds its pitch to the onset's.
   const word = (type: number, barbeat: number) => Object.assign(new Array<number>(8).fill(0), { [FAMILY_INDEX.type]: type, [FAMILY_INDEX.barbeat]: barbeat });
+  const note = (pitch: number) => Object.assign(word(NOTE, 0), { [FAMILY_INDEX.pitch]: pitch });
   const at5 = advanceLayout(START_LAYOUT, grid, word(METRICAL, beat(5)));
-  assert.deepEqual(at5, { afterBeat: true, lastPos: 5, tempo: 0 });
-  assert.equal(advanceLayout(at5, grid, word(NOTE, 0)), at5);
-  assert.deepEqual(advanceLayout(at5, grid, word(METRICAL, BAR)), { afterBeat: false, lastPos: -1, tempo: 0 });
+  assert.deepEqual(at5, { afterBeat: true, lastPos: 5, tempo: 0, onsetPitches: [] });
+  const twoNotes = advanceLayout(advanceLayout(at5, grid, note(7)), grid, note(3));
+  assert.deepEqual(twoNotes, { afterBeat: true, lastPos: 5, tempo: 0, onsetPitches: [7, 3] });
+  assert.deepEqual(at5.onsetPitches, [], 'the layout before is not changed');
+  assert.deepEqual(advanceLayout(twoNotes, grid, word(METRICAL, beat(6))).onsetPitches, [], 'a Beat word opens a new onset');
+  assert.deepEqual(advanceLayout(twoNotes, grid, word(METRICAL, BAR)), { afterBeat: false, lastPos: -1, tempo: 0, onsetPitches: [] });
+  // A full onset takes no more Note words; a struck pitch is not allowed again at the same onset.
+  const full = { afterBeat: true, lastPos: 2, tempo: 0, onsetPitches: Array.from({ length: MAX_NOTES_AT_ONSET }, (_, i) => i + 1) };
+  assert.deepEqual(allowedTypes(grid, full, true), [EOS, METRICAL]);
+  assert.deepEqual(allowedTypes(grid, { ...full, onsetPitches: full.onsetPitches.slice(1) }, false), [METRICAL, NOTE]);
+  assert.deepEqual(withoutPitches([1, 2, 3, 4], [3, 1]), [2, 4]);
   // A Beat word's tempo becomes the current tempo, which a Bar word and a CONTI keep.
   const withTempo = Object.assign(word(METRICAL, beat(2)), { [FAMILY_INDEX.tempo]: grid.encode('tempo', 'Tempo_80') });
   const at2 = advanceLayout(START_LAYOUT, grid, withTempo);
@@ -171,7 +180,7 @@ test("the tempo's maxStep: only tempos within the step of the current one (and C
       if (f === 'barbeat') l[beat(4)] = 50;
       if (f === 'tempo') l[peakTempo] = 50;
       return l;
-    }, { afterBeat: true, lastPos: 2, tempo: 80 }, new Rng(seed));
+    }, { afterBeat: true, lastPos: 2, tempo: 80, onsetPitches: [] }, new Rng(seed));
     assert.ok(near.includes(values[w[FAMILY_INDEX.tempo]!] as string), `seed ${seed}: ${values[w[FAMILY_INDEX.tempo]!]}`);
   }
   assert.throws(() => samplingTable({ pitch: { maxStep: 0.1 } }), /maxStep of pitch: only the tempo family has one/);
@@ -183,7 +192,7 @@ test('sampleType and sampleWord: the grammar decides, the peaked logits choose, 
   // Type logits: Emotion and Note are high but not allowed at the start; EOS e^-5 against Metrical: top-p 0.9 keeps Metrical.
   const typeLogits = Float32Array.from([0, 100, 5, 100]);
   assert.equal(sampleType(rules, typeLogits, START_LAYOUT, new Rng(1)), METRICAL);
-  assert.equal(sampleType(rules, typeLogits, { afterBeat: true, lastPos: 0, tempo: 0 }, new Rng(1)), NOTE);
+  assert.equal(sampleType(rules, typeLogits, { afterBeat: true, lastPos: 0, tempo: 0, onsetPitches: [] }, new Rng(1)), NOTE);
   const peaked = (f: Family, i: number) =>
     Float32Array.from({ length: grid.size(f) }, (_, j) => (j === i ? 50 : 0));
   const draws = (rng: Rng, seed: number) => {
@@ -194,21 +203,21 @@ test('sampleType and sampleWord: the grammar decides, the peaked logits choose, 
   };
   // A Bar word: one draw (Bar or not); tempo and chord can only be 0, so they take it without a draw.
   let rng = new Rng(7);
-  const bar = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? BAR : 3), { afterBeat: true, lastPos: 2, tempo: 0 }, rng);
+  const bar = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? BAR : 3), { afterBeat: true, lastPos: 2, tempo: 0, onsetPitches: [] }, rng);
   assert.deepEqual(bar, barWord(grid));
   assert.equal(draws(rng, 7), 1);
   // A Beat word after Beat_2: Bar or not, which later Beat, tempo, chord: four draws.
   rng = new Rng(7);
-  const b = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(4) : f === 'tempo' ? 5 : 7), { afterBeat: true, lastPos: 2, tempo: 0 }, rng);
+  const b = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(4) : f === 'tempo' ? 5 : 7), { afterBeat: true, lastPos: 2, tempo: 0, onsetPitches: [] }, rng);
   assert.deepEqual(b, [5, 7, beat(4), METRICAL, 0, 0, 0, 0]);
   assert.equal(draws(rng, 7), 4);
   // A passed position never comes out, however likely: the later Beats share the mass.
-  const back = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(1) : 5), { afterBeat: true, lastPos: 2, tempo: 0 }, new Rng(3));
+  const back = sampleWord(rules, METRICAL, (f) => peaked(f, f === 'barbeat' ? beat(1) : 5), { afterBeat: true, lastPos: 2, tempo: 0, onsetPitches: [] }, new Rng(3));
   const pos = grid.decode('barbeat', back[FAMILY_INDEX.barbeat] as number);
   assert.ok(String(pos).startsWith('Beat_') && Number(String(pos).slice(5)) > 2, `bar-beat ${pos}`);
   // A Note word: pitch, duration, velocity; emotion stays 0 even where its logits point elsewhere.
   rng = new Rng(7);
-  const note = sampleWord(rules, NOTE, (f) => peaked(f, f === 'pitch' ? 10 : f === 'duration' ? 3 : f === 'emotion' ? 2 : 4), { afterBeat: true, lastPos: 0, tempo: 0 }, rng);
+  const note = sampleWord(rules, NOTE, (f) => peaked(f, f === 'pitch' ? 10 : f === 'duration' ? 3 : f === 'emotion' ? 2 : 4), { afterBeat: true, lastPos: 0, tempo: 0, onsetPitches: [] }, rng);
   assert.deepEqual(note, [0, 0, 0, NOTE, 10, 3, 4, 0]);
   assert.equal(draws(rng, 7), 3);
 });
