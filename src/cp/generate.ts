@@ -13,6 +13,7 @@
  *   are the choices that would break the layout checked by `checkWords`: no Emotion word after the start, no
  *   Note word before the first Beat of its bar, Beat positions increasing within a bar, a Bar word with tempo
  *   and chord 0 and a Beat word with tempo and chord not 0. Every generated sequence therefore decodes whole.
+ *   One onset holds at most MAX_NOTES_AT_ONSET notes, each a different key (sampling.ts).
  * - Limits: `maxBars` and `maxWords`, and the model's maxLen; EMOPIA has none and can run forever. When a limit
  *   stops the piece, an EOS word is appended; at maxBars the sampled Bar word that would open the next bar is
  *   kept before it, so that the piece ends as the tokenizer's layout does (closing Bar, EOS).
