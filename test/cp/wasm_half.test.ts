@@ -1,7 +1,7 @@
 /**
  * The `wasm` engine's half-precision weights (src/cp/wasm/pack.ts `packHalfMatrix`, step.c `matvec_h`): the exact
  * float32 -> half conversion over every finite half, the packed layout, and the engine on a model whose weights are
- * all halves: it holds them as halves and its logits equal the float32 kernel's to the bit (also on a step whose
+ * all halves: asked for halves (float32 is the default), it holds them as halves and its logits equal the float32 kernel's to the bit (also on a step whose
  * inputs are too large to scale by 2^112), alone and in a batch, for both attention kinds; one weight that is not
  * a half keeps the model in float32.
  */
@@ -113,7 +113,10 @@ for (const attention of ['linear', 'softmax'] as const) {
     const rng = new Rng(11);
     for (const B of [1, 3]) {
       const f32 = new WasmStepper(w, B, { weights: 'f32' });
-      const half = new WasmStepper(w, B);
+      const half = new WasmStepper(w, B, { weights: 'half' });
+      const dflt = new WasmStepper(w, B);
+      assert.equal(dflt.half, false, 'float32 by default');
+      dflt.dispose();
       assert.equal(f32.half, false);
       assert.equal(half.half, true);
       for (let t = 0; t < 70; t++) {
@@ -146,7 +149,7 @@ test('one weight that is not a half keeps every matrix in float32', async () => 
   v.assign(r);
   r.dispose();
   const w = prepareStepWeights(model);
-  const s = new WasmStepper(w, 1);
+  const s = new WasmStepper(w, 1, { weights: 'half' });
   assert.equal(s.half, false);
   s.dispose();
   disposeStepWeights(w);

@@ -5,8 +5,8 @@
  * stay in TypeScript (engine.ts, sampling.ts); only logits come out of wasm.
  *
  * The weights of `StepWeights` are copied once into the instance's memory, every matrix packed as
- * [out-block of 16][in][16] (pack.ts), as float32 or, when every weight is exactly a half (the shipped model),
- * as half-precision bits (half the bytes to read per word, same logits to the bit); the activations, the linear-attention state (S, z per sequence and head)
+ * [out-block of 16][in][16] (pack.ts), as float32 or, on request, when every weight is exactly a half (the shipped
+ * model), as half-precision bits (half the bytes to read per word, same logits to the bit); the activations, the linear-attention state (S, z per sequence and head)
  * or the softmax key/value cache live there too. The memory is laid out here with a bump allocator from the
  * module's heap base, and described to the kernel by the `Model` and `Layer` structs of step.c (MODEL and LAYER
  * below give their fields' slots, and the sizes are checked against the build).
@@ -47,11 +47,14 @@ const host = (t: { dataSync(): unknown }): Float32Array => t.dataSync() as Float
 
 export interface WasmEngineOptions {
   /**
-   * `auto` (default): the weight matrices as half-precision bits when every one of their values is exactly a half
-   * (a model stored as F16, as the shipped one), else float32; `f32`: float32 always. Both give the same logits
-   * to the bit (step.c `matvec_h`); halves read half the bytes per word.
+   * `f32` (default): the weight matrices as float32; `half`: as half-precision bits when every one of their values
+   * is exactly a half (a model stored as F16, as the shipped one), else float32. Both give the same logits to the
+   * bit (step.c `matvec_h`). Halves read half the bytes per word but cost two shifts and a mask per four weights
+   * to widen: on the 2-core EPYC of the README, where the small preset's 14 MB of float32 weights stay in its
+   * 32 MB L3, float32 took 290-340 CPU-µs per word against 480-670 for halves (batch 1, linear), so float32 is
+   * the default; halves may win where the weights do not fit the cache (a contended or smaller L3).
    */
-  weights?: 'auto' | 'f32';
+  weights?: 'f32' | 'half';
 }
 
 /** The `wasm` engine (see engine.ts). Holds no tensor: `dispose` drops the instance and its memory. */
@@ -95,10 +98,10 @@ export class WasmStepper implements EngineCore {
       [MODEL.nType, this.nType], [MODEL.nRest, this.nRest], [MODEL.nLayers, w.layers.length], [MODEL.softmax, this.softmax ? 1 : 0],
     ];
     for (const [slot, v] of ints) m(slot, v);
-    // Every weight matrix packed as halves when all of them are exact halves, else as float32: each matrix is
-    // copied into a scratch area of the instance's memory, where the kernel packs it (faster than in JavaScript:
-    // start-up counts in a short piece). Halves are tried first, checked while packing; at the first value that
-    // is not a half, the matrices' memory is cleared and they are all packed as float32.
+    // Every weight matrix packed as float32, or (weights: 'half') as halves when all of them are exact halves: each
+    // matrix is copied into a scratch area of the instance's memory, where the kernel packs it (faster than in
+    // JavaScript: start-up counts in a short piece). Halves are tried first, checked while packing; at the first
+    // value that is not a half, the matrices' memory is cleared and they are all packed as float32.
     const matrices = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
     const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size))); // (largest in * out,)
     const mark = this.top;
@@ -118,7 +121,7 @@ export class WasmStepper implements EngineCore {
       }
       return at;
     };
-    let packed = (opts.weights ?? 'auto') === 'auto' ? packAll(true) : null;
+    let packed = opts.weights === 'half' ? packAll(true) : null;
     this.half = packed !== null;
     if (!packed) {
       this.f32.fill(0, mark / 4, this.top / 4); // alloc hands out zeros
