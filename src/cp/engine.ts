@@ -69,6 +69,8 @@ export interface StepLayerWeights {
  */
 export interface StepWeights {
   config: CPConfig;
+  /** The model these were made from (the wasm engine keeps its packed copy per model: wasm/wasm_engine.ts). */
+  model: CPTransformer;
   emb: Record<Family, Float32Array>; // (V_f, e_f) each, scaled by sqrt(e_f)
   inLinear: Affine; // (sum e_f, d)
   pe: Float32Array; // (maxLen, d): the sinusoidal table
@@ -100,6 +102,7 @@ export function prepareStepWeights(model: CPTransformer): StepWeights {
     }));
   return {
     config: cfg,
+    model,
     emb,
     inLinear: affine(model.inLinear),
     pe: model.peTable,

@@ -10,6 +10,14 @@
  * or the softmax key/value cache live there too. The memory is laid out here with a bump allocator from the
  * module's heap base, and described to the kernel by the `Model` and `Layer` structs of step.c (MODEL and LAYER
  * below give their fields' slots, and the sizes are checked against the build).
+ *
+ * Packing is the slow part of opening a stepper (copying ~14 MB of weights out of tfjs and into the instance:
+ * 10-25 ms, a tenth of a 300-word piece), so a disposed stepper's instance is kept, per model and weight form,
+ * with its packed weights, and the next stepper of that model reuses it (its state and activations laid out
+ * afresh, zeroed). It is reused only while every parameter of the model still holds the data it was packed from
+ * (the same tfjs data ids: `assign`, as training and loadStateDict do, gives a parameter new ones); one idle
+ * instance per model and form, dropped with the model (a WeakMap), and none whose memory grew past the weights
+ * by more than KEEP_SLACK (a long softmax cache or a large batch).
  */
 import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
@@ -42,6 +50,35 @@ const FIRST_CAP = 64;
 
 const WASM_PAGE = 65536;
 
+/** Memory beyond the packed weights up to which a disposed stepper's instance is kept for reuse. */
+const KEEP_SLACK = 64 * 2 ** 20;
+
+/** An instance whose memory holds a model's packed weights below `mark` (what a stepper leaves for the next). */
+interface Packed {
+  k: StepKernel;
+  half: boolean;
+  model: number; // byte address of the Model struct
+  layers: number; // byte address of the Layer structs
+  mark: number; // the first byte above the weights: each stepper lays its state out from here
+  used: number; // the first byte its last stepper did not touch (zeroed up to here on reuse)
+  sig: readonly object[]; // the model's parameters' data ids when packed
+}
+
+/** Idle packed instances by model, then by weight form. */
+const idle = new WeakMap<object, Map<string, Packed>>();
+
+const signature = (w: StepWeights): object[] => w.model.parameters().map((v) => v.dataId as object);
+
+/** The idle instance of this model and form whose weights are still the model's, taken out of the cache; or null. */
+function takePacked(w: StepWeights, form: string): Packed | null {
+  const byForm = idle.get(w.model);
+  const p = byForm?.get(form);
+  if (!p || !byForm) return null;
+  byForm.delete(form);
+  const sig = signature(w);
+  return sig.length === p.sig.length && sig.every((id, i) => id === p.sig[i]) ? p : null;
+}
+
 /** A tensor's values on the host. */
 const host = (t: { dataSync(): unknown }): Float32Array => t.dataSync() as Float32Array;
 
@@ -57,11 +94,15 @@ export interface WasmEngineOptions {
   weights?: 'f32' | 'half';
 }
 
-/** The `wasm` engine (see engine.ts). Holds no tensor: `dispose` drops the instance and its memory. */
+/** The `wasm` engine (see engine.ts). Holds no tensor: `dispose` leaves its instance for the model's next stepper. */
 export class WasmStepper implements EngineCore {
   /** Whether the weight matrices are held as halves (see WasmEngineOptions). */
   readonly half: boolean;
+  /** Whether this stepper reuses an earlier stepper's packed weights (see the file's comment). */
+  readonly reused: boolean;
   private k: StepKernel | null;
+  private readonly packed: Packed;
+  private readonly form: string;
   private top: number; // the next free byte of the instance's memory
   private f32: Float32Array;
   private i32: Int32Array;
@@ -83,21 +124,60 @@ export class WasmStepper implements EngineCore {
     this.nType = cfg.nClasses.type;
     this.nRest = w.rest.w.shape[1];
     this.softmax = cfg.attention === 'softmax';
-    const k = (this.k = instantiateStep());
+    this.form = opts.weights ?? 'f32';
+    const reuse = takePacked(w, this.form);
+    this.reused = reuse !== null;
+    const k = (this.k = reuse ? reuse.k : instantiateStep());
     if (k.modelSize !== MODEL_BYTES || k.layerSize !== LAYER_BYTES) {
       throw new Error(`wasm engine: the kernel's structs are ${k.modelSize} and ${k.layerSize} bytes, expected ${MODEL_BYTES} and ${LAYER_BYTES} (rebuild with npm run build:wasm)`);
     }
-    this.top = Math.ceil(k.heapBase / 16) * 16;
     this.f32 = new Float32Array(k.memory.buffer);
     this.i32 = new Int32Array(k.memory.buffer);
-    this.model = this.alloc(MODEL.size);
-    this.layers = this.alloc(LAYER.size * w.layers.length);
+    if (reuse) {
+      this.f32.fill(0, reuse.mark / 4, reuse.used / 4); // alloc hands out zeros
+      this.top = reuse.mark;
+      this.packed = reuse;
+    } else {
+      this.top = Math.ceil(k.heapBase / 16) * 16;
+      this.packed = this.pack(k);
+    }
+    this.half = this.packed.half;
+    this.model = this.packed.model;
+    this.layers = this.packed.layers;
     const m = (slot: number, v: number) => this.setI32(this.model, slot, v);
     const ints: [number, number][] = [
       [MODEL.B, B], [MODEL.d, d], [MODEL.h, cfg.nHeads], [MODEL.dff, cfg.dFF], [MODEL.E, E], [MODEL.eType, this.eType],
       [MODEL.nType, this.nType], [MODEL.nRest, this.nRest], [MODEL.nLayers, w.layers.length], [MODEL.softmax, this.softmax ? 1 : 0],
     ];
     for (const [slot, v] of ints) m(slot, v);
+    const dh = d / cfg.nHeads;
+    w.layers.forEach((_, i) => {
+      const base = this.layers + i * LAYER.size * 4;
+      if (!this.softmax) {
+        this.setI32(base, LAYER.sa, this.alloc(B * cfg.nHeads * dh * dh)); // S (B, h, dv, dk), zeros
+        this.setI32(base, LAYER.sb, this.alloc(B * d)); // z (B, h, dk), zeros
+      }
+    });
+    m(MODEL.emb, this.alloc(B * E)); // (B, E)
+    m(MODEL.pe, this.alloc(pad16(d))); // (d,)
+    m(MODEL.x, this.alloc(B * pad16(d))); // (B, P(d))
+    m(MODEL.qkv, this.alloc(B * pad16(3 * d))); // (B, P(3d))
+    m(MODEL.att, this.alloc(B * pad16(d))); // (B, P(d))
+    m(MODEL.ffh, this.alloc(B * pad16(cfg.dFF))); // (B, P(dFF))
+    m(MODEL.cat, this.alloc(B * (d + this.eType))); // (B, d + e_type)
+    m(MODEL.y, this.alloc(B * pad16(d))); // (B, P(d))
+    m(MODEL.typeLogits, this.alloc(B * pad16(this.nType))); // (B, P(n_type))
+    m(MODEL.restLogits, this.alloc(B * pad16(this.nRest))); // (B, P(n_rest))
+    m(MODEL.xs, this.alloc(B * Math.max(E, cfg.dFF, d + this.eType))); // (B, largest input width): a product's scaled input
+    if (this.softmax) this.growCache(Math.min(FIRST_CAP, cfg.maxLen));
+  }
+
+  /** Lays out the Model and Layer structs and packs every weight into a new instance's memory. */
+  private pack(k: StepKernel): Packed {
+    const w = this.w;
+    const model = this.alloc(MODEL.size);
+    const layers = this.alloc(LAYER.size * w.layers.length);
+    const m = (slot: number, v: number) => this.setI32(model, slot, v);
     // Every weight matrix packed as float32, or (weights: 'half') as halves when all of them are exact halves: each
     // matrix is copied into a scratch area of the instance's memory, where the kernel packs it (faster than in
     // JavaScript: start-up counts in a short piece). Halves are tried first, checked while packing; at the first
@@ -121,14 +201,14 @@ export class WasmStepper implements EngineCore {
       }
       return at;
     };
-    let packed = opts.weights === 'half' ? packAll(true) : null;
-    this.half = packed !== null;
+    let packed = this.form === 'half' ? packAll(true) : null;
+    const half = packed !== null;
     if (!packed) {
       this.f32.fill(0, mark / 4, this.top / 4); // alloc hands out zeros
       this.top = mark;
       packed = packAll(false) as Map<Affine, number>;
     }
-    m(MODEL.half, this.half ? 1 : 0);
+    m(MODEL.half, half ? 1 : 0);
     /** Stores a packed Linear: [W, b] slots. */
     const affine = (base: number, wSlot: number, bSlot: number, p: Affine) => {
       this.setI32(base, wSlot, packed.get(p) as number);
@@ -140,38 +220,22 @@ export class WasmStepper implements EngineCore {
       this.setI32(base, bSlot, this.put(padVector(host(n.bias))));
       this.f32[base / 4 + epsSlot] = n.eps;
     };
-    affine(this.model, MODEL.inW, MODEL.inB, w.inLinear);
-    norm(this.model, MODEL.normG, MODEL.normB, MODEL.normEps, w.norm);
-    affine(this.model, MODEL.typeW, MODEL.typeB, w.typeHead);
-    affine(this.model, MODEL.catW, MODEL.catB, w.concatType);
-    affine(this.model, MODEL.restW, MODEL.restB, w.rest);
-    const dh = d / cfg.nHeads;
+    affine(model, MODEL.inW, MODEL.inB, w.inLinear);
+    norm(model, MODEL.normG, MODEL.normB, MODEL.normEps, w.norm);
+    affine(model, MODEL.typeW, MODEL.typeB, w.typeHead);
+    affine(model, MODEL.catW, MODEL.catB, w.concatType);
+    affine(model, MODEL.restW, MODEL.restB, w.rest);
     w.layers.forEach((L, i) => {
-      const base = this.layers + i * LAYER.size * 4;
+      const base = layers + i * LAYER.size * 4;
       affine(base, LAYER.qkvW, LAYER.qkvB, L.qkv);
       affine(base, LAYER.outW, LAYER.outB, L.out);
       affine(base, LAYER.ff1W, LAYER.ff1B, L.ff1);
       affine(base, LAYER.ff2W, LAYER.ff2B, L.ff2);
       norm(base, LAYER.n1G, LAYER.n1B, LAYER.n1Eps, L.norm1);
       norm(base, LAYER.n2G, LAYER.n2B, LAYER.n2Eps, L.norm2);
-      if (!this.softmax) {
-        this.setI32(base, LAYER.sa, this.alloc(B * cfg.nHeads * dh * dh)); // S (B, h, dv, dk), zeros
-        this.setI32(base, LAYER.sb, this.alloc(B * d)); // z (B, h, dk), zeros
-      }
     });
-    m(MODEL.layers, this.layers);
-    m(MODEL.emb, this.alloc(B * E)); // (B, E)
-    m(MODEL.pe, this.alloc(pad16(d))); // (d,)
-    m(MODEL.x, this.alloc(B * pad16(d))); // (B, P(d))
-    m(MODEL.qkv, this.alloc(B * pad16(3 * d))); // (B, P(3d))
-    m(MODEL.att, this.alloc(B * pad16(d))); // (B, P(d))
-    m(MODEL.ffh, this.alloc(B * pad16(cfg.dFF))); // (B, P(dFF))
-    m(MODEL.cat, this.alloc(B * (d + this.eType))); // (B, d + e_type)
-    m(MODEL.y, this.alloc(B * pad16(d))); // (B, P(d))
-    m(MODEL.typeLogits, this.alloc(B * pad16(this.nType))); // (B, P(n_type))
-    m(MODEL.restLogits, this.alloc(B * pad16(this.nRest))); // (B, P(n_rest))
-    m(MODEL.xs, this.alloc(B * Math.max(E, cfg.dFF, d + this.eType))); // (B, largest input width): a product's scaled input
-    if (this.softmax) this.growCache(Math.min(FIRST_CAP, cfg.maxLen));
+    m(MODEL.layers, layers);
+    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w) };
   }
 
   /** n floats of zeros, 16-byte aligned; grows the memory as needed. Returns the byte address. */
@@ -258,8 +322,16 @@ export class WasmStepper implements EngineCore {
     return this.read(MODEL.restLogits, this.nRest);
   }
 
-  /** Drops the instance (its memory goes with it); the prepared weights belong to the stepper around this engine. */
+  /**
+   * Leaves the instance with its packed weights for the model's next stepper (or drops it when its memory grew
+   * past KEEP_SLACK); the prepared weights belong to the stepper around this engine.
+   */
   dispose(): void {
+    if (this.k && this.top - this.packed.mark <= KEEP_SLACK) {
+      let byForm = idle.get(this.w.model);
+      if (!byForm) idle.set(this.w.model, (byForm = new Map()));
+      byForm.set(this.form, { ...this.packed, used: this.top });
+    }
     this.k = null;
     this.f32 = new Float32Array(0);
     this.i32 = new Int32Array(0);
