@@ -53,7 +53,7 @@ export interface Affine {
 }
 
 export interface StepLayerWeights {
-  qkv: Affine; // (d, 3d), (3d,): the query, key and value projections fused (made here, disposed here)
+  qkv: Affine; // (d, 3d), (3d,): the query, key and value projections fused (made here when first read, disposed here)
   out: Affine; // (d, d)
   ff1: Affine; // (d, dFF)
   ff2: Affine; // (dFF, d)
@@ -78,7 +78,10 @@ export interface StepWeights {
   norm: LayerNorm; // the encoder's final LayerNorm
   typeHead: Affine; // (d, n_type)
   concatType: Affine; // (d + e_type, d)
-  rest: Affine; // (d, sum n_f), (sum n_f,) over NON_TYPE_FAMILIES (made here, disposed here)
+  rest: Affine; // (d, sum n_f), (sum n_f,) over NON_TYPE_FAMILIES (made here when first read, disposed here)
+  /** The tensors made here so far: the fused ones are made when first read (a wasm stepper that reuses its packed
+   * weights never reads them, and the concatenation cost a few ms per stepper). */
+  made: tf.Tensor[];
 }
 
 function affine(l: Linear): Affine {
@@ -95,35 +98,55 @@ export function prepareStepWeights(model: CPTransformer): StepWeights {
     for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) * s;
     emb[f] = t;
   }
-  const fuse = (ls: Linear[]): Affine =>
-    tf.tidy(() => ({
-      w: tf.concat(ls.map((l) => l.weight), 1) as tf.Tensor2D, // (in, sum out)
-      b: tf.concat(ls.map((l) => l.bias as tf.Variable), 0) as tf.Tensor1D, // (sum out,)
-    }));
+  const made: tf.Tensor[] = [];
+  /** The Linears' products fused into one, made on first call. */
+  const fused = (ls: Linear[]): (() => Affine) => {
+    let a: Affine | null = null;
+    return () => {
+      if (!a) {
+        const f = tf.tidy(() => ({
+          w: tf.concat(ls.map((l) => l.weight), 1) as tf.Tensor2D, // (in, sum out)
+          b: tf.concat(ls.map((l) => l.bias as tf.Variable), 0) as tf.Tensor1D, // (sum out,)
+        }));
+        made.push(tf.keep(f.w), tf.keep(f.b)); // kept: the first read may come inside an engine's tf.tidy
+        a = f;
+      }
+      return a;
+    };
+  };
+  const rest = fused(NON_TYPE_FAMILIES.map((f) => model.proj[f]));
   return {
     config: cfg,
     model,
     emb,
     inLinear: affine(model.inLinear),
     pe: model.peTable,
-    layers: model.transformerEncoder.layers.items.map((l) => ({
-      qkv: fuse([l.attention.queryProjection, l.attention.keyProjection, l.attention.valueProjection]),
-      out: affine(l.attention.outProjection),
-      ff1: affine(l.linear1),
-      ff2: affine(l.linear2),
-      norm1: l.norm1,
-      norm2: l.norm2,
-    })),
+    layers: model.transformerEncoder.layers.items.map((l) => {
+      const qkv = fused([l.attention.queryProjection, l.attention.keyProjection, l.attention.valueProjection]);
+      return {
+        get qkv() {
+          return qkv();
+        },
+        out: affine(l.attention.outProjection),
+        ff1: affine(l.linear1),
+        ff2: affine(l.linear2),
+        norm1: l.norm1,
+        norm2: l.norm2,
+      };
+    }),
     norm: model.transformerEncoder.norm,
     typeHead: affine(model.proj.type),
     concatType: affine(model.projectConcatType),
-    rest: fuse(NON_TYPE_FAMILIES.map((f) => model.proj[f])),
+    get rest() {
+      return rest();
+    },
+    made,
   };
 }
 
 /** Releases the tensors `prepareStepWeights` made (not the model's own). */
 export function disposeStepWeights(w: StepWeights): void {
-  tf.dispose([...w.layers.flatMap((l) => [l.qkv.w, l.qkv.b]), w.rest.w, w.rest.b]);
+  tf.dispose(w.made.splice(0));
 }
 
 /**

@@ -22,6 +22,7 @@
 import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
+import { NON_TYPE_FAMILIES } from '../model.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
 import { pad16, padVector } from './pack.ts';
 
@@ -122,7 +123,7 @@ export class WasmStepper implements EngineCore {
     const E = w.inLinear.w.shape[0];
     this.eType = cfg.embSizes.type;
     this.nType = cfg.nClasses.type;
-    this.nRest = w.rest.w.shape[1];
+    this.nRest = NON_TYPE_FAMILIES.reduce((n, f) => n + cfg.nClasses[f], 0); // w.rest's width, without making it
     this.softmax = cfg.attention === 'softmax';
     this.form = opts.weights ?? 'f32';
     const reuse = takePacked(w, this.form);
