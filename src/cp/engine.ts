@@ -156,6 +156,8 @@ export function disposeStepWeights(w: StepWeights): void {
 export interface EngineCore {
   /** Reads the scaled embedding rows of one word per sequence, emb [B, sum e_f] in FAMILIES order, at `pos`. */
   feed(emb: Float32Array, pos: number): void;
+  /** Optional, used instead of `feed` when present: the words themselves (checked indices, FAMILIES order). */
+  feedWords?(words: readonly (readonly number[])[], pos: number): void;
   /** [B * n_type] after the last word fed. */
   typeLogits(): Float32Array;
   /** Given the type embedding rows te [B, e_type] of the next words: [B * sum n_f]. */
@@ -331,20 +333,29 @@ class CheckedStepper implements Stepper {
     const cfg = this.w.config;
     if (this.pos >= cfg.maxLen) throw new InputError('generation', `reached the model's maxLen of ${cfg.maxLen} words`);
     if (words.length !== this.batch) throw new InputError('words', `expected ${this.batch} words (one per sequence), got ${words.length}`);
-    const E = this.w.inLinear.w.shape[0];
-    const emb = new Float32Array(this.batch * E); // (B, sum e_f)
     words.forEach((word, r) => {
       if (word.length !== N_FAMILIES) throw new InputError(`word ${r}`, `expected ${N_FAMILIES} indices (one per family), got ${word.length}`);
-      let off = r * E;
       for (const f of FAMILIES) {
-        const e = cfg.embSizes[f];
         const id = word[FAMILY_INDEX[f]] as number;
         if (!(Number.isInteger(id) && id >= 0 && id < cfg.nClasses[f])) throw new InputError(`word ${r}`, `${f} index ${id} is outside 0..${cfg.nClasses[f] - 1}`);
-        emb.set(this.w.emb[f].subarray(id * e, (id + 1) * e), off);
-        off += e;
       }
     });
-    this.core.feed(emb, this.pos);
+    if (this.core.feedWords) {
+      this.core.feedWords(words, this.pos);
+    } else {
+      const E = this.w.inLinear.w.shape[0];
+      const emb = new Float32Array(this.batch * E); // (B, sum e_f)
+      words.forEach((word, r) => {
+        let off = r * E;
+        for (const f of FAMILIES) {
+          const e = cfg.embSizes[f];
+          const id = word[FAMILY_INDEX[f]] as number;
+          emb.set(this.w.emb[f].subarray(id * e, (id + 1) * e), off);
+          off += e;
+        }
+      });
+      this.core.feed(emb, this.pos);
+    }
     this.pos++;
   }
 

@@ -2,7 +2,8 @@
  * One step of EMOPIA's compound-word Transformer for a batch of B sequences, in WebAssembly SIMD (f32x4):
  * the `wasm` engine of src/cp/engine.ts (the TypeScript side is src/cp/wasm/wasm_engine.ts).
  *
- *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear -> + positional
+ *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear (or, `pre`, emb
+ *     [B, P(d)] holds in_linear's output, which the engine sums from per-family tables) -> + positional
  *     row -> nLayers post-norm layers (linear attention with its state S, z; or softmax attention with a
  *     key/value cache) -> final LayerNorm = h -> type logits [B, n_type]. Copies h into cat [B, d + e_type].
  *   cp_rest(model): cat = [h | type embedding rows] (the caller writes the type rows) -> project_concat_type ->
@@ -54,6 +55,7 @@ typedef struct {
   Layer *layers;
   int half;                       /* 1: every weight matrix holds f16 bits (see matvec), 0: f32 */
   float *xs;                      /* half: [B][max in] the input rows of a product, scaled by 2^112 */
+  int pre;                        /* 1: emb holds in_linear's output rows [B][P(d)] already (see cp_feed) */
 } Model;
 
 static inline int pad16(int n) { return (n + 15) & ~15; }
@@ -464,7 +466,10 @@ static void softmax_attention(const Model *m, const float *qkv, float *K, float 
 /* Feeds one word per sequence (m->emb, m->pe at position pos) and writes the type logits. */
 __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
   int B = m->B, d = m->d, pd = pad16(d), p3 = pad16(3 * d), pf = pad16(m->dff);
-  product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
+  /* in_linear of the concatenated embeddings is a sum over families of (embedding row of the word) W_f: the
+   * engine keeps each family's rows projected (a table per family) and writes their sum with the bias (pre) */
+  if (m->pre) __builtin_memcpy(m->x, m->emb, (unsigned long)B * pd * sizeof(float));
+  else product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
   for (int r = 0; r < B; r++) axpy(m->x + r * pd, 1.0f, m->pe, d);
   int dh = d / m->h;
   for (int l = 0; l < m->n_layers; l++) {

@@ -23,6 +23,7 @@ import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
 import { NON_TYPE_FAMILIES } from '../model.ts';
+import { FAMILIES, FAMILY_INDEX } from '../../music/vocab.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
 import { pad16, padVector } from './pack.ts';
 
@@ -31,8 +32,8 @@ const MODEL = {
   B: 0, d: 1, h: 2, dff: 3, E: 4, eType: 5, nType: 6, nRest: 7, nLayers: 8, softmax: 9,
   inW: 10, inB: 11, normG: 12, normB: 13, normEps: 14, typeW: 15, typeB: 16, catW: 17, catB: 18, restW: 19, restB: 20,
   emb: 21, pe: 22, x: 23, qkv: 24, att: 25, ffh: 26, cat: 27, y: 28, typeLogits: 29, restLogits: 30, scores: 31, layers: 32,
-  half: 33, xs: 34,
-  size: 35,
+  half: 33, xs: 34, pre: 35,
+  size: 36,
 } as const;
 
 /** Slots of step.c's `Layer`. */
@@ -63,6 +64,40 @@ interface Packed {
   mark: number; // the first byte above the weights: each stepper lays its state out from here
   used: number; // the first byte its last stepper did not touch (zeroed up to here on reuse)
   sig: readonly object[]; // the model's parameters' data ids when packed
+  tables: Float32Array[]; // per family (FAMILIES order): (V_f, d), the scaled embedding rows through in_linear's rows of f
+  inBias: Float32Array; // (d,) in_linear's bias
+}
+
+/**
+ * in_linear of a word, emb W + b with emb the concatenated scaled embedding rows, is b + sum_f emb_f W_f (W_f: the
+ * rows of W that read family f): each family's rows projected once (V_f x d per family; 380 rows for the small
+ * preset) make a word's in_linear a sum of eight rows, instead of a product that reads all of W (5% of the step's
+ * weights). Each table row is summed in float64 and rounded once, a word's row (the bias, then the eight families'
+ * rows) in float32: in the last bits it differs from the product's float32 sums, as the engines differ from each
+ * other (the parity tests hold at 1e-4); a row's result does not depend on the batch.
+ */
+function inLinearTables(w: StepWeights): Float32Array[] {
+  const d = w.config.dModel;
+  const W = host(w.inLinear.w); // (E, d)
+  let off = 0;
+  return FAMILIES.map((f) => {
+    const e = w.config.embSizes[f];
+    const V = w.config.nClasses[f];
+    const emb = w.emb[f]; // (V, e)
+    const t = new Float32Array(V * d); // (V, d)
+    const acc = new Float64Array(d);
+    for (let v = 0; v < V; v++) {
+      acc.fill(0);
+      for (let j = 0; j < e; j++) {
+        const a = emb[v * e + j] as number;
+        const row = (off + j) * d;
+        for (let i = 0; i < d; i++) acc[i] = (acc[i] as number) + a * (W[row + i] as number);
+      }
+      t.set(acc, v * d);
+    }
+    off += e;
+    return t;
+  });
 }
 
 /** Idle packed instances by model, then by weight form. */
@@ -159,7 +194,7 @@ export class WasmStepper implements EngineCore {
         this.setI32(base, LAYER.sb, this.alloc(B * d)); // z (B, h, dk), zeros
       }
     });
-    m(MODEL.emb, this.alloc(B * E)); // (B, E)
+    m(MODEL.emb, this.alloc(B * Math.max(E, pad16(d)))); // (B, E), or (B, P(d)) when `pre`
     m(MODEL.pe, this.alloc(pad16(d))); // (d,)
     m(MODEL.x, this.alloc(B * pad16(d))); // (B, P(d))
     m(MODEL.qkv, this.alloc(B * pad16(3 * d))); // (B, P(3d))
@@ -236,7 +271,7 @@ export class WasmStepper implements EngineCore {
       norm(base, LAYER.n2G, LAYER.n2B, LAYER.n2Eps, L.norm2);
     });
     m(MODEL.layers, layers);
-    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w) };
+    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w), tables: inLinearTables(w), inBias: Float32Array.from(host(w.inLinear.b)) };
   }
 
   /** n floats of zeros, 16-byte aligned; grows the memory as needed. Returns the byte address. */
@@ -293,13 +328,40 @@ export class WasmStepper implements EngineCore {
     return this.i32[this.model / 4 + s] as number;
   }
 
+  /** Reads the concatenated embedding rows emb [B, E]: the kernel computes in_linear with its product. */
   feed(emb: Float32Array, pos: number): void {
-    const k = this.k as StepKernel;
+    this.before(pos);
+    this.setI32(this.model, MODEL.pre, 0);
+    this.f32.set(emb, this.slot(MODEL.emb) / 4);
+    (this.k as StepKernel).feed(this.model, pos);
+  }
+
+  /** Reads the words themselves: in_linear as the bias plus each family's table row (inLinearTables). */
+  feedWords(words: readonly (readonly number[])[], pos: number): void {
+    this.before(pos);
+    this.setI32(this.model, MODEL.pre, 1);
+    const d = this.d;
+    const pd = pad16(d);
+    const { tables, inBias } = this.packed;
+    const at = this.slot(MODEL.emb) / 4;
+    const x = this.f32;
+    words.forEach((word, r) => {
+      const o = at + r * pd;
+      for (let i = 0; i < d; i++) x[o + i] = inBias[i] as number;
+      FAMILIES.forEach((f, fi) => {
+        const t = tables[fi] as Float32Array;
+        const row = (word[FAMILY_INDEX[f]] as number) * d;
+        for (let i = 0; i < d; i++) x[o + i] = (x[o + i] as number) + (t[row + i] as number);
+      });
+    });
+    (this.k as StepKernel).feed(this.model, pos);
+  }
+
+  /** The softmax cache grown for position `pos`, and the positional row written. */
+  private before(pos: number): void {
     if (this.softmax && pos >= this.cap) this.growCache(Math.min(Math.max(2 * this.cap, pos + 1), this.w.config.maxLen));
     const d = this.d;
-    this.f32.set(emb, this.slot(MODEL.emb) / 4);
     this.f32.set(this.w.pe.subarray(pos * d, (pos + 1) * d), this.slot(MODEL.pe) / 4);
-    k.feed(this.model, pos);
   }
 
   /** Rows of n values out of a padded [B][pad16(n)] buffer. */
