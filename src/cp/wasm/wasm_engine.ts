@@ -120,14 +120,35 @@ const host = (t: { dataSync(): unknown }): Float32Array => t.dataSync() as Float
 
 export interface WasmEngineOptions {
   /**
-   * `f32` (default): the weight matrices as float32; `half`: as half-precision bits when every one of their values
-   * is exactly a half (a model stored as F16, as the shipped one), else float32. Both give the same logits to the
-   * bit (step.c `matvec_h`). Halves read half the bytes per word but cost two shifts and a mask per four weights
-   * to widen: on the 2-core EPYC of the README, where the small preset's 14 MB of float32 weights stay in its
-   * 32 MB L3, float32 took 290-340 CPU-µs per word against 480-670 for halves (batch 1, linear), so float32 is
-   * the default; halves may win where the weights do not fit the cache (a contended or smaller L3).
+   * How the weight matrices are held. `f32`: float32. `half`: half-precision bits when every one of their values is
+   * exactly a half (a model stored as F16, as the shipped one), else float32; both give the same logits to the bit
+   * (step.c `matvec_h`). Halves read half the bytes per word but cost two shifts and a mask per four weights to
+   * widen, so which is faster depends on whether the weights stay in cache. `auto` (default): float32 up to
+   * HALF_ABOVE_BYTES of float32 matrices, halves (when exact) above (`autoWeightForm`).
    */
-  weights?: 'f32' | 'half';
+  weights?: 'auto' | 'f32' | 'half';
+}
+
+/**
+ * Float32 matrices above this size are held as halves by `auto`. Measured on the README's 2-core EPYC (32 MB L3),
+ * CPU time per word at batch 1: the `small` preset (14 MB of float32 matrices, the shipped model's size) 290-340 µs
+ * as float32 against 480-670 as halves; the `emopia` preset (156 MB) 8.1-8.8 ms as float32 against 5.5-5.6 as
+ * halves. The crossover between the two was not measured: 24 MiB is a guess at what stays in such an L3.
+ */
+export const HALF_ABOVE_BYTES = 24 * 2 ** 20;
+
+/** The float32 bytes of a model's step matrices (in_linear, the heads, every layer's products). */
+export function stepMatrixBytes(cfg: StepWeights['config']): number {
+  const { dModel: d, dFF: f, nLayers } = cfg;
+  const E = FAMILIES.reduce((n, fam) => n + cfg.embSizes[fam], 0);
+  const nRest = NON_TYPE_FAMILIES.reduce((n, fam) => n + cfg.nClasses[fam], 0);
+  const perLayer = d * 3 * d + d * d + 2 * d * f;
+  return 4 * (E * d + d * cfg.nClasses.type + (d + cfg.embSizes.type) * d + d * nRest + nLayers * perLayer);
+}
+
+/** The form `auto` holds a model's weights in (halves only where every weight is one: see WasmEngineOptions). */
+export function autoWeightForm(cfg: StepWeights['config']): 'f32' | 'half' {
+  return stepMatrixBytes(cfg) > HALF_ABOVE_BYTES ? 'half' : 'f32';
 }
 
 /** The `wasm` engine (see engine.ts). Holds no tensor: `dispose` leaves its instance for the model's next stepper. */
@@ -160,7 +181,8 @@ export class WasmStepper implements EngineCore {
     this.nType = cfg.nClasses.type;
     this.nRest = NON_TYPE_FAMILIES.reduce((n, f) => n + cfg.nClasses[f], 0); // w.rest's width, without making it
     this.softmax = cfg.attention === 'softmax';
-    this.form = opts.weights ?? 'f32';
+    const asked = opts.weights ?? 'auto';
+    this.form = asked === 'auto' ? autoWeightForm(cfg) : asked;
     const reuse = takePacked(w, this.form);
     this.reused = reuse !== null;
     const k = (this.k = reuse ? reuse.k : instantiateStep());
