@@ -13,9 +13,12 @@
  * table and the grammar's masks, and never stop at EOS, so that both generate exactly N words.
  *
  * `--weights half` (default): our model's weights are rounded to half precision once, as the shipped model is
- * stored (F16), so that the wasm engine holds them as halves as it does for the shipped model (same logits as
- * float32 to the bit, half the bytes to read per word); `--weights f32` keeps the float32 initialisation. PyTorch
- * computes in float32 either way (its speed does not depend on the values).
+ * stored (F16); `--weights f32` keeps the float32 initialisation. Since session 13 the wasm engine holds a model
+ * of the `small` preset's size as float32 either way (`auto`: halves only above 24 MiB of float32 matrices, README,
+ * "WebAssembly kernels"). PyTorch computes in float32 either way (its speed does not depend on the values).
+ *
+ * Timed, ours: one generate() call after a warm-up one on the same model (so the wasm engine's packed weights are
+ * the warm-up's, reused: wasm/wasm_engine.ts); PyTorch: its loop after building the model and its state.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -53,7 +53,7 @@ export interface Affine {
 }
 
 export interface StepLayerWeights {
-  qkv: Affine; // (d, 3d), (3d,): the query, key and value projections fused (made here, disposed here)
+  qkv: Affine; // (d, 3d), (3d,): the query, key and value projections fused (made here when first read, disposed here)
   out: Affine; // (d, d)
   ff1: Affine; // (d, dFF)
   ff2: Affine; // (dFF, d)
@@ -69,6 +69,8 @@ export interface StepLayerWeights {
  */
 export interface StepWeights {
   config: CPConfig;
+  /** The model these were made from (the wasm engine keeps its packed copy per model: wasm/wasm_engine.ts). */
+  model: CPTransformer;
   emb: Record<Family, Float32Array>; // (V_f, e_f) each, scaled by sqrt(e_f)
   inLinear: Affine; // (sum e_f, d)
   pe: Float32Array; // (maxLen, d): the sinusoidal table
@@ -76,7 +78,10 @@ export interface StepWeights {
   norm: LayerNorm; // the encoder's final LayerNorm
   typeHead: Affine; // (d, n_type)
   concatType: Affine; // (d + e_type, d)
-  rest: Affine; // (d, sum n_f), (sum n_f,) over NON_TYPE_FAMILIES (made here, disposed here)
+  rest: Affine; // (d, sum n_f), (sum n_f,) over NON_TYPE_FAMILIES (made here when first read, disposed here)
+  /** The tensors made here so far: the fused ones are made when first read (a wasm stepper that reuses its packed
+   * weights never reads them, and the concatenation cost a few ms per stepper). */
+  made: tf.Tensor[];
 }
 
 function affine(l: Linear): Affine {
@@ -93,34 +98,55 @@ export function prepareStepWeights(model: CPTransformer): StepWeights {
     for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) * s;
     emb[f] = t;
   }
-  const fuse = (ls: Linear[]): Affine =>
-    tf.tidy(() => ({
-      w: tf.concat(ls.map((l) => l.weight), 1) as tf.Tensor2D, // (in, sum out)
-      b: tf.concat(ls.map((l) => l.bias as tf.Variable), 0) as tf.Tensor1D, // (sum out,)
-    }));
+  const made: tf.Tensor[] = [];
+  /** The Linears' products fused into one, made on first call. */
+  const fused = (ls: Linear[]): (() => Affine) => {
+    let a: Affine | null = null;
+    return () => {
+      if (!a) {
+        const f = tf.tidy(() => ({
+          w: tf.concat(ls.map((l) => l.weight), 1) as tf.Tensor2D, // (in, sum out)
+          b: tf.concat(ls.map((l) => l.bias as tf.Variable), 0) as tf.Tensor1D, // (sum out,)
+        }));
+        made.push(tf.keep(f.w), tf.keep(f.b)); // kept: the first read may come inside an engine's tf.tidy
+        a = f;
+      }
+      return a;
+    };
+  };
+  const rest = fused(NON_TYPE_FAMILIES.map((f) => model.proj[f]));
   return {
     config: cfg,
+    model,
     emb,
     inLinear: affine(model.inLinear),
     pe: model.peTable,
-    layers: model.transformerEncoder.layers.items.map((l) => ({
-      qkv: fuse([l.attention.queryProjection, l.attention.keyProjection, l.attention.valueProjection]),
-      out: affine(l.attention.outProjection),
-      ff1: affine(l.linear1),
-      ff2: affine(l.linear2),
-      norm1: l.norm1,
-      norm2: l.norm2,
-    })),
+    layers: model.transformerEncoder.layers.items.map((l) => {
+      const qkv = fused([l.attention.queryProjection, l.attention.keyProjection, l.attention.valueProjection]);
+      return {
+        get qkv() {
+          return qkv();
+        },
+        out: affine(l.attention.outProjection),
+        ff1: affine(l.linear1),
+        ff2: affine(l.linear2),
+        norm1: l.norm1,
+        norm2: l.norm2,
+      };
+    }),
     norm: model.transformerEncoder.norm,
     typeHead: affine(model.proj.type),
     concatType: affine(model.projectConcatType),
-    rest: fuse(NON_TYPE_FAMILIES.map((f) => model.proj[f])),
+    get rest() {
+      return rest();
+    },
+    made,
   };
 }
 
 /** Releases the tensors `prepareStepWeights` made (not the model's own). */
 export function disposeStepWeights(w: StepWeights): void {
-  tf.dispose([...w.layers.flatMap((l) => [l.qkv.w, l.qkv.b]), w.rest.w, w.rest.b]);
+  tf.dispose(w.made.splice(0));
 }
 
 /**
@@ -130,6 +156,8 @@ export function disposeStepWeights(w: StepWeights): void {
 export interface EngineCore {
   /** Reads the scaled embedding rows of one word per sequence, emb [B, sum e_f] in FAMILIES order, at `pos`. */
   feed(emb: Float32Array, pos: number): void;
+  /** Optional, used instead of `feed` when present: the words themselves (checked indices, FAMILIES order). */
+  feedWords?(words: readonly (readonly number[])[], pos: number): void;
   /** [B * n_type] after the last word fed. */
   typeLogits(): Float32Array;
   /** Given the type embedding rows te [B, e_type] of the next words: [B * sum n_f]. */
@@ -305,20 +333,29 @@ class CheckedStepper implements Stepper {
     const cfg = this.w.config;
     if (this.pos >= cfg.maxLen) throw new InputError('generation', `reached the model's maxLen of ${cfg.maxLen} words`);
     if (words.length !== this.batch) throw new InputError('words', `expected ${this.batch} words (one per sequence), got ${words.length}`);
-    const E = this.w.inLinear.w.shape[0];
-    const emb = new Float32Array(this.batch * E); // (B, sum e_f)
     words.forEach((word, r) => {
       if (word.length !== N_FAMILIES) throw new InputError(`word ${r}`, `expected ${N_FAMILIES} indices (one per family), got ${word.length}`);
-      let off = r * E;
       for (const f of FAMILIES) {
-        const e = cfg.embSizes[f];
         const id = word[FAMILY_INDEX[f]] as number;
         if (!(Number.isInteger(id) && id >= 0 && id < cfg.nClasses[f])) throw new InputError(`word ${r}`, `${f} index ${id} is outside 0..${cfg.nClasses[f] - 1}`);
-        emb.set(this.w.emb[f].subarray(id * e, (id + 1) * e), off);
-        off += e;
       }
     });
-    this.core.feed(emb, this.pos);
+    if (this.core.feedWords) {
+      this.core.feedWords(words, this.pos);
+    } else {
+      const E = this.w.inLinear.w.shape[0];
+      const emb = new Float32Array(this.batch * E); // (B, sum e_f)
+      words.forEach((word, r) => {
+        let off = r * E;
+        for (const f of FAMILIES) {
+          const e = cfg.embSizes[f];
+          const id = word[FAMILY_INDEX[f]] as number;
+          emb.set(this.w.emb[f].subarray(id * e, (id + 1) * e), off);
+          off += e;
+        }
+      });
+      this.core.feed(emb, this.pos);
+    }
     this.pos++;
   }
 
@@ -363,22 +400,36 @@ export function openStepper(model: CPTransformer, batch: number, engine: EngineC
 }
 
 /**
- * The default tolerance of `checkIncremental`, in logits. Not 1e-3: a trained model may have a linear-attention
- * head whose normaliser phi(q).z is near its eps (1e-6) on the first words, where the result is ill-conditioned:
- * the host engines compute phi = elu + 1 as exp(x) exactly, tfjs (and PyTorch) as float32 (exp(x) - 1) + 1, which
- * cancels to multiples of 2^-24. The shipped default has such a head (normaliser 5.5e-6 on its first word), and
- * its `fast` and `wasm` engines differ from the full pass by 0.039 there (its tensor engine by 4e-6). A broken
- * engine or model (masks, weights, state) differs by much more; the exact agreement of the engines is the
- * business of the parity tests (1e-4 on healthy models, test/cp/engine.test.ts, parity.test.ts).
+ * The tolerance of `checkIncremental` on the `wasm` backend, in logits. Every engine computes linear attention's
+ * phi = elu + 1 as tfjs-wasm rounds it (XNNPACK's float32 elu, then + 1: phi_host.ts, step.c `vphi`), so a head
+ * whose normaliser phi(q).z is near its eps (1e-6: the shipped default has one at 5.5e-6 on its first word, where
+ * exp(x) in place of float32 elu + 1 moved the logits by 0.039) no longer separates them. Measured on
+ * models/default, the prompt of each emotion and 64-word checks (prompt + continuation, seeds 1-3): fast and wasm
+ * within 3.5e-5 of the full pass, the tensor engine within 1e-5. 1e-3 leaves a margin of ~30 for other inputs;
+ * a broken engine or model (masks, weights, state) differs by much more. The engines' exact agreement is the
+ * business of the parity tests (1e-4, test/cp/engine.test.ts, parity.test.ts).
  */
-export const ATTENTION_CHECK_TOL = 0.1;
+export const ATTENTION_CHECK_TOL = 1e-3;
+
+/**
+ * The tolerance on the other backends. tfjs's `cpu` backend rounds elu as float32(exp(x) - 1) from float64, one
+ * float32 step (~6e-8) away from tfjs-wasm's on ~1% of inputs; at the default model's near-eps normaliser that is
+ * 0.006 in the logits on the bare prompt and up to 0.078 in 64-word checks (measured). `tensorflow` (tfjs-node,
+ * Eigen's elu) was not measured.
+ */
+export const ATTENTION_CHECK_TOL_OTHER_BACKENDS = 0.1;
+
+/** The tolerance `checkIncremental` uses by default on `backend` (the current one). */
+export function attentionCheckTol(backend: string = tf.getBackend()): number {
+  return backend === 'wasm' ? ATTENTION_CHECK_TOL : ATTENTION_CHECK_TOL_OTHER_BACKENDS;
+}
 
 /**
  * Checks a loaded model on the backend: every engine's step-by-step type logits over `fed` (one sequence of
- * words) must equal one full forward pass within `tol`. Returns each engine's largest difference; throws an
- * InputError naming the first engine beyond `tol`.
+ * words) must equal one full forward pass within `tol` (default: `attentionCheckTol()`). Returns each engine's
+ * largest difference; throws an InputError naming the first engine beyond `tol`.
  */
-export function checkIncremental(model: CPTransformer, fed: readonly (readonly number[])[], tol = ATTENTION_CHECK_TOL): Record<EngineName, number> {
+export function checkIncremental(model: CPTransformer, fed: readonly (readonly number[])[], tol = attentionCheckTol()): Record<EngineName, number> {
   const T = fed.length;
   if (T < 1) throw new InputError('attention check', 'expected at least one word, got none');
   const full = tf.tidy(() => {

@@ -9,7 +9,8 @@
  * test/cp/parity.test.ts check that both engines give the full pass's and PyTorch's logits.
  *
  * Host forms of what model.ts / attention.ts compute with tfjs ops: post-norm layers with GELU (erf), causal
- * linear attention in its recurrent form (S += v phi(k)ᵀ, z += phi(k), eps 1e-6) or softmax attention over a
+ * linear attention in its recurrent form (S += v phi(k)ᵀ, z += phi(k), eps 1e-6; phi as tfjs-wasm rounds it,
+ * phi_host.ts) or softmax attention over a
  * key/value cache; final LayerNorm; the two-stage heads.
  */
 import { tf } from '../backend.ts';
@@ -17,6 +18,7 @@ import type { LayerNorm } from '../core/module.ts';
 import { LINEAR_EPS } from './attention.ts';
 import type { CPConfig } from './config.ts';
 import type { Affine, EngineCore, StepLayerWeights, StepWeights } from './engine.ts';
+import { phiF32 as phi } from './phi_host.ts';
 
 /** x W + b on the backend: x [B, in] (host) -> [B, out] (host). */
 function run(p: Affine, x: Float32Array, B: number): Float32Array {
@@ -56,8 +58,6 @@ function layerNorm(x: Float32Array, B: number, d: number, { g, b, eps }: HostNor
     for (let i = 0; i < d; i++) x[o + i] = ((x[o + i] as number) - mean) * inv * (g[i] as number) + (b[i] as number);
   }
 }
-
-const phi = (x: number): number => (x > 0 ? x + 1 : Math.exp(x)); // elu(x) + 1
 
 /** A LayerNorm's weight and bias copied to the host. */
 function hostNorm(m: LayerNorm): HostNorm {

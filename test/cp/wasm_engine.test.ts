@@ -3,7 +3,8 @@
  * has the exports the loader expects; the packed weight layout round-trips; its logits equal the fast engine's,
  * the full pass's and PyTorch's (committed fixtures) on shapes that exercise every tail (widths not multiples of
  * 16 or 4, a softmax cache that grows); a row of a batch equals the same sequence stepped alone, to the bit;
- * `auto` picks it in Node. (engine.test.ts and parity.test.ts also loop over it with the other engines.)
+ * a disposed stepper's packed weights are reused only while the model's parameters are unchanged; `auto` picks it
+ * in Node. (engine.test.ts and parity.test.ts also loop over it with the other engines.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,10 +15,10 @@ import { Rng } from '../../src/random.ts';
 import { FAMILIES, type Family } from '../../src/music/vocab.ts';
 import { makeConfig, validateConfig } from '../../src/cp/config.ts';
 import { CPTransformer, NON_TYPE_FAMILIES } from '../../src/cp/model.ts';
-import { autoEngine, openStepper } from '../../src/cp/engine.ts';
+import { autoEngine, disposeStepWeights, openStepper, prepareStepWeights } from '../../src/cp/engine.ts';
 import { STEP_EXPORTS, instantiateStep, stepWasmBytes, wasmStepAvailable } from '../../src/cp/wasm/loader.ts';
 import { STEP_WASM_SHA256 } from '../../src/cp/wasm/step_binary.ts';
-import { LAYER_BYTES, MODEL_BYTES } from '../../src/cp/wasm/wasm_engine.ts';
+import { LAYER_BYTES, MODEL_BYTES, WasmStepper } from '../../src/cp/wasm/wasm_engine.ts';
 import { pad16, packMatrix, padVector, unpackMatrix } from '../../src/cp/wasm/pack.ts';
 import { readSafetensorsFile } from '../../src/platform/safetensors_file.ts';
 import { stateDictFromSafetensors } from '../../src/io/safetensors.ts';
@@ -148,6 +149,47 @@ for (const attention of ['linear', 'softmax'] as const) {
       assertClose(s.restLogits(Array.from({ length: B }, (_, b) => typeT[b * T + t] as number)), ref(NON_TYPE_FAMILIES, t), 2e-5, `other logits at ${t}`);
     }
     s.dispose();
+    model.dispose();
+  });
+}
+
+for (const attention of ['linear', 'softmax'] as const) {
+  test(`${attention}: a disposed stepper's packed weights serve the model's next stepper (fresh state, any batch) until a parameter changes`, async () => {
+    await initBackend('wasm');
+    const model = new CPTransformer(makeConfig('tiny', CLASSES, { attention }), new Rng(8));
+    const rng = new Rng(4);
+    const T = 70; // softmax: the first stepper's cache grows past 64 rows; the next starts from an empty one
+    const words = Array.from({ length: T }, () => FAMILIES.map((f) => rng.nextInt(CLASSES[f])));
+    /** Type and other logits of every word, stepped alone on a new stepper; also whether it reused an instance. */
+    const run = (B: number) => {
+      const w = prepareStepWeights(model);
+      const s = new WasmStepper(w, B);
+      const out: Float32Array[] = [];
+      for (let t = 0; t < T; t++) {
+        s.feed(new Float32Array(B * w.inLinear.w.shape[0]).map((_, i) => (w.emb.tempo[(words[t]![0]! * 8 + i) % w.emb.tempo.length] as number)), t);
+        out.push(s.typeLogits(), s.restLogits(new Float32Array(B * CLASSES.type).fill(0.5)));
+      }
+      const reused = s.reused;
+      s.dispose();
+      disposeStepWeights(w);
+      return { out, reused };
+    };
+    const a = run(1);
+    const b = run(1);
+    assert.equal(b.reused, true, 'the second stepper reuses the first one\'s instance');
+    assert.deepEqual(b.out, a.out, 'same logits from a reused instance (its state starts from zeros)');
+    const c = run(3); // another batch size on the same instance
+    assert.equal(c.reused, true);
+    assert.deepEqual(c.out.map((o, i) => o.slice(0, a.out[i]!.length)), a.out, 'row 0 of a batch of 3 on the reused instance');
+    // A parameter assigned new values (as training and loadStateDict do): repacked, and the logits follow.
+    const v = model.proj.type.weight as tf.Variable;
+    const r = tf.mul(v, 2);
+    v.assign(r);
+    r.dispose();
+    const d = run(1);
+    assert.equal(d.reused, false, 'a changed parameter forces a new packing');
+    assert.notDeepEqual(d.out[0], a.out[0]);
+    assert.deepEqual(run(1).out, d.out);
     model.dispose();
   });
 }

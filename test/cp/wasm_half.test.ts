@@ -1,19 +1,19 @@
 /**
  * The `wasm` engine's half-precision weights (src/cp/wasm/pack.ts `packHalfMatrix`, step.c `matvec_h`): the exact
  * float32 -> half conversion over every finite half, the packed layout, and the engine on a model whose weights are
- * all halves: it holds them as halves and its logits equal the float32 kernel's to the bit (also on a step whose
+ * all halves: asked for halves (float32 is the default), it holds them as halves and its logits equal the float32 kernel's to the bit (also on a step whose
  * inputs are too large to scale by 2^112), alone and in a batch, for both attention kinds; one weight that is not
- * a half keeps the model in float32.
+ * a half keeps the model in float32; `auto` picks float32 for small models and halves for large ones.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/backend.ts';
 import { Rng } from '../../src/random.ts';
-import type { Family } from '../../src/music/vocab.ts';
+import { FAMILIES, type Family } from '../../src/music/vocab.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { disposeStepWeights, prepareStepWeights } from '../../src/cp/engine.ts';
-import { WasmStepper } from '../../src/cp/wasm/wasm_engine.ts';
+import { HALF_ABOVE_BYTES, WasmStepper, autoWeightForm, stepMatrixBytes } from '../../src/cp/wasm/wasm_engine.ts';
 import { halfBitsOf, halfSlot, packHalfMatrix, packMatrix, pad16 } from '../../src/cp/wasm/pack.ts';
 import { instantiateStep } from '../../src/cp/wasm/loader.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/io/safetensors.ts';
@@ -113,7 +113,10 @@ for (const attention of ['linear', 'softmax'] as const) {
     const rng = new Rng(11);
     for (const B of [1, 3]) {
       const f32 = new WasmStepper(w, B, { weights: 'f32' });
-      const half = new WasmStepper(w, B);
+      const half = new WasmStepper(w, B, { weights: 'half' });
+      const dflt = new WasmStepper(w, B);
+      assert.equal(dflt.half, false, 'auto: float32 for a model this small');
+      dflt.dispose();
       assert.equal(f32.half, false);
       assert.equal(half.half, true);
       for (let t = 0; t < 70; t++) {
@@ -146,9 +149,26 @@ test('one weight that is not a half keeps every matrix in float32', async () => 
   v.assign(r);
   r.dispose();
   const w = prepareStepWeights(model);
-  const s = new WasmStepper(w, 1);
+  const s = new WasmStepper(w, 1, { weights: 'half' });
   assert.equal(s.half, false);
   s.dispose();
+  disposeStepWeights(w);
+  model.dispose();
+});
+
+test('auto holds float32 up to 24 MiB of float32 matrices (the small preset, the shipped size) and halves above (the emopia preset)', () => {
+  const classes = Object.fromEntries(FAMILIES.map((f) => [f, 50])) as Record<Family, number>;
+  const small = makeConfig('small', classes);
+  const emopia = makeConfig('emopia', classes);
+  assert.ok(stepMatrixBytes(small) > 12e6 && stepMatrixBytes(small) < HALF_ABOVE_BYTES, String(stepMatrixBytes(small)));
+  assert.ok(stepMatrixBytes(emopia) > 100e6, String(stepMatrixBytes(emopia)));
+  assert.equal(autoWeightForm(small), 'f32');
+  assert.equal(autoWeightForm(emopia), 'half');
+  // The count matches the matrices the engine packs.
+  const model = halfModel('linear', 2);
+  const w = prepareStepWeights(model);
+  const packed = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
+  assert.equal(stepMatrixBytes(model.config), 4 * packed.reduce((n, p) => n + p.w.size, 0));
   disposeStepWeights(w);
   model.dispose();
 });

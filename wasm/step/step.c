@@ -2,7 +2,8 @@
  * One step of EMOPIA's compound-word Transformer for a batch of B sequences, in WebAssembly SIMD (f32x4):
  * the `wasm` engine of src/cp/engine.ts (the TypeScript side is src/cp/wasm/wasm_engine.ts).
  *
- *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear -> + positional
+ *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear (or, `pre`, emb
+ *     [B, P(d)] holds in_linear's output, which the engine sums from per-family tables) -> + positional
  *     row -> nLayers post-norm layers (linear attention with its state S, z; or softmax attention with a
  *     key/value cache) -> final LayerNorm = h -> type logits [B, n_type]. Copies h into cat [B, d + e_type].
  *   cp_rest(model): cat = [h | type embedding rows] (the caller writes the type rows) -> project_concat_type ->
@@ -54,6 +55,7 @@ typedef struct {
   Layer *layers;
   int half;                       /* 1: every weight matrix holds f16 bits (see matvec), 0: f32 */
   float *xs;                      /* half: [B][max in] the input rows of a product, scaled by 2^112 */
+  int pre;                        /* 1: emb holds in_linear's output rows [B][P(d)] already (see cp_feed) */
 } Model;
 
 static inline int pad16(int n) { return (n + 15) & ~15; }
@@ -325,14 +327,46 @@ static void gelu(float *x, int n) {
   }
 }
 
-/* phi(x) = elu(x) + 1: x + 1 above 0, exp(x) otherwise; in place on n values. */
+/*
+ * phi(x) = elu(x) + 1 on four lanes, to the bit as tfjs-wasm computes tf.add(tf.elu(x), 1) (training's and the
+ * `tensor` engine's phi): XNNPACK's f32 ELU kernel rr2-p6, expm1(x) = 2^n (p(t) t + t) + (2^n - 1) with
+ * x = n ln2 + t, then + 1, each operation one float32 rounding in this order (no FMA: -ffp-contract=off). Not
+ * exp(x): in float32, elu(x) + 1 lies on elu's grid near -1 (multiples of 2^-24 for x below about -0.7, and 0 from
+ * -24.5 ln2 down), which matters where a head's normaliser phi(q).z + 1e-6 is near its eps. The same function in
+ * TypeScript, with its derivation and test: src/cp/phi_host.ts.
+ */
+static inline f4 vphi(f4 x) {
+  const f4 one = wasm_f32x4_splat(1.0f), magic = wasm_f32x4_splat(0x1.8000FEp23f);
+  f4 n = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(0x1.715476p+0f)), magic);
+  f4 s = wasm_i32x4_shl(n, 23); /* 2^n: the bias 127 sits in n's low bits */
+  n = wasm_f32x4_sub(n, magic);
+  f4 t = wasm_f32x4_add(wasm_f32x4_mul(n, wasm_f32x4_splat(-0x1.62E440p-1f)), x);
+  t = wasm_f32x4_add(wasm_f32x4_mul(n, wasm_f32x4_splat(0x1.0105C6p-21f)), t);
+  v128_t sat = wasm_f32x4_le(x, wasm_f32x4_splat(-0x1.154246p+4f));
+  s = wasm_v128_andnot(s, sat);
+  t = wasm_v128_andnot(t, sat);
+  f4 p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0x1.6b7338p-10f), t), wasm_f32x4_splat(0x1.12278Ep-7f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0x1.555716p-5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0x1.5554B0p-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0x1.FFFFFEp-2f));
+  p = wasm_f32x4_mul(p, t);
+  t = wasm_f32x4_mul(t, s);
+  s = wasm_f32x4_sub(s, one);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), t);
+  f4 e = wasm_f32x4_add(p, s);
+  return wasm_v128_bitselect(wasm_f32x4_add(x, one), wasm_f32x4_add(e, one), wasm_f32x4_ge(x, wasm_f32x4_splat(0)));
+}
+
+/* phi in place on n values. */
 static void phi(float *x, int n) {
   int i = 0;
-  for (; i + 3 < n; i += 4) {
-    f4 v = wasm_v128_load(x + i);
-    wasm_v128_store(x + i, wasm_v128_bitselect(wasm_f32x4_add(v, wasm_f32x4_splat(1.0f)), vexp(v), wasm_f32x4_gt(v, wasm_f32x4_splat(0))));
+  for (; i + 3 < n; i += 4) wasm_v128_store(x + i, vphi(wasm_v128_load(x + i)));
+  if (i < n) {
+    float r[4] = {0, 0, 0, 0};
+    for (int j = i; j < n; j++) r[j - i] = x[j];
+    wasm_v128_store(r, vphi(wasm_v128_load(r)));
+    for (int j = i; j < n; j++) x[j] = r[j - i];
   }
-  for (; i < n; i++) x[i] = x[i] > 0 ? x[i] + 1 : sexp(x[i]);
 }
 
 /* y = LayerNorm(a + b) over n values (b may be 0: then y = LayerNorm(a)); y may be a or b. */
@@ -432,7 +466,10 @@ static void softmax_attention(const Model *m, const float *qkv, float *K, float 
 /* Feeds one word per sequence (m->emb, m->pe at position pos) and writes the type logits. */
 __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
   int B = m->B, d = m->d, pd = pad16(d), p3 = pad16(3 * d), pf = pad16(m->dff);
-  product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
+  /* in_linear of the concatenated embeddings is a sum over families of (embedding row of the word) W_f: the
+   * engine keeps each family's rows projected (a table per family) and writes their sum with the bias (pre) */
+  if (m->pre) __builtin_memcpy(m->x, m->emb, (unsigned long)B * pd * sizeof(float));
+  else product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
   for (int r = 0; r < B; r++) axpy(m->x + r * pd, 1.0f, m->pe, d);
   int dh = d / m->h;
   for (int l = 0; l < m->n_layers; l++) {
