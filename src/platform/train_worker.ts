@@ -58,6 +58,8 @@ try {
 const layout = paramLayout(trainer.model.namedParameters());
 const allGrads = new Float32Array(init.grads);
 const allSums = new Float64Array(init.sums);
+/** Milliseconds of each phase of the last step in this worker (reported with the update, for the bench). */
+let phases: Record<string, number> = {};
 const slot = allGrads.subarray(init.index * layout.total, (init.index + 1) * layout.total);
 
 /** Writes the gradients of `refs` into this worker's slot; returns the indices of the parameters that have one. */
@@ -67,7 +69,10 @@ function gradients(step: number, refs: WindowRef[], words: number, rngState: num
   slot.fill(0);
   sums.fill(0);
   if (refs.length === 0) return [];
+  let t = performance.now();
   const g = trainer.batchGradients(refs, words, Rng.fromState(rngState), perPass);
+  phases.gradients = performance.now() - t;
+  t = performance.now();
   try {
     sums.set(g.sums);
     const have: number[] = [];
@@ -77,6 +82,7 @@ function gradients(step: number, refs: WindowRef[], words: number, rngState: num
       slot.set(t.dataSync() as Float32Array, p.offset);
       have.push(i);
     });
+    phases.copyOut = performance.now() - t;
     return have;
   } finally {
     tf.dispose([...g.grads.values()]);
@@ -86,21 +92,32 @@ function gradients(step: number, refs: WindowRef[], words: number, rngState: num
 /** Sums every worker's slot (in worker order) and applies the update. */
 function apply(have: readonly number[], words: number) {
   const grads = new Map<string, tf.Tensor>();
+  let sumMs = 0;
+  let tensorMs = 0;
   try {
     for (const i of have) {
+      let t = performance.now();
       const p = layout.params[i] as (typeof layout.params)[number];
       const sum = allGrads.slice(p.offset, p.offset + p.size); // worker 0's slot
       for (let w = 1; w < init.workers; w++) {
         const base = w * layout.total + p.offset;
         for (let j = 0; j < p.size; j++) sum[j] = (sum[j] as number) + (allGrads[base + j] as number);
       }
+      sumMs += performance.now() - t;
+      t = performance.now();
       grads.set(p.name, tf.tensor(sum, p.shape, 'float32'));
+      tensorMs += performance.now() - t;
     }
+    phases.sum = sumMs;
+    phases.tensors = tensorMs;
+    const t = performance.now();
     const sums = new Float64Array(N_FAMILIES);
     for (let w = 0; w < init.workers; w++) {
       for (let f = 0; f < N_FAMILIES; f++) sums[f] = (sums[f] as number) + (allSums[w * N_FAMILIES + f] as number);
     }
-    return trainer.applyGradients(grads, sums, words);
+    const r = trainer.applyGradients(grads, sums, words);
+    phases.clipAdam = performance.now() - t;
+    return r;
   } finally {
     tf.dispose([...grads.values()]);
   }
@@ -109,12 +126,13 @@ function apply(have: readonly number[], words: number) {
 port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'grads') {
+      phases = {};
       trainer.step = m.step;
       send({ type: 'grads', have: gradients(m.step + 1, m.refs, m.words, m.rngState, m.perPass) });
     } else if (m.type === 'apply') {
       try {
         const r = apply(m.have, m.words);
-        send({ type: 'applied', loss: r.loss, losses: r.losses, lr: r.lr, gradNorm: r.gradNorm });
+        send({ type: 'applied', loss: r.loss, losses: r.losses, lr: r.lr, gradNorm: r.gradNorm, phases });
       } catch (err) {
         if (!(err instanceof DivergedError)) throw err;
         send({ type: 'diverged', step: err.step, value: err.value, message: err.message });

@@ -17,7 +17,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; tensors: number }
   | { type: 'grads'; have: number[] }
-  | { type: 'applied'; loss: number; losses: Record<Family, number>; lr: number; gradNorm: number }
+  | { type: 'applied'; loss: number; losses: Record<Family, number>; lr: number; gradNorm: number; phases: Record<string, number> }
   | { type: 'diverged'; step: number; value: number; message: string }
   | { type: 'valid'; result: ValidResult | undefined }
   | { type: 'state'; stateDict: Map<string, HostTensor>; optimizer: AdamState }

@@ -65,6 +65,8 @@ export class TrainerPool {
   private readonly pending: Array<Pending | undefined>;
   private failure: Error | undefined;
   private closed = false;
+  /** Milliseconds of the last step: the coordinator's two round trips and each worker's phases (for the bench). */
+  lastPhases: { gradsRound: number; applyRound: number; workers: Array<Record<string, number>> } | undefined;
 
   private constructor(private readonly trainer: Trainer, private readonly workers: Worker[], private readonly draws: number) {
     this.pending = workers.map(() => undefined);
@@ -134,13 +136,16 @@ export class TrainerPool {
     const words = tr.batchWords(refs);
     const { perPass, passes, shares } = splitPasses(refs.length, s.seq, this.size);
     const rng0 = tr.rng.state;
+    const tGrads = performance.now();
     const got = await Promise.all(
       shares.map(({ first, end }, i) =>
         this.ask(i, { type: 'grads', step: tr.step, refs: refs.slice(first * perPass, end * perPass), words, rngState: advance(rng0, first * this.draws), perPass }),
       ),
     );
     const have = [...new Set(got.flatMap((m) => (m.type === 'grads' ? m.have : [])))].sort((a, b) => a - b);
+    const tApply = performance.now();
     const applied = await Promise.all(this.workers.map((_, i) => this.ask(i, { type: 'apply', have, words })));
+    this.lastPhases = { gradsRound: tApply - tGrads, applyRound: performance.now() - tApply, workers: applied.map((m) => (m.type === 'applied' ? m.phases : {})) };
     const first = applied[0] as FromWorker;
     if (first.type === 'diverged') throw Object.assign(new DivergedError(first.step, first.value, ''), { message: first.message });
     if (first.type !== 'applied') throw this.fail(new Error(`training workers: expected an update, got '${first.type}'`));
