@@ -2,15 +2,25 @@
  * The clipped-Adam kernel of wasm/adam/adam.c (SIMD, bit-identical to Adam.apply on g·coef), for the sharded
  * update of data-parallel training (src/platform/train_worker.ts). It works in place on flat float32 arrays in a
  * shared WebAssembly memory (the pool's buffers, made with `sharedArena`), which each worker instantiates the
- * module on; offsets are in floats from the start of that memory. Where shared memories or the module do not
+ * module on (src/backend.ts re-exports it for them); offsets are in floats from the start of that memory. Where shared memories or the module do not
  * validate, `adamKernel` resolves to null and the caller uses adamUpdateRange (plain JavaScript, same result).
  */
-import type { AdamStepConstants } from '../core/train/optim.ts';
 import { ADAM_WASM_BASE64 } from './adam_wasm.ts';
 import { kernelModule } from './module.ts';
 
 interface AdamExports {
   adam(p: number, g: number, m: number, v: number, n: number, coef: number, b1: number, ob1: number, b2: number, ob2: number, bc2: number, eps: number, ss: number): void;
+}
+
+/** One update's float32 constants (the shape of src/core/train/optim.ts's AdamStepConstants; kernels import nothing above them). */
+export interface AdamStepConstants {
+  beta1: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  bc2Sqrt: number;
+  eps: number;
+  stepSize: number;
 }
 
 const instantiate = kernelModule<AdamExports>(ADAM_WASM_BASE64);

@@ -10,7 +10,7 @@
  * float rounding (only the order of the gradient additions and the norm's differ).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend, tf, type BackendName } from '../backend.ts';
+import { adamKernel, initBackend, tf, type BackendName } from '../backend.ts';
 import { Rng } from '../random.ts';
 import { CPTransformer } from '../cp/model.ts';
 import type { CPConfig } from '../cp/config.ts';
@@ -22,7 +22,6 @@ import type { HostTensor } from '../core/module.ts';
 import type { WindowRef } from '../cp/train/batches.ts';
 import { familyLosses } from '../cp/train/loss.ts';
 import { DivergedError, Trainer, type TrainSettings } from '../cp/train/trainer.ts';
-import { adamKernel } from '../kernels/adam.ts';
 import { PoolAborted, abortPool, barrier, describeError, paramLayout, poolFloats, shardRange, type PoolBuffers, type ToWorker, type FromWorker } from './train_worker_protocol.ts';
 
 export interface WorkerInit {

@@ -1,6 +1,5 @@
 /** The messages between the training coordinator (train_workers.ts) and its workers (train_worker.ts), and the shared-buffer layout. */
-import type { tf } from '../backend.ts';
-import { sharedArena } from '../kernels/adam.ts';
+import { sharedArena, type tf } from '../backend.ts';
 import type { AdamState } from '../core/train/optim.ts';
 import type { HostTensor } from '../core/module.ts';
 import type { WindowRef } from '../cp/train/batches.ts';
