@@ -72,7 +72,10 @@ const allHave = new Int32Array(buf.have);
 const allSums = new Float64Array(buf.sums);
 const norms = new Float64Array(buf.norms);
 const { weights, expAvg, expAvgSq } = floats;
-/** The SIMD kernel on the shared memory; null (plain JavaScript, the same result) where it does not instantiate. */
+/**
+ * The SIMD kernel on the shared memory; null (plain JavaScript adamUpdateRange, the same result to the bit) where it does
+ * not instantiate, or with EMOPIA_JS_ADAM set (to compare the two).
+ */
 const kernel = buf.floats instanceof WebAssembly.Memory && !process.env.EMOPIA_JS_ADAM ? await adamKernel(buf.floats) : null;
 const kernelAt = { p: buf.at.weights, g: buf.at.grads, m: buf.at.expAvg, v: buf.at.expAvgSq };
 const control = new Int32Array(buf.control);
