@@ -14,6 +14,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { fmaWantedFromEnv, registerTrainingKernels, trainingKernelsActive as kernelsActiveOn, withTrainingProducts } from './kernels/register.ts';
 
 export { tf, withTrainingProducts };
+/** The clipped-Adam kernel on a shared memory, for data-parallel training's sharded update (src/kernels/adam.ts). */
+export { adamKernel, sharedArena, type AdamKernel } from './kernels/adam.ts';
 
 /**
  * V8's relaxed-SIMD flag, set here once, when this module is evaluated. The fused multiply-add build of the

@@ -1,9 +1,14 @@
 /**
  * Data-parallel training on worker threads (`emopia train --workers N`). Each worker holds a replica of the
- * model and of the optimizer on its own tfjs backend (train_worker.ts). Per step the coordinator (this
- * thread) splits the batch's passes into N contiguous shares; each worker writes the summed gradients of its
- * share into its slot of a SharedArrayBuffer; then every worker adds the N slots in worker order (the same
- * float32 additions everywhere) and applies the same clipped Adam update, so the replicas stay identical.
+ * model on its own tfjs backend (train_worker.ts); the weights and Adam's moments also have one shared copy
+ * (SharedArrayBuffers, train_worker_protocol.ts). Per step the coordinator (this thread) splits the batch's
+ * passes into N contiguous shares and sends each worker its share in one message; each worker writes the
+ * summed gradients of its share into its slot of the shared gradient buffer, then the workers, meeting at
+ * barriers on shared memory, each add the N slots in worker order over their own shard of the parameters,
+ * clip by the global norm (the shards' partial sums added in worker order) and Adam-update their shard of the
+ * shared weights and moments, and finally every replica loads the whole weights: the update work is split,
+ * not repeated, and the replicas stay bit-identical. A worker that fails aborts the barrier, so the others stop
+ * instead of waiting for it.
  *
  * The result is the single-worker update to float rounding: the passes are the same (while a share is at
  * least one single-worker pass, samplesPerPass), each pass draws its dropout masks from the same point of the
@@ -21,7 +26,7 @@ import { DivergedError, samplesPerPass, type StepResult, type Trainer, type Vali
 import type { AdamState } from '../core/train/optim.ts';
 import type { HostTensor } from '../core/module.ts';
 import type { WorkerInit } from './train_worker.ts';
-import { paramLayout, type FromWorker, type ToWorker } from './train_worker_protocol.ts';
+import { abortPool, paramLayout, poolBuffers, poolFloats, type FromWorker, type PoolBuffers, type ToWorker } from './train_worker_protocol.ts';
 
 export interface PoolOptions {
   /** Worker threads (at least 2; one worker is the plain Trainer). */
@@ -65,11 +70,18 @@ export class TrainerPool {
   private readonly pending: Array<Pending | undefined>;
   private failure: Error | undefined;
   private closed = false;
+  /** Milliseconds of the last step: the coordinator's two round trips and each worker's phases (for the bench). */
+  lastPhases: { roundTrip: number; workers: Array<Record<string, number>> } | undefined;
 
-  private constructor(private readonly trainer: Trainer, private readonly workers: Worker[], private readonly draws: number) {
+  private readonly control: Int32Array;
+
+  private constructor(private readonly trainer: Trainer, private readonly workers: Worker[], private readonly draws: number, buffers: PoolBuffers) {
     this.pending = workers.map(() => undefined);
+    this.control = new Int32Array(buffers.control);
     workers.forEach((w, i) => {
       w.on('message', (m: FromWorker) => {
+        // A worker stopped by another's failure: that failure (its message, or its exit) settles every wait.
+        if (m.type === 'aborted') return;
         const p = this.pending[i];
         this.pending[i] = undefined;
         if (!p) return;
@@ -87,9 +99,16 @@ export class TrainerPool {
   static async start(trainer: Trainer, opts: PoolOptions): Promise<TrainerPool> {
     const n = opts.workers;
     if (!Number.isInteger(n) || n < 2) throw new Error(`TrainerPool: expected at least 2 workers, got ${n}`);
-    const layout = paramLayout(trainer.model.namedParameters());
-    const grads = new SharedArrayBuffer(n * layout.total * Float32Array.BYTES_PER_ELEMENT);
-    const sums = new SharedArrayBuffer(n * N_FAMILIES * Float64Array.BYTES_PER_ELEMENT);
+    const params = trainer.model.namedParameters();
+    const layout = paramLayout(params);
+    const buffers = poolBuffers(n, layout, N_FAMILIES);
+    // The shared copy of the weights and moments starts as the trainer's.
+    const floats = poolFloats(buffers, n, layout.total);
+    params.forEach(([, v], i) => floats.weights.set(v.dataSync() as Float32Array, (layout.params[i] as { offset: number }).offset));
+    const opt = trainer.optimizer.state();
+    for (const [kind, arr] of [['exp_avg', floats.expAvg], ['exp_avg_sq', floats.expAvgSq]] as const) {
+      for (const p of layout.params) arr.set((opt.tensors.get(`${kind}.${p.name}`) as HostTensor).data, p.offset);
+    }
     // From the sources a worker needs tsx registered first (the .mjs bootstrap); the built dist/ runs as is.
     const fromSource = import.meta.url.endsWith('.ts');
     const entry = new URL(fromSource ? './train_worker.ts' : './train_worker.js', import.meta.url);
@@ -100,18 +119,17 @@ export class TrainerPool {
       backend: tf.getBackend() as BackendName,
       config: trainer.model.config,
       stateDict: trainer.model.stateDict(),
-      optimizer: trainer.optimizer.state(),
+      adamStep: opt.step,
       settings: trainer.settings,
       step: trainer.step,
       train: [...trainer.train],
-      grads,
-      sums,
+      buffers,
     };
     const workers = Array.from({ length: n }, (_, index) => {
       const data: WorkerInit = { ...base, index, valid: index === 0 ? [...trainer.valid] : [], ...(opts.fault?.worker === index ? { faultAtStep: opts.fault.step } : {}) };
       return new Worker(script, { workerData: data });
     });
-    const pool = new TrainerPool(trainer, workers, trainer.dropoutDraws());
+    const pool = new TrainerPool(trainer, workers, trainer.dropoutDraws(), buffers);
     try {
       await Promise.all(workers.map((_, i) => pool.wait(i)));
     } catch (err) {
@@ -134,13 +152,13 @@ export class TrainerPool {
     const words = tr.batchWords(refs);
     const { perPass, passes, shares } = splitPasses(refs.length, s.seq, this.size);
     const rng0 = tr.rng.state;
-    const got = await Promise.all(
+    const tSend = performance.now();
+    const applied = await Promise.all(
       shares.map(({ first, end }, i) =>
-        this.ask(i, { type: 'grads', step: tr.step, refs: refs.slice(first * perPass, end * perPass), words, rngState: advance(rng0, first * this.draws), perPass }),
+        this.ask(i, { type: 'step', step: tr.step, refs: refs.slice(first * perPass, end * perPass), words, rngState: advance(rng0, first * this.draws), perPass }),
       ),
     );
-    const have = [...new Set(got.flatMap((m) => (m.type === 'grads' ? m.have : [])))].sort((a, b) => a - b);
-    const applied = await Promise.all(this.workers.map((_, i) => this.ask(i, { type: 'apply', have, words })));
+    this.lastPhases = { roundTrip: performance.now() - tSend, workers: applied.map((m) => (m.type === 'applied' ? m.phases : {})) };
     const first = applied[0] as FromWorker;
     if (first.type === 'diverged') throw Object.assign(new DivergedError(first.step, first.value, ''), { message: first.message });
     if (first.type !== 'applied') throw this.fail(new Error(`training workers: expected an update, got '${first.type}'`));
@@ -194,6 +212,7 @@ export class TrainerPool {
   /** Records the first failure: the pool is unusable after it. */
   private fail(err: Error): Error {
     this.failure ??= err;
+    abortPool(this.control); // workers waiting at a barrier for a dead or failed one stop
     return this.failure;
   }
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { tf, initBackend } from '../../src/backend.ts';
-import { Adam, clipGradNorm, namedGrads } from '../../src/core/train/optim.ts';
+import { Adam, adamStepConstants, adamUpdateRange, clipGradNorm, namedGrads } from '../../src/core/train/optim.ts';
 import { cosineLearningRate, learningRate } from '../../src/core/train/schedule.ts';
 import { assertClose } from '../helpers/close.ts';
 
@@ -130,4 +130,36 @@ test('namedGrads keys the gradients by the parameters\' own names, with the valu
   assertClose(grads.get('layer.bias')!.dataSync(), [5], 1e-6, 'd/db = Σ w²');
   tf.dispose([value, ...grads.values(), w, b]);
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+});
+
+test('adamUpdateRange (the sharded update of data-parallel training) is clipping times coef then Adam.apply, bit for bit, over several steps', async () => {
+  await initBackend('wasm');
+  const n = 1000;
+  const rnd = (seed: number, scale: number) => Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(seed * 1000 + i * 12.9898) * scale));
+  const w0 = rnd(1, 0.5);
+  const p = variableOf(tf.tensor1d(w0));
+  const adam = new Adam([['p', p]]);
+  const host = { p: w0.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+  try {
+    for (let step = 1; step <= 4; step++) {
+      const g = rnd(step + 1, step === 2 ? 1e-4 : 3); // one step below the clipping norm
+      const coef = Math.min(1, 3 / (Math.hypot(...g) + 1e-6));
+      const lr = 1e-3 * step;
+      const gt = tf.tensor1d(g);
+      const clipped = tf.mul(gt, coef);
+      adam.apply(new Map([['p', clipped]]), lr);
+      tf.dispose([gt, clipped]);
+      // Two shards, as two workers would update them.
+      const c = adamStepConstants(step, lr);
+      adamUpdateRange(host.p, g, host.m, host.v, 0, 400, coef, c);
+      adamUpdateRange(host.p, g, host.m, host.v, 400, n, coef, c);
+      assert.deepEqual(host.p, p.dataSync(), `weights after step ${step}`);
+      const st = adam.state();
+      assert.deepEqual(host.m, st.tensors.get('exp_avg.p')?.data, `first moments after step ${step}`);
+      assert.deepEqual(host.v, st.tensors.get('exp_avg_sq.p')?.data, `second moments after step ${step}`);
+    }
+  } finally {
+    adam.dispose();
+    p.dispose();
+  }
 });

@@ -4,6 +4,7 @@
  * leaves the last checkpoint whole.
  */
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { Rng } from '../../src/random.ts';
 import { FAMILIES, Vocab, type Emotion, type Family } from '../../src/music/vocab.ts';
 import type { Clip } from '../../src/music/dataset.ts';
 import { TrainerPool, WorkerError, splitPasses } from '../../src/platform/train_workers.ts';
+import { PoolAborted, abortPool, barrier, shardRange } from '../../src/platform/train_worker_protocol.ts';
 import { runTraining, type RunOptions } from '../../src/platform/train_run.ts';
 import { loadRun } from '../../src/platform/run_folder.ts';
 import { maxAbsDiff } from '../helpers/close.ts';
@@ -62,6 +64,43 @@ test('splitPasses: single-worker passes while each worker gets one, contiguous s
   assert.deepEqual(splitPasses(3, 64, 2), { perPass: 2, passes: 2, shares: [{ first: 0, end: 1 }, { first: 1, end: 2 }] });
   // More workers than samples: the extra workers get no pass.
   assert.deepEqual(splitPasses(1, 64, 2).shares, [{ first: 0, end: 0 }, { first: 0, end: 1 }]);
+});
+
+test('shardRange: contiguous shards covering every element once, sizes differing by at most one', () => {
+  for (const [total, n] of [[10, 2], [11, 2], [3_550_001, 2], [7, 3], [1, 2]] as const) {
+    const shards = Array.from({ length: n }, (_, w) => shardRange(total, n, w));
+    assert.equal(shards[0]?.start, 0);
+    assert.equal(shards[n - 1]?.end, total);
+    shards.slice(1).forEach((s, w) => assert.equal(s.start, shards[w]?.end));
+    const sizes = shards.map((s) => s.end - s.start);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${total}/${n}: ${sizes}`);
+  }
+});
+
+test('barrier: the last party releases the others and the barrier is reusable; an abort stops a waiting party instead of hanging', async () => {
+  const control = new Int32Array(new SharedArrayBuffer(12));
+  // One party: never waits, and the generation counts the passes.
+  barrier(control, 1);
+  barrier(control, 1);
+  assert.deepEqual([...control], [0, 2, 0]);
+  // Two parties, the second on another thread: it arrives after a while, and both pass, twice.
+  const other = (code: string) => new Worker(`const { workerData: c } = require('node:worker_threads'); ${code}`, { eval: true, workerData: control });
+  const w1 = other('const i = new Int32Array(c.buffer); setTimeout(() => { for (let k = 0; k < 2; k++) { const g = Atomics.load(i, 1); if (Atomics.add(i, 0, 1) === 1) { Atomics.store(i, 0, 0); Atomics.add(i, 1, 1); Atomics.notify(i, 1); } else while (Atomics.load(i, 1) === g) Atomics.wait(i, 1, g, 10); } }, 30);');
+  barrier(control, 2, 10);
+  barrier(control, 2, 10);
+  await new Promise((r) => w1.on('exit', r));
+  assert.deepEqual([...control], [0, 4, 0]);
+  // Two parties where the other never comes: the abort (from a failed worker or the coordinator, here another thread) ends the wait.
+  const w2 = other('setTimeout(() => { const i = new Int32Array(c.buffer); Atomics.store(i, 2, 1); Atomics.notify(i, 1); }, 30);');
+  const t0 = performance.now();
+  assert.throws(() => barrier(control, 2, 10), (err: unknown) => err instanceof PoolAborted);
+  assert.ok(performance.now() - t0 < 5000);
+  await new Promise((r) => w2.on('exit', r));
+  assert.throws(() => barrier(control, 1), PoolAborted, 'an aborted pool stays aborted');
+  // abortPool itself sets the flag that a waiting party sees.
+  const fresh = new Int32Array(new SharedArrayBuffer(12));
+  abortPool(fresh);
+  assert.throws(() => barrier(fresh, 2, 10), PoolAborted);
 });
 
 test('2 workers = 1 worker on the same batches, dropout on: the same losses, and weights within 1e-5 after 3 steps', async () => {

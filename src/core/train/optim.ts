@@ -144,3 +144,52 @@ export function namedGrads(f: () => tf.Scalar, params: ReadonlyArray<readonly [s
   for (const [id, g] of Object.entries(grads)) named.set(nameOf.get(id) ?? id, g);
   return { value, grads: named };
 }
+
+/** Adam's constants for one update: every operand rounded to float32, as tfjs's ops see them. */
+export interface AdamStepConstants {
+  beta1: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  bc2Sqrt: number;
+  eps: number;
+  stepSize: number;
+}
+
+/** The float32 constants of update number `step` (1-based) at learning rate `lr`, as Adam.apply computes them. */
+export function adamStepConstants(step: number, lr: number, opts: AdamOptions = {}): AdamStepConstants {
+  const beta1 = opts.beta1 ?? 0.9;
+  const beta2 = opts.beta2 ?? 0.999;
+  const f = Math.fround;
+  return {
+    beta1: f(beta1),
+    oneMinusBeta1: f(1 - beta1),
+    beta2: f(beta2),
+    oneMinusBeta2: f(1 - beta2),
+    bc2Sqrt: f(Math.sqrt(1 - beta2 ** step)),
+    eps: f(opts.eps ?? 1e-8),
+    stepSize: f(lr / (1 - beta1 ** step)),
+  };
+}
+
+/**
+ * Clipping and Adam on host memory, for elements [start, end) of flat float32 arrays (data-parallel training
+ * updates its share of the parameters this way, src/platform/train_worker.ts): the gradient `g` times the
+ * clipping factor `coef`, then Adam.apply's arithmetic on the weights `p` and moments `m`, `v` in place. Every
+ * operation is rounded to float32 in Adam.apply's order (tfjs's elementwise ops are exact IEEE float32), so
+ * the result is that of clipGradNorm's factor and Adam.apply on the same gradient.
+ */
+export function adamUpdateRange(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, start: number, end: number, coef: number, c: AdamStepConstants): void {
+  const f = Math.fround;
+  const k = f(coef);
+  const { beta1, oneMinusBeta1, beta2, oneMinusBeta2, bc2Sqrt, eps, stepSize } = c;
+  for (let j = start; j < end; j++) {
+    const gj = f((g[j] as number) * k);
+    const m1 = f(f((m[j] as number) * beta1) + f(gj * oneMinusBeta1));
+    const v1 = f(f((v[j] as number) * beta2) + f(f(gj * gj) * oneMinusBeta2));
+    const denom = f(f(f(Math.sqrt(v1)) / bc2Sqrt) + eps);
+    m[j] = m1;
+    v[j] = v1;
+    p[j] = f((p[j] as number) - f(f(m1 / denom) * stepSize));
+  }
+}
