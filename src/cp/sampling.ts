@@ -279,40 +279,67 @@ function isIndexList(allowed: readonly number[], n: number): boolean {
 /** Scratch of drawAmong (generation calls it several times per word): the allowed values' probabilities. */
 let probsScratch = new Float64Array(256);
 
-/** Scratch of nucleusOrder: the sorted keys, and how many positions of each key are taken. */
-let keysScratch = new Float64Array(256);
-let takenScratch = new Int32Array(256);
+/** Scratch of nucleusOrder: the merge sort's second buffer. */
+let mergeScratch = new Int32Array(256);
 
 /**
  * The positions k < n with q[k] > 0, by descending q[k], ties by ascending k: what
- * `positions.sort((a, b) => q[b] - q[a] || a - b)` gives, without a comparator (a third of a word's sampling
- * time went there): the keys -q[k] sorted by the typed array's own numeric sort, then each position, in index
- * order, placed at the first free slot of its key's run (found by binary search), so equal keys keep index order.
+ * `positions.sort((a, b) => q[b] - q[a] || a - b)` gives, without a comparator function (a third of a word's
+ * sampling time went there) and without a float sort (typed-array sort of the keys, then each position placed by
+ * binary search, cost 8-15 µs for 56-135 values): a bottom-up merge sort of the positions, started in index order,
+ * comparing q only. Merging is stable (on a tie the left run, of lower positions, goes first), so equal
+ * probabilities keep index order: the same order, 4-6x faster for EMOPIA's families.
  */
 function nucleusOrder(q: Float64Array, n: number): Int32Array {
-  if (keysScratch.length < n) {
-    keysScratch = new Float64Array(n);
-    takenScratch = new Int32Array(n);
-  }
+  if (mergeScratch.length < n) mergeScratch = new Int32Array(n);
   let m = 0;
-  for (let k = 0; k < n; k++) if ((q[k] as number) > 0) keysScratch[m++] = -(q[k] as number);
-  const keys = keysScratch.subarray(0, m).sort(); // ascending -q: descending q (no NaN: q > 0 and finite)
-  const taken = takenScratch.fill(0, 0, m);
-  const order = new Int32Array(m);
-  for (let k = 0; k < n; k++) {
-    const v = q[k] as number;
-    if (!(v > 0)) continue;
-    const key = -v;
-    let lo = 0;
-    let hi = m; // first index whose key is >= key
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((keys[mid] as number) < key) lo = mid + 1;
-      else hi = mid;
+  for (let k = 0; k < n; k++) if ((q[k] as number) > 0) m++;
+  let src = new Int32Array(m);
+  const out = src;
+  m = 0;
+  for (let k = 0; k < n; k++) if ((q[k] as number) > 0) src[m++] = k;
+  // Runs of 8 by insertion sort (stable: an element moves left only past strictly smaller values).
+  for (let lo = 0; lo < m; lo += 8) {
+    const hi = Math.min(lo + 8, m);
+    for (let i = lo + 1; i < hi; i++) {
+      const x = src[i] as number;
+      const v = q[x] as number;
+      let j = i - 1;
+      while (j >= lo && (q[src[j] as number] as number) < v) {
+        src[j + 1] = src[j] as number;
+        j--;
+      }
+      src[j + 1] = x;
     }
-    order[lo + (taken[lo] as number)++] = k;
   }
-  return order;
+  let dst = mergeScratch;
+  for (let width = 8; width < m; width *= 2) {
+    for (let lo = 0; lo < m; lo += 2 * width) {
+      const mid = Math.min(lo + width, m);
+      const hi = Math.min(lo + 2 * width, m);
+      let i = lo;
+      let j = mid;
+      let o = lo;
+      while (i < mid && j < hi) {
+        const a = src[i] as number;
+        const b = src[j] as number;
+        if ((q[b] as number) > (q[a] as number)) {
+          dst[o++] = b;
+          j++;
+        } else {
+          dst[o++] = a;
+          i++;
+        }
+      }
+      while (i < mid) dst[o++] = src[i++] as number;
+      while (j < hi) dst[o++] = src[j++] as number;
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src !== out) out.set(src.subarray(0, m));
+  return out;
 }
 
 /**
