@@ -480,10 +480,26 @@ export function tempoWithinStep(values: readonly (string | number)[], allowed: r
  * holds fewer than MAX_NOTES_AT_ONSET notes; EOS when `stopAtEos`. Never Emotion, which only opens a piece.
  */
 export function allowedTypes(vocab: Vocab, layout: Layout, stopAtEos: boolean): number[] {
-  const ok: WordType[] = ['Metrical'];
-  if (layout.afterBeat && layout.onsetPitches.length < MAX_NOTES_AT_ONSET) ok.push('Note');
-  if (stopAtEos) ok.push('EOS');
-  return ok.filter((t) => vocab.has('type', t)).map((t) => vocab.encode('type', t)).sort((a, b) => a - b);
+  return [...typesAllowed(vocab, layout, stopAtEos)];
+}
+
+/** allowedTypes' four possible lists per vocabulary, made once (generation asks every word). */
+const typeLists = new WeakMap<Vocab, (readonly number[])[]>();
+
+/** allowedTypes, shared (not to be changed). */
+function typesAllowed(vocab: Vocab, layout: Layout, stopAtEos: boolean): readonly number[] {
+  const note = layout.afterBeat && layout.onsetPitches.length < MAX_NOTES_AT_ONSET;
+  let lists = typeLists.get(vocab);
+  if (!lists) typeLists.set(vocab, (lists = []));
+  const key = (note ? 2 : 0) + (stopAtEos ? 1 : 0);
+  let out = lists[key];
+  if (!out) {
+    const ok: WordType[] = ['Metrical'];
+    if (note) ok.push('Note');
+    if (stopAtEos) ok.push('EOS');
+    out = lists[key] = Object.freeze(ok.filter((t) => vocab.has('type', t)).map((t) => vocab.encode('type', t)).sort((a, b) => a - b));
+  }
+  return out;
 }
 
 /**
@@ -495,9 +511,21 @@ export function allowedValues(vocab: Vocab, grammar: AllowedValues, type: WordTy
   if (type !== 'Metrical' || (family !== 'tempo' && family !== 'chord')) return ok;
   if (barbeat === undefined) throw new RangeError(`allowedValues: the ${family} of a Metrical word needs its bar-beat`);
   const isBar = vocab.values('barbeat')[barbeat] === 'Bar';
-  const zero = vocab.has(family, 0) ? vocab.encode(family, 0) : -1;
-  return ok.filter((i) => (isBar ? i === zero : i !== zero));
+  // Made once per grammar, vocabulary and case (generation asks every Metrical word).
+  let byCase = metricalLists.get(grammar);
+  if (!byCase || byCase.vocab !== vocab) metricalLists.set(grammar, (byCase = { vocab, lists: new Map() }));
+  const key = `${family}|${isBar}`;
+  let out = byCase.lists.get(key);
+  if (!out) {
+    const zero = vocab.has(family, 0) ? vocab.encode(family, 0) : -1;
+    out = ok.filter((i) => (isBar ? i === zero : i !== zero));
+    byCase.lists.set(key, out);
+  }
+  return out;
 }
+
+/** allowedValues' tempo and chord lists of a Metrical word, per grammar (its lists are never changed). */
+const metricalLists = new WeakMap<AllowedValues, { vocab: Vocab; lists: Map<string, readonly number[]> }>();
 
 // ---------------------------------------------------------------------------------------------------------------
 // The bar-beat rule.
@@ -510,6 +538,17 @@ export function barBeatChoices(values: readonly (string | number)[], grammarOk: 
     return typeof v === 'string' && v.startsWith('Beat_') && Number(v.slice(5)) > lastPos;
   });
   return { bar, later };
+}
+
+/** barBeatChoices per (values, grammarOk) list and position, made once (generation asks every Metrical word). */
+const choiceLists = new WeakMap<readonly number[], { values: readonly (string | number)[]; byPos: Map<number, { bar: number | undefined; later: number[] }> }>();
+
+function cachedBarBeatChoices(values: readonly (string | number)[], grammarOk: readonly number[], lastPos: number): { bar: number | undefined; later: number[] } {
+  let c = choiceLists.get(grammarOk);
+  if (!c || c.values !== values) choiceLists.set(grammarOk, (c = { values, byPos: new Map() }));
+  let out = c.byPos.get(lastPos);
+  if (!out) c.byPos.set(lastPos, (out = barBeatChoices(values, grammarOk, lastPos)));
+  return out;
 }
 
 /** P(Bar) under the family's temperature, over the values `grammarOk` allows a Metrical word (passed Beats included). */
@@ -544,7 +583,7 @@ export function barProbability(logits: ArrayLike<number>, grammarOk: readonly nu
 export function sampleBarBeat(
   values: readonly (string | number)[], grammarOk: readonly number[], logits: ArrayLike<number>, params: SamplingParams, lastPos: number, rng: Rng,
 ): number {
-  const { bar, later } = barBeatChoices(values, grammarOk, lastPos);
+  const { bar, later } = cachedBarBeatChoices(values, grammarOk, lastPos);
   if (bar === undefined) return sampleLogits(logits, params, rng, later);
   if (later.length === 0) return bar;
   return rng.next() < barProbability(logits, grammarOk, bar, params.temperature) ? bar : sampleLogits(logits, params, rng, later);
@@ -568,7 +607,7 @@ export function samplingRules(vocab: Vocab, sampling: SamplingOverrides, stopAtE
 
 /** The type of the next word, from the first head's logits. */
 export function sampleType(rules: SamplingRules, logits: ArrayLike<number>, layout: Layout, rng: Rng): number {
-  return sampleLogits(logits, rules.table.type, rng, allowedTypes(rules.vocab, layout, rules.stopAtEos));
+  return sampleLogits(logits, rules.table.type, rng, typesAllowed(rules.vocab, layout, rules.stopAtEos));
 }
 
 /** `allowed` pitch indices without those already struck at the onset: a key is not struck twice at once. */
