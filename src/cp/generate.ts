@@ -187,7 +187,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const twinEmotions: Emotion[] = guided ? contrastEmotions(emotion, opts.contrast ?? GENERATION_DEFAULTS.contrast) : [];
   const K = twinEmotions.length;
   const rows = (1 + K) * B;
-  const repeat = <T,>(xs: T[]): T[] => Array.from({ length: 1 + K }, () => xs).flat();
+  const repeat = <T,>(xs: T[]): T[] => (K === 0 ? xs : Array.from({ length: 1 + K }, () => xs).flat());
   // Each row's emotion, and the words as that row's model input (emotion_input.ts).
   const rowEmotion = [emotion, ...twinEmotions].flatMap((e) => tracks.map(() => e));
   const rowEmotionIndex = rowEmotion.map((e) => emotionWord(vocab, e)[FAMILY_INDEX.emotion] as number);

@@ -451,10 +451,43 @@ static void softmax_attention(const Model *m, const float *qkv, float *K, float 
     for (; j < T; j++) sum += (ph[j] = sexp(ph[j] - max));
     inv[hd] = 1.0f / sum;
   }
-  for (int c = 0; c < d; c++) out[c] = 0;
-  for (int j = 0; j < T; j++) {
-    const float *v = V + j * d;
-    for (int hd = 0; hd < h; hd++) axpy(out + hd * dh, p[hd * cap + j], v + hd * dh, dh);
+  if (dh % 32 == 0) {
+    /* 32 outputs of a head at a time, their sums in eight registers over every row j (the same sums in the
+     * same order as the row-by-row axpy below: 0 + p_0 v_0 + p_1 v_1 + ...), instead of loading and storing
+     * out for every row: ~40% fewer instructions on V's side */
+    for (int hd = 0; hd < h; hd++) {
+      const float *ph = p + hd * cap;
+      for (int c0 = hd * dh; c0 < (hd + 1) * dh; c0 += 32) {
+        f4 a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        const float *v = V + c0;
+        for (int j = 0; j < T; j++, v += d) {
+          f4 s = wasm_v128_load32_splat(ph + j);
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(v)));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(v + 4)));
+          a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(v + 8)));
+          a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(v + 12)));
+          a4 = wasm_f32x4_add(a4, wasm_f32x4_mul(s, wasm_v128_load(v + 16)));
+          a5 = wasm_f32x4_add(a5, wasm_f32x4_mul(s, wasm_v128_load(v + 20)));
+          a6 = wasm_f32x4_add(a6, wasm_f32x4_mul(s, wasm_v128_load(v + 24)));
+          a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(s, wasm_v128_load(v + 28)));
+        }
+        float *o = out + c0;
+        wasm_v128_store(o, a0);
+        wasm_v128_store(o + 4, a1);
+        wasm_v128_store(o + 8, a2);
+        wasm_v128_store(o + 12, a3);
+        wasm_v128_store(o + 16, a4);
+        wasm_v128_store(o + 20, a5);
+        wasm_v128_store(o + 24, a6);
+        wasm_v128_store(o + 28, a7);
+      }
+    }
+  } else {
+    for (int c = 0; c < d; c++) out[c] = 0;
+    for (int j = 0; j < T; j++) {
+      const float *v = V + j * d;
+      for (int hd = 0; hd < h; hd++) axpy(out + hd * dh, p[hd * cap + j], v + hd * dh, dh);
+    }
   }
   for (int hd = 0; hd < h; hd++) {
     for (int c = 0; c < dh; c++) out[hd * dh + c] *= inv[hd];
