@@ -190,8 +190,39 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   return lookup(table).reshape([...ids.shape, D]); // (..., D)
 }
 
-/** Layer normalisation over the last axis, as torch.nn.LayerNorm (biased variance). x [..., D]. */
+/** Names of the wasm layer-norm kernels of src/kernels/layernorm.ts (registered by src/backend.ts's set-up). */
+const LAYERNORM_KERNEL = 'EmopiaLayerNorm';
+const LAYERNORM_GRAD_KERNEL = 'EmopiaLayerNormGrad';
+
+/** True when a gradient is being recorded (training). */
+function recording(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
+
+/** Layer norm and its gradient through the fused kernels (one call each way instead of tfjs's chains). */
+function layerNormKernel(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor {
+  return customGrad<[Tensor, Tensor, Tensor]>((x, gamma, beta, save) => {
+    save([x, gamma]);
+    return {
+      value: tf.engine().runKernel(LAYERNORM_KERNEL, { x, gamma, beta }, { eps }) as Tensor, // same shape as x
+      gradFunc: (dy, saved) => tf.engine().runKernel(LAYERNORM_GRAD_KERNEL, { x: saved[0] as Tensor, gamma: saved[1] as Tensor, dy }, { eps }) as Tensor[], // dx, dgamma, dbeta
+    };
+  });
+}
+
+/**
+ * Layer normalisation over the last axis, as torch.nn.LayerNorm (biased variance). x [..., D], gamma and beta [D].
+ * While a gradient is recorded (training) with our kernels on, one fused kernel each way (src/kernels/layernorm.ts);
+ * otherwise tfjs's chain, so inference numbers do not move.
+ */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const b = tf.getBackend();
+  if (
+    x.dtype === 'float32' && gamma.rank === 1 && beta.rank === 1 && recording() && trainingKernelsActive() &&
+    !!tf.getKernel(LAYERNORM_KERNEL, b) && !!tf.getKernel(LAYERNORM_GRAD_KERNEL, b)
+  ) {
+    return layerNormKernel(eps)(x, gamma, beta); // (..., D)
+  }
   const { mean, variance } = tf.moments(x, -1, true); // (..., 1) each
   const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))); // (..., D)
   return tf.add(tf.mul(xhat, gamma), beta); // (..., D)
