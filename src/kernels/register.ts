@@ -31,6 +31,7 @@ import { GELU_GRAD_KERNEL, GELU_KERNEL, geluBackward, geluForward, instantiateGe
 import {
   instantiateLayerNorm, LAYERNORM_GRAD_KERNEL, LAYERNORM_KERNEL, layerNormBackward, layerNormForward, type LayerNormExports,
 } from './layernorm.ts';
+import { instantiateXent, XENT_GRAD_KERNEL, XENT_KERNEL, xentBackward, xentForward, type XentExports } from './xent.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
   type LinattnExports,
@@ -47,6 +48,7 @@ const attention = new WeakMap<object, LinattnExports>();
 const reducers = new WeakMap<object, ReduceExports>();
 const gelus = new WeakMap<object, GeluExports>();
 const layerNorms = new WeakMap<object, LayerNormExports>();
+const xents = new WeakMap<object, XentExports>();
 let enabled = true;
 let fusedOn = true;
 let trainingDepth = 0;
@@ -222,6 +224,13 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
   } else {
     for (const name of [LAYERNORM_KERNEL, LAYERNORM_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
+  const xe = memory instanceof WebAssembly.Memory ? await instantiateXent(memory).catch(() => null) : null;
+  if (xe) {
+    xents.set(backend, xe);
+    registerXentKernels(tf);
+  } else {
+    for (const name of [XENT_KERNEL, XENT_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
   const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
   if (la) {
     attention.set(backend, la);
@@ -304,6 +313,32 @@ function registerLayerNormKernels(tf: Tf): void {
     kernelFunc: ({ inputs, backend: b, attrs }) => {
       const { x, gamma, dy } = inputs as Record<'x' | 'gamma' | 'dy', tfns.TensorInfo>;
       return layerNormBackward(b as unknown as WasmBackendLike, instance(b), x, gamma, dy, Number((attrs as { eps?: number }).eps));
+    },
+  });
+}
+
+/** Registers the softmax cross-entropy kernels (forward and gradient) for the `wasm` backend (once). */
+function registerXentKernels(tf: Tf): void {
+  if (tf.getKernel(XENT_KERNEL, 'wasm')) return;
+  const instance = (b: object): XentExports => {
+    const x = xents.get(b);
+    if (!x) throw new Error('kernels: the cross-entropy kernel was not set up for this backend');
+    return x;
+  };
+  tf.registerKernel({
+    kernelName: XENT_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const { logits, targets } = inputs as Record<'logits' | 'targets', tfns.TensorInfo>;
+      return xentForward(b as unknown as WasmBackendLike, instance(b), logits, targets);
+    },
+  });
+  tf.registerKernel({
+    kernelName: XENT_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const { logits, targets, w } = inputs as Record<'logits' | 'targets' | 'w', tfns.TensorInfo>;
+      return xentBackward(b as unknown as WasmBackendLike, instance(b), logits, targets, w);
     },
   });
 }
