@@ -190,8 +190,105 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   return lookup(table).reshape([...ids.shape, D]); // (..., D)
 }
 
-/** Layer normalisation over the last axis, as torch.nn.LayerNorm (biased variance). x [..., D]. */
+/**
+ * Several embeddings looked up, scaled and concatenated in one host pass: row i of the result [N, Σ D_k] is
+ * tables[k][ids[k][i]] * scales[k] for each k side by side; differentiable in every table. The same float32
+ * arithmetic as `tf.concat(tables.map((t, k) => tf.mul(embedding(t, ids[k]), scales[k])), -1)` (scales rounded
+ * to float32, each product rounded once; the gradients dy·scale added into each id's row in order), so the same
+ * bits, without the eight slices of the ids, the scalings, the concatenation and its gradient's split (2-D only:
+ * ids[k] holds N ids). Measured in a `small` training step: see the README's "Training kernels".
+ */
+export function embeddingConcat(tables: readonly Tensor[], ids: readonly ArrayLike<number>[], scales: readonly number[]): Tensor {
+  const K = tables.length;
+  if (ids.length !== K || scales.length !== K) throw new InputError('embeddingConcat', `expected ${K} id lists and scales, got ${ids.length} and ${scales.length}`);
+  const N = ids[0]?.length ?? 0;
+  const Vs = tables.map((t) => t.shape[0] as number);
+  const Ds = tables.map((t) => t.shape[1] as number);
+  const W = Ds.reduce((a, d) => a + d, 0);
+  const s32 = scales.map((x) => Math.fround(x));
+  ids.forEach((list, k) => {
+    if (list.length !== N) throw new InputError('embeddingConcat', `id list ${k} holds ${list.length} ids, expected ${N}`);
+    const V = Vs[k] as number;
+    for (let i = 0; i < N; i++) {
+      const id = list[i] as number;
+      if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new InputError('embedding ids', `id ${id} is outside 0..${V - 1}`);
+    }
+  });
+  const lookup = customGrad<Tensor[]>((...args) => {
+    const ts = args.slice(0, K) as Tensor[];
+    const out = new Float32Array(N * W);
+    let col = 0;
+    for (let k = 0; k < K; k++) {
+      const tv = (ts[k] as Tensor).dataSync();
+      const D = Ds[k] as number;
+      const sc = s32[k] as number;
+      const list = ids[k] as ArrayLike<number>;
+      for (let i = 0; i < N; i++) {
+        const r = (list[i] as number) * D;
+        const o = i * W + col;
+        for (let j = 0; j < D; j++) out[o + j] = (tv[r + j] as number) * sc; // rounded to float32 on store
+      }
+      col += D;
+    }
+    return {
+      value: tf.tensor2d(out, [N, W]), // (N, W)
+      gradFunc: (dy) => {
+        const g = dy.dataSync(); // (N, W)
+        const grads: Tensor[] = [];
+        let c = 0;
+        for (let k = 0; k < K; k++) {
+          const D = Ds[k] as number;
+          const sc = s32[k] as number;
+          const list = ids[k] as ArrayLike<number>;
+          const acc = new Float32Array((Vs[k] as number) * D); // float32 sums, in id order
+          for (let i = 0; i < N; i++) {
+            const r = (list[i] as number) * D;
+            const o = i * W + c;
+            for (let j = 0; j < D; j++) acc[r + j] = (acc[r + j] as number) + Math.fround((g[o + j] as number) * sc);
+          }
+          grads.push(tf.tensor2d(acc, [Vs[k] as number, D])); // (V_k, D_k)
+          c += D;
+        }
+        return grads;
+      },
+    };
+  });
+  return lookup(...tables); // (N, W)
+}
+
+/** Names of the wasm layer-norm kernels of src/kernels/layernorm.ts (registered by src/backend.ts's set-up). */
+const LAYERNORM_KERNEL = 'EmopiaLayerNorm';
+const LAYERNORM_GRAD_KERNEL = 'EmopiaLayerNormGrad';
+
+/** True when a gradient is being recorded (training). */
+function recording(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
+
+/** Layer norm and its gradient through the fused kernels (one call each way instead of tfjs's chains). */
+function layerNormKernel(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor {
+  return customGrad<[Tensor, Tensor, Tensor]>((x, gamma, beta, save) => {
+    save([x, gamma]);
+    return {
+      value: tf.engine().runKernel(LAYERNORM_KERNEL, { x, gamma, beta }, { eps }) as Tensor, // same shape as x
+      gradFunc: (dy, saved) => tf.engine().runKernel(LAYERNORM_GRAD_KERNEL, { x: saved[0] as Tensor, gamma: saved[1] as Tensor, dy }, { eps }) as Tensor[], // dx, dgamma, dbeta
+    };
+  });
+}
+
+/**
+ * Layer normalisation over the last axis, as torch.nn.LayerNorm (biased variance). x [..., D], gamma and beta [D].
+ * While a gradient is recorded (training) with our kernels on, one fused kernel each way (src/kernels/layernorm.ts);
+ * otherwise tfjs's chain, so inference numbers do not move.
+ */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const b = tf.getBackend();
+  if (
+    x.dtype === 'float32' && gamma.rank === 1 && beta.rank === 1 && recording() && trainingKernelsActive() &&
+    !!tf.getKernel(LAYERNORM_KERNEL, b) && !!tf.getKernel(LAYERNORM_GRAD_KERNEL, b)
+  ) {
+    return layerNormKernel(eps)(x, gamma, beta); // (..., D)
+  }
   const { mean, variance } = tf.moments(x, -1, true); // (..., 1) each
   const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))); // (..., D)
   return tf.add(tf.mul(xhat, gamma), beta); // (..., D)

@@ -14,7 +14,7 @@
 import { tf } from '../backend.ts';
 import { InputError, fmtShape } from '../errors.ts';
 import { Embedding, LayerNorm, Linear, Module } from '../core/module.ts';
-import { dropout, gelu } from '../core/ops.ts';
+import { dropout, embeddingConcat, gelu } from '../core/ops.ts';
 import { sinusoidalTable } from '../core/positional.ts';
 import { Rng } from '../random.ts';
 import { FAMILIES, FAMILY_INDEX, type Family } from '../music/vocab.ts';
@@ -142,10 +142,24 @@ export class CPTransformer extends Module {
     if (words.dtype !== 'int32') throw new InputError(what, `expected dtype int32, got ${words.dtype}`);
   }
 
-  /** Concatenated scaled embeddings through in_linear: words [..., 8] -> [..., d]. */
+  /**
+   * Concatenated scaled embeddings through in_linear: words [..., 8] -> [..., d]. The eight lookups, scalings
+   * and the concatenation run as one host pass (embeddingConcat: the same numbers as each family's
+   * `emb[f].forward(familyIds(words, f))` concatenated, in one step instead of ~20 kernels each way).
+   */
   private embed(words: Tensor): Tensor {
-    const parts = FAMILIES.map((f) => this.emb[f].forward(familyIds(words, f))); // 8 x (..., e_f)
-    return this.inLinear.forward(tf.concat(parts, -1)); // (..., sum e) -> (..., d)
+    const w = words.dataSync(); // (..., 8) on the host
+    const n = w.length / FAMILIES.length;
+    const ids = FAMILIES.map((f) => {
+      const col = FAMILY_INDEX[f];
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = w[i * FAMILIES.length + col] as number;
+      return out;
+    });
+    const tables = FAMILIES.map((f) => this.emb[f].lut.weight);
+    const scales = FAMILIES.map((f) => Math.sqrt(this.emb[f].dim));
+    const x = embeddingConcat(tables, ids, scales); // (N, sum e)
+    return this.inLinear.forward(x.reshape([...words.shape.slice(0, -1), x.shape[1] as number])); // (..., sum e) -> (..., d)
   }
 
   /** The hidden states h [B, T, d] of words [B, T, 8]; rng given = training (dropout on). */

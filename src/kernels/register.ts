@@ -29,6 +29,10 @@ import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
 import { copySplitV } from './split.ts';
 import { GELU_GRAD_KERNEL, GELU_KERNEL, geluBackward, geluForward, instantiateGelu, type GeluExports } from './gelu.ts';
 import {
+  instantiateLayerNorm, LAYERNORM_GRAD_KERNEL, LAYERNORM_KERNEL, layerNormBackward, layerNormForward, type LayerNormExports,
+} from './layernorm.ts';
+import { instantiateXent, XENT_GRAD_KERNEL, XENT_KERNEL, xentBackward, xentForward, type XentExports } from './xent.ts';
+import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
   type LinattnExports,
 } from './linear_attention.ts';
@@ -43,6 +47,8 @@ const contexts = new WeakMap<object, GemmContext>();
 const attention = new WeakMap<object, LinattnExports>();
 const reducers = new WeakMap<object, ReduceExports>();
 const gelus = new WeakMap<object, GeluExports>();
+const layerNorms = new WeakMap<object, LayerNormExports>();
+const xents = new WeakMap<object, XentExports>();
 let enabled = true;
 let fusedOn = true;
 let trainingDepth = 0;
@@ -211,6 +217,20 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
   } else {
     for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
+  const ln = memory instanceof WebAssembly.Memory ? await instantiateLayerNorm(memory).catch(() => null) : null;
+  if (ln) {
+    layerNorms.set(backend, ln);
+    registerLayerNormKernels(tf);
+  } else {
+    for (const name of [LAYERNORM_KERNEL, LAYERNORM_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
+  const xe = memory instanceof WebAssembly.Memory ? await instantiateXent(memory).catch(() => null) : null;
+  if (xe) {
+    xents.set(backend, xe);
+    registerXentKernels(tf);
+  } else {
+    for (const name of [XENT_KERNEL, XENT_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
   const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
   if (la) {
     attention.set(backend, la);
@@ -267,6 +287,58 @@ function registerGeluKernels(tf: Tf): void {
     kernelFunc: ({ inputs, backend: b }) => {
       const { x, dy } = inputs as { x: tfns.TensorInfo; dy: tfns.TensorInfo };
       return geluBackward(b as unknown as WasmBackendLike, instance(b), x, dy);
+    },
+  });
+}
+
+/** Registers the layer-norm kernels (forward and gradient) for the `wasm` backend (once). */
+function registerLayerNormKernels(tf: Tf): void {
+  if (tf.getKernel(LAYERNORM_KERNEL, 'wasm')) return;
+  const instance = (b: object): LayerNormExports => {
+    const x = layerNorms.get(b);
+    if (!x) throw new Error('kernels: the layer-norm kernel was not set up for this backend');
+    return x;
+  };
+  tf.registerKernel({
+    kernelName: LAYERNORM_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const { x, gamma, beta } = inputs as Record<'x' | 'gamma' | 'beta', tfns.TensorInfo>;
+      return layerNormForward(b as unknown as WasmBackendLike, instance(b), x, gamma, beta, Number((attrs as { eps?: number }).eps));
+    },
+  });
+  tf.registerKernel({
+    kernelName: LAYERNORM_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const { x, gamma, dy } = inputs as Record<'x' | 'gamma' | 'dy', tfns.TensorInfo>;
+      return layerNormBackward(b as unknown as WasmBackendLike, instance(b), x, gamma, dy, Number((attrs as { eps?: number }).eps));
+    },
+  });
+}
+
+/** Registers the softmax cross-entropy kernels (forward and gradient) for the `wasm` backend (once). */
+function registerXentKernels(tf: Tf): void {
+  if (tf.getKernel(XENT_KERNEL, 'wasm')) return;
+  const instance = (b: object): XentExports => {
+    const x = xents.get(b);
+    if (!x) throw new Error('kernels: the cross-entropy kernel was not set up for this backend');
+    return x;
+  };
+  tf.registerKernel({
+    kernelName: XENT_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const { logits, targets } = inputs as Record<'logits' | 'targets', tfns.TensorInfo>;
+      return xentForward(b as unknown as WasmBackendLike, instance(b), logits, targets);
+    },
+  });
+  tf.registerKernel({
+    kernelName: XENT_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const { logits, targets, w } = inputs as Record<'logits' | 'targets' | 'w', tfns.TensorInfo>;
+      return xentBackward(b as unknown as WasmBackendLike, instance(b), logits, targets, w);
     },
   });
 }
