@@ -15,7 +15,7 @@ import { fmaWantedFromEnv, registerTrainingKernels, trainingKernelsActive as ker
 
 export { tf, withTrainingProducts };
 /** The clipped-Adam kernel on a shared memory, for data-parallel training's sharded update (src/kernels/adam.ts). */
-export { adamKernel, sharedArena, type AdamKernel } from './kernels/adam.ts';
+export { adamKernel, sharedArena, type AdamKernel, type AdamStepConstants } from './kernels/adam.ts';
 
 /**
  * V8's relaxed-SIMD flag, set here once, when this module is evaluated. The fused multiply-add build of the

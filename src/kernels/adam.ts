@@ -12,7 +12,7 @@ interface AdamExports {
   adam(p: number, g: number, m: number, v: number, n: number, coef: number, b1: number, ob1: number, b2: number, ob2: number, bc2: number, eps: number, ss: number): void;
 }
 
-/** One update's float32 constants (the shape of src/core/train/optim.ts's AdamStepConstants; kernels import nothing above them). */
+/** One update's float32 constants, every operand rounded to float32 as tfjs's ops see them (made by src/core/train/optim.ts's adamStepConstants). */
 export interface AdamStepConstants {
   beta1: number;
   oneMinusBeta1: number;

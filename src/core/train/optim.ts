@@ -5,7 +5,7 @@
  * torch.nn.utils.clip_grad_norm_; and `namedGrads`, which gives gradients under those names. Knows nothing of
  * the model it trains: the CP trainer and the copy task both use it.
  */
-import { tf, withTrainingProducts } from '../../backend.ts';
+import { tf, withTrainingProducts, type AdamStepConstants } from '../../backend.ts';
 import { InputError, fmtShape } from '../../errors.ts';
 import type { HostTensor } from '../module.ts';
 
@@ -145,16 +145,8 @@ export function namedGrads(f: () => tf.Scalar, params: ReadonlyArray<readonly [s
   return { value, grads: named };
 }
 
-/** Adam's constants for one update: every operand rounded to float32, as tfjs's ops see them. */
-export interface AdamStepConstants {
-  beta1: number;
-  oneMinusBeta1: number;
-  beta2: number;
-  oneMinusBeta2: number;
-  bc2Sqrt: number;
-  eps: number;
-  stepSize: number;
-}
+/** Adam's constants for one update: every operand rounded to float32, as tfjs's ops see them (declared once, beside the kernel that takes them). */
+export type { AdamStepConstants };
 
 /** The float32 constants of update number `step` (1-based) at learning rate `lr`, as Adam.apply computes them. */
 export function adamStepConstants(step: number, lr: number, opts: AdamOptions = {}): AdamStepConstants {
