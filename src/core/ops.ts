@@ -260,9 +260,14 @@ export function embeddingConcat(tables: readonly Tensor[], ids: readonly ArrayLi
 const LAYERNORM_KERNEL = 'EmopiaLayerNorm';
 const LAYERNORM_GRAD_KERNEL = 'EmopiaLayerNormGrad';
 
-/** True when a gradient is being recorded (training). */
-function recording(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+/**
+ * Whether a fused training kernel may run: a gradient is being recorded (training: inference keeps tfjs's chains,
+ * so its numbers do not move), our kernels are on, and every kernel named is registered on the current backend.
+ */
+export function fusedTrainingKernels(...names: string[]): boolean {
+  const recording = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  const b = tf.getBackend();
+  return recording && trainingKernelsActive() && names.every((n) => !!tf.getKernel(n, b));
 }
 
 /** Layer norm and its gradient through the fused kernels (one call each way instead of tfjs's chains). */
@@ -282,11 +287,7 @@ function layerNormKernel(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) 
  * otherwise tfjs's chain, so inference numbers do not move.
  */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
-  const b = tf.getBackend();
-  if (
-    x.dtype === 'float32' && gamma.rank === 1 && beta.rank === 1 && recording() && trainingKernelsActive() &&
-    !!tf.getKernel(LAYERNORM_KERNEL, b) && !!tf.getKernel(LAYERNORM_GRAD_KERNEL, b)
-  ) {
+  if (x.dtype === 'float32' && gamma.rank === 1 && beta.rank === 1 && fusedTrainingKernels(LAYERNORM_KERNEL, LAYERNORM_GRAD_KERNEL)) {
     return layerNormKernel(eps)(x, gamma, beta); // (..., D)
   }
   const { mean, variance } = tf.moments(x, -1, true); // (..., 1) each
@@ -303,9 +304,7 @@ const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
  * being recorded (training). Inference keeps tfjs's chain, so generation's numbers do not move.
  */
 function fusedGelu(x: Tensor): boolean {
-  const b = tf.getBackend();
-  const engine = tf.engine() as unknown as { state: { gradientDepth: number } };
-  return x.dtype === 'float32' && engine.state.gradientDepth > 0 && trainingKernelsActive() && !!tf.getKernel(GELU_KERNEL, b) && !!tf.getKernel(GELU_GRAD_KERNEL, b);
+  return x.dtype === 'float32' && fusedTrainingKernels(GELU_KERNEL, GELU_GRAD_KERNEL);
 }
 
 /** GELU and its gradient through the fused kernels (one call each way instead of tfjs's chain of five and eight). */

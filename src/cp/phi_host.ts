@@ -12,7 +12,7 @@
  * x = n ln2 + t (ln2 split in two), a degree-6 polynomial p, every operation one float32 rounding (no FMA),
  * and inputs at or below the saturation cutoff -17.33 giving -1 (from -24.5 ln2 down, 2^n - 1 already rounds
  * to -1). Reproduced here with Math.fround on every
- * operation, and in wasm/step/step.c (`phi`) with f32x4 operations in the same order. tfjs's `cpu` backend
+ * operation, and in wasm/step/step.c (`vphi`) with f32x4 operations in the same order. tfjs's `cpu` backend
  * computes float32(exp(x) - 1) instead (in float64 first); the two differ by one float32 step of elu (~6e-8) on
  * about 1% of inputs (measured), so on `cpu` the host engines are within that step of the `tensor` engine's phi.
  */

@@ -16,7 +16,7 @@ import { CPTransformer } from '../cp/model.ts';
 import type { CPConfig } from '../cp/config.ts';
 import type { Clip } from '../music/dataset.ts';
 import { N_FAMILIES } from '../music/vocab.ts';
-import { adamStepConstants, adamUpdateRange, type AdamState } from '../core/train/optim.ts';
+import { adamStepConstants, adamUpdateRange, clipFactor, type AdamState } from '../core/train/optim.ts';
 import { learningRate } from '../core/train/schedule.ts';
 import type { HostTensor } from '../core/module.ts';
 import type { WindowRef } from '../cp/train/batches.ts';
@@ -189,7 +189,7 @@ function step(m: Extract<ToWorker, { type: 'step' }>) {
   const gradNorm = Math.sqrt(sq);
   if (!Number.isFinite(gradNorm)) throw new DivergedError(m.step + 1, gradNorm, 'the gradient norm');
   const s = trainer.settings;
-  const coef = Math.min(1, s.clip / (gradNorm + 1e-6));
+  const coef = clipFactor(gradNorm, s.clip);
   const lr = learningRate(m.step, s);
   const c = adamStepConstants(trainer.optimizer.step + 1, lr, trainer.optimizer);
   for (const { p, i } of shardParams) {

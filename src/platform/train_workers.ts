@@ -70,7 +70,7 @@ export class TrainerPool {
   private readonly pending: Array<Pending | undefined>;
   private failure: Error | undefined;
   private closed = false;
-  /** Milliseconds of the last step: the coordinator's two round trips and each worker's phases (for the bench). */
+  /** Milliseconds of the last step: the coordinator's round trip and each worker's phases (for the bench). */
   lastPhases: { roundTrip: number; workers: Array<Record<string, number>> } | undefined;
 
   private readonly control: Int32Array;

@@ -3,8 +3,8 @@
  * against its target class, multiplied by a 0/1 mask (padding and unpredictable positions get 0), summed, and
  * divided by the mask's sum so that the mean is over the real targets only.
  */
-import { tf, trainingKernelsActive } from '../../backend.ts';
-import { customGrad } from '../ops.ts';
+import { tf } from '../../backend.ts';
+import { customGrad, fusedTrainingKernels } from '../ops.ts';
 
 type Tensor = tf.Tensor;
 
@@ -17,12 +17,10 @@ const XENT_GRAD_KERNEL = 'EmopiaSoftmaxXentGrad';
  * recorded (training). Validation and evaluation keep tfjs's chain, so their numbers do not move.
  */
 function fusedXent(logits: Tensor, targets: Tensor, mask: Tensor): boolean {
-  const b = tf.getBackend();
-  const engine = tf.engine() as unknown as { state: { gradientDepth: number } };
   return (
     logits.dtype === 'float32' && mask.dtype === 'float32' && targets.size === mask.size && logits.rank >= 1 &&
-    (logits.shape[logits.rank - 1] as number) >= 2 && targets.size * (logits.shape[logits.rank - 1] as number) === logits.size && engine.state.gradientDepth > 0 &&
-    trainingKernelsActive() && !!tf.getKernel(XENT_KERNEL, b) && !!tf.getKernel(XENT_GRAD_KERNEL, b)
+    (logits.shape[logits.rank - 1] as number) >= 2 && targets.size * (logits.shape[logits.rank - 1] as number) === logits.size &&
+    fusedTrainingKernels(XENT_KERNEL, XENT_GRAD_KERNEL)
   );
 }
 

@@ -56,18 +56,17 @@ export class Adam {
    */
   apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
     this.step += 1;
-    const bc1 = 1 - this.beta1 ** this.step;
-    const bc2Sqrt = Math.sqrt(1 - this.beta2 ** this.step);
-    const stepSize = lr / bc1;
+    // The float32 scalars tfjs would make of the float64 ones anyway: one derivation for this and adamUpdateRange.
+    const { beta1, oneMinusBeta1, beta2, oneMinusBeta2, bc2Sqrt, eps, stepSize } = adamStepConstants(this.step, lr, this);
     for (const [name, g] of grads) {
       const p = this.params.get(name);
       const m = this.m.get(name);
       const v = this.v.get(name);
       if (!p || !m || !v) throw new Error(`Adam: no parameter named '${name}'`);
       tf.tidy(() => {
-        const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)); // same shape as p
-        const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.mul(g, g), 1 - this.beta2)); // same shape as p
-        const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), this.eps); // same shape as p
+        const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, oneMinusBeta1)); // same shape as p
+        const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), oneMinusBeta2)); // same shape as p
+        const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), eps); // same shape as p
         m.assign(m1);
         v.assign(v1);
         p.assign(tf.sub(p, tf.mul(tf.div(m1, denom), stepSize)));
@@ -117,6 +116,11 @@ export class Adam {
   }
 }
 
+/** The factor clip_grad_norm_ multiplies every gradient by, for a global norm `norm`: min(1, maxNorm / (norm + 1e-6)). */
+export function clipFactor(norm: number, maxNorm: number): number {
+  return Math.min(1, maxNorm / (norm + 1e-6));
+}
+
 /**
  * Clips gradients to a global L2 norm of at most `maxNorm`, as torch.nn.utils.clip_grad_norm_: the factor
  * min(1, maxNorm / (norm + 1e-6)) multiplies every gradient. Returns new gradient tensors (the inputs are
@@ -125,7 +129,7 @@ export class Adam {
 export function clipGradNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
   const gs = [...grads.values()];
   const norm = gs.length === 0 ? 0 : tf.tidy(() => tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0] as number);
-  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  const coef = clipFactor(norm, maxNorm);
   const out = new Map<string, tf.Tensor>();
   for (const [name, g] of grads) out.set(name, tf.tidy(() => tf.mul(g, coef)));
   return { grads: out, norm };
@@ -148,7 +152,7 @@ export function namedGrads(f: () => tf.Scalar, params: ReadonlyArray<readonly [s
 /** Adam's constants for one update: every operand rounded to float32, as tfjs's ops see them (declared once, beside the kernel that takes them). */
 export type { AdamStepConstants };
 
-/** The float32 constants of update number `step` (1-based) at learning rate `lr`, as Adam.apply computes them. */
+/** The float32 constants of update number `step` (1-based) at learning rate `lr`: what Adam.apply and adamUpdateRange compute with. */
 export function adamStepConstants(step: number, lr: number, opts: AdamOptions = {}): AdamStepConstants {
   const beta1 = opts.beta1 ?? 0.9;
   const beta2 = opts.beta2 ?? 0.999;

@@ -137,11 +137,14 @@ export interface WasmEngineOptions {
  */
 export const HALF_ABOVE_BYTES = 24 * 2 ** 20;
 
+/** The second head's width: the classes of the non-type families side by side (StepWeights.rest's columns). */
+const restWidth = (cfg: StepWeights['config']): number => NON_TYPE_FAMILIES.reduce((n, fam) => n + cfg.nClasses[fam], 0);
+
 /** The float32 bytes of a model's step matrices (in_linear, the heads, every layer's products). */
 export function stepMatrixBytes(cfg: StepWeights['config']): number {
   const { dModel: d, dFF: f, nLayers } = cfg;
   const E = FAMILIES.reduce((n, fam) => n + cfg.embSizes[fam], 0);
-  const nRest = NON_TYPE_FAMILIES.reduce((n, fam) => n + cfg.nClasses[fam], 0);
+  const nRest = restWidth(cfg);
   const perLayer = d * 3 * d + d * d + 2 * d * f;
   return 4 * (E * d + d * cfg.nClasses.type + (d + cfg.embSizes.type) * d + d * nRest + nLayers * perLayer);
 }
@@ -179,7 +182,7 @@ export class WasmStepper implements EngineCore {
     const E = w.inLinear.w.shape[0];
     this.eType = cfg.embSizes.type;
     this.nType = cfg.nClasses.type;
-    this.nRest = NON_TYPE_FAMILIES.reduce((n, f) => n + cfg.nClasses[f], 0); // w.rest's width, without making it
+    this.nRest = restWidth(cfg); // w.rest's width, without making it
     this.softmax = cfg.attention === 'softmax';
     const asked = opts.weights ?? 'auto';
     this.form = asked === 'auto' ? autoWeightForm(cfg) : asked;
