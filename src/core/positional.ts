@@ -10,11 +10,16 @@ import { InputError, assertShape } from '../errors.ts';
 /** The table as plain numbers, rows = positions. */
 export function sinusoidalTable(maxLen: number, d: number): Float32Array {
   const out = new Float32Array(maxLen * d);
+  // 10000^(2i/d) once per frequency (the same float64 divisor as before, so the same bits; it was recomputed for
+  // every position, most of a 8192 x 256 table's cost).
+  const divisors = new Float64Array(Math.ceil(d / 2));
+  for (let i = 0; 2 * i < d; i++) divisors[i] = Math.pow(10000, (2 * i) / d);
   for (let pos = 0; pos < maxLen; pos++) {
+    const row = pos * d;
     for (let i = 0; 2 * i < d; i++) {
-      const angle = pos / Math.pow(10000, (2 * i) / d);
-      out[pos * d + 2 * i] = Math.sin(angle);
-      if (2 * i + 1 < d) out[pos * d + 2 * i + 1] = Math.cos(angle);
+      const angle = pos / (divisors[i] as number);
+      out[row + 2 * i] = Math.sin(angle);
+      if (2 * i + 1 < d) out[row + 2 * i + 1] = Math.cos(angle);
     }
   }
   return out;

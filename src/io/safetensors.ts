@@ -269,9 +269,17 @@ export function float32ToFloat16(x: Float32Array | readonly number[]): Uint16Arr
   return out;
 }
 
+/** Every half's float32 value, indexed by its bits: built on first use (256 KiB), then one load per value. */
+let halfTable: Float32Array | null = null;
+
 export function float16ToFloat32(h: Uint16Array): Float32Array {
+  if (halfTable === null) {
+    halfTable = new Float32Array(0x10000);
+    for (let b = 0; b < 0x10000; b++) halfTable[b] = fromHalfBits(b);
+  }
+  const table = halfTable;
   const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) out[i] = fromHalfBits(h[i] as number);
+  for (let i = 0; i < h.length; i++) out[i] = table[h[i] as number] as number;
   return out;
 }
 
