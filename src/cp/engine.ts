@@ -402,9 +402,10 @@ export function openStepper(model: CPTransformer, batch: number, engine: EngineC
 /**
  * The tolerance of `checkIncremental` on the `wasm` backend, in logits. Every engine computes linear attention's
  * phi = elu + 1 as tfjs-wasm rounds it (XNNPACK's float32 elu, then + 1: phi_host.ts, step.c `vphi`), so a head
- * whose normaliser phi(q).z is near its eps (1e-6: the shipped default has one at 5.5e-6 on its first word, where
+ * whose normaliser phi(q).z is near its eps (1e-6: the linear default of sessions 12-13, models/training/emopia-beats-ft2,
+ * has one at 5.5e-6 on its first word, where
  * exp(x) in place of float32 elu + 1 moved the logits by 0.039) no longer separates them. Measured on
- * models/default, the prompt of each emotion and 64-word checks (prompt + continuation, seeds 1-3): fast and wasm
+ * that model, the prompt of each emotion and 64-word checks (prompt + continuation, seeds 1-3): fast and wasm
  * within 3.5e-5 of the full pass, the tensor engine within 1e-5. 1e-3 leaves a margin of ~30 for other inputs;
  * a broken engine or model (masks, weights, state) differs by much more. The engines' exact agreement is the
  * business of the parity tests (1e-4, test/cp/engine.test.ts, parity.test.ts).
@@ -413,7 +414,7 @@ export const ATTENTION_CHECK_TOL = 1e-3;
 
 /**
  * The tolerance on the other backends. tfjs's `cpu` backend rounds elu as float32(exp(x) - 1) from float64, one
- * float32 step (~6e-8) away from tfjs-wasm's on ~1% of inputs; at the default model's near-eps normaliser that is
+ * float32 step (~6e-8) away from tfjs-wasm's on ~1% of inputs; at that linear model's near-eps normaliser that is
  * 0.006 in the logits on the bare prompt and up to 0.078 in 64-word checks (measured). `tensorflow` (tfjs-node,
  * Eigen's elu) was not measured.
  */
