@@ -60,6 +60,17 @@ typedef struct {
 
 static inline int pad16(int n) { return (n + 15) & ~15; }
 
+/*
+ * Kept out of line: the step's parts below are functions of their own in the module, not inlined into cp_feed.
+ * V8 runs a module's functions first as Liftoff's baseline code and compiles each one with TurboFan once it has run
+ * enough (dynamic tiering, per function, in the background). Inlined into cp_feed (13 KB of wasm), the whole step
+ * was one function that TurboFan took 100-140 ms to compile on a busy core, and that tiered up only after ~20 words:
+ * the first words of a process ran as baseline code, 3-5x slower. As small functions, the hot ones (the products,
+ * called ~20 times a word) tier up within the first word and compile in a few ms each; the unused ones (the half
+ * products of a float32 model) are never compiled. The arithmetic is the same, to the bit.
+ */
+#define NOINLINE __attribute__((noinline))
+
 /* ---------- y[r] = x[r] W + b for B rows; W packed [P(out)/16][in][16], b [P(out)], y rows of P(out) ---------- */
 
 /*
@@ -116,7 +127,7 @@ static inline void block2(const float *x0, const float *x1, int in, const float 
 
 /* Blocks outer, rows inner: a block's weights (in x 64 bytes) are read from memory once per call and reused from
  * the cache for every pair of rows. */
-static void matvec(int B, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
+static NOINLINE void matvec(int B, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
   int nblk = pad16(out) / 16;
   for (int blk = 0; blk < nblk; blk++) {
     int r = 0;
@@ -244,7 +255,7 @@ static inline void block2h(const float *x0, const float *x1, int in, const half 
   wasm_v128_store(p + 12, c3);
 }
 
-static void matvec_h(int B, const float *x, int ldx, int in, const half *W, const float *b, int out, float *y, int ldy, float *xs) {
+static NOINLINE void matvec_h(int B, const float *x, int ldx, int in, const half *W, const float *b, int out, float *y, int ldy, float *xs) {
   /* xs = x 2^112 (rows of `in`), unless some |x| >= 2^16 (or NaN): then x as it is, and the weights scaled */
   int wide = 0;
   f4 lim = wasm_f32x4_splat(65536.0f), sc = wasm_f32x4_splat(TWO_112);
@@ -319,7 +330,7 @@ static inline f4 verf(f4 x) {
 }
 
 /* gelu(x) = x/2 (1 + erf(x / sqrt 2)), in place on n values (n a multiple of 4: rows are padded to 16). */
-static void gelu(float *x, int n) {
+static NOINLINE void gelu(float *x, int n) {
   for (int i = 0; i < n; i += 4) {
     f4 v = wasm_v128_load(x + i);
     f4 e = verf(wasm_f32x4_mul(v, wasm_f32x4_splat(0.70710678118654752f)));
@@ -358,7 +369,7 @@ static inline f4 vphi(f4 x) {
 }
 
 /* phi in place on n values. */
-static void phi(float *x, int n) {
+static NOINLINE void phi(float *x, int n) {
   int i = 0;
   for (; i + 3 < n; i += 4) wasm_v128_store(x + i, vphi(wasm_v128_load(x + i)));
   if (i < n) {
@@ -370,7 +381,7 @@ static void phi(float *x, int n) {
 }
 
 /* y = LayerNorm(a + b) over n values (b may be 0: then y = LayerNorm(a)); y may be a or b. */
-static void add_norm(float *y, const float *a, const float *b, int n, const float *g, const float *beta, float eps) {
+static NOINLINE void add_norm(float *y, const float *a, const float *b, int n, const float *g, const float *beta, float eps) {
   int i = 0;
   if (b) {
     for (; i + 3 < n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
@@ -402,7 +413,7 @@ static void add_norm(float *y, const float *a, const float *b, int n, const floa
 /* ---------- attention of one new position, one sequence ---------- */
 
 /* Linear: phi(q), phi(k) in place in qkv; S += v phi(k)^T, z += phi(k); out_j = S_j . phi(q) / (phi(q) . z + eps). */
-static void linear_attention(const Model *m, float *qkv, float *S, float *z, float *out) {
+static NOINLINE void linear_attention(const Model *m, float *qkv, float *S, float *z, float *out) {
   int d = m->d, dh = d / m->h;
   phi(qkv, 2 * d);
   for (int hd = 0; hd < m->h; hd++) {
@@ -424,7 +435,7 @@ static void linear_attention(const Model *m, float *qkv, float *S, float *z, flo
  * well; head by head, each pass would read 64 floats of every 256-float row). p holds [h][cap] scores. Each head's
  * arithmetic is the same, in the same order, as head by head.
  */
-static void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
+static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
   int d = m->d, h = m->h, dh = d / h, T = t + 1;
   __builtin_memcpy(K + t * d, qkv + d, d * sizeof(float));
   __builtin_memcpy(V + t * d, qkv + 2 * d, d * sizeof(float));
