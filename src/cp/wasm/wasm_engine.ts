@@ -422,7 +422,10 @@ export class WasmStepper implements EngineCore {
     if (this.k && this.top - this.packed.mark <= KEEP_SLACK) {
       let byForm = idle.get(this.w.model);
       if (!byForm) idle.set(this.w.model, (byForm = new Map()));
-      byForm.set(this.form, { ...this.packed, used: this.top });
+      // The same object, updated (not a copy): a copy would be an object of another shape to the next stepper's
+      // feedWords, whose optimised code V8 would then throw away and recompile (~4 ms of a piece's first words).
+      this.packed.used = this.top;
+      byForm.set(this.form, this.packed);
     }
     this.k = null;
     this.f32 = new Float32Array(0);
