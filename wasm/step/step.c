@@ -2,10 +2,10 @@
  * One step of EMOPIA's compound-word Transformer for a batch of B sequences, in WebAssembly SIMD (f32x4):
  * the `wasm` engine of src/cp/engine.ts (the TypeScript side is src/cp/wasm/wasm_engine.ts).
  *
- *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear (or, `pre`, emb
- *     [B, P(d)] holds in_linear's output, which the engine sums from per-family tables) -> + positional
- *     row -> nLayers post-norm layers (linear attention with its state S, z; or softmax attention with a
- *     key/value cache) -> final LayerNorm = h -> type logits [B, n_type]. Copies h into cat [B, d + e_type].
+ *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear (or, `pre`, the
+ *     bias plus each family's row of the in_linear tables at `rows`) -> + positional row -> nLayers post-norm
+ *     layers (linear attention with its state S, z; or softmax attention with a key/value cache) -> final
+ *     LayerNorm = h -> type logits [B, n_type]. Copies h into cat [B, d + e_type].
  *   cp_rest(model): cat = [h | type embedding rows] (the caller writes the type rows) -> project_concat_type ->
  *     the seven other heads, fused [B, n_rest].
  *
@@ -55,7 +55,9 @@ typedef struct {
   Layer *layers;
   int half;                       /* 1: every weight matrix holds f16 bits (see matvec), 0: f32 */
   float *xs;                      /* half: [B][max in] the input rows of a product, scaled by 2^112 */
-  int pre;                        /* 1: emb holds in_linear's output rows [B][P(d)] already (see cp_feed) */
+  int pre;                        /* 1: in_linear's output is summed from `tables` at the rows `rows` (see cp_feed) */
+  const float *tables;            /* [sum V_f][P(d)]: per family (FAMILIES order), its rows projected by in_linear */
+  const int *rows;                /* [B][8]: each word's row of `tables` per family, in FAMILIES order */
 } Model;
 
 static inline int pad16(int n) { return (n + 15) & ~15; }
@@ -507,12 +509,38 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
 
 /* ---------- the step ---------- */
 
+/* x[r] = in_b + tables[rows[r][0]] + ... + tables[rows[r][7]], each sum rounded to f32 in this order (P(d) values:
+ * the padding is zeros in the bias and the tables). */
+static NOINLINE void embed_rows(const Model *m) {
+  int pd = pad16(m->d);
+  for (int r = 0; r < m->B; r++) {
+    const int *row = m->rows + r * 8;
+    const float *t0 = m->tables + (long)row[0] * pd, *t1 = m->tables + (long)row[1] * pd, *t2 = m->tables + (long)row[2] * pd;
+    const float *t3 = m->tables + (long)row[3] * pd, *t4 = m->tables + (long)row[4] * pd, *t5 = m->tables + (long)row[5] * pd;
+    const float *t6 = m->tables + (long)row[6] * pd, *t7 = m->tables + (long)row[7] * pd;
+    float *x = m->x + r * pd;
+    for (int i = 0; i < pd; i += 4) {
+      f4 a = wasm_v128_load(m->in_b + i);
+      a = wasm_f32x4_add(a, wasm_v128_load(t0 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t1 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t2 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t3 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t4 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t5 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t6 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t7 + i));
+      wasm_v128_store(x + i, a);
+    }
+  }
+}
+
 /* Feeds one word per sequence (m->emb, m->pe at position pos) and writes the type logits. */
 __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
   int B = m->B, d = m->d, pd = pad16(d), p3 = pad16(3 * d), pf = pad16(m->dff);
   /* in_linear of the concatenated embeddings is a sum over families of (embedding row of the word) W_f: the
-   * engine keeps each family's rows projected (a table per family) and writes their sum with the bias (pre) */
-  if (m->pre) __builtin_memcpy(m->x, m->emb, (unsigned long)B * pd * sizeof(float));
+   * engine keeps each family's rows projected (a table per family, `pre`), and a word's row is the bias plus its
+   * eight table rows, added in FAMILIES order */
+  if (m->pre) embed_rows(m);
   else product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
   for (int r = 0; r < B; r++) axpy(m->x + r * pd, 1.0f, m->pe, d);
   int dh = d / m->h;

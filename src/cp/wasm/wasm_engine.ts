@@ -23,7 +23,7 @@ import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
 import { NON_TYPE_FAMILIES } from '../model.ts';
-import { FAMILIES, FAMILY_INDEX, type Family } from '../../music/vocab.ts';
+import { FAMILIES, FAMILY_INDEX, N_FAMILIES, type Family } from '../../music/vocab.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
 import { pad16, padVector } from './pack.ts';
 
@@ -32,8 +32,8 @@ const MODEL = {
   B: 0, d: 1, h: 2, dff: 3, E: 4, eType: 5, nType: 6, nRest: 7, nLayers: 8, softmax: 9,
   inW: 10, inB: 11, normG: 12, normB: 13, normEps: 14, typeW: 15, typeB: 16, catW: 17, catB: 18, restW: 19, restB: 20,
   emb: 21, pe: 22, x: 23, qkv: 24, att: 25, ffh: 26, cat: 27, y: 28, typeLogits: 29, restLogits: 30, scores: 31, layers: 32,
-  half: 33, xs: 34, pre: 35,
-  size: 36,
+  half: 33, xs: 34, pre: 35, tables: 36, rows: 37,
+  size: 38,
 } as const;
 
 /** Slots of step.c's `Layer`. */
@@ -64,8 +64,8 @@ interface Packed {
   mark: number; // the first byte above the weights: each stepper lays its state out from here
   used: number; // the first byte its last stepper did not touch (zeroed up to here on reuse)
   sig: readonly object[]; // the model's parameters' data ids when packed
-  tables: Float32Array[]; // per family (FAMILIES order): (V_f, d), the scaled embedding rows through in_linear's rows of f
-  inBias: Float32Array; // (d,) in_linear's bias
+  tables: number; // byte address of the tables (inLinearTables), per family (FAMILIES order) V_f rows of P(d)
+  firstRow: Int32Array; // (8,): each family's first row in the tables
 }
 
 /**
@@ -219,7 +219,7 @@ export class WasmStepper implements EngineCore {
         this.setI32(base, LAYER.sb, this.alloc(B * d)); // z (B, h, dk), zeros
       }
     });
-    m(MODEL.emb, this.alloc(B * Math.max(E, pad16(d)))); // (B, E), or (B, P(d)) when `pre`
+    m(MODEL.emb, this.alloc(B * E)); // (B, E): feed's rows (feedWords writes `rows` instead)
     m(MODEL.pe, this.alloc(pad16(d))); // (d,)
     m(MODEL.x, this.alloc(B * pad16(d))); // (B, P(d))
     m(MODEL.qkv, this.alloc(B * pad16(3 * d))); // (B, P(3d))
@@ -230,6 +230,8 @@ export class WasmStepper implements EngineCore {
     m(MODEL.typeLogits, this.alloc(B * pad16(this.nType))); // (B, P(n_type))
     m(MODEL.restLogits, this.alloc(B * pad16(this.nRest))); // (B, P(n_rest))
     m(MODEL.xs, this.alloc(B * Math.max(E, cfg.dFF, d + this.eType))); // (B, largest input width): a product's scaled input
+    m(MODEL.tables, this.packed.tables);
+    m(MODEL.rows, this.alloc(B * N_FAMILIES)); // (B, 8) int32: each word's table row per family
     if (this.softmax) this.growCache(Math.min(FIRST_CAP, cfg.maxLen));
   }
 
@@ -296,7 +298,19 @@ export class WasmStepper implements EngineCore {
       norm(base, LAYER.n2G, LAYER.n2B, LAYER.n2Eps, L.norm2);
     });
     m(MODEL.layers, layers);
-    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w), tables: inLinearTables(w), inBias: Float32Array.from(host(w.inLinear.b)) };
+    // in_linear's tables, rows of P(d) (zeros past d, as the bias's padding) for the kernel's sum (embed_rows).
+    const pd = pad16(w.config.dModel);
+    const firstRow = new Int32Array(N_FAMILIES);
+    const tables = inLinearTables(w);
+    const tablesAt = this.alloc(pd * tables.reduce((n, t) => n + t.length / w.config.dModel, 0));
+    let row = 0;
+    tables.forEach((t, fi) => {
+      firstRow[fi] = row;
+      const V = t.length / w.config.dModel;
+      for (let v = 0; v < V; v++) this.f32.set(t.subarray(v * w.config.dModel, (v + 1) * w.config.dModel), tablesAt / 4 + (row + v) * pd);
+      row += V;
+    });
+    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w), tables: tablesAt, firstRow };
   }
 
   /** n floats of zeros, 16-byte aligned; grows the memory as needed. Returns the byte address. */
@@ -361,27 +375,20 @@ export class WasmStepper implements EngineCore {
     (this.k as StepKernel).feed(this.model, pos);
   }
 
-  /** Reads the words themselves: in_linear as the bias plus each family's table row (inLinearTables). */
+  /**
+   * Reads the words themselves: in_linear as the bias plus each family's table row (inLinearTables), summed by the
+   * kernel (embed_rows: f32 adds in FAMILIES order, as this loop did in JavaScript until session 14, ~9 µs a word;
+   * the same sums to the bit). Here only each word's row per family is written.
+   */
   feedWords(words: readonly (readonly number[])[], pos: number): void {
     this.before(pos);
     this.setI32(this.model, MODEL.pre, 1);
-    const d = this.d;
-    const pd = pad16(d);
-    const { tables, inBias } = this.packed;
-    const at = this.slot(MODEL.emb) / 4;
-    const x = this.f32;
-    // x = bias, then each family's row added in FAMILIES order (rounded to float32 at each store): plain loops
-    // over typed arrays, no closure per family (those cost ~10 µs a word).
-    const nf = FAMILIES.length;
+    const { firstRow } = this.packed;
+    const at = this.slot(MODEL.rows) / 4;
+    const rows = this.i32;
     for (let r = 0; r < words.length; r++) {
       const word = words[r] as readonly number[];
-      const o = at + r * pd;
-      for (let i = 0; i < d; i++) x[o + i] = inBias[i] as number;
-      for (let fi = 0; fi < nf; fi++) {
-        const t = tables[fi] as Float32Array;
-        const row = (word[FAMILY_INDEX[FAMILIES[fi] as Family]] as number) * d;
-        for (let i = 0; i < d; i++) x[o + i] = (x[o + i] as number) + (t[row + i] as number);
-      }
+      for (let fi = 0; fi < N_FAMILIES; fi++) rows[at + r * N_FAMILIES + fi] = (firstRow[fi] as number) + (word[FAMILY_INDEX[FAMILIES[fi] as Family]] as number);
     }
     (this.k as StepKernel).feed(this.model, pos);
   }
