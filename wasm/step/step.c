@@ -311,6 +311,30 @@ static inline float dot(const float *a, const float *b, int n) {
   return r;
 }
 
+/* r[i] = dot(ai, bi, n) for four pairs, interleaved: each the same sums in the same order as dot(). */
+static inline void dot4(const float *a0, const float *b0, const float *a1, const float *b1, const float *a2, const float *b2,
+                        const float *a3, const float *b3, int n, float *r) {
+  f4 s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+  int i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a0 + i), wasm_v128_load(b0 + i)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a1 + i), wasm_v128_load(b1 + i)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(a2 + i), wasm_v128_load(b2 + i)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(a3 + i), wasm_v128_load(b3 + i)));
+  }
+  float r0 = hsum(s0), r1 = hsum(s1), r2 = hsum(s2), r3 = hsum(s3);
+  for (; i < n; i++) {
+    r0 += a0[i] * b0[i];
+    r1 += a1[i] * b1[i];
+    r2 += a2[i] * b2[i];
+    r3 += a3[i] * b3[i];
+  }
+  r[0] = r0;
+  r[1] = r1;
+  r[2] = r2;
+  r[3] = r3;
+}
+
 /* y += a x */
 static inline void axpy(float *y, float a, const float *x, int n) {
   f4 s = wasm_f32x4_splat(a);
@@ -423,7 +447,20 @@ static NOINLINE void linear_attention(const Model *m, float *qkv, float *S, floa
     float *Sh = S + hd * dh * dh, *zh = z + hd * dh;
     axpy(zh, 1.0f, fk, dh);
     float den = dot(fq, zh, dh) + 1e-6f;
-    for (int j = 0; j < dh; j++) {
+    /* four rows of S at a time: their dots with phi(q) are four independent sums (dot4), not one chain of
+     * dependent adds after another */
+    int j = 0;
+    for (; j + 3 < dh; j += 4) {
+      float *r0 = Sh + j * dh, *r1 = r0 + dh, *r2 = r1 + dh, *r3 = r2 + dh;
+      axpy(r0, v[j], fk, dh);
+      axpy(r1, v[j + 1], fk, dh);
+      axpy(r2, v[j + 2], fk, dh);
+      axpy(r3, v[j + 3], fk, dh);
+      float r[4];
+      dot4(r0, fq, r1, fq, r2, fq, r3, fq, dh, r);
+      for (int i = 0; i < 4; i++) out[hd * dh + j + i] = r[i] / den;
+    }
+    for (; j < dh; j++) {
       float *row = Sh + j * dh;
       axpy(row, v[j], fk, dh);
       out[hd * dh + j] = dot(row, fq, dh) / den;
@@ -444,7 +481,15 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
   float scale = 1.0f / __builtin_sqrtf((float)dh);
   for (int j = 0; j < T; j++) {
     const float *k = K + j * d;
-    for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, k + hd * dh, dh) * scale;
+    int hd = 0;
+    /* four heads at a time: four independent sums (dot4) instead of one chain of dependent adds per head */
+    for (; hd + 3 < h; hd += 4) {
+      const float *q0 = qkv + hd * dh, *k0 = k + hd * dh;
+      float r[4];
+      dot4(q0, k0, q0 + dh, k0 + dh, q0 + 2 * dh, k0 + 2 * dh, q0 + 3 * dh, k0 + 3 * dh, dh, r);
+      for (int i = 0; i < 4; i++) p[(hd + i) * cap + j] = r[i] * scale;
+    }
+    for (; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, k + hd * dh, dh) * scale;
   }
   float inv[h];
   for (int hd = 0; hd < h; hd++) {
