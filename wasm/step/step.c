@@ -688,6 +688,32 @@ __attribute__((export_name("cp_pack_f32"))) void cp_pack_f32(const float *src, i
   }
 }
 
+/*
+ * One family's in_linear table: out[v] (rows of P(d)) = sum over j < e of emb[v][j] W[j] (W: the e rows of in_linear
+ * that read the family, d wide), each sum in float64 in this order (from 0) and rounded to f32 once (wasm_engine.ts
+ * `inLinearTables`, which computed it in JavaScript until session 14: the same float64 operations, so the same
+ * tables to the bit; a product of two floats is exact in float64). acc: d doubles of scratch.
+ */
+__attribute__((export_name("cp_in_table"))) void cp_in_table(const float *emb, int V, int e, const float *W, int d, float *out, double *acc) {
+  int pd = pad16(d);
+  for (int v = 0; v < V; v++) {
+    for (int i = 0; i < d; i++) acc[i] = 0;
+    for (int j = 0; j < e; j++) {
+      v128_t a = wasm_f64x2_splat((double)emb[v * e + j]);
+      const float *w = W + (long)j * d;
+      int i = 0;
+      for (; i + 3 < d; i += 4) {
+        v128_t w4 = wasm_v128_load(w + i);
+        v128_t lo = wasm_f64x2_promote_low_f32x4(w4), hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(w4, w4, 2, 3, 2, 3));
+        wasm_v128_store(acc + i, wasm_f64x2_add(wasm_v128_load(acc + i), wasm_f64x2_mul(a, lo)));
+        wasm_v128_store(acc + i + 2, wasm_f64x2_add(wasm_v128_load(acc + i + 2), wasm_f64x2_mul(a, hi)));
+      }
+      for (; i < d; i++) acc[i] += (double)emb[v * e + j] * (double)w[i];
+    }
+    for (int i = 0; i < d; i++) out[(long)v * pd + i] = (float)acc[i];
+  }
+}
+
 /* The sizes of the descriptors, so that the TypeScript side can check its layout against this build. */
 __attribute__((export_name("cp_model_size"))) int cp_model_size(void) { return sizeof(Model); }
 __attribute__((export_name("cp_layer_size"))) int cp_layer_size(void) { return sizeof(Layer); }

@@ -75,8 +75,12 @@ interface Packed {
  * weights). Each table row is summed in float64 and rounded once, a word's row (the bias, then the eight families'
  * rows) in float32: in the last bits it differs from the product's float32 sums, as the engines differ from each
  * other (the parity tests hold at 1e-4); a row's result does not depend on the batch.
+ *
+ * The engine has the kernel compute them (step.c `cp_in_table`, the same float64 operations in the same order: the
+ * same tables to the bit, test/cp/wasm_engine.test.ts): in JavaScript they were 50-80 ms of a process's first
+ * word (12.5 M multiply-adds for the small preset). This is the reference the kernel is checked against.
  */
-function inLinearTables(w: StepWeights): Float32Array[] {
+export function inLinearTablesHost(w: StepWeights): Float32Array[] {
   const d = w.config.dModel;
   const W = host(w.inLinear.w); // (E, d)
   let off = 0;
@@ -246,7 +250,10 @@ export class WasmStepper implements EngineCore {
     // JavaScript: start-up counts in a short piece). Halves are tried first, checked while packing; at the first
     // value that is not a half, the matrices' memory is cleared and they are all packed as float32.
     const matrices = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
-    const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size))); // (largest in * out,)
+    // (largest in * out,), or in_linear's W, a family's embedding rows and d doubles for the tables (inLinearTables)
+    const cfg = w.config;
+    const maxVe = Math.max(...FAMILIES.map((f) => cfg.nClasses[f] * cfg.embSizes[f]));
+    const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size), w.inLinear.w.size + maxVe + 2 * cfg.dModel + 4));
     const mark = this.top;
     const packAll = (half: boolean): Map<Affine, number> | null => {
       const at = new Map<Affine, number>();
@@ -298,19 +305,38 @@ export class WasmStepper implements EngineCore {
       norm(base, LAYER.n2G, LAYER.n2B, LAYER.n2Eps, L.norm2);
     });
     m(MODEL.layers, layers);
-    // in_linear's tables, rows of P(d) (zeros past d, as the bias's padding) for the kernel's sum (embed_rows).
-    const pd = pad16(w.config.dModel);
+    const { tables, firstRow } = this.inTables(k, scratch);
+    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w), tables, firstRow };
+  }
+
+  /**
+   * in_linear's tables (inLinearTablesHost), computed by the kernel into rows of P(d) (zeros past d, as the bias's
+   * padding) for its sum (embed_rows); `scratch` holds in_linear's W, then a family's embedding rows, then the
+   * kernel's d doubles. Returns their address and each family's first row.
+   */
+  private inTables(k: StepKernel, scratch: number): { tables: number; firstRow: Int32Array } {
+    const { config: cfg, inLinear } = this.w;
+    const d = cfg.dModel;
+    const pd = pad16(d);
     const firstRow = new Int32Array(N_FAMILIES);
-    const tables = inLinearTables(w);
-    const tablesAt = this.alloc(pd * tables.reduce((n, t) => n + t.length / w.config.dModel, 0));
+    const tables = this.alloc(pd * FAMILIES.reduce((n, f) => n + cfg.nClasses[f], 0));
+    const E = inLinear.w.shape[0];
+    const embAt = scratch + E * d * 4;
+    const maxVe = Math.max(...FAMILIES.map((f) => cfg.nClasses[f] * cfg.embSizes[f]));
+    const accAt = Math.ceil((embAt + maxVe * 4) / 16) * 16;
+    this.f32.set(host(inLinear.w), scratch / 4); // (E, d)
     let row = 0;
-    tables.forEach((t, fi) => {
+    let off = 0;
+    FAMILIES.forEach((f, fi) => {
+      const V = cfg.nClasses[f];
+      const e = cfg.embSizes[f];
       firstRow[fi] = row;
-      const V = t.length / w.config.dModel;
-      for (let v = 0; v < V; v++) this.f32.set(t.subarray(v * w.config.dModel, (v + 1) * w.config.dModel), tablesAt / 4 + (row + v) * pd);
+      this.f32.set(this.w.emb[f], embAt / 4); // (V, e)
+      k.inTable(embAt, V, e, scratch + off * d * 4, d, tables + row * pd * 4, accAt);
       row += V;
+      off += e;
     });
-    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w), tables: tablesAt, firstRow };
+    return { tables, firstRow };
   }
 
   /** n floats of zeros, 16-byte aligned; grows the memory as needed. Returns the byte address. */
