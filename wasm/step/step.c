@@ -335,6 +335,30 @@ static inline void dot4(const float *a0, const float *b0, const float *a1, const
   r[3] = r3;
 }
 
+/* r[i] = dot(a, bi, n) for one vector a and four bi: dot4 with a loaded once per step. */
+static inline void dot1x4(const float *a, const float *b0, const float *b1, const float *b2, const float *b3, int n, float *r) {
+  f4 s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+  int i = 0;
+  for (; i + 3 < n; i += 4) {
+    f4 av = wasm_v128_load(a + i);
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(av, wasm_v128_load(b0 + i)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(av, wasm_v128_load(b1 + i)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(av, wasm_v128_load(b2 + i)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(av, wasm_v128_load(b3 + i)));
+  }
+  float r0 = hsum(s0), r1 = hsum(s1), r2 = hsum(s2), r3 = hsum(s3);
+  for (; i < n; i++) {
+    r0 += a[i] * b0[i];
+    r1 += a[i] * b1[i];
+    r2 += a[i] * b2[i];
+    r3 += a[i] * b3[i];
+  }
+  r[0] = r0;
+  r[1] = r1;
+  r[2] = r2;
+  r[3] = r3;
+}
+
 /* y += a x */
 static inline void axpy(float *y, float a, const float *x, int n) {
   f4 s = wasm_f32x4_splat(a);
@@ -479,17 +503,21 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
   __builtin_memcpy(K + t * d, qkv + d, d * sizeof(float));
   __builtin_memcpy(V + t * d, qkv + 2 * d, d * sizeof(float));
   float scale = 1.0f / __builtin_sqrtf((float)dh);
-  for (int j = 0; j < T; j++) {
+  /* four cached rows at a time, head by head: four independent sums (dot1x4: the query's vector loaded once for
+   * the four keys) instead of one chain of dependent adds per dot; each sum as dot() computes it */
+  int j = 0;
+  for (; j + 3 < T; j += 4) {
     const float *k = K + j * d;
-    int hd = 0;
-    /* four heads at a time: four independent sums (dot4) instead of one chain of dependent adds per head */
-    for (; hd + 3 < h; hd += 4) {
-      const float *q0 = qkv + hd * dh, *k0 = k + hd * dh;
+    for (int hd = 0; hd < h; hd++) {
       float r[4];
-      dot4(q0, k0, q0 + dh, k0 + dh, q0 + 2 * dh, k0 + 2 * dh, q0 + 3 * dh, k0 + 3 * dh, dh, r);
-      for (int i = 0; i < 4; i++) p[(hd + i) * cap + j] = r[i] * scale;
+      const float *kh = k + hd * dh;
+      dot1x4(qkv + hd * dh, kh, kh + d, kh + 2 * d, kh + 3 * d, dh, r);
+      float *ph = p + hd * cap + j;
+      for (int i = 0; i < 4; i++) ph[i] = r[i] * scale;
     }
-    for (; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, k + hd * dh, dh) * scale;
+  }
+  for (; j < T; j++) {
+    for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, K + j * d + hd * dh, dh) * scale;
   }
   float inv[h];
   for (int hd = 0; hd < h; hd++) {
