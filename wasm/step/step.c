@@ -311,31 +311,8 @@ static inline float dot(const float *a, const float *b, int n) {
   return r;
 }
 
-/* r[i] = dot(ai, bi, n) for four pairs, interleaved: each the same sums in the same order as dot(). */
-static inline void dot4(const float *a0, const float *b0, const float *a1, const float *b1, const float *a2, const float *b2,
-                        const float *a3, const float *b3, int n, float *r) {
-  f4 s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-  int i = 0;
-  for (; i + 3 < n; i += 4) {
-    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a0 + i), wasm_v128_load(b0 + i)));
-    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a1 + i), wasm_v128_load(b1 + i)));
-    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(a2 + i), wasm_v128_load(b2 + i)));
-    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(a3 + i), wasm_v128_load(b3 + i)));
-  }
-  float r0 = hsum(s0), r1 = hsum(s1), r2 = hsum(s2), r3 = hsum(s3);
-  for (; i < n; i++) {
-    r0 += a0[i] * b0[i];
-    r1 += a1[i] * b1[i];
-    r2 += a2[i] * b2[i];
-    r3 += a3[i] * b3[i];
-  }
-  r[0] = r0;
-  r[1] = r1;
-  r[2] = r2;
-  r[3] = r3;
-}
-
-/* r[i] = dot(a, bi, n) for one vector a and four bi: dot4 with a loaded once per step. */
+/* r[i] = dot(a, bi, n) for one vector a and four bi, interleaved: four independent sums, each the same sums in the
+ * same order as dot() (a product is the same either way round). */
 static inline void dot1x4(const float *a, const float *b0, const float *b1, const float *b2, const float *b3, int n, float *r) {
   f4 s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
   int i = 0;
@@ -471,7 +448,7 @@ static NOINLINE void linear_attention(const Model *m, float *qkv, float *S, floa
     float *Sh = S + hd * dh * dh, *zh = z + hd * dh;
     axpy(zh, 1.0f, fk, dh);
     float den = dot(fq, zh, dh) + 1e-6f;
-    /* four rows of S at a time: their dots with phi(q) are four independent sums (dot4), not one chain of
+    /* four rows of S at a time: their dots with phi(q) are four independent sums (dot1x4), not one chain of
      * dependent adds after another */
     int j = 0;
     for (; j + 3 < dh; j += 4) {
@@ -481,7 +458,7 @@ static NOINLINE void linear_attention(const Model *m, float *qkv, float *S, floa
       axpy(r2, v[j + 2], fk, dh);
       axpy(r3, v[j + 3], fk, dh);
       float r[4];
-      dot4(r0, fq, r1, fq, r2, fq, r3, fq, dh, r);
+      dot1x4(fq, r0, r1, r2, r3, dh, r);
       for (int i = 0; i < 4; i++) out[hd * dh + j + i] = r[i] / den;
     }
     for (; j < dh; j++) {
