@@ -71,7 +71,7 @@ export interface StepWeights {
   config: CPConfig;
   /** The model these were made from (the wasm engine keeps its packed copy per model: wasm/wasm_engine.ts). */
   model: CPTransformer;
-  emb: Record<Family, Float32Array>; // (V_f, e_f) each, scaled by sqrt(e_f)
+  emb: Record<Family, Float32Array>; // (V_f, e_f) each, scaled by sqrt(e_f) (each made when first read)
   inLinear: Affine; // (sum e_f, d)
   pe: Float32Array; // (maxLen, d): the sinusoidal table
   layers: StepLayerWeights[];
@@ -88,15 +88,23 @@ function affine(l: Linear): Affine {
   return { w: l.weight as tf.Tensor2D, b: l.bias as tf.Tensor1D }; // every Linear of the model has a bias
 }
 
+/** A copy of `t` times `s` (a small function of its own, so that V8 optimises the loop, not its caller). */
+function scaledTable(t: Float32Array, s: number): Float32Array {
+  const out = new Float32Array(t.length);
+  for (let i = 0; i < t.length; i++) out[i] = (t[i] as number) * s;
+  return out;
+}
+
 /** The one weight preparation of every engine. Dispose the result with `disposeStepWeights`. */
 export function prepareStepWeights(model: CPTransformer): StepWeights {
   const cfg = model.config;
+  // Each family's scaled table is made when first read: a wasm stepper that reuses its packed weights reads only
+  // the type family's (restLogits), and making all eight (49k values for the small preset, with the loop's
+  // optimised compile) cost ~2-6 ms of a piece's first word.
   const emb = {} as Record<Family, Float32Array>;
   for (const f of FAMILIES) {
-    const t = Float32Array.from(model.emb[f].lut.weight.dataSync() as Float32Array);
-    const s = Math.sqrt(cfg.embSizes[f]);
-    for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) * s;
-    emb[f] = t;
+    let t: Float32Array | null = null;
+    Object.defineProperty(emb, f, { enumerable: true, get: () => (t ??= scaledTable(model.emb[f].lut.weight.dataSync() as Float32Array, Math.sqrt(cfg.embSizes[f]))) });
   }
   const made: tf.Tensor[] = [];
   /** The Linears' products fused into one, made on first call. */

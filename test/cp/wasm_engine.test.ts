@@ -18,7 +18,7 @@ import { CPTransformer, NON_TYPE_FAMILIES } from '../../src/cp/model.ts';
 import { autoEngine, disposeStepWeights, openStepper, prepareStepWeights } from '../../src/cp/engine.ts';
 import { STEP_EXPORTS, instantiateStep, stepWasmBytes, wasmStepAvailable } from '../../src/cp/wasm/loader.ts';
 import { STEP_WASM_SHA256 } from '../../src/cp/wasm/step_binary.ts';
-import { LAYER_BYTES, MODEL_BYTES, WasmStepper } from '../../src/cp/wasm/wasm_engine.ts';
+import { LAYER_BYTES, MODEL_BYTES, WasmStepper, inLinearTablesHost } from '../../src/cp/wasm/wasm_engine.ts';
 import { pad16, packMatrix, padVector, unpackMatrix } from '../../src/cp/wasm/pack.ts';
 import { readSafetensorsFile } from '../../src/platform/safetensors_file.ts';
 import { stateDictFromSafetensors } from '../../src/io/safetensors.ts';
@@ -59,6 +59,40 @@ test('packMatrix: [out-block of 16][in][16] with zero padding, and unpackMatrix 
 });
 
 const CLASSES: Record<Family, number> = { tempo: 7, chord: 9, barbeat: 5, type: 4, pitch: 11, duration: 6, velocity: 5, emotion: 5 };
+
+test('cp_in_table computes the in_linear tables to the bit as the float64 reference in TypeScript does (d 38, odd embeddings)', async () => {
+  await initBackend('wasm');
+  const embSizes: Record<Family, number> = { tempo: 3, chord: 5, barbeat: 2, type: 3, pitch: 7, duration: 1, velocity: 4, emotion: 2 };
+  const cfg = makeConfig('tiny', CLASSES, { dModel: 38, nHeads: 2, dFF: 20, nLayers: 1, embSizes });
+  const model = new CPTransformer(cfg, new Rng(5));
+  const w = prepareStepWeights(model);
+  try {
+    const want = inLinearTablesHost(w); // per family (V_f, d)
+    const k = instantiateStep();
+    const d = cfg.dModel;
+    const pd = pad16(d);
+    const W = w.inLinear.w.dataSync() as Float32Array; // (E, d)
+    const base = Math.ceil(k.heapBase / 16) * 16;
+    const embAt = base + W.length * 4; // (V, e) of the widest family: 77 floats here
+    const [accAt, outAt] = [embAt + 1024, embAt + 1024 + 8 * d + 16];
+    k.memory.grow(1);
+    const f32 = new Float32Array(k.memory.buffer);
+    f32.set(W, base / 4);
+    let off = 0;
+    FAMILIES.forEach((f, fi) => {
+      const [V, e] = [cfg.nClasses[f], cfg.embSizes[f]];
+      f32.set(w.emb[f], embAt / 4);
+      k.inTable(embAt, V, e, base + off * d * 4, d, outAt, accAt);
+      const got = new Float32Array(V * d);
+      for (let v = 0; v < V; v++) got.set(f32.subarray(outAt / 4 + v * pd, outAt / 4 + v * pd + d), v * d);
+      assert.deepEqual(new Uint32Array(got.buffer), new Uint32Array((want[fi] as Float32Array).slice().buffer), f);
+      off += e;
+    });
+  } finally {
+    disposeStepWeights(w);
+    model.dispose();
+  }
+});
 
 for (const attention of ['linear', 'softmax'] as const) {
   test(`${attention}: odd widths (d 36, 3 heads of 12, ff 20, odd embeddings), batch 3, 70 words: logits equal the fast engine's and the full pass's`, async () => {

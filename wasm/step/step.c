@@ -2,10 +2,10 @@
  * One step of EMOPIA's compound-word Transformer for a batch of B sequences, in WebAssembly SIMD (f32x4):
  * the `wasm` engine of src/cp/engine.ts (the TypeScript side is src/cp/wasm/wasm_engine.ts).
  *
- *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear (or, `pre`, emb
- *     [B, P(d)] holds in_linear's output, which the engine sums from per-family tables) -> + positional
- *     row -> nLayers post-norm layers (linear attention with its state S, z; or softmax attention with a
- *     key/value cache) -> final LayerNorm = h -> type logits [B, n_type]. Copies h into cat [B, d + e_type].
+ *   cp_feed(model, pos): emb [B, E] (the eight scaled embedding rows, concatenated) -> in_linear (or, `pre`, the
+ *     bias plus each family's row of the in_linear tables at `rows`) -> + positional row -> nLayers post-norm
+ *     layers (linear attention with its state S, z; or softmax attention with a key/value cache) -> final
+ *     LayerNorm = h -> type logits [B, n_type]. Copies h into cat [B, d + e_type].
  *   cp_rest(model): cat = [h | type embedding rows] (the caller writes the type rows) -> project_concat_type ->
  *     the seven other heads, fused [B, n_rest].
  *
@@ -55,10 +55,23 @@ typedef struct {
   Layer *layers;
   int half;                       /* 1: every weight matrix holds f16 bits (see matvec), 0: f32 */
   float *xs;                      /* half: [B][max in] the input rows of a product, scaled by 2^112 */
-  int pre;                        /* 1: emb holds in_linear's output rows [B][P(d)] already (see cp_feed) */
+  int pre;                        /* 1: in_linear's output is summed from `tables` at the rows `rows` (see cp_feed) */
+  const float *tables;            /* [sum V_f][P(d)]: per family (FAMILIES order), its rows projected by in_linear */
+  const int *rows;                /* [B][8]: each word's row of `tables` per family, in FAMILIES order */
 } Model;
 
 static inline int pad16(int n) { return (n + 15) & ~15; }
+
+/*
+ * Kept out of line: the step's parts below are functions of their own in the module, not inlined into cp_feed.
+ * V8 runs a module's functions first as Liftoff's baseline code and compiles each one with TurboFan once it has run
+ * enough (dynamic tiering, per function, in the background). Inlined into cp_feed (13 KB of wasm), the whole step
+ * was one function that TurboFan took 100-140 ms to compile on a busy core, and that tiered up only after ~20 words:
+ * the first words of a process ran as baseline code, 3-5x slower. As small functions, the hot ones (the products,
+ * called ~20 times a word) tier up within the first word and compile in a few ms each; the unused ones (the half
+ * products of a float32 model) are never compiled. The arithmetic is the same, to the bit.
+ */
+#define NOINLINE __attribute__((noinline))
 
 /* ---------- y[r] = x[r] W + b for B rows; W packed [P(out)/16][in][16], b [P(out)], y rows of P(out) ---------- */
 
@@ -116,7 +129,7 @@ static inline void block2(const float *x0, const float *x1, int in, const float 
 
 /* Blocks outer, rows inner: a block's weights (in x 64 bytes) are read from memory once per call and reused from
  * the cache for every pair of rows. */
-static void matvec(int B, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
+static NOINLINE void matvec(int B, const float *x, int ldx, int in, const float *W, const float *b, int out, float *y, int ldy) {
   int nblk = pad16(out) / 16;
   for (int blk = 0; blk < nblk; blk++) {
     int r = 0;
@@ -244,7 +257,7 @@ static inline void block2h(const float *x0, const float *x1, int in, const half 
   wasm_v128_store(p + 12, c3);
 }
 
-static void matvec_h(int B, const float *x, int ldx, int in, const half *W, const float *b, int out, float *y, int ldy, float *xs) {
+static NOINLINE void matvec_h(int B, const float *x, int ldx, int in, const half *W, const float *b, int out, float *y, int ldy, float *xs) {
   /* xs = x 2^112 (rows of `in`), unless some |x| >= 2^16 (or NaN): then x as it is, and the weights scaled */
   int wide = 0;
   f4 lim = wasm_f32x4_splat(65536.0f), sc = wasm_f32x4_splat(TWO_112);
@@ -298,6 +311,31 @@ static inline float dot(const float *a, const float *b, int n) {
   return r;
 }
 
+/* r[i] = dot(a, bi, n) for one vector a and four bi, interleaved: four independent sums, each the same sums in the
+ * same order as dot() (a product is the same either way round). */
+static inline void dot1x4(const float *a, const float *b0, const float *b1, const float *b2, const float *b3, int n, float *r) {
+  f4 s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+  int i = 0;
+  for (; i + 3 < n; i += 4) {
+    f4 av = wasm_v128_load(a + i);
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(av, wasm_v128_load(b0 + i)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(av, wasm_v128_load(b1 + i)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(av, wasm_v128_load(b2 + i)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(av, wasm_v128_load(b3 + i)));
+  }
+  float r0 = hsum(s0), r1 = hsum(s1), r2 = hsum(s2), r3 = hsum(s3);
+  for (; i < n; i++) {
+    r0 += a[i] * b0[i];
+    r1 += a[i] * b1[i];
+    r2 += a[i] * b2[i];
+    r3 += a[i] * b3[i];
+  }
+  r[0] = r0;
+  r[1] = r1;
+  r[2] = r2;
+  r[3] = r3;
+}
+
 /* y += a x */
 static inline void axpy(float *y, float a, const float *x, int n) {
   f4 s = wasm_f32x4_splat(a);
@@ -319,7 +357,7 @@ static inline f4 verf(f4 x) {
 }
 
 /* gelu(x) = x/2 (1 + erf(x / sqrt 2)), in place on n values (n a multiple of 4: rows are padded to 16). */
-static void gelu(float *x, int n) {
+static NOINLINE void gelu(float *x, int n) {
   for (int i = 0; i < n; i += 4) {
     f4 v = wasm_v128_load(x + i);
     f4 e = verf(wasm_f32x4_mul(v, wasm_f32x4_splat(0.70710678118654752f)));
@@ -358,7 +396,7 @@ static inline f4 vphi(f4 x) {
 }
 
 /* phi in place on n values. */
-static void phi(float *x, int n) {
+static NOINLINE void phi(float *x, int n) {
   int i = 0;
   for (; i + 3 < n; i += 4) wasm_v128_store(x + i, vphi(wasm_v128_load(x + i)));
   if (i < n) {
@@ -370,7 +408,7 @@ static void phi(float *x, int n) {
 }
 
 /* y = LayerNorm(a + b) over n values (b may be 0: then y = LayerNorm(a)); y may be a or b. */
-static void add_norm(float *y, const float *a, const float *b, int n, const float *g, const float *beta, float eps) {
+static NOINLINE void add_norm(float *y, const float *a, const float *b, int n, const float *g, const float *beta, float eps) {
   int i = 0;
   if (b) {
     for (; i + 3 < n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
@@ -402,7 +440,7 @@ static void add_norm(float *y, const float *a, const float *b, int n, const floa
 /* ---------- attention of one new position, one sequence ---------- */
 
 /* Linear: phi(q), phi(k) in place in qkv; S += v phi(k)^T, z += phi(k); out_j = S_j . phi(q) / (phi(q) . z + eps). */
-static void linear_attention(const Model *m, float *qkv, float *S, float *z, float *out) {
+static NOINLINE void linear_attention(const Model *m, float *qkv, float *S, float *z, float *out) {
   int d = m->d, dh = d / m->h;
   phi(qkv, 2 * d);
   for (int hd = 0; hd < m->h; hd++) {
@@ -410,7 +448,20 @@ static void linear_attention(const Model *m, float *qkv, float *S, float *z, flo
     float *Sh = S + hd * dh * dh, *zh = z + hd * dh;
     axpy(zh, 1.0f, fk, dh);
     float den = dot(fq, zh, dh) + 1e-6f;
-    for (int j = 0; j < dh; j++) {
+    /* four rows of S at a time: their dots with phi(q) are four independent sums (dot1x4), not one chain of
+     * dependent adds after another */
+    int j = 0;
+    for (; j + 3 < dh; j += 4) {
+      float *r0 = Sh + j * dh, *r1 = r0 + dh, *r2 = r1 + dh, *r3 = r2 + dh;
+      axpy(r0, v[j], fk, dh);
+      axpy(r1, v[j + 1], fk, dh);
+      axpy(r2, v[j + 2], fk, dh);
+      axpy(r3, v[j + 3], fk, dh);
+      float r[4];
+      dot1x4(fq, r0, r1, r2, r3, dh, r);
+      for (int i = 0; i < 4; i++) out[hd * dh + j + i] = r[i] / den;
+    }
+    for (; j < dh; j++) {
       float *row = Sh + j * dh;
       axpy(row, v[j], fk, dh);
       out[hd * dh + j] = dot(row, fq, dh) / den;
@@ -424,14 +475,26 @@ static void linear_attention(const Model *m, float *qkv, float *S, float *z, flo
  * well; head by head, each pass would read 64 floats of every 256-float row). p holds [h][cap] scores. Each head's
  * arithmetic is the same, in the same order, as head by head.
  */
-static void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
+static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
   int d = m->d, h = m->h, dh = d / h, T = t + 1;
   __builtin_memcpy(K + t * d, qkv + d, d * sizeof(float));
   __builtin_memcpy(V + t * d, qkv + 2 * d, d * sizeof(float));
   float scale = 1.0f / __builtin_sqrtf((float)dh);
-  for (int j = 0; j < T; j++) {
+  /* four cached rows at a time, head by head: four independent sums (dot1x4: the query's vector loaded once for
+   * the four keys) instead of one chain of dependent adds per dot; each sum as dot() computes it */
+  int j = 0;
+  for (; j + 3 < T; j += 4) {
     const float *k = K + j * d;
-    for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, k + hd * dh, dh) * scale;
+    for (int hd = 0; hd < h; hd++) {
+      float r[4];
+      const float *kh = k + hd * dh;
+      dot1x4(qkv + hd * dh, kh, kh + d, kh + 2 * d, kh + 3 * d, dh, r);
+      float *ph = p + hd * cap + j;
+      for (int i = 0; i < 4; i++) ph[i] = r[i] * scale;
+    }
+  }
+  for (; j < T; j++) {
+    for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, K + j * d + hd * dh, dh) * scale;
   }
   float inv[h];
   for (int hd = 0; hd < h; hd++) {
@@ -496,12 +559,38 @@ static void softmax_attention(const Model *m, const float *qkv, float *K, float 
 
 /* ---------- the step ---------- */
 
+/* x[r] = in_b + tables[rows[r][0]] + ... + tables[rows[r][7]], each sum rounded to f32 in this order (P(d) values:
+ * the padding is zeros in the bias and the tables). */
+static NOINLINE void embed_rows(const Model *m) {
+  int pd = pad16(m->d);
+  for (int r = 0; r < m->B; r++) {
+    const int *row = m->rows + r * 8;
+    const float *t0 = m->tables + (long)row[0] * pd, *t1 = m->tables + (long)row[1] * pd, *t2 = m->tables + (long)row[2] * pd;
+    const float *t3 = m->tables + (long)row[3] * pd, *t4 = m->tables + (long)row[4] * pd, *t5 = m->tables + (long)row[5] * pd;
+    const float *t6 = m->tables + (long)row[6] * pd, *t7 = m->tables + (long)row[7] * pd;
+    float *x = m->x + r * pd;
+    for (int i = 0; i < pd; i += 4) {
+      f4 a = wasm_v128_load(m->in_b + i);
+      a = wasm_f32x4_add(a, wasm_v128_load(t0 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t1 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t2 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t3 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t4 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t5 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t6 + i));
+      a = wasm_f32x4_add(a, wasm_v128_load(t7 + i));
+      wasm_v128_store(x + i, a);
+    }
+  }
+}
+
 /* Feeds one word per sequence (m->emb, m->pe at position pos) and writes the type logits. */
 __attribute__((export_name("cp_feed"))) void cp_feed(Model *m, int pos) {
   int B = m->B, d = m->d, pd = pad16(d), p3 = pad16(3 * d), pf = pad16(m->dff);
   /* in_linear of the concatenated embeddings is a sum over families of (embedding row of the word) W_f: the
-   * engine keeps each family's rows projected (a table per family) and writes their sum with the bias (pre) */
-  if (m->pre) __builtin_memcpy(m->x, m->emb, (unsigned long)B * pd * sizeof(float));
+   * engine keeps each family's rows projected (a table per family, `pre`), and a word's row is the bias plus its
+   * eight table rows, added in FAMILIES order */
+  if (m->pre) embed_rows(m);
   else product(m, m->emb, m->E, m->E, m->in_w, m->in_b, d, m->x, pd);
   for (int r = 0; r < B; r++) axpy(m->x + r * pd, 1.0f, m->pe, d);
   int dh = d / m->h;
@@ -599,8 +688,43 @@ __attribute__((export_name("cp_pack_f32"))) void cp_pack_f32(const float *src, i
     int n = out - o0 < 16 ? out - o0 : 16;
     for (int k = 0; k < in; k++, dst += 16) {
       const float *row = src + (long)k * out + o0;
+      if (n == 16) {
+        /* four vector copies: this runs once per process, as Liftoff's baseline code, where the scalar loop
+         * below took 15-25 ms for the small preset's 3.4 M weights */
+        wasm_v128_store(dst, wasm_v128_load(row));
+        wasm_v128_store(dst + 4, wasm_v128_load(row + 4));
+        wasm_v128_store(dst + 8, wasm_v128_load(row + 8));
+        wasm_v128_store(dst + 12, wasm_v128_load(row + 12));
+        continue;
+      }
       for (int j = 0; j < 16; j++) dst[j] = j < n ? row[j] : 0;
     }
+  }
+}
+
+/*
+ * One family's in_linear table: out[v] (rows of P(d)) = sum over j < e of emb[v][j] W[j] (W: the e rows of in_linear
+ * that read the family, d wide), each sum in float64 in this order (from 0) and rounded to f32 once (wasm_engine.ts
+ * `inLinearTables`, which computed it in JavaScript until session 14: the same float64 operations, so the same
+ * tables to the bit; a product of two floats is exact in float64). acc: d doubles of scratch.
+ */
+__attribute__((export_name("cp_in_table"))) void cp_in_table(const float *emb, int V, int e, const float *W, int d, float *out, double *acc) {
+  int pd = pad16(d);
+  for (int v = 0; v < V; v++) {
+    for (int i = 0; i < d; i++) acc[i] = 0;
+    for (int j = 0; j < e; j++) {
+      v128_t a = wasm_f64x2_splat((double)emb[v * e + j]);
+      const float *w = W + (long)j * d;
+      int i = 0;
+      for (; i + 3 < d; i += 4) {
+        v128_t w4 = wasm_v128_load(w + i);
+        v128_t lo = wasm_f64x2_promote_low_f32x4(w4), hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(w4, w4, 2, 3, 2, 3));
+        wasm_v128_store(acc + i, wasm_f64x2_add(wasm_v128_load(acc + i), wasm_f64x2_mul(a, lo)));
+        wasm_v128_store(acc + i + 2, wasm_f64x2_add(wasm_v128_load(acc + i + 2), wasm_f64x2_mul(a, hi)));
+      }
+      for (; i < d; i++) acc[i] += (double)emb[v * e + j] * (double)w[i];
+    }
+    for (int i = 0; i < d; i++) out[(long)v * pd + i] = (float)acc[i];
   }
 }
 

@@ -22,6 +22,8 @@ export interface StepKernel {
   packHalf(src: number, inF: number, outF: number, dst: number): number;
   /** W (in, out) row-major float32 at src -> the packed float32 at dst (pack.ts packMatrix). */
   packF32(src: number, inF: number, outF: number, dst: number): void;
+  /** One family's in_linear table (wasm_engine.ts inLinearTables): emb (V, e) f32 and W (e, d) f32 -> rows of P(d) at out; acc: d doubles. */
+  inTable(emb: number, V: number, e: number, W: number, d: number, out: number, acc: number): void;
   modelSize: number;
   layerSize: number;
 }
@@ -34,6 +36,7 @@ export const STEP_EXPORTS = {
   cp_rest: 'function',
   cp_pack_half: 'function',
   cp_pack_f32: 'function',
+  cp_in_table: 'function',
   cp_model_size: 'function',
   cp_layer_size: 'function',
 } as const;
@@ -90,6 +93,7 @@ export function instantiateStep(): StepKernel {
     rest: fn('cp_rest'),
     packHalf: fn('cp_pack_half'),
     packF32: fn('cp_pack_f32'),
+    inTable: fn('cp_in_table'),
     modelSize: fn('cp_model_size')(),
     layerSize: fn('cp_layer_size')(),
   };

@@ -23,7 +23,7 @@ import { InputError } from '../../errors.ts';
 import type { LayerNorm } from '../../core/module.ts';
 import type { Affine, EngineCore, StepWeights } from '../engine.ts';
 import { NON_TYPE_FAMILIES } from '../model.ts';
-import { FAMILIES, FAMILY_INDEX, type Family } from '../../music/vocab.ts';
+import { FAMILIES, FAMILY_INDEX, N_FAMILIES, type Family } from '../../music/vocab.ts';
 import { instantiateStep, type StepKernel } from './loader.ts';
 import { pad16, padVector } from './pack.ts';
 
@@ -32,8 +32,8 @@ const MODEL = {
   B: 0, d: 1, h: 2, dff: 3, E: 4, eType: 5, nType: 6, nRest: 7, nLayers: 8, softmax: 9,
   inW: 10, inB: 11, normG: 12, normB: 13, normEps: 14, typeW: 15, typeB: 16, catW: 17, catB: 18, restW: 19, restB: 20,
   emb: 21, pe: 22, x: 23, qkv: 24, att: 25, ffh: 26, cat: 27, y: 28, typeLogits: 29, restLogits: 30, scores: 31, layers: 32,
-  half: 33, xs: 34, pre: 35,
-  size: 36,
+  half: 33, xs: 34, pre: 35, tables: 36, rows: 37,
+  size: 38,
 } as const;
 
 /** Slots of step.c's `Layer`. */
@@ -64,8 +64,8 @@ interface Packed {
   mark: number; // the first byte above the weights: each stepper lays its state out from here
   used: number; // the first byte its last stepper did not touch (zeroed up to here on reuse)
   sig: readonly object[]; // the model's parameters' data ids when packed
-  tables: Float32Array[]; // per family (FAMILIES order): (V_f, d), the scaled embedding rows through in_linear's rows of f
-  inBias: Float32Array; // (d,) in_linear's bias
+  tables: number; // byte address of the tables (inLinearTables), per family (FAMILIES order) V_f rows of P(d)
+  firstRow: Int32Array; // (8,): each family's first row in the tables
 }
 
 /**
@@ -75,8 +75,12 @@ interface Packed {
  * weights). Each table row is summed in float64 and rounded once, a word's row (the bias, then the eight families'
  * rows) in float32: in the last bits it differs from the product's float32 sums, as the engines differ from each
  * other (the parity tests hold at 1e-4); a row's result does not depend on the batch.
+ *
+ * The engine has the kernel compute them (step.c `cp_in_table`, the same float64 operations in the same order: the
+ * same tables to the bit, test/cp/wasm_engine.test.ts): in JavaScript they were 50-80 ms of a process's first
+ * word (12.5 M multiply-adds for the small preset). This is the reference the kernel is checked against.
  */
-function inLinearTables(w: StepWeights): Float32Array[] {
+export function inLinearTablesHost(w: StepWeights): Float32Array[] {
   const d = w.config.dModel;
   const W = host(w.inLinear.w); // (E, d)
   let off = 0;
@@ -219,7 +223,7 @@ export class WasmStepper implements EngineCore {
         this.setI32(base, LAYER.sb, this.alloc(B * d)); // z (B, h, dk), zeros
       }
     });
-    m(MODEL.emb, this.alloc(B * Math.max(E, pad16(d)))); // (B, E), or (B, P(d)) when `pre`
+    m(MODEL.emb, this.alloc(B * E)); // (B, E): feed's rows (feedWords writes `rows` instead)
     m(MODEL.pe, this.alloc(pad16(d))); // (d,)
     m(MODEL.x, this.alloc(B * pad16(d))); // (B, P(d))
     m(MODEL.qkv, this.alloc(B * pad16(3 * d))); // (B, P(3d))
@@ -230,6 +234,8 @@ export class WasmStepper implements EngineCore {
     m(MODEL.typeLogits, this.alloc(B * pad16(this.nType))); // (B, P(n_type))
     m(MODEL.restLogits, this.alloc(B * pad16(this.nRest))); // (B, P(n_rest))
     m(MODEL.xs, this.alloc(B * Math.max(E, cfg.dFF, d + this.eType))); // (B, largest input width): a product's scaled input
+    m(MODEL.tables, this.packed.tables);
+    m(MODEL.rows, this.alloc(B * N_FAMILIES)); // (B, 8) int32: each word's table row per family
     if (this.softmax) this.growCache(Math.min(FIRST_CAP, cfg.maxLen));
   }
 
@@ -244,7 +250,10 @@ export class WasmStepper implements EngineCore {
     // JavaScript: start-up counts in a short piece). Halves are tried first, checked while packing; at the first
     // value that is not a half, the matrices' memory is cleared and they are all packed as float32.
     const matrices = [w.inLinear, w.typeHead, w.concatType, w.rest, ...w.layers.flatMap((L) => [L.qkv, L.out, L.ff1, L.ff2])];
-    const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size))); // (largest in * out,)
+    // (largest in * out,), or in_linear's W, a family's embedding rows and d doubles for the tables (inLinearTables)
+    const cfg = w.config;
+    const maxVe = Math.max(...FAMILIES.map((f) => cfg.nClasses[f] * cfg.embSizes[f]));
+    const scratch = this.alloc(Math.max(...matrices.map((p) => p.w.size), w.inLinear.w.size + maxVe + 2 * cfg.dModel + 4));
     const mark = this.top;
     const packAll = (half: boolean): Map<Affine, number> | null => {
       const at = new Map<Affine, number>();
@@ -296,7 +305,38 @@ export class WasmStepper implements EngineCore {
       norm(base, LAYER.n2G, LAYER.n2B, LAYER.n2Eps, L.norm2);
     });
     m(MODEL.layers, layers);
-    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w), tables: inLinearTables(w), inBias: Float32Array.from(host(w.inLinear.b)) };
+    const { tables, firstRow } = this.inTables(k, scratch);
+    return { k, half, model, layers, mark: this.top, used: this.top, sig: signature(w), tables, firstRow };
+  }
+
+  /**
+   * in_linear's tables (inLinearTablesHost), computed by the kernel into rows of P(d) (zeros past d, as the bias's
+   * padding) for its sum (embed_rows); `scratch` holds in_linear's W, then a family's embedding rows, then the
+   * kernel's d doubles. Returns their address and each family's first row.
+   */
+  private inTables(k: StepKernel, scratch: number): { tables: number; firstRow: Int32Array } {
+    const { config: cfg, inLinear } = this.w;
+    const d = cfg.dModel;
+    const pd = pad16(d);
+    const firstRow = new Int32Array(N_FAMILIES);
+    const tables = this.alloc(pd * FAMILIES.reduce((n, f) => n + cfg.nClasses[f], 0));
+    const E = inLinear.w.shape[0];
+    const embAt = scratch + E * d * 4;
+    const maxVe = Math.max(...FAMILIES.map((f) => cfg.nClasses[f] * cfg.embSizes[f]));
+    const accAt = Math.ceil((embAt + maxVe * 4) / 16) * 16;
+    this.f32.set(host(inLinear.w), scratch / 4); // (E, d)
+    let row = 0;
+    let off = 0;
+    FAMILIES.forEach((f, fi) => {
+      const V = cfg.nClasses[f];
+      const e = cfg.embSizes[f];
+      firstRow[fi] = row;
+      this.f32.set(this.w.emb[f], embAt / 4); // (V, e)
+      k.inTable(embAt, V, e, scratch + off * d * 4, d, tables + row * pd * 4, accAt);
+      row += V;
+      off += e;
+    });
+    return { tables, firstRow };
   }
 
   /** n floats of zeros, 16-byte aligned; grows the memory as needed. Returns the byte address. */
@@ -361,27 +401,20 @@ export class WasmStepper implements EngineCore {
     (this.k as StepKernel).feed(this.model, pos);
   }
 
-  /** Reads the words themselves: in_linear as the bias plus each family's table row (inLinearTables). */
+  /**
+   * Reads the words themselves: in_linear as the bias plus each family's table row (inLinearTables), summed by the
+   * kernel (embed_rows: f32 adds in FAMILIES order, as this loop did in JavaScript until session 14, ~9 µs a word;
+   * the same sums to the bit). Here only each word's row per family is written.
+   */
   feedWords(words: readonly (readonly number[])[], pos: number): void {
     this.before(pos);
     this.setI32(this.model, MODEL.pre, 1);
-    const d = this.d;
-    const pd = pad16(d);
-    const { tables, inBias } = this.packed;
-    const at = this.slot(MODEL.emb) / 4;
-    const x = this.f32;
-    // x = bias, then each family's row added in FAMILIES order (rounded to float32 at each store): plain loops
-    // over typed arrays, no closure per family (those cost ~10 µs a word).
-    const nf = FAMILIES.length;
+    const { firstRow } = this.packed;
+    const at = this.slot(MODEL.rows) / 4;
+    const rows = this.i32;
     for (let r = 0; r < words.length; r++) {
       const word = words[r] as readonly number[];
-      const o = at + r * pd;
-      for (let i = 0; i < d; i++) x[o + i] = inBias[i] as number;
-      for (let fi = 0; fi < nf; fi++) {
-        const t = tables[fi] as Float32Array;
-        const row = (word[FAMILY_INDEX[FAMILIES[fi] as Family]] as number) * d;
-        for (let i = 0; i < d; i++) x[o + i] = (x[o + i] as number) + (t[row + i] as number);
-      }
+      for (let fi = 0; fi < N_FAMILIES; fi++) rows[at + r * N_FAMILIES + fi] = (firstRow[fi] as number) + (word[FAMILY_INDEX[FAMILIES[fi] as Family]] as number);
     }
     (this.k as StepKernel).feed(this.model, pos);
   }
@@ -422,7 +455,10 @@ export class WasmStepper implements EngineCore {
     if (this.k && this.top - this.packed.mark <= KEEP_SLACK) {
       let byForm = idle.get(this.w.model);
       if (!byForm) idle.set(this.w.model, (byForm = new Map()));
-      byForm.set(this.form, { ...this.packed, used: this.top });
+      // The same object, updated (not a copy): a copy would be an object of another shape to the next stepper's
+      // feedWords, whose optimised code V8 would then throw away and recompile (~4 ms of a piece's first words).
+      this.packed.used = this.top;
+      byForm.set(this.form, this.packed);
     }
     this.k = null;
     this.f32 = new Float32Array(0);
