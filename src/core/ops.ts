@@ -345,7 +345,8 @@ export function seededUniform(seed: number, n: number): Float32Array {
  * The stream of seededUniform, or with keep >= 0 the dropout multipliers drawn from it: scale where
  * floor(u + keep) = 1 in float32 (as tf.dropout computes it), else 0.
  */
-function seededStream(seed: number, n: number, keep: number, scale: number): Float32Array {
+/** Alea's lag-3 state after seeding with String(seed) through its Mash hash: three multiples of 2^-32 in [0, 1). */
+function aleaState(seed: number): [number, number, number] {
   // Mash: one hash state over the six seeding calls.
   let h = 0xefc8249d;
   const mash = (data: string): number => {
@@ -371,6 +372,11 @@ function seededStream(seed: number, n: number, keep: number, scale: number): Flo
   if (s1 < 0) s1 += 1;
   s2 -= mash(key);
   if (s2 < 0) s2 += 1;
+  return [s0, s1, s2];
+}
+
+function seededStream(seed: number, n: number, keep: number, scale: number): Float32Array {
+  let [s0, s1, s2] = aleaState(seed);
   // s_{i+3} = frac(2091639 s_i + c 2^-32), c = its integer part (t >= 0, so trunc = floor = |0). Unrolled by
   // three so that the lag-3 state stays in place instead of rotating (twice as fast: the carry is a serial chain).
   const K = 2.3283064365386963e-10; // 2^-32
@@ -409,6 +415,26 @@ export function dropout(x: Tensor, rate: number, rng?: Rng): Tensor {
   if (x.dtype !== 'float32' || !(rate < 1)) return tf.dropout(x, rate, undefined, rng.nextSeed()); // tf's own checks and errors
   const keep = Math.fround(1 - rate);
   const scale = Math.fround(1 / keep);
-  const mask = seededStream(rng.nextSeed(), x.size, keep, scale); // same shape as x, flat
+  const seed = rng.nextSeed();
+  if (trainingKernelsActive() && tf.getKernel(DROPOUT_KERNEL, tf.getBackend())) {
+    const [s0, s1, s2] = aleaState(seed).map((s) => s * 0x100000000) as [number, number, number];
+    return dropoutKernel({ s0, s1, s2, keep, scale })(x); // same shape as x
+  }
+  const mask = seededStream(seed, x.size, keep, scale); // same shape as x, flat
   return tf.mul(x, tf.tensor(mask, x.shape, 'float32')); // same shape as x
+}
+
+/** Name of the wasm dropout kernel of src/kernels/dropout.ts (registered by src/backend.ts's set-up). */
+const DROPOUT_KERNEL = 'EmopiaDropout';
+
+/**
+ * Dropout through the wasm kernel, which draws the mask of seededStream inside itself (the same bits): the
+ * value is the kernel on x, the gradient the same kernel on dy (dx = dy * mask, as tf.mul's gradient), so no
+ * mask is built on the host, uploaded or kept for the backward pass.
+ */
+function dropoutKernel(attrs: { s0: number; s1: number; s2: number; keep: number; scale: number }): (x: Tensor) => Tensor {
+  return customGrad<[Tensor]>((x) => ({
+    value: tf.engine().runKernel(DROPOUT_KERNEL, { x }, { ...attrs }) as Tensor, // same shape as x
+    gradFunc: (dy) => [tf.engine().runKernel(DROPOUT_KERNEL, { x: dy }, { ...attrs }) as Tensor], // same shape as x
+  }));
 }

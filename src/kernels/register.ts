@@ -32,6 +32,7 @@ import {
   instantiateLayerNorm, LAYERNORM_GRAD_KERNEL, LAYERNORM_KERNEL, layerNormBackward, layerNormForward, type LayerNormExports,
 } from './layernorm.ts';
 import { instantiateXent, XENT_GRAD_KERNEL, XENT_KERNEL, xentBackward, xentForward, type XentExports } from './xent.ts';
+import { DROPOUT_KERNEL, dropoutApply, instantiateDropout, type DropoutAttrs, type DropoutExports } from './dropout.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
   type LinattnExports,
@@ -49,6 +50,7 @@ const reducers = new WeakMap<object, ReduceExports>();
 const gelus = new WeakMap<object, GeluExports>();
 const layerNorms = new WeakMap<object, LayerNormExports>();
 const xents = new WeakMap<object, XentExports>();
+const dropouts = new WeakMap<object, DropoutExports>();
 let enabled = true;
 let fusedOn = true;
 let trainingDepth = 0;
@@ -231,6 +233,13 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
   } else {
     for (const name of [XENT_KERNEL, XENT_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
+  const dr = memory instanceof WebAssembly.Memory ? await instantiateDropout(memory).catch(() => null) : null;
+  if (dr) {
+    dropouts.set(backend, dr);
+    registerDropoutKernel(tf);
+  } else if (tf.getKernel(DROPOUT_KERNEL, 'wasm')) {
+    tf.unregisterKernel(DROPOUT_KERNEL, 'wasm');
+  }
   const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
   if (la) {
     attention.set(backend, la);
@@ -265,6 +274,20 @@ function registerAttentionKernels(tf: Tf): void {
         b as unknown as WasmBackendLike, instance(b), inputs as Record<'q' | 'k' | 'v' | 'out' | 'den' | 'dy', tfns.TensorInfo>,
         Number((attrs as { eps?: number }).eps),
       ),
+  });
+}
+
+/** Registers the dropout kernel (forward and gradient alike) for the `wasm` backend (once). */
+function registerDropoutKernel(tf: Tf): void {
+  if (tf.getKernel(DROPOUT_KERNEL, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: DROPOUT_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const k = dropouts.get(b);
+      if (!k) throw new Error('kernels: the dropout kernel was not set up for this backend');
+      return dropoutApply(b as unknown as WasmBackendLike, k, (inputs as { x: tfns.TensorInfo }).x, attrs as unknown as DropoutAttrs);
+    },
   });
 }
 
