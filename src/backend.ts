@@ -16,6 +16,8 @@ import { fmaWantedFromEnv, registerTrainingKernels, trainingKernelsActive as ker
 export { tf, withTrainingProducts };
 /** The clipped-Adam kernel on a shared memory, for data-parallel training's sharded update (src/kernels/adam.ts). */
 export { adamKernel, sharedArena, type AdamKernel, type AdamStepConstants } from './kernels/adam.ts';
+/** The keep threshold of the dropout kernel (src/kernels/dropout.ts), for core/ops.ts's dropout. */
+export { DROPOUT_KERNEL, dropoutThreshold } from './kernels/dropout.ts';
 
 /**
  * V8's relaxed-SIMD flag, set here once, when this module is evaluated. The fused multiply-add build of the

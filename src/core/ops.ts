@@ -12,7 +12,7 @@
  *
  * Everything here is pure: no state, no randomness except what is passed in.
  */
-import { tf, trainingKernelsActive } from '../backend.ts';
+import { DROPOUT_KERNEL, dropoutThreshold, tf, trainingKernelsActive } from '../backend.ts';
 import type { Rng } from '../random.ts';
 import { InputError } from '../errors.ts';
 
@@ -418,21 +418,26 @@ export function dropout(x: Tensor, rate: number, rng?: Rng): Tensor {
   const seed = rng.nextSeed();
   if (trainingKernelsActive() && tf.getKernel(DROPOUT_KERNEL, tf.getBackend())) {
     const [s0, s1, s2] = aleaState(seed).map((s) => s * 0x100000000) as [number, number, number];
-    return dropoutKernel({ s0, s1, s2, keep, scale })(x); // same shape as x
+    return dropoutKernel({ s0, s1, s2, thr: dropoutThresholdOf(keep), scale })(x); // same shape as x
   }
   const mask = seededStream(seed, x.size, keep, scale); // same shape as x, flat
   return tf.mul(x, tf.tensor(mask, x.shape, 'float32')); // same shape as x
 }
 
-/** Name of the wasm dropout kernel of src/kernels/dropout.ts (registered by src/backend.ts's set-up). */
-const DROPOUT_KERNEL = 'EmopiaDropout';
+const thresholds = new Map<number, number>();
+/** dropoutThreshold (src/kernels/dropout.ts), memoised per keep. */
+function dropoutThresholdOf(keep: number): number {
+  let thr = thresholds.get(keep);
+  if (thr === undefined) thresholds.set(keep, (thr = dropoutThreshold(keep)));
+  return thr;
+}
 
 /**
  * Dropout through the wasm kernel, which draws the mask of seededStream inside itself (the same bits): the
  * value is the kernel on x, the gradient the same kernel on dy (dx = dy * mask, as tf.mul's gradient), so no
  * mask is built on the host, uploaded or kept for the backward pass.
  */
-function dropoutKernel(attrs: { s0: number; s1: number; s2: number; keep: number; scale: number }): (x: Tensor) => Tensor {
+function dropoutKernel(attrs: { s0: number; s1: number; s2: number; thr: number; scale: number }): (x: Tensor) => Tensor {
   return customGrad<[Tensor]>((x) => ({
     value: tf.engine().runKernel(DROPOUT_KERNEL, { x }, { ...attrs }) as Tensor, // same shape as x
     gradFunc: (dy) => [tf.engine().runKernel(DROPOUT_KERNEL, { x: dy }, { ...attrs }) as Tensor], // same shape as x

@@ -3,7 +3,7 @@
 // seeds and sizes around the generator's lag of 3; the kernel is what runs; the committed module equals the build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, initBackend } from '../../src/backend.ts';
+import { tf, initBackend, dropoutThreshold } from '../../src/backend.ts';
 import { setTrainingKernels } from '../../src/kernels/register.ts';
 import { dropout } from '../../src/core/ops.ts';
 import { Rng } from '../../src/random.ts';
@@ -44,6 +44,20 @@ test('dropout kernel: values and gradients bit-equal to the host mask and to tf.
         assert.deepEqual(ours.y, Array.from(ref.dataSync()), `${what}: tf.dropout`);
         tf.dispose([x, w, ref]);
       }
+    }
+  }
+});
+
+test('dropoutThreshold: X >= thr is exactly tf.dropout\'s keep test fround(fround(X / 2^32) + keep) >= 1', () => {
+  const kept = (X: number, keep: number): boolean => Math.fround(Math.fround(X * 2 ** -32) + keep) >= 1;
+  const rng = new Rng(5);
+  for (const rate of [0.1, 0.5, 1 / 3, 0.9, 0.999, 1e-7, ...Array.from({ length: 20 }, () => rng.next())]) {
+    const keep = Math.fround(1 - rate);
+    const thr = dropoutThreshold(keep);
+    assert.ok(thr >= 1 && thr <= 0xffffffff && kept(thr, keep) && !kept(thr - 1, keep), `rate ${rate}: threshold ${thr}`);
+    for (let i = 0; i < 2000; i++) {
+      const X = Math.floor(rng.next() * 2 ** 32);
+      assert.equal(X >= thr, kept(X, keep), `rate ${rate}, X ${X}`);
     }
   }
 });

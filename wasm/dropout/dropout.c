@@ -1,6 +1,6 @@
 /*
  * Dropout with its mask drawn inside the kernel, for wasm32: y[i] = x[i] * m[i], where m[i] is `scale` when
- * fround(u_i + keep) >= 1 and 0 otherwise, u_i = fround(X_i / 2^32), and X_i is the i-th output of seedrandom's
+ * fround(u_i + keep) >= 1 (tf.dropout's test) and 0 otherwise, u_i = fround(X_i / 2^32), and X_i is the i-th output of seedrandom's
  * Alea generator (what tf.randomUniform and core/ops.ts's seededStream draw), given its state after seeding.
  *
  * Alea in doubles is  t = 2091639 s + c 2^-32,  c = trunc(t),  s' = t - c  on a lag-3 state s0, s1, s2 that are
@@ -17,14 +17,19 @@
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-static inline float mask(u32 X, float keep, float scale) {
-  float u = (float)((double)X * 0x1p-32);
-  float r = (float)((double)u + (double)keep);
-  return r >= 1.0f ? scale : 0.0f;
+/* scale where X >= thr, else 0, without a branch: thr is the smallest X whose fround(fround(X / 2^32) + keep) is
+ * >= 1 (that test is monotone in X, so it holds exactly from thr on; src/kernels/dropout.ts finds thr). */
+static inline float mask(u32 X, u32 thr, u32 scaleBits) {
+  union { u32 u; float f; } m;
+  m.u = scaleBits & (0u - (u32)(X >= thr));
+  return m.f;
 }
 
 __attribute__((export_name("dropout_apply"))) void dropout_apply(int n, const float *x, float *y, u32 s0, u32 s1, u32 s2,
-                                                                  float keep, float scale) {
+                                                                  u32 thr, float scale) {
+  union { float f; u32 u; } sc;
+  sc.f = scale;
+  const u32 sb = sc.u;
   const u64 a = 2091639ull;
   u64 c = 1, t;
   u32 x0 = s0, x1 = s1, x2 = s2;
@@ -39,19 +44,19 @@ __attribute__((export_name("dropout_apply"))) void dropout_apply(int n, const fl
     t = a * x2 + c;
     x2 = (u32)t;
     c = t >> 32;
-    y[i] = x[i] * mask(x0, keep, scale);
-    y[i + 1] = x[i + 1] * mask(x1, keep, scale);
-    y[i + 2] = x[i + 2] * mask(x2, keep, scale);
+    y[i] = x[i] * mask(x0, thr, sb);
+    y[i + 1] = x[i + 1] * mask(x1, thr, sb);
+    y[i + 2] = x[i + 2] * mask(x2, thr, sb);
   }
   if (i < n) {
     t = a * x0 + c;
     x0 = (u32)t;
     c = t >> 32;
-    y[i] = x[i] * mask(x0, keep, scale);
+    y[i] = x[i] * mask(x0, thr, sb);
   }
   if (i + 1 < n) {
     t = a * x1 + c;
     x1 = (u32)t;
-    y[i + 1] = x[i + 1] * mask(x1, keep, scale);
+    y[i + 1] = x[i + 1] * mask(x1, thr, sb);
   }
 }
