@@ -18,6 +18,8 @@ export { tf, withTrainingProducts };
 export { adamKernel, sharedArena, type AdamKernel, type AdamStepConstants } from './kernels/adam.ts';
 /** The keep threshold of the dropout kernel (src/kernels/dropout.ts), for core/ops.ts's dropout. */
 export { DROPOUT_KERNEL, dropoutThreshold } from './kernels/dropout.ts';
+/** The one-parameter Adam kernel's name (src/kernels/adam_step.ts), for core/train/optim.ts's Adam.applyClipped. */
+export { ADAM_KERNEL } from './kernels/adam_step.ts';
 
 /**
  * V8's relaxed-SIMD flag, set here once, when this module is evaluated. The fused multiply-add build of the

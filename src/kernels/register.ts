@@ -32,6 +32,7 @@ import {
   instantiateLayerNorm, LAYERNORM_GRAD_KERNEL, LAYERNORM_KERNEL, layerNormBackward, layerNormForward, type LayerNormExports,
 } from './layernorm.ts';
 import { instantiateXent, XENT_GRAD_KERNEL, XENT_KERNEL, xentBackward, xentForward, type XentExports } from './xent.ts';
+import { ADAM_KERNEL, adamStep, instantiateAdamStep, type AdamStepAttrs, type AdamStepExports } from './adam_step.ts';
 import { DROPOUT_KERNEL, dropoutApply, instantiateDropout, type DropoutAttrs, type DropoutExports } from './dropout.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
@@ -51,6 +52,7 @@ const gelus = new WeakMap<object, GeluExports>();
 const layerNorms = new WeakMap<object, LayerNormExports>();
 const xents = new WeakMap<object, XentExports>();
 const dropouts = new WeakMap<object, DropoutExports>();
+const adams = new WeakMap<object, AdamStepExports>();
 let enabled = true;
 let fusedOn = true;
 let trainingDepth = 0;
@@ -240,6 +242,13 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
   } else if (tf.getKernel(DROPOUT_KERNEL, 'wasm')) {
     tf.unregisterKernel(DROPOUT_KERNEL, 'wasm');
   }
+  const ad = memory instanceof WebAssembly.Memory ? await instantiateAdamStep(memory).catch(() => null) : null;
+  if (ad) {
+    adams.set(backend, ad);
+    registerAdamKernel(tf);
+  } else if (tf.getKernel(ADAM_KERNEL, 'wasm')) {
+    tf.unregisterKernel(ADAM_KERNEL, 'wasm');
+  }
   const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
   if (la) {
     attention.set(backend, la);
@@ -287,6 +296,20 @@ function registerDropoutKernel(tf: Tf): void {
       const k = dropouts.get(b);
       if (!k) throw new Error('kernels: the dropout kernel was not set up for this backend');
       return dropoutApply(b as unknown as WasmBackendLike, k, (inputs as { x: tfns.TensorInfo }).x, attrs as unknown as DropoutAttrs);
+    },
+  });
+}
+
+/** Registers the one-parameter Adam kernel for the `wasm` backend (once). */
+function registerAdamKernel(tf: Tf): void {
+  if (tf.getKernel(ADAM_KERNEL, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: ADAM_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const k = adams.get(b);
+      if (!k) throw new Error('kernels: the adam kernel was not set up for this backend');
+      return adamStep(b as unknown as WasmBackendLike, k, inputs as Record<'p' | 'g' | 'm' | 'v', tfns.TensorInfo>, attrs as unknown as AdamStepAttrs);
     },
   });
 }

@@ -8,7 +8,7 @@ import { Rng } from '../../random.ts';
 import type { CPTransformer } from '../model.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
 import type { Clip } from '../../music/dataset.ts';
-import { Adam, clipGradNorm, namedGrads } from '../../core/train/optim.ts';
+import { Adam, clipFactor, gradNorm, namedGrads } from '../../core/train/optim.ts';
 import { learningRate, type ScheduleConfig } from '../../core/train/schedule.ts';
 import { batchAt, batchTensors, buildBatch, coveringWindows, type WindowOptions, type WindowRef } from './batches.ts';
 import { cpLoss, familyLosses } from './loss.ts';
@@ -172,21 +172,15 @@ export class Trainer {
    */
   applyGradients(grads: ReadonlyMap<string, tf.Tensor>, sums: ArrayLike<number>, words: number): { loss: number; losses: Record<Family, number>; lr: number; gradNorm: number } {
     const s = this.settings;
-    let clipped: Map<string, tf.Tensor> | undefined;
-    try {
-      // Same denominator as the gradient's (a batch without targets would otherwise read as a NaN divergence).
-      const { loss, losses } = familyLosses(sums, words);
-      if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
-      const c = clipGradNorm(grads, s.clip);
-      clipped = c.grads;
-      if (!Number.isFinite(c.norm)) throw new DivergedError(this.step + 1, c.norm, 'the gradient norm');
-      const lr = learningRate(this.step, s);
-      this.optimizer.apply(clipped, lr);
-      this.step += 1;
-      return { loss, losses, lr, gradNorm: c.norm };
-    } finally {
-      if (clipped) tf.dispose([...clipped.values()]);
-    }
+    // Same denominator as the gradient's (a batch without targets would otherwise read as a NaN divergence).
+    const { loss, losses } = familyLosses(sums, words);
+    if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
+    const norm = gradNorm(grads);
+    if (!Number.isFinite(norm)) throw new DivergedError(this.step + 1, norm, 'the gradient norm');
+    const lr = learningRate(this.step, s);
+    this.optimizer.applyClipped(grads, clipFactor(norm, s.clip), lr); // clip_grad_norm_ then Adam
+    this.step += 1;
+    return { loss, losses, lr, gradNorm: norm };
   }
 
   /** Random draws one forward pass with dropout takes from its Rng (the same for every batch shape). */
