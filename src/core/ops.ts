@@ -12,7 +12,7 @@
  *
  * Everything here is pure: no state, no randomness except what is passed in.
  */
-import { DROPOUT_KERNEL, dropoutThreshold, tf, trainingKernelsActive } from '../backend.ts';
+import { DROPOUT_KERNEL, LINEAR_KERNEL, dropoutThreshold, productInBackendMemory, tf, trainingKernelsActive } from '../backend.ts';
 import type { Rng } from '../random.ts';
 import { InputError } from '../errors.ts';
 
@@ -146,9 +146,31 @@ export function transposeLast(x: Tensor): Tensor {
 
 /** y = x · Wᵀ + b, with the weight stored pre-transposed as wT [in, out]: x [..., in] -> [..., out]. */
 export function linear(x: Tensor, wT: Tensor, b?: Tensor): Tensor {
+  if (b && wT.rank === 2 && b.rank === 1 && x.dtype === 'float32' && productInBackendMemory() && fusedTrainingKernels(LINEAR_KERNEL)) {
+    const K = wT.shape[0] as number;
+    const y = linearKernel(x.reshape([-1, K]), wT, b); // (prod(lead), out)
+    return y.reshape([...x.shape.slice(0, -1), wT.shape[1] as number]); // (..., out)
+  }
   const y = matmul(x, wT); // (..., out)
   return b ? tf.add(y, b) : y; // (..., out)
 }
+
+/**
+ * x [N, in] · wT [in, out] + b [out] while training: the product and the bias in one kernel call (EmopiaLinear, the
+ * bias added after the product as tf.add does), the gradients those of tf.matMul and tf.add (two products with
+ * transpose flags and the column sum of dy), so values and gradients are the bits of matmul + tf.add, with one
+ * tape entry instead of four and no separate pass for the bias.
+ */
+const linearKernel = customGrad<[Tensor, Tensor, Tensor]>((x, w, b, save) => {
+  save([x, w]);
+  return {
+    value: tf.engine().runKernel(LINEAR_KERNEL, { x, w, b }) as Tensor, // (N, out)
+    gradFunc: (dy, saved) => {
+      const [sx, sw] = saved as [Tensor, Tensor];
+      return [tf.matMul(dy, sw, false, true), tf.matMul(sx, dy, true, false), tf.sum(dy, 0)]; // (N, in), (in, out), (out)
+    },
+  };
+});
 
 /**
  * Rows of `table` [V, D] picked by integer `ids` [...] -> [..., D]; differentiable in `table` on every backend.

@@ -22,7 +22,7 @@
  * The registry functions come in through the `tf` argument (src/backend.ts owns the tfjs set-up).
  */
 import type * as tfns from '@tensorflow/tfjs';
-import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
+import { batchMatMul, createGemmContext, linearForward, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
 import { gemmBuild, type GemmBuild } from './gemm.ts';
 import { aliasingCast, aliasingIdentity } from './identity.ts';
 import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
@@ -187,6 +187,7 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   );
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...original, kernelFunc });
+  registerLinearKernel(tf);
   const identity = tf.getKernel('Identity', 'wasm');
   if (!identity) throw new Error("kernels: tfjs-backend-wasm has no 'Identity' kernel to replace");
   tf.unregisterKernel('Identity', 'wasm');
@@ -296,6 +297,31 @@ function registerDropoutKernel(tf: Tf): void {
       const k = dropouts.get(b);
       if (!k) throw new Error('kernels: the dropout kernel was not set up for this backend');
       return dropoutApply(b as unknown as WasmBackendLike, k, (inputs as { x: tfns.TensorInfo }).x, attrs as unknown as DropoutAttrs);
+    },
+  });
+}
+
+/** Name of the linear layer's forward kernel (x·w + b in one product call; core/ops.ts's linear while training). */
+export const LINEAR_KERNEL = 'EmopiaLinear';
+
+/**
+ * Registers EmopiaLinear for the `wasm` backend (once): the product with the bias added inside the same call, on
+ * the build BatchMatMul would use (the fused multiply-add one inside training's gradient computation). Counted
+ * with the products. Only where the product runs in the backend's memory (`shared`); core/ops.ts checks that.
+ */
+function registerLinearKernel(tf: Tf): void {
+  if (tf.getKernel(LINEAR_KERNEL, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: LINEAR_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const context = contexts.get(b as object);
+      if (!context) throw new Error('kernels: the product was not set up for this backend');
+      const { x, w, b: bias } = inputs as Record<'x' | 'w' | 'b', tfns.TensorInfo>;
+      calls++;
+      const fused = fusedOn && trainingDepth > 0 && context.fused !== null;
+      if (fused) fusedCalls++;
+      return linearForward(b as unknown as WasmBackendLike, context, x, w, bias, fused);
     },
   });
 }
