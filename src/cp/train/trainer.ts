@@ -196,14 +196,26 @@ export class Trainer {
 
   /** Loss over the whole valid split (every word once, no dropout): Σ CE·mask / Σ mask per family. */
   validate(): ValidResult | undefined {
+    const part = this.validSums(0, 1);
+    return part ? { ...familyLosses(part.sums, part.words), words: part.words } : undefined;
+  }
+
+  /**
+   * The valid split's loss sums (Σ CE·mask per family, float64) and mask sum over share `index` of `of`
+   * contiguous shares of its passes (so workers validate in parallel: src/platform/train_workers.ts adds the
+   * shares in order); undefined without a valid split. validate() is share 0 of 1.
+   */
+  validSums(index: number, of: number): { sums: Float64Array; words: number } | undefined {
     if (this.valid.length === 0) return undefined;
     const s = this.settings;
     const refs = coveringWindows(this.valid, s.seq);
     const sums = new Float64Array(FAMILIES.length);
     let words = 0;
     const perPass = samplesPerPass(s.seq);
-    for (let i = 0; i < refs.length; i += perPass) {
-      const hb = buildBatch(this.valid, refs.slice(i, i + perPass), s.seq, this.model.config.emotionInput);
+    const passes = Math.ceil(refs.length / perPass);
+    const [first, end] = [Math.floor((passes * index) / of), Math.floor((passes * (index + 1)) / of)];
+    for (let p = first; p < end; p++) {
+      const hb = buildBatch(this.valid, refs.slice(p * perPass, (p + 1) * perPass), s.seq, this.model.config.emotionInput);
       words += hb.words;
       const part = tf.tidy(() => {
         const b = batchTensors(hb);
@@ -214,7 +226,7 @@ export class Trainer {
       part.dispose();
       FAMILIES.forEach((_, j) => (sums[j] = (sums[j] as number) + (v[j] as number)));
     }
-    return { ...familyLosses(sums, words), words };
+    return { sums, words };
   }
 
   dispose(): void {
