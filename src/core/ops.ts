@@ -323,21 +323,28 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
 /** Names of the wasm GELU kernels of src/kernels/gelu.ts (registered by src/backend.ts's set-up). */
 const GELU_KERNEL = 'EmopiaGelu';
 const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
+const GELU_WITH_GRAD_KERNEL = 'EmopiaGeluWithGrad';
 
 /**
  * True when gelu runs the fused wasm kernels: our kernels on, registered on the current backend, and a gradient
  * being recorded (training). Inference keeps tfjs's chain, so generation's numbers do not move.
  */
 function fusedGelu(x: Tensor): boolean {
-  return x.dtype === 'float32' && fusedTrainingKernels(GELU_KERNEL, GELU_GRAD_KERNEL);
+  return x.dtype === 'float32' && fusedTrainingKernels(GELU_KERNEL, GELU_GRAD_KERNEL, GELU_WITH_GRAD_KERNEL);
 }
 
-/** GELU and its gradient through the fused kernels (one call each way instead of tfjs's chain of five and eight). */
+/**
+ * GELU and its gradient through the fused kernels (instead of tfjs's chain of five kernels forward and eight
+ * backward): the forward kernel also writes the derivative d = gelu'(x) from the same exp and erf, which is saved
+ * instead of x, so the backward pass is dy * d (the bits of EmopiaGeluGrad on x and dy, without evaluating exp
+ * and erf a second time).
+ */
 const geluKernel = customGrad<[Tensor]>((x, save) => {
-  save([x]);
+  const [y, d] = tf.engine().runKernel(GELU_WITH_GRAD_KERNEL, { x }) as Tensor[] as [Tensor, Tensor]; // same shape as x, each
+  save([d]);
   return {
-    value: tf.engine().runKernel(GELU_KERNEL, { x }) as Tensor, // same shape as x
-    gradFunc: (dy, saved) => [tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0] as Tensor, dy }) as Tensor], // same shape as x
+    value: y, // same shape as x
+    gradFunc: (dy, saved) => [tf.mul(dy, saved[0] as Tensor)], // same shape as x
   };
 });
 

@@ -27,7 +27,7 @@ import { gemmBuild, type GemmBuild } from './gemm.ts';
 import { aliasingCast, aliasingIdentity } from './identity.ts';
 import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
 import { copySplitV } from './split.ts';
-import { GELU_GRAD_KERNEL, GELU_KERNEL, geluBackward, geluForward, instantiateGelu, type GeluExports } from './gelu.ts';
+import { GELU_GRAD_KERNEL, GELU_KERNEL, GELU_WITH_GRAD_KERNEL, geluBackward, geluForward, geluWithGrad, instantiateGelu, type GeluExports } from './gelu.ts';
 import {
   instantiateLayerNorm, LAYERNORM_GRAD_KERNEL, LAYERNORM_KERNEL, layerNormBackward, layerNormForward, type LayerNormExports,
 } from './layernorm.ts';
@@ -220,7 +220,7 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
     gelus.set(backend, ge);
     registerGeluKernels(tf);
   } else {
-    for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL, GELU_WITH_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
   const ln = memory instanceof WebAssembly.Memory ? await instantiateLayerNorm(memory).catch(() => null) : null;
   if (ln) {
@@ -352,6 +352,11 @@ function registerGeluKernels(tf: Tf): void {
     kernelName: GELU_KERNEL,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend: b }) => geluForward(b as unknown as WasmBackendLike, instance(b), (inputs as { x: tfns.TensorInfo }).x),
+  });
+  tf.registerKernel({
+    kernelName: GELU_WITH_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => geluWithGrad(b as unknown as WasmBackendLike, instance(b), (inputs as { x: tfns.TensorInfo }).x),
   });
   tf.registerKernel({
     kernelName: GELU_GRAD_KERNEL,
