@@ -68,7 +68,34 @@ __attribute__((export_name("forward"))) void forward(int G, int T, int dh, int d
       row(qp, q + r * dh, dh, dhp);
       row(kp, k + r * dh, dh, dhp);
       row_ones(v1, v + r * dv, dv, dvp);
-      for (int cb = 0; cb < dvp; cb += 4) {
+      /* Column blocks in fours (each k_d and q_d broadcast once for 16 columns), then the rest one by one. */
+      int cb = 0;
+      for (; cb + 16 <= dvp; cb += 16) {
+        v128_t vv0 = wasm_v128_load(v1 + cb), vv1 = wasm_v128_load(v1 + cb + 4), vv2 = wasm_v128_load(v1 + cb + 8),
+               vv3 = wasm_v128_load(v1 + cb + 12);
+        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float *sp = S + cb;
+        for (int d = 0; d < dhp; d++, sp += dvp) {
+          v128_t kd = wasm_v128_load32_splat(kp + d), qd = wasm_v128_load32_splat(qp + d);
+          v128_t s0 = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(kd, vv0));
+          v128_t s1 = wasm_f32x4_add(wasm_v128_load(sp + 4), wasm_f32x4_mul(kd, vv1));
+          v128_t s2 = wasm_f32x4_add(wasm_v128_load(sp + 8), wasm_f32x4_mul(kd, vv2));
+          v128_t s3 = wasm_f32x4_add(wasm_v128_load(sp + 12), wasm_f32x4_mul(kd, vv3));
+          wasm_v128_store(sp, s0);
+          wasm_v128_store(sp + 4, s1);
+          wasm_v128_store(sp + 8, s2);
+          wasm_v128_store(sp + 12, s3);
+          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(qd, s0));
+          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(qd, s1));
+          acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(qd, s2));
+          acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(qd, s3));
+        }
+        wasm_v128_store(tot + cb, acc0);
+        wasm_v128_store(tot + cb + 4, acc1);
+        wasm_v128_store(tot + cb + 8, acc2);
+        wasm_v128_store(tot + cb + 12, acc3);
+      }
+      for (; cb < dvp; cb += 4) {
         v128_t vv = wasm_v128_load(v1 + cb);
         v128_t acc = wasm_f32x4_splat(0.0f);
         float *sp = S + cb;
@@ -126,7 +153,34 @@ __attribute__((export_name("backward"))) void backward(int G, int T, int dh, int
       row(kp, k + r * dh, dh, dhp);
       row_ones(v1, v + r * dv, dv, dvp);
       grad_row(gp, dout, out, den, r, dv, dvp, eps);
-      for (int db = 0; db < dhp; db += 4) {
+      /* Row blocks of S^T in fours (each v1_c and g_c broadcast once for 16 rows), then the rest one by one. */
+      int db = 0;
+      for (; db + 16 <= dhp; db += 16) {
+        v128_t kk0 = wasm_v128_load(kp + db), kk1 = wasm_v128_load(kp + db + 4), kk2 = wasm_v128_load(kp + db + 8),
+               kk3 = wasm_v128_load(kp + db + 12);
+        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float *sp = St + db;
+        for (int c = 0; c < dvp; c++, sp += dhp) {
+          v128_t vc = wasm_v128_load32_splat(v1 + c), gc = wasm_v128_load32_splat(gp + c);
+          v128_t s0 = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(vc, kk0));
+          v128_t s1 = wasm_f32x4_add(wasm_v128_load(sp + 4), wasm_f32x4_mul(vc, kk1));
+          v128_t s2 = wasm_f32x4_add(wasm_v128_load(sp + 8), wasm_f32x4_mul(vc, kk2));
+          v128_t s3 = wasm_f32x4_add(wasm_v128_load(sp + 12), wasm_f32x4_mul(vc, kk3));
+          wasm_v128_store(sp, s0);
+          wasm_v128_store(sp + 4, s1);
+          wasm_v128_store(sp + 8, s2);
+          wasm_v128_store(sp + 12, s3);
+          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(gc, s0));
+          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(gc, s1));
+          acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(gc, s2));
+          acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(gc, s3));
+        }
+        wasm_v128_store(res + db, acc0);
+        wasm_v128_store(res + db + 4, acc1);
+        wasm_v128_store(res + db + 8, acc2);
+        wasm_v128_store(res + db + 12, acc3);
+      }
+      for (; db < dhp; db += 4) {
         v128_t kk = wasm_v128_load(kp + db);
         v128_t acc = wasm_f32x4_splat(0.0f);
         float *sp = St + db;
@@ -149,7 +203,32 @@ __attribute__((export_name("backward"))) void backward(int G, int T, int dh, int
       row_ones(v1, v + r * dv, dv, dvp);
       grad_row(gp, dout, out, den, r, dv, dvp, eps);
       zero(dvt, 4 * dvp);
-      for (int db = 0; db < dhp; db += 4) {
+      /*
+       * Row blocks of R^T in pairs (each g_c and v1_c broadcast once for 8 rows; dvt's partial sums still get the
+       * blocks in increasing order, so the same bits), then the rest one by one.
+       */
+      int db = 0;
+      for (; db + 8 <= dhp; db += 8) {
+        v128_t qq0 = wasm_v128_load(qp + db), qq1 = wasm_v128_load(qp + db + 4);
+        v128_t kk0 = wasm_v128_load(kp + db), kk1 = wasm_v128_load(kp + db + 4);
+        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+        float *rp = St + db;
+        float *tp = dvt;
+        for (int c = 0; c < dvp; c++, rp += dhp, tp += 4) {
+          v128_t gc = wasm_v128_load32_splat(gp + c), vc = wasm_v128_load32_splat(v1 + c);
+          v128_t x0 = wasm_f32x4_add(wasm_v128_load(rp), wasm_f32x4_mul(gc, qq0));
+          v128_t x1 = wasm_f32x4_add(wasm_v128_load(rp + 4), wasm_f32x4_mul(gc, qq1));
+          wasm_v128_store(rp, x0);
+          wasm_v128_store(rp + 4, x1);
+          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(vc, x0));
+          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(vc, x1));
+          v128_t t = wasm_f32x4_add(wasm_v128_load(tp), wasm_f32x4_mul(x0, kk0));
+          wasm_v128_store(tp, wasm_f32x4_add(t, wasm_f32x4_mul(x1, kk1)));
+        }
+        wasm_v128_store(res + db, acc0);
+        wasm_v128_store(res + db + 4, acc1);
+      }
+      for (; db < dhp; db += 4) {
         v128_t qq = wasm_v128_load(qp + db);
         v128_t kk = wasm_v128_load(kp + db);
         v128_t acc = wasm_f32x4_splat(0.0f);
