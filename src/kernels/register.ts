@@ -273,7 +273,8 @@ function registerAttentionKernels(tf: Tf): void {
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend: b, attrs }) => {
       const { q, k, v } = inputs as Record<'q' | 'k' | 'v', tfns.TensorInfo>;
-      return linearAttentionForward(b as unknown as WasmBackendLike, instance(b), q, k, v, Number((attrs as { eps?: number }).eps));
+      const a = attrs as { eps?: number; heads?: number };
+      return linearAttentionForward(b as unknown as WasmBackendLike, instance(b), q, k, v, Number(a.eps), Number(a.heads ?? 0));
     },
   });
   tf.registerKernel({
@@ -282,7 +283,7 @@ function registerAttentionKernels(tf: Tf): void {
     kernelFunc: ({ inputs, backend: b, attrs }) =>
       linearAttentionBackward(
         b as unknown as WasmBackendLike, instance(b), inputs as Record<'q' | 'k' | 'v' | 'out' | 'den' | 'dy', tfns.TensorInfo>,
-        Number((attrs as { eps?: number }).eps),
+        Number((attrs as { eps?: number }).eps), Number((attrs as { heads?: number }).heads ?? 0),
       ),
   });
 }
