@@ -73,12 +73,12 @@ export async function run(args: string[] = []): Promise<void> {
     }
     const out: string[] = [];
     out.push(`train_profile ${a.attention}: one step ${wall.toFixed(0)} ms (profiled), kernels ${inKernels.toFixed(0)} ms, outside kernels ${(wall - inKernels).toFixed(0)} ms (${((100 * (wall - inKernels)) / wall).toFixed(0)}%)`);
-    for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, 15)) {
+    for (const [name, e] of [...byName].sort((x, y) => y[1].ms - x[1].ms).slice(0, 25)) {
       out.push(`  ${name.padEnd(20)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / wall).toFixed(1).padStart(5)}%  (${e.n} calls)`);
     }
     for (const [name, e] of scopes) out.push(`  (scope ${name}: ${e.ms.toFixed(1)} ms over ${e.n} calls, its kernels counted above)`);
     out.push('  BatchMatMul by input shapes (flags not shown):');
-    for (const [key, e] of [...mm].sort((x, y) => y[1].ms - x[1].ms).slice(0, 12)) {
+    for (const [key, e] of [...mm].sort((x, y) => y[1].ms - x[1].ms).slice(0, 40)) {
       out.push(`    ${key.padEnd(34)} ${e.ms.toFixed(1).padStart(7)} ms ${String(e.n).padStart(4)} calls ${(e.flops / e.ms / 1e6).toFixed(1).padStart(6)} GFLOP/s`);
     }
     out.push(`  config: preset ${a.preset}, batch ${a.batch}, seq ${a.seq}; matmul kernels ${trainingKernelsActive() ? 'ours (wasm SIMD)' : "tfjs's"}`);

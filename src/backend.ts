@@ -11,11 +11,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fmaWantedFromEnv, registerTrainingKernels, trainingKernelsActive as kernelsActiveOn, withTrainingProducts } from './kernels/register.ts';
+import {
+  fmaWantedFromEnv, registerTrainingKernels, trainingKernelPlacement, trainingKernelsActive as kernelsActiveOn, withTrainingProducts,
+} from './kernels/register.ts';
 
 export { tf, withTrainingProducts };
 /** The clipped-Adam kernel on a shared memory, for data-parallel training's sharded update (src/kernels/adam.ts). */
 export { adamKernel, sharedArena, type AdamKernel, type AdamStepConstants } from './kernels/adam.ts';
+/** The keep threshold of the dropout kernel (src/kernels/dropout.ts), for core/ops.ts's dropout. */
+export { DROPOUT_KERNEL, dropoutThreshold } from './kernels/dropout.ts';
+/** The one-parameter Adam kernel's name (src/kernels/adam_step.ts), for core/train/optim.ts's Adam.applyClipped. */
+export { ADAM_KERNEL } from './kernels/adam_step.ts';
+/** The linear layer's forward kernel (src/kernels/register.ts), for core/ops.ts's linear while training. */
+export { LINEAR_KERNEL } from './kernels/register.ts';
 
 /**
  * V8's relaxed-SIMD flag, set here once, when this module is evaluated. The fused multiply-add build of the
@@ -78,4 +86,9 @@ export async function initBackend(name: BackendName = 'wasm'): Promise<BackendNa
 /** True when tf.matMul runs our wasm kernels on the current backend (transposed and batched products fast). */
 export function trainingKernelsActive(): boolean {
   return kernelsActiveOn(tf);
+}
+
+/** True when our product runs inside the backend's own memory (placement `shared`), where EmopiaLinear can run. */
+export function productInBackendMemory(): boolean {
+  return trainingKernelPlacement(tf) === 'shared';
 }

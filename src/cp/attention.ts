@@ -63,20 +63,33 @@ export function fusedLinearAttentionActive(): boolean {
  * (wasm/linattn/linattn.c, the recurrent form; the chunk length does not apply). Equal to the chunked form up
  * to float rounding.
  */
-function fusedCausalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, eps: number): Tensor {
+function fusedCausalLinearAttention(fq: Tensor, fk: Tensor, v: Tensor, eps: number, heads = 0): Tensor {
+  const attrs: Record<string, number> = heads > 0 ? { eps, heads } : { eps };
   const attend = customGrad<[Tensor, Tensor, Tensor]>((q, k, val, save) => {
-    const [out, den] = tf.engine().runKernel(FUSED_FORWARD, { q, k, v: val }, { eps }) as Tensor[] as [Tensor, Tensor]; // (B,h,T,dv), (B,h,T,1)
+    const [out, den] = tf.engine().runKernel(FUSED_FORWARD, { q, k, v: val }, attrs) as Tensor[] as [Tensor, Tensor]; // (B,h,T,dv) or (B,T,h,dv), (B,h,T,1)
     save([q, k, val, out, den]);
     den.dispose();
     return {
       value: out,
       gradFunc: (dy, saved) => {
         const [sq, sk, sv, so, sd] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
-        return tf.engine().runKernel(FUSED_GRAD, { q: sq, k: sk, v: sv, out: so, den: sd, dy }, { eps }) as Tensor[]; // dq, dk (B,h,T,dh), dv (B,h,T,dv)
+        return tf.engine().runKernel(FUSED_GRAD, { q: sq, k: sk, v: sv, out: so, den: sd, dy }, attrs) as Tensor[]; // dq, dk, dv: as q, k, v
       },
     };
   });
-  return attend(fq, fk, v); // (B, h, T, dv)
+  return attend(fq, fk, v); // (B, h, T, dv) or (B, T, h, dv)
+}
+
+/**
+ * Causal linear attention on the projections' layout where the fused kernels run: fq, fk [B,T,h,dh] and v
+ * [B,T,h,dv] (each position's heads side by side) -> [B,T,h,dv], the kernel reading and writing rows in that
+ * layout (attr `heads`), so the three transposes in and the one out (and their four in the backward pass) are
+ * not made. The same float operations as causalLinearAttention on the transposed tensors, so the same bits.
+ * Only where fusedLinearAttentionActive().
+ */
+export function causalLinearAttentionBTHD(fq: Tensor, fk: Tensor, v: Tensor, eps = LINEAR_EPS): Tensor {
+  if (!fusedLinearAttentionActive()) throw new Error('causalLinearAttentionBTHD: needs the fused wasm kernels');
+  return fusedCausalLinearAttention(fq, fk, v, eps, fq.shape[2] as number); // (B, T, h, dv)
 }
 
 /**
@@ -241,6 +254,14 @@ export class CPAttention extends Module {
   forward(x: Tensor, rng?: Rng): Tensor {
     return tf.tidy(() => {
       const [B, T, d] = x.shape as [number, number, number];
+      if (this.kind === 'linear' && fusedLinearAttentionActive()) {
+        const heads = (y: Tensor): Tensor => y.reshape([B, T, this.nHeads, this.dh]); // (B, T, h, dh): no transpose
+        const q = heads(this.queryProjection.forward(x)); // (B, T, h, dh)
+        const k = heads(this.keyProjection.forward(x)); // (B, T, h, dh)
+        const v = heads(this.valueProjection.forward(x)); // (B, T, h, dh)
+        const out = causalLinearAttentionBTHD(phi(q), phi(k), v); // (B, T, h, dh)
+        return this.outProjection.forward(out.reshape([B, T, d])); // (B, T, d)
+      }
       const q = this.split(this.queryProjection.forward(x)); // (B, h, T, dh)
       const k = this.split(this.keyProjection.forward(x)); // (B, h, T, dh)
       const v = this.split(this.valueProjection.forward(x)); // (B, h, T, dh)

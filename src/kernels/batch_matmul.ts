@@ -173,3 +173,28 @@ export function batchMatMul(backend: WasmBackendLike, ctx: GemmContext, { a, b, 
   if (ctx.own) backend.wasm.HEAPU8.set(new Uint8Array(ctx.own.buffer, pc, sizeC * 4), heapC);
   return out;
 }
+
+/**
+ * A linear layer's forward product with its bias, x [N, K] · w [K, N'] + b [N'], as one call of the product (its bias
+ * is added after the whole product, in float32, as tf.add after tf.matMul: the same bits). `shared` placement only
+ * (the caller checks): the bias is read where it lies in the backend's heap.
+ */
+export function linearForward(backend: WasmBackendLike, ctx: GemmContext, x: TensorInfo, w: TensorInfo, b: TensorInfo, fused: boolean): TensorInfo {
+  if (ctx.own) throw new Error('linear kernel: needs the product in the backend\'s own memory (shared placement)');
+  const [M, K] = x.shape as [number, number];
+  const [Kw, N] = w.shape as [number, number];
+  if (x.shape.length !== 2 || w.shape.length !== 2 || K !== Kw || b.shape.length !== 1 || b.shape[0] !== N) {
+    throw new Error(`linear kernel: expected x [M,K], w [K,N], b [N], got [${x.shape}], [${w.shape}], [${b.shape}]`);
+  }
+  for (const t of [x, w, b]) if (t.dtype !== 'float32') throw new Error(`linear kernel: expected float32 tensors, got ${t.dtype}`);
+  const out = backend.makeOutput([M, N], 'float32');
+  if (M * N === 0) return out;
+  const at = (t: TensorInfo): number => {
+    const d = backend.dataIdMap.get(t.dataId);
+    if (!d) throw new Error('linear kernel: an operand is not in the wasm backend');
+    return d.memoryOffset;
+  };
+  const { gemm } = fused && ctx.fused ? ctx.fused : ctx.gemm;
+  gemm(1, M, N, K, at(x), 0, 0, at(w), 0, 0, at(out), 0, at(b), ctx.work);
+  return out;
+}

@@ -1,6 +1,7 @@
 /**
  * GELU as two tfjs kernels for the `wasm` backend, run by wasm/gelu/gelu.c inside tfjs-backend-wasm's heap:
- * `EmopiaGelu` (input x: y) and `EmopiaGeluGrad` (inputs x, dy: dx). core/ops.ts's gelu calls them from its
+ * `EmopiaGelu` (input x: y), `EmopiaGeluGrad` (inputs x, dy: dx) and `EmopiaGeluWithGrad` (input x: [y, gelu'(x)], what
+ * training runs: the backward pass is then one multiplication, without evaluating exp and erf again). core/ops.ts's gelu calls them from its
  * custom gradient while a gradient is being recorded (training) and our kernels are on; tfjs's chain was five
  * kernels forward (Erf among them, a scalar loop) and eight backward (Exp among them) over [.., ff] tensors.
  */
@@ -11,10 +12,13 @@ import { kernelModule } from './module.ts';
 
 export const GELU_KERNEL = 'EmopiaGelu';
 export const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
+/** The forward pass with the derivative as a second output ([y, d], d = gelu'(x)): the backward pass is then dy * d. */
+export const GELU_WITH_GRAD_KERNEL = 'EmopiaGeluWithGrad';
 
 export interface GeluExports {
   gelu_forward(n: number, x: number, y: number): void;
   gelu_backward(n: number, x: number, dy: number, dx: number): void;
+  gelu_forward_grad(n: number, x: number, y: number, d: number): void;
 }
 
 /** An instance of the kernel working in `memory` (rejects when the memory cannot be imported). */
@@ -40,4 +44,13 @@ export function geluBackward(backend: WasmBackendLike, g: GeluExports, x: Tensor
   const dx = backend.makeOutput([...x.shape], 'float32');
   if (size(x) > 0) g.gelu_backward(size(x), offset(backend, x), offset(backend, dy), offset(backend, dx));
   return dx;
+}
+
+/** [y, d]: gelu(x) and its derivative, from one evaluation of exp and erf (d * dy is EmopiaGeluGrad's dx, to the bit). */
+export function geluWithGrad(backend: WasmBackendLike, g: GeluExports, x: TensorInfo): TensorInfo[] {
+  if (x.dtype !== 'float32') throw new Error(`gelu kernel: expected a float32 tensor, got ${x.dtype}`);
+  const y = backend.makeOutput([...x.shape], 'float32');
+  const d = backend.makeOutput([...x.shape], 'float32');
+  if (size(x) > 0) g.gelu_forward_grad(size(x), offset(backend, x), offset(backend, y), offset(backend, d));
+  return [y, d];
 }

@@ -22,16 +22,18 @@
  * The registry functions come in through the `tf` argument (src/backend.ts owns the tfjs set-up).
  */
 import type * as tfns from '@tensorflow/tfjs';
-import { batchMatMul, createGemmContext, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
+import { batchMatMul, createGemmContext, linearForward, type GemmContext, type Placement, type WasmBackendLike } from './batch_matmul.ts';
 import { gemmBuild, type GemmBuild } from './gemm.ts';
 import { aliasingCast, aliasingIdentity } from './identity.ts';
 import { instantiateReduce, leadingSum, type ReduceExports } from './sum.ts';
 import { copySplitV } from './split.ts';
-import { GELU_GRAD_KERNEL, GELU_KERNEL, geluBackward, geluForward, instantiateGelu, type GeluExports } from './gelu.ts';
+import { GELU_GRAD_KERNEL, GELU_KERNEL, GELU_WITH_GRAD_KERNEL, geluBackward, geluForward, geluWithGrad, instantiateGelu, type GeluExports } from './gelu.ts';
 import {
   instantiateLayerNorm, LAYERNORM_GRAD_KERNEL, LAYERNORM_KERNEL, layerNormBackward, layerNormForward, type LayerNormExports,
 } from './layernorm.ts';
 import { instantiateXent, XENT_GRAD_KERNEL, XENT_KERNEL, xentBackward, xentForward, type XentExports } from './xent.ts';
+import { ADAM_KERNEL, adamStep, instantiateAdamStep, type AdamStepAttrs, type AdamStepExports } from './adam_step.ts';
+import { DROPOUT_KERNEL, dropoutApply, instantiateDropout, type DropoutAttrs, type DropoutExports } from './dropout.ts';
 import {
   instantiateLinattn, LINEAR_ATTENTION_GRAD_KERNEL, LINEAR_ATTENTION_KERNEL, linearAttentionBackward, linearAttentionForward,
   type LinattnExports,
@@ -49,6 +51,8 @@ const reducers = new WeakMap<object, ReduceExports>();
 const gelus = new WeakMap<object, GeluExports>();
 const layerNorms = new WeakMap<object, LayerNormExports>();
 const xents = new WeakMap<object, XentExports>();
+const dropouts = new WeakMap<object, DropoutExports>();
+const adams = new WeakMap<object, AdamStepExports>();
 let enabled = true;
 let fusedOn = true;
 let trainingDepth = 0;
@@ -183,6 +187,7 @@ export async function registerTrainingKernels(tf: Tf, placement: Placement = 'sh
   );
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...original, kernelFunc });
+  registerLinearKernel(tf);
   const identity = tf.getKernel('Identity', 'wasm');
   if (!identity) throw new Error("kernels: tfjs-backend-wasm has no 'Identity' kernel to replace");
   tf.unregisterKernel('Identity', 'wasm');
@@ -215,7 +220,7 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
     gelus.set(backend, ge);
     registerGeluKernels(tf);
   } else {
-    for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL, GELU_WITH_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
   const ln = memory instanceof WebAssembly.Memory ? await instantiateLayerNorm(memory).catch(() => null) : null;
   if (ln) {
@@ -230,6 +235,20 @@ async function setUpHelpers(tf: Tf, backend: WasmBackendLike & object): Promise<
     registerXentKernels(tf);
   } else {
     for (const name of [XENT_KERNEL, XENT_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
+  const dr = memory instanceof WebAssembly.Memory ? await instantiateDropout(memory).catch(() => null) : null;
+  if (dr) {
+    dropouts.set(backend, dr);
+    registerDropoutKernel(tf);
+  } else if (tf.getKernel(DROPOUT_KERNEL, 'wasm')) {
+    tf.unregisterKernel(DROPOUT_KERNEL, 'wasm');
+  }
+  const ad = memory instanceof WebAssembly.Memory ? await instantiateAdamStep(memory).catch(() => null) : null;
+  if (ad) {
+    adams.set(backend, ad);
+    registerAdamKernel(tf);
+  } else if (tf.getKernel(ADAM_KERNEL, 'wasm')) {
+    tf.unregisterKernel(ADAM_KERNEL, 'wasm');
   }
   const la = memory instanceof WebAssembly.Memory ? await instantiateLinattn(memory).catch(() => null) : null;
   if (la) {
@@ -254,7 +273,8 @@ function registerAttentionKernels(tf: Tf): void {
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend: b, attrs }) => {
       const { q, k, v } = inputs as Record<'q' | 'k' | 'v', tfns.TensorInfo>;
-      return linearAttentionForward(b as unknown as WasmBackendLike, instance(b), q, k, v, Number((attrs as { eps?: number }).eps));
+      const a = attrs as { eps?: number; heads?: number };
+      return linearAttentionForward(b as unknown as WasmBackendLike, instance(b), q, k, v, Number(a.eps), Number(a.heads ?? 0));
     },
   });
   tf.registerKernel({
@@ -263,8 +283,61 @@ function registerAttentionKernels(tf: Tf): void {
     kernelFunc: ({ inputs, backend: b, attrs }) =>
       linearAttentionBackward(
         b as unknown as WasmBackendLike, instance(b), inputs as Record<'q' | 'k' | 'v' | 'out' | 'den' | 'dy', tfns.TensorInfo>,
-        Number((attrs as { eps?: number }).eps),
+        Number((attrs as { eps?: number }).eps), Number((attrs as { heads?: number }).heads ?? 0),
       ),
+  });
+}
+
+/** Registers the dropout kernel (forward and gradient alike) for the `wasm` backend (once). */
+function registerDropoutKernel(tf: Tf): void {
+  if (tf.getKernel(DROPOUT_KERNEL, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: DROPOUT_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const k = dropouts.get(b);
+      if (!k) throw new Error('kernels: the dropout kernel was not set up for this backend');
+      return dropoutApply(b as unknown as WasmBackendLike, k, (inputs as { x: tfns.TensorInfo }).x, attrs as unknown as DropoutAttrs);
+    },
+  });
+}
+
+/** Name of the linear layer's forward kernel (x·w + b in one product call; core/ops.ts's linear while training). */
+export const LINEAR_KERNEL = 'EmopiaLinear';
+
+/**
+ * Registers EmopiaLinear for the `wasm` backend (once): the product with the bias added inside the same call, on
+ * the build BatchMatMul would use (the fused multiply-add one inside training's gradient computation). Counted
+ * with the products. Only where the product runs in the backend's memory (`shared`); core/ops.ts checks that.
+ */
+function registerLinearKernel(tf: Tf): void {
+  if (tf.getKernel(LINEAR_KERNEL, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: LINEAR_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const context = contexts.get(b as object);
+      if (!context) throw new Error('kernels: the product was not set up for this backend');
+      const { x, w, b: bias } = inputs as Record<'x' | 'w' | 'b', tfns.TensorInfo>;
+      calls++;
+      const fused = fusedOn && trainingDepth > 0 && context.fused !== null;
+      if (fused) fusedCalls++;
+      return linearForward(b as unknown as WasmBackendLike, context, x, w, bias, fused);
+    },
+  });
+}
+
+/** Registers the one-parameter Adam kernel for the `wasm` backend (once). */
+function registerAdamKernel(tf: Tf): void {
+  if (tf.getKernel(ADAM_KERNEL, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: ADAM_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const k = adams.get(b);
+      if (!k) throw new Error('kernels: the adam kernel was not set up for this backend');
+      return adamStep(b as unknown as WasmBackendLike, k, inputs as Record<'p' | 'g' | 'm' | 'v', tfns.TensorInfo>, attrs as unknown as AdamStepAttrs);
+    },
   });
 }
 
@@ -280,6 +353,11 @@ function registerGeluKernels(tf: Tf): void {
     kernelName: GELU_KERNEL,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend: b }) => geluForward(b as unknown as WasmBackendLike, instance(b), (inputs as { x: tfns.TensorInfo }).x),
+  });
+  tf.registerKernel({
+    kernelName: GELU_WITH_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => geluWithGrad(b as unknown as WasmBackendLike, instance(b), (inputs as { x: tfns.TensorInfo }).x),
   });
   tf.registerKernel({
     kernelName: GELU_GRAD_KERNEL,

@@ -234,7 +234,7 @@ port.on('message', (m: ToWorker) => {
         send({ type: 'diverged', step: err.step, value: err.value, message: err.message });
       }
     } else if (m.type === 'validate') {
-      send({ type: 'valid', result: trainer.validate() });
+      send({ type: 'valid', part: trainer.validSums(m.index, m.of) });
     } else if (m.type === 'state') {
       send({ type: 'state', stateDict: trainer.model.stateDict(), optimizer: optimizerState() });
     }

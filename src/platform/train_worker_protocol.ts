@@ -12,14 +12,14 @@ export type ToWorker =
    * update), then, with the other workers through the shared buffers, the update of this worker's shard.
    */
   | { type: 'step'; step: number; refs: WindowRef[]; words: number; rngState: number; perPass: number }
-  | { type: 'validate' }
+  | { type: 'validate'; index: number; of: number }
   | { type: 'state' };
 
 export type FromWorker =
   | { type: 'ready'; tensors: number }
   | { type: 'applied'; loss: number; losses: Record<Family, number>; lr: number; gradNorm: number; phases: Record<string, number> }
   | { type: 'diverged'; step: number; value: number; message: string }
-  | { type: 'valid'; result: ValidResult | undefined }
+  | { type: 'valid'; part: { sums: Float64Array; words: number } | undefined }
   | { type: 'state'; stateDict: Map<string, HostTensor>; optimizer: AdamState }
   | { type: 'error'; error: { name: string; message: string; stack?: string } }
   /** This worker stopped because another one failed (that one reports the error). */

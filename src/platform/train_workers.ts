@@ -22,6 +22,7 @@ import { tf, type BackendName } from '../backend.ts';
 import { Rng } from '../random.ts';
 import { N_FAMILIES } from '../music/vocab.ts';
 import { batchAt } from '../cp/train/batches.ts';
+import { familyLosses } from '../cp/train/loss.ts';
 import { DivergedError, samplesPerPass, type StepResult, type Trainer, type ValidResult } from '../cp/train/trainer.ts';
 import type { AdamState } from '../core/train/optim.ts';
 import type { HostTensor } from '../core/module.ts';
@@ -126,7 +127,7 @@ export class TrainerPool {
       buffers,
     };
     const workers = Array.from({ length: n }, (_, index) => {
-      const data: WorkerInit = { ...base, index, valid: index === 0 ? [...trainer.valid] : [], ...(opts.fault?.worker === index ? { faultAtStep: opts.fault.step } : {}) };
+      const data: WorkerInit = { ...base, index, valid: [...trainer.valid], ...(opts.fault?.worker === index ? { faultAtStep: opts.fault.step } : {}) };
       return new Worker(script, { workerData: data });
     });
     const pool = new TrainerPool(trainer, workers, trainer.dropoutDraws(), buffers);
@@ -171,10 +172,22 @@ export class TrainerPool {
     return { step: tr.step, epoch, loss, losses, lr, gradNorm, words, seconds: (performance.now() - t0) / 1000 };
   }
 
-  /** The validation loss, computed by worker 0's replica. */
+  /**
+   * The validation loss, every worker's replica computing a contiguous share of the valid passes at once (the
+   * replicas are bit-identical); the shares' float64 sums are added in worker order, so the loss equals one
+   * worker's to float64 rounding.
+   */
   async validate(): Promise<ValidResult | undefined> {
-    const m = await this.ask(0, { type: 'validate' });
-    return m.type === 'valid' ? m.result : undefined;
+    const parts = await Promise.all(Array.from({ length: this.size }, (_, i) => this.ask(i, { type: 'validate', index: i, of: this.size })));
+    const sums = new Float64Array(N_FAMILIES);
+    let words = 0;
+    for (const m of parts) {
+      if (m.type !== 'valid') throw this.fail(new Error(`training workers: expected validation sums, got '${m.type}'`));
+      if (!m.part) return undefined;
+      m.part.sums.forEach((x, j) => (sums[j] = (sums[j] as number) + x));
+      words += m.part.words;
+    }
+    return { ...familyLosses(sums, words), words };
   }
 
   /** Copies worker 0's weights and optimizer state into the coordinator's Trainer (before a checkpoint). */

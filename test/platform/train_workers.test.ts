@@ -138,6 +138,38 @@ test('2 workers = 1 worker on the same batches, dropout on: the same losses, and
   }
 });
 
+test('validation with 2 workers: each replica a contiguous share of the passes, the same loss as 1 worker to float64 rounding', async () => {
+  await initBackend('wasm');
+  const rng = new Rng(5);
+  const valid: Clip[] = Array.from({ length: 12 }, (_, c) => {
+    const n = 300 + rng.nextInt(300);
+    const words = new Int32Array(n * FAMILIES.length);
+    for (let i = 0; i < words.length; i++) words[i] = rng.nextInt(nClasses[FAMILIES[i % FAMILIES.length] as Family]);
+    return { name: `valid_${c}`, emotion: (1 + (c % 4)) as Emotion, words };
+  });
+  const settings: TrainSettings = { seq: 64, batch: 4, seed: 7, peakLr: 1e-3, warmup: 2, clip: 3 };
+  const cfg = makeConfig('tiny', nClasses);
+  const one = new Trainer(new CPTransformer(cfg, new Rng(3)), randomClips(1), valid, settings);
+  const two = new Trainer(new CPTransformer(cfg, new Rng(3)), randomClips(1), valid, settings);
+  const halves = [two.validSums(0, 2), two.validSums(1, 2)];
+  assert.ok(halves.every((h) => h && h.words > 0), 'both shares hold passes');
+  const pool = await TrainerPool.start(two, { workers: 2 });
+  try {
+    const a = one.validate();
+    const b = await pool.validate();
+    assert.ok(a && b);
+    assert.equal(b.words, a.words);
+    assert.ok(Math.abs(b.loss - a.loss) <= 1e-12 * a.loss, `loss ${b.loss} vs ${a.loss}`);
+    for (const f of FAMILIES) assert.ok(Math.abs(b.losses[f] - a.losses[f]) <= 1e-12 * Math.max(1, a.losses[f]), `${f}: ${b.losses[f]} vs ${a.losses[f]}`);
+  } finally {
+    await pool.close();
+    one.model.dispose();
+    one.dispose();
+    two.model.dispose();
+    two.dispose();
+  }
+});
+
 test('2 workers = 1 worker without dropout when the batch is cut finer than single-worker passes', async () => {
   await initBackend('wasm');
   const clips = randomClips(2);

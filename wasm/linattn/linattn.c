@@ -13,7 +13,8 @@
  *   dq_i = S_i g_i,   dk_i = R_i v1_i,   dv1_i = R_i^T k_i   (the last column of dv1 is dropped).
  * The forward pass of the backward call rebuilds S row by row; a second pass from the last row builds R.
  *
- * Layout: every tensor is row-major f32, sequences one after another ([G][T][dh] etc.); den is [G][T].
+ * Layout: every tensor is row-major f32, sequences one after another ([G][T][dh] etc.), or with H > 0 the
+ * projections' [B][T][H][dh] (row_of); den is [G][T].
  * The state is held padded to multiples of 4 (dhp, dvp) with zeros in the padding, and each row is copied
  * into zero-padded work rows, so any dh and dv work. No data segment, no stack, imports only the memory: it
  * runs inside tfjs-backend-wasm's heap on the tensors where they lie and writes only its outputs and `work`.
@@ -21,6 +22,15 @@
 #include <wasm_simd128.h>
 
 static int pad4(int n) { return (n + 3) & ~3; }
+
+/*
+ * The row of q, k, v, out and their gradients holding position i of sequence g: g T + i in the [G][T][d] layout
+ * (H = 0), or (b T + i) H + h for g = b H + h in the [B][T][H][d] layout (H heads side by side in each position's
+ * row, as the projections give them: no transposes around the call). den is always [G][T].
+ */
+static long row_of(int g, int i, int T, int H) {
+  return H ? ((long)(g / H) * T + i) * H + g % H : (long)g * T + i;
+}
 
 /* Floats of work space a call needs for head sizes dh (queries/keys) and dv (values). */
 __attribute__((export_name("work_floats"))) int work_floats(int dh, int dv) {
@@ -52,7 +62,7 @@ static float hsum(v128_t x) {
 /*
  * Forward: out [G][T][dv] and den [G][T] from q, k [G][T][dh] and v [G][T][dv].
  */
-__attribute__((export_name("forward"))) void forward(int G, int T, int dh, int dv, float eps, const float *q,
+__attribute__((export_name("forward"))) void forward(int G, int T, int H, int dh, int dv, float eps, const float *q,
                                                       const float *k, const float *v, float *out, float *den,
                                                       float *work) {
   int dhp = pad4(dh), dvp = pad4(dv + 1);
@@ -64,11 +74,38 @@ __attribute__((export_name("forward"))) void forward(int G, int T, int dh, int d
   for (int g = 0; g < G; g++) {
     zero(S, dhp * dvp);
     for (int i = 0; i < T; i++) {
-      long r = (long)g * T + i;
-      row(qp, q + r * dh, dh, dhp);
-      row(kp, k + r * dh, dh, dhp);
-      row_ones(v1, v + r * dv, dv, dvp);
-      for (int cb = 0; cb < dvp; cb += 4) {
+      long r = (long)g * T + i, ro = row_of(g, i, T, H);
+      row(qp, q + ro * dh, dh, dhp);
+      row(kp, k + ro * dh, dh, dhp);
+      row_ones(v1, v + ro * dv, dv, dvp);
+      /* Column blocks in fours (each k_d and q_d broadcast once for 16 columns), then the rest one by one. */
+      int cb = 0;
+      for (; cb + 16 <= dvp; cb += 16) {
+        v128_t vv0 = wasm_v128_load(v1 + cb), vv1 = wasm_v128_load(v1 + cb + 4), vv2 = wasm_v128_load(v1 + cb + 8),
+               vv3 = wasm_v128_load(v1 + cb + 12);
+        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float *sp = S + cb;
+        for (int d = 0; d < dhp; d++, sp += dvp) {
+          v128_t kd = wasm_v128_load32_splat(kp + d), qd = wasm_v128_load32_splat(qp + d);
+          v128_t s0 = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(kd, vv0));
+          v128_t s1 = wasm_f32x4_add(wasm_v128_load(sp + 4), wasm_f32x4_mul(kd, vv1));
+          v128_t s2 = wasm_f32x4_add(wasm_v128_load(sp + 8), wasm_f32x4_mul(kd, vv2));
+          v128_t s3 = wasm_f32x4_add(wasm_v128_load(sp + 12), wasm_f32x4_mul(kd, vv3));
+          wasm_v128_store(sp, s0);
+          wasm_v128_store(sp + 4, s1);
+          wasm_v128_store(sp + 8, s2);
+          wasm_v128_store(sp + 12, s3);
+          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(qd, s0));
+          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(qd, s1));
+          acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(qd, s2));
+          acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(qd, s3));
+        }
+        wasm_v128_store(tot + cb, acc0);
+        wasm_v128_store(tot + cb + 4, acc1);
+        wasm_v128_store(tot + cb + 8, acc2);
+        wasm_v128_store(tot + cb + 12, acc3);
+      }
+      for (; cb < dvp; cb += 4) {
         v128_t vv = wasm_v128_load(v1 + cb);
         v128_t acc = wasm_f32x4_splat(0.0f);
         float *sp = S + cb;
@@ -81,18 +118,18 @@ __attribute__((export_name("forward"))) void forward(int G, int T, int dh, int d
       }
       float dn = tot[dv];
       den[r] = dn;
-      float *o = out + r * dv;
+      float *o = out + ro * dv;
       for (int c = 0; c < dv; c++) o[c] = tot[c] / (dn + eps);
     }
   }
 }
 
 /* g = [dout / (den + eps) | -sum(dout * out) / (den + eps) | 0...] for row r. */
-static void grad_row(float *gp, const float *dout, const float *out, const float *den, long r, int dv, int dvp,
+static void grad_row(float *gp, const float *dout, const float *out, const float *den, long r, long ro, int dv, int dvp,
                      float eps) {
   float inv = 1.0f / (den[r] + eps);
-  const float *dy = dout + r * dv;
-  const float *o = out + r * dv;
+  const float *dy = dout + ro * dv;
+  const float *o = out + ro * dv;
   float dot = 0.0f;
   zero(gp + (dv & ~3), dvp - (dv & ~3));
   for (int c = 0; c < dv; c++) {
@@ -106,7 +143,7 @@ static void grad_row(float *gp, const float *dout, const float *out, const float
  * Backward: dq, dk [G][T][dh] and dv [G][T][dv] from the forward's inputs, its outputs out and den, and
  * dout = d loss / d out [G][T][dv].
  */
-__attribute__((export_name("backward"))) void backward(int G, int T, int dh, int dv, float eps, const float *q,
+__attribute__((export_name("backward"))) void backward(int G, int T, int H, int dh, int dv, float eps, const float *q,
                                                         const float *k, const float *v, const float *out,
                                                         const float *den, const float *dout, float *dq, float *dk,
                                                         float *dvout, float *work) {
@@ -122,11 +159,38 @@ __attribute__((export_name("backward"))) void backward(int G, int T, int dh, int
     /* Pass 1, first row to last: S_i, dq_i = S_i g_i. */
     zero(St, dhp * dvp);
     for (int i = 0; i < T; i++) {
-      long r = (long)g * T + i;
-      row(kp, k + r * dh, dh, dhp);
-      row_ones(v1, v + r * dv, dv, dvp);
-      grad_row(gp, dout, out, den, r, dv, dvp, eps);
-      for (int db = 0; db < dhp; db += 4) {
+      long r = (long)g * T + i, ro = row_of(g, i, T, H);
+      row(kp, k + ro * dh, dh, dhp);
+      row_ones(v1, v + ro * dv, dv, dvp);
+      grad_row(gp, dout, out, den, r, ro, dv, dvp, eps);
+      /* Row blocks of S^T in fours (each v1_c and g_c broadcast once for 16 rows), then the rest one by one. */
+      int db = 0;
+      for (; db + 16 <= dhp; db += 16) {
+        v128_t kk0 = wasm_v128_load(kp + db), kk1 = wasm_v128_load(kp + db + 4), kk2 = wasm_v128_load(kp + db + 8),
+               kk3 = wasm_v128_load(kp + db + 12);
+        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float *sp = St + db;
+        for (int c = 0; c < dvp; c++, sp += dhp) {
+          v128_t vc = wasm_v128_load32_splat(v1 + c), gc = wasm_v128_load32_splat(gp + c);
+          v128_t s0 = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(vc, kk0));
+          v128_t s1 = wasm_f32x4_add(wasm_v128_load(sp + 4), wasm_f32x4_mul(vc, kk1));
+          v128_t s2 = wasm_f32x4_add(wasm_v128_load(sp + 8), wasm_f32x4_mul(vc, kk2));
+          v128_t s3 = wasm_f32x4_add(wasm_v128_load(sp + 12), wasm_f32x4_mul(vc, kk3));
+          wasm_v128_store(sp, s0);
+          wasm_v128_store(sp + 4, s1);
+          wasm_v128_store(sp + 8, s2);
+          wasm_v128_store(sp + 12, s3);
+          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(gc, s0));
+          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(gc, s1));
+          acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(gc, s2));
+          acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(gc, s3));
+        }
+        wasm_v128_store(res + db, acc0);
+        wasm_v128_store(res + db + 4, acc1);
+        wasm_v128_store(res + db + 8, acc2);
+        wasm_v128_store(res + db + 12, acc3);
+      }
+      for (; db < dhp; db += 4) {
         v128_t kk = wasm_v128_load(kp + db);
         v128_t acc = wasm_f32x4_splat(0.0f);
         float *sp = St + db;
@@ -137,19 +201,44 @@ __attribute__((export_name("backward"))) void backward(int G, int T, int dh, int
         }
         wasm_v128_store(res + db, acc);
       }
-      float *o = dq + r * dh;
+      float *o = dq + ro * dh;
       for (int d = 0; d < dh; d++) o[d] = res[d];
     }
     /* Pass 2, last row to first: R_i, dk_i = R_i v1_i, dv1_i = R_i^T k_i. */
     zero(St, dhp * dvp);
     for (int i = T - 1; i >= 0; i--) {
-      long r = (long)g * T + i;
-      row(qp, q + r * dh, dh, dhp);
-      row(kp, k + r * dh, dh, dhp);
-      row_ones(v1, v + r * dv, dv, dvp);
-      grad_row(gp, dout, out, den, r, dv, dvp, eps);
+      long r = (long)g * T + i, ro = row_of(g, i, T, H);
+      row(qp, q + ro * dh, dh, dhp);
+      row(kp, k + ro * dh, dh, dhp);
+      row_ones(v1, v + ro * dv, dv, dvp);
+      grad_row(gp, dout, out, den, r, ro, dv, dvp, eps);
       zero(dvt, 4 * dvp);
-      for (int db = 0; db < dhp; db += 4) {
+      /*
+       * Row blocks of R^T in pairs (each g_c and v1_c broadcast once for 8 rows; dvt's partial sums still get the
+       * blocks in increasing order, so the same bits), then the rest one by one.
+       */
+      int db = 0;
+      for (; db + 8 <= dhp; db += 8) {
+        v128_t qq0 = wasm_v128_load(qp + db), qq1 = wasm_v128_load(qp + db + 4);
+        v128_t kk0 = wasm_v128_load(kp + db), kk1 = wasm_v128_load(kp + db + 4);
+        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+        float *rp = St + db;
+        float *tp = dvt;
+        for (int c = 0; c < dvp; c++, rp += dhp, tp += 4) {
+          v128_t gc = wasm_v128_load32_splat(gp + c), vc = wasm_v128_load32_splat(v1 + c);
+          v128_t x0 = wasm_f32x4_add(wasm_v128_load(rp), wasm_f32x4_mul(gc, qq0));
+          v128_t x1 = wasm_f32x4_add(wasm_v128_load(rp + 4), wasm_f32x4_mul(gc, qq1));
+          wasm_v128_store(rp, x0);
+          wasm_v128_store(rp + 4, x1);
+          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(vc, x0));
+          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(vc, x1));
+          v128_t t = wasm_f32x4_add(wasm_v128_load(tp), wasm_f32x4_mul(x0, kk0));
+          wasm_v128_store(tp, wasm_f32x4_add(t, wasm_f32x4_mul(x1, kk1)));
+        }
+        wasm_v128_store(res + db, acc0);
+        wasm_v128_store(res + db + 4, acc1);
+      }
+      for (; db < dhp; db += 4) {
         v128_t qq = wasm_v128_load(qp + db);
         v128_t kk = wasm_v128_load(kp + db);
         v128_t acc = wasm_f32x4_splat(0.0f);
@@ -163,9 +252,9 @@ __attribute__((export_name("backward"))) void backward(int G, int T, int dh, int
         }
         wasm_v128_store(res + db, acc);
       }
-      float *ok = dk + r * dh;
+      float *ok = dk + ro * dh;
       for (int d = 0; d < dh; d++) ok[d] = res[d];
-      float *ov = dvout + r * dv;
+      float *ov = dvout + ro * dv;
       for (int c = 0; c < dv; c++) ov[c] = hsum(wasm_v128_load(dvt + 4 * c));
     }
   }

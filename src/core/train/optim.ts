@@ -5,7 +5,7 @@
  * torch.nn.utils.clip_grad_norm_; and `namedGrads`, which gives gradients under those names. Knows nothing of
  * the model it trains: the CP trainer and the copy task both use it.
  */
-import { tf, withTrainingProducts, type AdamStepConstants } from '../../backend.ts';
+import { ADAM_KERNEL, tf, trainingKernelsActive, withTrainingProducts, type AdamStepConstants } from '../../backend.ts';
 import { InputError, fmtShape } from '../../errors.ts';
 import type { HostTensor } from '../module.ts';
 
@@ -74,6 +74,37 @@ export class Adam {
     }
   }
 
+  /**
+   * One update with the gradients `grads` times the clipping factor `coef` (clipFactor of gradNorm): the same
+   * bits as Adam.apply on clipGradNorm's gradients. Where the wasm kernel runs (our kernels on), one kernel per
+   * parameter (src/kernels/adam_step.ts) instead of tf.mul and Adam.apply's eleven ops; elsewhere those ops.
+   * Gradients are not disposed.
+   */
+  applyClipped(grads: ReadonlyMap<string, tf.Tensor>, coef: number, lr: number): void {
+    if (!(trainingKernelsActive() && tf.getKernel(ADAM_KERNEL, tf.getBackend()))) {
+      const clipped = new Map([...grads].map(([name, g]) => [name, tf.tidy(() => tf.mul(g, coef))] as const));
+      try {
+        this.apply(clipped, lr);
+      } finally {
+        tf.dispose([...clipped.values()]);
+      }
+      return;
+    }
+    this.step += 1;
+    const attrs = { ...adamStepConstants(this.step, lr, this), coef: Math.fround(coef) };
+    for (const [name, g] of grads) {
+      const p = this.params.get(name);
+      const m = this.m.get(name);
+      const v = this.v.get(name);
+      if (!p || !m || !v) throw new Error(`Adam: no parameter named '${name}'`);
+      const [p1, m1, v1] = tf.engine().runKernel(ADAM_KERNEL, { p, g, m, v }, { ...attrs }) as tf.Tensor[] as [tf.Tensor, tf.Tensor, tf.Tensor]; // same shape as p each
+      m.assign(m1);
+      v.assign(v1);
+      p.assign(p1);
+      tf.dispose([p1, m1, v1]);
+    }
+  }
+
   /** Copies the state to host memory. */
   state(): AdamState {
     const tensors = new Map<string, HostTensor>();
@@ -121,14 +152,19 @@ export function clipFactor(norm: number, maxNorm: number): number {
   return Math.min(1, maxNorm / (norm + 1e-6));
 }
 
+/** The global L2 norm of `grads`, as clipGradNorm computes it (NaN or Infinity when a gradient is not finite). */
+export function gradNorm(grads: ReadonlyMap<string, tf.Tensor>): number {
+  const gs = [...grads.values()];
+  return gs.length === 0 ? 0 : tf.tidy(() => tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0] as number);
+}
+
 /**
  * Clips gradients to a global L2 norm of at most `maxNorm`, as torch.nn.utils.clip_grad_norm_: the factor
  * min(1, maxNorm / (norm + 1e-6)) multiplies every gradient. Returns new gradient tensors (the inputs are
  * not disposed) and the norm before clipping (NaN or Infinity when a gradient is not finite).
  */
 export function clipGradNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
-  const gs = [...grads.values()];
-  const norm = gs.length === 0 ? 0 : tf.tidy(() => tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0] as number);
+  const norm = gradNorm(grads);
   const coef = clipFactor(norm, maxNorm);
   const out = new Map<string, tf.Tensor>();
   for (const [name, g] of grads) out.set(name, tf.tidy(() => tf.mul(g, coef)));

@@ -8,7 +8,7 @@ import { Rng } from '../../random.ts';
 import type { CPTransformer } from '../model.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
 import type { Clip } from '../../music/dataset.ts';
-import { Adam, clipGradNorm, namedGrads } from '../../core/train/optim.ts';
+import { Adam, clipFactor, gradNorm, namedGrads } from '../../core/train/optim.ts';
 import { learningRate, type ScheduleConfig } from '../../core/train/schedule.ts';
 import { batchAt, batchTensors, buildBatch, coveringWindows, type WindowOptions, type WindowRef } from './batches.ts';
 import { cpLoss, familyLosses } from './loss.ts';
@@ -172,21 +172,15 @@ export class Trainer {
    */
   applyGradients(grads: ReadonlyMap<string, tf.Tensor>, sums: ArrayLike<number>, words: number): { loss: number; losses: Record<Family, number>; lr: number; gradNorm: number } {
     const s = this.settings;
-    let clipped: Map<string, tf.Tensor> | undefined;
-    try {
-      // Same denominator as the gradient's (a batch without targets would otherwise read as a NaN divergence).
-      const { loss, losses } = familyLosses(sums, words);
-      if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
-      const c = clipGradNorm(grads, s.clip);
-      clipped = c.grads;
-      if (!Number.isFinite(c.norm)) throw new DivergedError(this.step + 1, c.norm, 'the gradient norm');
-      const lr = learningRate(this.step, s);
-      this.optimizer.apply(clipped, lr);
-      this.step += 1;
-      return { loss, losses, lr, gradNorm: c.norm };
-    } finally {
-      if (clipped) tf.dispose([...clipped.values()]);
-    }
+    // Same denominator as the gradient's (a batch without targets would otherwise read as a NaN divergence).
+    const { loss, losses } = familyLosses(sums, words);
+    if (!Number.isFinite(loss)) throw new DivergedError(this.step + 1, loss, 'the training loss');
+    const norm = gradNorm(grads);
+    if (!Number.isFinite(norm)) throw new DivergedError(this.step + 1, norm, 'the gradient norm');
+    const lr = learningRate(this.step, s);
+    this.optimizer.applyClipped(grads, clipFactor(norm, s.clip), lr); // clip_grad_norm_ then Adam
+    this.step += 1;
+    return { loss, losses, lr, gradNorm: norm };
   }
 
   /** Random draws one forward pass with dropout takes from its Rng (the same for every batch shape). */
@@ -202,14 +196,26 @@ export class Trainer {
 
   /** Loss over the whole valid split (every word once, no dropout): Σ CE·mask / Σ mask per family. */
   validate(): ValidResult | undefined {
+    const part = this.validSums(0, 1);
+    return part ? { ...familyLosses(part.sums, part.words), words: part.words } : undefined;
+  }
+
+  /**
+   * The valid split's loss sums (Σ CE·mask per family, float64) and mask sum over share `index` of `of`
+   * contiguous shares of its passes (so workers validate in parallel: src/platform/train_workers.ts adds the
+   * shares in order); undefined without a valid split. validate() is share 0 of 1.
+   */
+  validSums(index: number, of: number): { sums: Float64Array; words: number } | undefined {
     if (this.valid.length === 0) return undefined;
     const s = this.settings;
     const refs = coveringWindows(this.valid, s.seq);
     const sums = new Float64Array(FAMILIES.length);
     let words = 0;
     const perPass = samplesPerPass(s.seq);
-    for (let i = 0; i < refs.length; i += perPass) {
-      const hb = buildBatch(this.valid, refs.slice(i, i + perPass), s.seq, this.model.config.emotionInput);
+    const passes = Math.ceil(refs.length / perPass);
+    const [first, end] = [Math.floor((passes * index) / of), Math.floor((passes * (index + 1)) / of)];
+    for (let p = first; p < end; p++) {
+      const hb = buildBatch(this.valid, refs.slice(p * perPass, (p + 1) * perPass), s.seq, this.model.config.emotionInput);
       words += hb.words;
       const part = tf.tidy(() => {
         const b = batchTensors(hb);
@@ -220,7 +226,7 @@ export class Trainer {
       part.dispose();
       FAMILIES.forEach((_, j) => (sums[j] = (sums[j] as number) + (v[j] as number)));
     }
-    return { ...familyLosses(sums, words), words };
+    return { sums, words };
   }
 
   dispose(): void {
