@@ -30,7 +30,7 @@ test('the default model loads as the small preset and generates a 4-bar Q3 piece
     const small = makeConfig('small', classes);
     assert.equal(config.dModel, small.dModel);
     assert.equal(config.nLayers, small.nLayers);
-    assert.equal(config.attention, 'linear');
+    assert.equal(config.attention, 'softmax');
     assert.equal(model.numParameters(), 3_552_380);
 
     const a = generate(model, vocab, { emotion: 'Q3', seed: 3, maxBars: 4 });
