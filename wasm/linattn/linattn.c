@@ -60,6 +60,53 @@ static float hsum(v128_t x) {
 }
 
 /*
+ * One step of a running state M [n][w] (w a multiple of 4): every row i gets M[i] += a[i] * b, and
+ * out = sum over i of c[i] * M[i] (the updated rows), in that order of float operations. Column blocks of 16 first
+ * (each a[i] and c[i] broadcast once for 16 columns), then the rest by 4. The forward pass calls it with
+ * (S, k, q, v1) and the backward's first pass with (S^T, v1, g, k).
+ */
+static void rank1_update_dot(float *M, int n, int w, const float *a, const float *c, const float *b, float *out) {
+  int cb = 0;
+  for (; cb + 16 <= w; cb += 16) {
+    v128_t b0 = wasm_v128_load(b + cb), b1 = wasm_v128_load(b + cb + 4), b2 = wasm_v128_load(b + cb + 8),
+           b3 = wasm_v128_load(b + cb + 12);
+    v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    float *mp = M + cb;
+    for (int i = 0; i < n; i++, mp += w) {
+      v128_t ai = wasm_v128_load32_splat(a + i), ci = wasm_v128_load32_splat(c + i);
+      v128_t s0 = wasm_f32x4_add(wasm_v128_load(mp), wasm_f32x4_mul(ai, b0));
+      v128_t s1 = wasm_f32x4_add(wasm_v128_load(mp + 4), wasm_f32x4_mul(ai, b1));
+      v128_t s2 = wasm_f32x4_add(wasm_v128_load(mp + 8), wasm_f32x4_mul(ai, b2));
+      v128_t s3 = wasm_f32x4_add(wasm_v128_load(mp + 12), wasm_f32x4_mul(ai, b3));
+      wasm_v128_store(mp, s0);
+      wasm_v128_store(mp + 4, s1);
+      wasm_v128_store(mp + 8, s2);
+      wasm_v128_store(mp + 12, s3);
+      acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(ci, s0));
+      acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(ci, s1));
+      acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(ci, s2));
+      acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(ci, s3));
+    }
+    wasm_v128_store(out + cb, acc0);
+    wasm_v128_store(out + cb + 4, acc1);
+    wasm_v128_store(out + cb + 8, acc2);
+    wasm_v128_store(out + cb + 12, acc3);
+  }
+  for (; cb < w; cb += 4) {
+    v128_t bb = wasm_v128_load(b + cb);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    float *mp = M + cb;
+    for (int i = 0; i < n; i++, mp += w) {
+      v128_t s = wasm_f32x4_add(wasm_v128_load(mp), wasm_f32x4_mul(wasm_v128_load32_splat(a + i), bb));
+      wasm_v128_store(mp, s);
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(c + i), s));
+    }
+    wasm_v128_store(out + cb, acc);
+  }
+}
+
+
+/*
  * Forward: out [G][T][dv] and den [G][T] from q, k [G][T][dh] and v [G][T][dv].
  */
 __attribute__((export_name("forward"))) void forward(int G, int T, int H, int dh, int dv, float eps, const float *q,
@@ -78,44 +125,7 @@ __attribute__((export_name("forward"))) void forward(int G, int T, int H, int dh
       row(qp, q + ro * dh, dh, dhp);
       row(kp, k + ro * dh, dh, dhp);
       row_ones(v1, v + ro * dv, dv, dvp);
-      /* Column blocks in fours (each k_d and q_d broadcast once for 16 columns), then the rest one by one. */
-      int cb = 0;
-      for (; cb + 16 <= dvp; cb += 16) {
-        v128_t vv0 = wasm_v128_load(v1 + cb), vv1 = wasm_v128_load(v1 + cb + 4), vv2 = wasm_v128_load(v1 + cb + 8),
-               vv3 = wasm_v128_load(v1 + cb + 12);
-        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        float *sp = S + cb;
-        for (int d = 0; d < dhp; d++, sp += dvp) {
-          v128_t kd = wasm_v128_load32_splat(kp + d), qd = wasm_v128_load32_splat(qp + d);
-          v128_t s0 = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(kd, vv0));
-          v128_t s1 = wasm_f32x4_add(wasm_v128_load(sp + 4), wasm_f32x4_mul(kd, vv1));
-          v128_t s2 = wasm_f32x4_add(wasm_v128_load(sp + 8), wasm_f32x4_mul(kd, vv2));
-          v128_t s3 = wasm_f32x4_add(wasm_v128_load(sp + 12), wasm_f32x4_mul(kd, vv3));
-          wasm_v128_store(sp, s0);
-          wasm_v128_store(sp + 4, s1);
-          wasm_v128_store(sp + 8, s2);
-          wasm_v128_store(sp + 12, s3);
-          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(qd, s0));
-          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(qd, s1));
-          acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(qd, s2));
-          acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(qd, s3));
-        }
-        wasm_v128_store(tot + cb, acc0);
-        wasm_v128_store(tot + cb + 4, acc1);
-        wasm_v128_store(tot + cb + 8, acc2);
-        wasm_v128_store(tot + cb + 12, acc3);
-      }
-      for (; cb < dvp; cb += 4) {
-        v128_t vv = wasm_v128_load(v1 + cb);
-        v128_t acc = wasm_f32x4_splat(0.0f);
-        float *sp = S + cb;
-        for (int d = 0; d < dhp; d++, sp += dvp) {
-          v128_t s = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(wasm_v128_load32_splat(kp + d), vv));
-          wasm_v128_store(sp, s);
-          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(qp + d), s));
-        }
-        wasm_v128_store(tot + cb, acc);
-      }
+      rank1_update_dot(S, dhp, dvp, kp, qp, v1, tot);
       float dn = tot[dv];
       den[r] = dn;
       float *o = out + ro * dv;
@@ -163,44 +173,7 @@ __attribute__((export_name("backward"))) void backward(int G, int T, int H, int 
       row(kp, k + ro * dh, dh, dhp);
       row_ones(v1, v + ro * dv, dv, dvp);
       grad_row(gp, dout, out, den, r, ro, dv, dvp, eps);
-      /* Row blocks of S^T in fours (each v1_c and g_c broadcast once for 16 rows), then the rest one by one. */
-      int db = 0;
-      for (; db + 16 <= dhp; db += 16) {
-        v128_t kk0 = wasm_v128_load(kp + db), kk1 = wasm_v128_load(kp + db + 4), kk2 = wasm_v128_load(kp + db + 8),
-               kk3 = wasm_v128_load(kp + db + 12);
-        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        float *sp = St + db;
-        for (int c = 0; c < dvp; c++, sp += dhp) {
-          v128_t vc = wasm_v128_load32_splat(v1 + c), gc = wasm_v128_load32_splat(gp + c);
-          v128_t s0 = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(vc, kk0));
-          v128_t s1 = wasm_f32x4_add(wasm_v128_load(sp + 4), wasm_f32x4_mul(vc, kk1));
-          v128_t s2 = wasm_f32x4_add(wasm_v128_load(sp + 8), wasm_f32x4_mul(vc, kk2));
-          v128_t s3 = wasm_f32x4_add(wasm_v128_load(sp + 12), wasm_f32x4_mul(vc, kk3));
-          wasm_v128_store(sp, s0);
-          wasm_v128_store(sp + 4, s1);
-          wasm_v128_store(sp + 8, s2);
-          wasm_v128_store(sp + 12, s3);
-          acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(gc, s0));
-          acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(gc, s1));
-          acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(gc, s2));
-          acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(gc, s3));
-        }
-        wasm_v128_store(res + db, acc0);
-        wasm_v128_store(res + db + 4, acc1);
-        wasm_v128_store(res + db + 8, acc2);
-        wasm_v128_store(res + db + 12, acc3);
-      }
-      for (; db < dhp; db += 4) {
-        v128_t kk = wasm_v128_load(kp + db);
-        v128_t acc = wasm_f32x4_splat(0.0f);
-        float *sp = St + db;
-        for (int c = 0; c < dvp; c++, sp += dhp) {
-          v128_t s = wasm_f32x4_add(wasm_v128_load(sp), wasm_f32x4_mul(wasm_v128_load32_splat(v1 + c), kk));
-          wasm_v128_store(sp, s);
-          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(gp + c), s));
-        }
-        wasm_v128_store(res + db, acc);
-      }
+      rank1_update_dot(St, dvp, dhp, v1, gp, kp, res);
       float *o = dq + ro * dh;
       for (int d = 0; d < dh; d++) o[d] = res[d];
     }
