@@ -72,6 +72,7 @@ async function runGenerate(req: GenerateRequest): Promise<void> {
     sampling: settings.sampling,
     guidance: settings.guidance,
     contrast: settings.contrast,
+    recall: settings.recall,
     onWord: (generated, pieces) => {
       const words = pieces[0] ?? [];
       const now = performance.now();

@@ -37,6 +37,7 @@ import {
   type GuidanceContrast, type Layout, type SamplingOverrides,
 } from './sampling.ts';
 import { GENERATION_DEFAULTS } from './generation_defaults.ts';
+import { checkRecall, openRecall, recallActive, recallLogits, recallWord, type RecallOptions, type RecallState } from './recall.ts';
 
 /** Defaults: GENERATION_DEFAULTS (generation_defaults.ts). */
 export interface GenerateOptions {
@@ -76,6 +77,11 @@ export interface GenerateOptions {
   guidance?: number;
   /** What guidance pushes away from (sampling.ts `GuidanceContrast`). */
   contrast?: GuidanceContrast;
+  /**
+   * Bar recall (recall.ts): each new bar recalls an earlier one with probability `share`, whose values get `bonus`
+   * nats on their logits. Default: none (share 0).
+   */
+  recall?: RecallOptions;
   /**
    * Called after each generated word with the number generated so far (the most of any piece) and each piece's
    * words so far (prompt included, a maxBars stop's closing Bar too): the live arrays, to read during the call,
@@ -135,6 +141,8 @@ interface Track {
   generated: number;
   bars: number;
   stoppedBy: StopReason | null;
+  /** Bar recall's state, when recall is on. */
+  recall: RecallState | null;
 }
 
 /** Generates one piece with `model`; all tensors are released before returning. */
@@ -180,9 +188,12 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const guided = isGuided(rules.table, guidance);
   const typeEOS = vocab.encode('type', 'EOS');
   const eos = eosWord(vocab);
-  const tracks: Track[] = rngs.map((rng) => ({
-    rng, words: [...prompt], layout: prompt.reduce((l, w) => advanceLayout(l, vocab, w), START_LAYOUT), generated: 0, bars: 1, stoppedBy: null,
-  }));
+  const recall = opts.recall && recallActive(checkRecall(opts.recall)) ? opts.recall : undefined;
+  const tracks: Track[] = rngs.map((rng) => {
+    const state = recall ? openRecall(recall) : null;
+    if (state) for (const w of prompt) recallWord(state, vocab, w);
+    return { rng, words: [...prompt], layout: prompt.reduce((l, w) => advanceLayout(l, vocab, w), START_LAYOUT), generated: 0, bars: 1, stoppedBy: null, recall: state };
+  });
   // Guided: after the B pieces come K blocks of B twins, fed the same words after their own Emotion word.
   const twinEmotions: Emotion[] = guided ? contrastEmotions(emotion, opts.contrast ?? GENERATION_DEFAULTS.contrast) : [];
   const K = twinEmotions.length;
@@ -202,7 +213,8 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
       const tl = guided ? guideLogits(stepper.typeLogits(), B, nType, typeW, K) : stepper.typeLogits();
       const types = tracks.map((t, b) => {
         if (t.stoppedBy) return typeEOS;
-        const type = sampleType(rules, tl.subarray(b * nType, (b + 1) * nType), t.layout, t.rng);
+        const own = tl.subarray(b * nType, (b + 1) * nType);
+        const type = sampleType(rules, t.recall ? recallLogits(t.recall, vocab, 'type', t.layout, [], own) : own, t.layout, t.rng);
         if (type === typeEOS) t.stoppedBy = 'eos';
         return type;
       });
@@ -211,7 +223,11 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
       const next = tracks.map((t, b) => {
         if (t.stoppedBy) return eos;
         const row = b * restSize;
-        const word = sampleWord(rules, types[b] as number, (f) => rl.subarray(row + offsets[f], row + offsets[f] + vocab.size(f)), t.layout, t.rng);
+        const logitsOf = (f: Family, w: readonly number[]) => {
+          const own = rl.subarray(row + offsets[f], row + offsets[f] + vocab.size(f));
+          return t.recall ? recallLogits(t.recall, vocab, f, t.layout, w, own) : own;
+        };
+        const word = sampleWord(rules, types[b] as number, logitsOf, t.layout, t.rng);
         t.generated++;
         if (valueOf(vocab, 'type', word) === 'Metrical' && valueOf(vocab, 'barbeat', word) === 'Bar') {
           if (t.bars >= maxBars) {
@@ -223,6 +239,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         }
         t.words.push(word);
         t.layout = advanceLayout(t.layout, vocab, word);
+        if (t.recall) recallWord(t.recall, vocab, word, t.rng);
         return word;
       });
       opts.onWord?.(tracks.reduce((m, t) => Math.max(m, t.generated), -Infinity), tracks.map((t) => t.words));

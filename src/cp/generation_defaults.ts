@@ -11,6 +11,7 @@
 import { InputError } from '../errors.ts';
 import { FAMILIES } from '../music/vocab.ts';
 import { EMOPIA_SAMPLING, samplingTable, type GuidanceContrast, type SamplingOverrides } from './sampling.ts';
+import { checkRecall, type RecallOptions } from './recall.ts';
 
 /** The library's defaults for generating (generate.ts, `emopia generate`) and evaluating (`emopia evaluate`). */
 export const GENERATION_DEFAULTS = Object.freeze({
@@ -33,6 +34,8 @@ export const GENERATION_DEFAULTS = Object.freeze({
   guidance: 1,
   /** What guidance pushes away from when w != 1. */
   contrast: 'others' as GuidanceContrast,
+  /** Bar recall (recall.ts): none. */
+  recall: Object.freeze({ share: 0, bonus: 0 }) as Readonly<RecallOptions>,
   /** Pieces written by one `generate`. */
   num: 1,
   /** Pieces generated together (one batched step per word): faster per piece, each piece the same as alone. */
@@ -48,12 +51,13 @@ export interface GenerationDefaults {
   sampling: SamplingOverrides;
   guidance?: number;
   contrast?: GuidanceContrast;
+  recall?: RecallOptions;
 }
 
 /** Validates a parsed generation.json; `what` names it in errors. */
 export function parseGenerationDefaults(json: unknown, what: string): GenerationDefaults {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(what, `expected an object {sampling?, guidance?, contrast?}, got ${JSON.stringify(json)}`);
-  const o = json as { sampling?: unknown; guidance?: unknown; contrast?: unknown };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(what, `expected an object {sampling?, guidance?, contrast?, recall?}, got ${JSON.stringify(json)}`);
+  const o = json as { sampling?: unknown; guidance?: unknown; contrast?: unknown; recall?: unknown };
   const sampling = (o.sampling ?? {}) as SamplingOverrides;
   if (typeof sampling !== 'object' || sampling === null || Array.isArray(sampling)) throw new InputError(what, `expected "sampling" to be an object of families, got ${JSON.stringify(o.sampling)}`);
   for (const [f, p] of Object.entries(sampling)) {
@@ -74,7 +78,13 @@ export function parseGenerationDefaults(json: unknown, what: string): Generation
   if (contrast !== undefined && contrast !== 'others' && contrast !== 'neutral') {
     throw new InputError(what, `expected "contrast" to be "others" or "neutral", got ${JSON.stringify(contrast)}`);
   }
-  return { sampling, ...(guidance === undefined ? {} : { guidance }), ...(contrast === undefined ? {} : { contrast }) };
+  let recall: RecallOptions | undefined;
+  if (o.recall !== undefined) {
+    const r = o.recall as { share?: unknown; bonus?: unknown } | null;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InputError(what, `expected "recall" to be {share, bonus}, got ${JSON.stringify(o.recall)}`);
+    recall = checkRecall({ share: r.share as number, bonus: r.bonus as number }, `${what}: "recall"`);
+  }
+  return { sampling, ...(guidance === undefined ? {} : { guidance }), ...(contrast === undefined ? {} : { contrast }), ...(recall === undefined ? {} : { recall }) };
 }
 
 /** `over` on top of `base`, family by family and field by field. */
@@ -92,5 +102,6 @@ export function generationSettings(model: GenerationDefaults, over: Partial<Gene
     sampling: mergeSampling(model.sampling, over.sampling ?? {}),
     guidance: over.guidance ?? model.guidance ?? GENERATION_DEFAULTS.guidance,
     contrast: over.contrast ?? model.contrast ?? GENERATION_DEFAULTS.contrast,
+    recall: over.recall ?? model.recall ?? { ...GENERATION_DEFAULTS.recall },
   };
 }

@@ -624,9 +624,9 @@ const DRAW_ORDER = ['barbeat', 'tempo', 'chord', 'pitch', 'duration', 'velocity'
 
 /**
  * The word of type index `type` (FAMILIES order), its other families drawn from the second head's logits
- * (`logitsOf(family)`); emotion is 0, as in EMOPIA.
+ * (`logitsOf(family, word)`, `word` holding the families drawn so far, in DRAW_ORDER); emotion is 0, as in EMOPIA.
  */
-export function sampleWord(rules: SamplingRules, type: number, logitsOf: (f: Family) => ArrayLike<number>, layout: Layout, rng: Rng): number[] {
+export function sampleWord(rules: SamplingRules, type: number, logitsOf: (f: Family, word: readonly number[]) => ArrayLike<number>, layout: Layout, rng: Rng): number[] {
   const { vocab, grammar, table } = rules;
   const typeName = vocab.values('type')[type] as WordType;
   const word = new Array<number>(FAMILIES.length).fill(0);
@@ -634,8 +634,8 @@ export function sampleWord(rules: SamplingRules, type: number, logitsOf: (f: Fam
   for (const f of DRAW_ORDER) {
     const ok = grammar[typeName][f];
     word[FAMILY_INDEX[f]] = f === 'barbeat' && typeName === 'Metrical'
-      ? sampleBarBeat(vocab.values('barbeat'), ok, logitsOf(f), table.barbeat, layout.lastPos, rng)
-      : sampleLogits(logitsOf(f), table[f], rng, f === 'tempo'
+      ? sampleBarBeat(vocab.values('barbeat'), ok, logitsOf(f, word), table.barbeat, layout.lastPos, rng)
+      : sampleLogits(logitsOf(f, word), table[f], rng, f === 'tempo'
         ? tempoWithinStep(vocab.values('tempo'), allowedValues(vocab, grammar, typeName, f, word[FAMILY_INDEX.barbeat]), layout.tempo, table.tempo.maxStep)
         : f === 'pitch' && layout.onsetPitches.length
           ? withoutPitches(allowedValues(vocab, grammar, typeName, f), layout.onsetPitches)

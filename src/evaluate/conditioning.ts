@@ -13,6 +13,7 @@
 import { generateBatch, type GuidanceContrast } from '../cp/generate.ts';
 import type { CPTransformer } from '../cp/model.ts';
 import type { SamplingOverrides } from '../cp/sampling.ts';
+import type { RecallOptions } from '../cp/recall.ts';
 import { wordsToScore } from '../music/cp_tokenizer.ts';
 import type { Vocab } from '../music/vocab.ts';
 import { Rng } from '../random.ts';
@@ -35,6 +36,8 @@ export interface EvaluateOptions {
   guidance?: number;
   /** What guidance pushes away from (generate.ts `contrast`). */
   contrast?: GuidanceContrast;
+  /** Bar recall (generate.ts `recall`; default none). */
+  recall?: RecallOptions;
   /** Called after each piece: requested quadrant, index within it, pieces done, total, classified name or null. */
   onPiece?: (info: { quadrant: number; index: number; done: number; total: number; classified: string | null; words: number }) => void;
   /** Pieces generated together in one batch (default 1); results agree across batch sizes up to float rounding. */
@@ -91,7 +94,7 @@ export function evaluateConditioning(model: CPTransformer, vocab: Vocab, classif
     const seeds = Array.from({ length: opts.perEmotion }, () => Math.floor(master.next() * 4294967296));
     for (let k0 = 0; k0 < seeds.length; k0 += batch) {
       const chunk = seeds.slice(k0, k0 + batch);
-      const gen = { emotion: q, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling: opts.sampling, guidance: opts.guidance, contrast: opts.contrast, onWord: opts.onWord };
+      const gen = { emotion: q, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling: opts.sampling, guidance: opts.guidance, contrast: opts.contrast, recall: opts.recall, onWord: opts.onWord };
       generateBatch(model, vocab, gen, chunk.map((s) => new Rng(s))).forEach((r, c) => {
         const { score } = wordsToScore(r.words, vocab);
         const measured = score.notes.length ? measure(classifier, score) : null;

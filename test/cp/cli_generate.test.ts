@@ -57,6 +57,7 @@ test('emopia generate: files, determinism, prompt, and one-line errors that leav
       [['--checkpoint', run, '--emotion', 'Q1', '--guidance=-1'], 2, /^emopia: --guidance: expected a number >= 0, got '-1'\n$/],
       [['--checkpoint', run, '--emotion', 'Q1', '--contrast', 'all'], 2, /^emopia: --contrast: expected one of others\|neutral, got 'all'\n$/],
       [['--checkpoint', run, '--emotion', 'Q1', '--top-p', 'pitch=2'], 2, /^emopia: --top-p: expected a number in \(0, 1\] for pitch, got '2'\n$/],
+      [['--checkpoint', run, '--emotion', 'Q1', '--recall', '0.3'], 2, /^emopia: --recall: expected share,bonus with share in \[0, 1\] and bonus >= 0 \(e\.g\. 0\.3,2\.5\), or none, got '0\.3'\n$/],
       [['--checkpoint', run, '--emotion', 'Q1', '--num', '2'], 2, /^emopia: --output: with --num 2, expected a folder/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(['generate', ...args, '-o', out, '--no-progress'])));

@@ -16,7 +16,7 @@ import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 test('parseGenerationDefaults: valid files, and what is wrong with the others', () => {
   assert.deepEqual(parseGenerationDefaults({ sampling: { velocity: { temperature: 1 } }, guidance: 2, why: 'notes' }, 'g'), { sampling: { velocity: { temperature: 1 } }, guidance: 2 });
   assert.deepEqual(parseGenerationDefaults({}, 'g'), { sampling: {} });
-  assert.throws(() => parseGenerationDefaults([], 'g.json'), /^InputError: g\.json: expected an object \{sampling\?, guidance\?, contrast\?\}, got \[\]/);
+  assert.throws(() => parseGenerationDefaults([], 'g.json'), /^InputError: g\.json: expected an object \{sampling\?, guidance\?, contrast\?, recall\?\}, got \[\]/);
   assert.throws(() => parseGenerationDefaults({ contrast: 'Q3' }, 'g.json'), /expected "contrast" to be "others" or "neutral", got "Q3"/);
   assert.deepEqual(parseGenerationDefaults({ contrast: 'neutral' }, 'g'), { sampling: {}, contrast: 'neutral' });
   assert.throws(() => parseGenerationDefaults({ sampling: { loudness: {} } }, 'g.json'), /unknown family 'loudness'/);
@@ -35,14 +35,18 @@ test('generationSettings: flags over the model\'s generation.json over the libra
   assert.equal(GENERATION_DEFAULTS.sampling, EMOPIA_SAMPLING);
   assert.deepEqual([GENERATION_DEFAULTS.guidance, GENERATION_DEFAULTS.contrast, GENERATION_DEFAULTS.maxBars, GENERATION_DEFAULTS.evaluateMaxBars], [1, 'others', 32, 16]);
   assert.ok(Object.isFrozen(GENERATION_DEFAULTS) && Object.isFrozen(GENERATION_DEFAULTS.quadrants));
-  assert.deepEqual(generationSettings({ sampling: {} }), { sampling: {}, guidance: 1, contrast: 'others' });
+  assert.deepEqual(generationSettings({ sampling: {} }), { sampling: {}, guidance: 1, contrast: 'others', recall: { share: 0, bonus: 0 } });
   const model = { sampling: { velocity: { temperature: 1 } }, guidance: 2 };
-  assert.deepEqual(generationSettings(model), { sampling: { velocity: { temperature: 1 } }, guidance: 2, contrast: 'others' });
+  assert.deepEqual(generationSettings(model), { sampling: { velocity: { temperature: 1 } }, guidance: 2, contrast: 'others', recall: { share: 0, bonus: 0 } });
   assert.deepEqual(
     generationSettings(model, { sampling: { velocity: { topP: null } }, guidance: 1, contrast: 'neutral' }),
-    { sampling: { velocity: { temperature: 1, topP: null } }, guidance: 1, contrast: 'neutral' },
+    { sampling: { velocity: { temperature: 1, topP: null } }, guidance: 1, contrast: 'neutral', recall: { share: 0, bonus: 0 } },
   );
-  assert.deepEqual(generationSettings({ sampling: {}, contrast: 'neutral' }, { guidance: undefined }), { sampling: {}, guidance: 1, contrast: 'neutral' });
+  assert.deepEqual(generationSettings({ sampling: {}, contrast: 'neutral' }, { guidance: undefined }), { sampling: {}, guidance: 1, contrast: 'neutral', recall: { share: 0, bonus: 0 } });
+  // recall: the flag's over the model's over none
+  const withRecall = { sampling: {}, recall: { share: 0.3, bonus: 2 } };
+  assert.deepEqual(generationSettings(withRecall).recall, { share: 0.3, bonus: 2 });
+  assert.deepEqual(generationSettings(withRecall, { recall: { share: 0, bonus: 0 } }).recall, { share: 0, bonus: 0 });
 });
 
 test('emopia generate uses the run folder\'s generation.json unless a flag overrides it', async () => {

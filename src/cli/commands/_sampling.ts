@@ -12,6 +12,7 @@ import { readGenerationDefaults } from '../../platform/run_folder.ts';
 import { GENERATION_DEFAULTS, generationSettings } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
 import { parseChoice } from './_music_io.ts';
+import type { RecallOptions } from '../../cp/recall.ts';
 
 export interface SamplingCliOptions {
   temperature?: Array<[Family, number | null]>;
@@ -20,6 +21,7 @@ export interface SamplingCliOptions {
   tempoStep?: number | null;
   guidance?: number;
   contrast?: GuidanceContrast;
+  recall?: RecallOptions;
 }
 
 /** `family=value` pairs, repeatable; `none` (top-p only) turns nucleus sampling off for that family. */
@@ -48,7 +50,19 @@ function tempoStep(value: string): number | null {
   return n;
 }
 
-/** Adds --temperature, --top-p, --tempo-step, --guidance, --family-guidance and --contrast to a command. */
+/** `--recall`: share,bonus (e.g. 0.3,2.5), or none. */
+function recallOption(value: string): RecallOptions {
+  if (value.trim() === 'none') return { share: 0, bonus: 0 };
+  const m = /^([^,]+),([^,]+)$/.exec(value.trim());
+  const share = Number(m?.[1]);
+  const bonus = Number(m?.[2]);
+  if (!m || !(share >= 0 && share <= 1) || !(Number.isFinite(bonus) && bonus >= 0)) {
+    throw new UsageError('--recall', `expected share,bonus with share in [0, 1] and bonus >= 0 (e.g. 0.3,2.5), or none, got '${value}'`);
+  }
+  return { share, bonus };
+}
+
+/** Adds --temperature, --top-p, --tempo-step, --guidance, --family-guidance, --contrast and --recall to a command. */
 export function addSamplingOptions(cmd: Command): Command {
   const d = GENERATION_DEFAULTS;
   return cmd
@@ -57,7 +71,8 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--tempo-step <x|none>', "the largest relative change of a tempo word from the piece's current tempo (0.15: within 1/1.15..1.15 times), or none for any tempo (default: the model's own, else none)", tempoStep)
     .option('--guidance <w>', `emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from those of the --contrast, at ${cost('others')}x the work per word away from others, ${cost('neutral')}x away from neutral (default: the model's own, else ${d.guidance})`, parseFloatOption('guidance', 0))
     .option('--family-guidance <family=w>', "a family's own emotion guidance in place of --guidance, e.g. pitch=3 or barbeat=1 (repeatable; default: the model's own, else --guidance)", familyValue('family-guidance', (v) => v >= 0, 'a number >= 0', false))
-    .option('--contrast <others|neutral>', `what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else ${d.contrast})`, parseChoice('contrast', ['others', 'neutral'] as const));
+    .option('--contrast <others|neutral>', `what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else ${d.contrast})`, parseChoice('contrast', ['others', 'neutral'] as const))
+    .option('--recall <share,bonus|none>', "bar recall: each new bar recalls one 1, 2 or 4 bars back with probability share, and the values it implies get bonus nats on their logits, e.g. 0.3,2.5; none: off (default: the model's own, else none)", recallOption);
 }
 
 /** The overrides given on the command line. */
@@ -71,13 +86,14 @@ function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
 }
 
 /** The sampling to use with the run folder `checkpoint`: its generation.json, then the command line on top. */
-export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number; contrast: GuidanceContrast } {
-  return generationSettings(readGenerationDefaults(checkpoint), { sampling: samplingOverrides(opts), guidance: opts.guidance, contrast: opts.contrast });
+export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number; contrast: GuidanceContrast; recall: RecallOptions } {
+  return generationSettings(readGenerationDefaults(checkpoint), { sampling: samplingOverrides(opts), guidance: opts.guidance, contrast: opts.contrast, recall: opts.recall });
 }
 
 /** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */
-export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast): string {
+export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast, recall?: RecallOptions): string {
   const table = samplingTable(sampling);
   const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}`);
-  return `guidance ${guidance}${isGuided(table, guidance) ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}`;
+  const bars = recall && recall.share > 0 && recall.bonus > 0 ? `; bar recall: share ${recall.share}, bonus ${recall.bonus}` : '';
+  return `guidance ${guidance}${isGuided(table, guidance) ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}${bars}`;
 }

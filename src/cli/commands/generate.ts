@@ -75,7 +75,7 @@ export function register(program: Command): void {
       const emotionName = `Q${emotion}`;
       const paths = outputPaths(opts.output, opts.num, emotionName, opts.seed);
       for (const p of paths) refuseOverwritingInput(p, [opts.prompt]);
-      const { sampling, guidance, contrast } = resolveSampling(opts, checkpoint);
+      const { sampling, guidance, contrast, recall } = resolveSampling(opts, checkpoint);
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
       try {
@@ -95,7 +95,7 @@ export function register(program: Command): void {
           const label = group.length > 1 ? `generate ${first + 1}-${first + group.length}/${paths.length}` : `generate ${first + 1}/${paths.length}`;
           const progress = opts.progress ? startProgress(label, total, 'words') : null;
           const results = generateBatch(model, vocab, {
-            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance, contrast,
+            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance, contrast, recall,
             onWord: progress ? (n) => progress.update(n) : undefined,
           }, rngs.slice(first, first + group.length));
           progress?.stop();
