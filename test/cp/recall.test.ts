@@ -40,21 +40,21 @@ test('recalledValues: what an earlier bar implies at each point of the new bar',
   assert.deepEqual(values('type', recalledValues(state, vocab, 'type', layout, [])), ['Metrical']);
   assert.deepEqual(values('barbeat', recalledValues(state, vocab, 'barbeat', layout, word('Metrical'))), ['Beat_4']);
   assert.deepEqual(values('chord', recalledValues(state, vocab, 'chord', layout, word('Metrical', { barbeat: 'Beat_4' }))), [chord]);
-  // At Beat_4: two notes to strike, then (one struck) the other, with the struck note's own duration and velocity.
+  // At Beat_4: two notes to strike, then (one struck) the other.
   layout = advanceLayout(layout, vocab, beat4);
   assert.deepEqual(values('type', recalledValues(state, vocab, 'type', layout, [])), ['Note']);
   assert.deepEqual(values('pitch', recalledValues(state, vocab, 'pitch', layout, word('Note'))), [p1, p2]);
-  assert.deepEqual(values('duration', recalledValues(state, vocab, 'duration', layout, word('Note', { pitch: p1 }))), [dur]);
-  assert.deepEqual(values('velocity', recalledValues(state, vocab, 'velocity', layout, word('Note', { pitch: p1 }))), [vel]);
-  assert.deepEqual(recalledValues(state, vocab, 'duration', layout, word('Note', { pitch: pitches[20] as string })), [], 'a pitch the bar did not have');
+  // Duration and velocity stay the model's own.
+  assert.deepEqual(recalledValues(state, vocab, 'duration', layout, word('Note', { pitch: p1 })), []);
+  assert.deepEqual(recalledValues(state, vocab, 'velocity', layout, word('Note', { pitch: p1 })), []);
   layout = advanceLayout(layout, vocab, word('Note', { pitch: p1 }));
   assert.deepEqual(values('pitch', recalledValues(state, vocab, 'pitch', layout, word('Note'))), [p2]);
   layout = advanceLayout(layout, vocab, word('Note', { pitch: p2 }));
   assert.deepEqual(values('type', recalledValues(state, vocab, 'type', layout, [])), ['Metrical'], 'the onset is complete');
   assert.deepEqual(values('barbeat', recalledValues(state, vocab, 'barbeat', layout, word('Metrical'))), ['Beat_12']);
-  // A bar that went its own way (Beat_6, which bar 1 has not): no notes implied there, the next onset still Beat_12.
+  // A bar that went its own way (Beat_6, which bar 1 has not): nothing implied there, the next onset still Beat_12.
   const off = advanceLayout(layout, vocab, word('Metrical', { barbeat: 'Beat_6' }));
-  assert.deepEqual(values('type', recalledValues(state, vocab, 'type', off, [])), ['Metrical']);
+  assert.deepEqual(recalledValues(state, vocab, 'type', off, []), []);
   assert.deepEqual(recalledValues(state, vocab, 'pitch', off, word('Note')), []);
   assert.deepEqual(values('barbeat', recalledValues(state, vocab, 'barbeat', off, word('Metrical'))), ['Beat_12']);
   // After bar 1's last onset: Bar.
@@ -73,7 +73,7 @@ test('recalledValues: what an earlier bar implies at each point of the new bar',
   assert.equal(recallLogits(none, vocab, 'pitch', layout, word('Note'), logits), logits);
 });
 
-/** Each bar's notes as "position:pitch:duration:velocity" strings (sorted), bars in order. */
+/** Each bar's notes as "position:pitch" strings (sorted), bars in order. */
 function barsOf(ws: Int32Array): string[][] {
   const bars: string[][] = [];
   let pos = -1;
@@ -83,7 +83,7 @@ function barsOf(ws: Int32Array): string[][] {
     const bb = vocab.values('barbeat')[w[FAMILY_INDEX.barbeat] as number];
     if (type === 'Metrical' && bb === 'Bar') bars.push([]);
     else if (type === 'Metrical') pos = Number(String(bb).slice(5));
-    else if (type === 'Note') bars[bars.length - 1]?.push(`${pos}:${w[FAMILY_INDEX.pitch]}:${w[FAMILY_INDEX.duration]}:${w[FAMILY_INDEX.velocity]}`);
+    else if (type === 'Note') bars[bars.length - 1]?.push(`${pos}:${w[FAMILY_INDEX.pitch]}`);
   }
   return bars.map((b) => b.sort());
 }
@@ -96,8 +96,8 @@ test('generate with recall: off changes nothing; share 1 with an overwhelming bo
   // Off (share 0, or no bonus): the same words, the same random stream.
   assert.deepEqual(generate(model, vocab, { ...opts, recall: { share: 0, bonus: 3 } }).words, plain.words);
   assert.deepEqual(generate(model, vocab, { ...opts, recall: { share: 0.5, bonus: 0 } }).words, plain.words);
-  // Share 1, bonus 1e4: bar 2 recalls bar 1, bar 3 bar 1 or 2, ...: every bar is bar 1 again, note for note (the
-  // notes of one onset in any order: every pitch still to strike there gets the same bonus).
+  // Share 1, bonus 1e4: bar 2 recalls bar 1, bar 3 bar 1 or 2, ...: every bar is bar 1 again: the same onsets and
+  // pitches (the notes of one onset in any order: every pitch still to strike there gets the same bonus).
   const copied = generate(model, vocab, { ...opts, recall: { share: 1, bonus: 1e4 } });
   assert.deepEqual(checkWords(vocab, copied.words), [], "the words keep the layout");
   const bars = barsOf(copied.words).slice(0, -1); // the last is the closing Bar's (empty)

@@ -523,8 +523,8 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
      * of them before the next VROWS (the sums stored in out and loaded again between, exactly): a block of rows
      * (16 KB) is read whole within a short time, which the caches and their prefetchers serve far better than
      * eight strided passes over all T rows (128 bytes of every 1 KB row each; the ~13 MB of weights read per
-     * word leave little of V in L2). Measured (min over 10 pieces, one core): the softmax step's excess over the
-     * linear one at 250-300 words ~220 -> ~90 us, at 550-600 words ~600 -> ~250 us. */
+     * word leave little of V in L2). Measured (min over 10 pieces, one core): per word at 550-600 words 505 us against
+     * 580 on a quiet machine, ~510 against ~860 with a training on the other core (README, session 15). */
     for (int j0 = 0; j0 < T; j0 += VROWS) {
       int j1 = j0 + VROWS < T ? j0 + VROWS : T;
       for (int hd = 0; hd < h; hd++) {
