@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     const sampling = { ...own.sampling, tempo: { ...own.sampling.tempo, maxStep } };
     for (const q of [1, 2, 3, 4] as const) {
       const rngs = Array.from({ length: pieces }, (_, i) => new Rng(100 + i));
-      const res = generateBatch(model, vocab, { emotion: q, maxBars: 16, sampling, guidance: own.guidance, contrast: own.contrast }, rngs);
+      const res = generateBatch(model, vocab, { emotion: q, maxBars: 16, sampling, guidance: own.guidance, contrast: own.contrast, recall: own.recall }, rngs);
       const lists = res.map((r) => wordsToScore(r.words, vocab).score.tempos.map((t) => t.bpm));
       console.log(`Q${q} generated, maxStep ${maxStep ?? 'none'} (${pieces} pieces): ${describe(lists)}`);
     }
