@@ -88,6 +88,12 @@ export function trainingKernelsActive(): boolean {
   return kernelsActiveOn(tf);
 }
 
+/** True when our kernels are on and every kernel `names` is registered on the current backend. */
+export function trainingKernelsRegistered(...names: string[]): boolean {
+  const b = tf.getBackend();
+  return trainingKernelsActive() && names.every((n) => !!tf.getKernel(n, b));
+}
+
 /** True when our product runs inside the backend's own memory (placement `shared`), where EmopiaLinear can run. */
 export function productInBackendMemory(): boolean {
   return trainingKernelPlacement(tf) === 'shared';

@@ -12,7 +12,7 @@
  *
  * Everything here is pure: no state, no randomness except what is passed in.
  */
-import { DROPOUT_KERNEL, LINEAR_KERNEL, dropoutThreshold, productInBackendMemory, tf, trainingKernelsActive } from '../backend.ts';
+import { DROPOUT_KERNEL, LINEAR_KERNEL, dropoutThreshold, productInBackendMemory, tf, trainingKernelsActive, trainingKernelsRegistered } from '../backend.ts';
 import type { Rng } from '../random.ts';
 import { InputError } from '../errors.ts';
 
@@ -291,8 +291,7 @@ const LAYERNORM_GRAD_KERNEL = 'EmopiaLayerNormGrad';
  */
 export function fusedTrainingKernels(...names: string[]): boolean {
   const recording = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
-  const b = tf.getBackend();
-  return recording && trainingKernelsActive() && names.every((n) => !!tf.getKernel(n, b));
+  return recording && trainingKernelsRegistered(...names);
 }
 
 /** Layer norm and its gradient through the fused kernels (one call each way instead of tfjs's chains). */
@@ -320,9 +319,11 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   return tf.add(tf.mul(xhat, gamma), beta); // (..., D)
 }
 
-/** Names of the wasm GELU kernels of src/kernels/gelu.ts (registered by src/backend.ts's set-up). */
-const GELU_KERNEL = 'EmopiaGelu';
-const GELU_GRAD_KERNEL = 'EmopiaGeluGrad';
+/**
+ * Name of the wasm GELU kernel that training runs (src/kernels/gelu.ts, registered by src/backend.ts's set-up):
+ * gelu and its derivative in one call. Its separate forward and gradient kernels are the references it is tested
+ * against.
+ */
 const GELU_WITH_GRAD_KERNEL = 'EmopiaGeluWithGrad';
 
 /**
@@ -330,7 +331,7 @@ const GELU_WITH_GRAD_KERNEL = 'EmopiaGeluWithGrad';
  * being recorded (training). Inference keeps tfjs's chain, so generation's numbers do not move.
  */
 function fusedGelu(x: Tensor): boolean {
-  return x.dtype === 'float32' && fusedTrainingKernels(GELU_KERNEL, GELU_GRAD_KERNEL, GELU_WITH_GRAD_KERNEL);
+  return x.dtype === 'float32' && fusedTrainingKernels(GELU_WITH_GRAD_KERNEL);
 }
 
 /**
@@ -448,7 +449,7 @@ export function dropout(x: Tensor, rate: number, rng?: Rng): Tensor {
   const keep = Math.fround(1 - rate);
   const scale = Math.fround(1 / keep);
   const seed = rng.nextSeed();
-  if (trainingKernelsActive() && tf.getKernel(DROPOUT_KERNEL, tf.getBackend())) {
+  if (trainingKernelsRegistered(DROPOUT_KERNEL)) {
     const [s0, s1, s2] = aleaState(seed).map((s) => s * 0x100000000) as [number, number, number];
     return dropoutKernel({ s0, s1, s2, thr: dropoutThresholdOf(keep), scale })(x); // same shape as x
   }

@@ -15,7 +15,7 @@
  * - `softmax`: causal masked softmax attention through the core's scaledDotProductAttention; generation keeps
  *   a key/value cache.
  */
-import { tf, trainingKernelsActive } from '../backend.ts';
+import { tf, trainingKernelsRegistered } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { Linear, Module } from '../core/module.ts';
 import { scaledDotProductAttention } from '../core/attention.ts';
@@ -55,7 +55,7 @@ const FUSED_GRAD = 'EmopiaCausalLinearAttentionGrad';
 
 /** True when the fused causal linear-attention kernels run on the current backend (wasm, our kernels on). */
 export function fusedLinearAttentionActive(): boolean {
-  return trainingKernelsActive() && tf.getKernel(FUSED_FORWARD, tf.getBackend()) !== undefined && tf.getKernel(FUSED_GRAD, tf.getBackend()) !== undefined;
+  return trainingKernelsRegistered(FUSED_FORWARD, FUSED_GRAD);
 }
 
 /**

@@ -188,9 +188,9 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const guided = isGuided(rules.table, guidance);
   const typeEOS = vocab.encode('type', 'EOS');
   const eos = eosWord(vocab);
-  const recall = opts.recall && recallActive(checkRecall(opts.recall)) ? opts.recall : undefined;
+  const recall = opts.recall ? checkRecall(opts.recall) : undefined;
   const tracks: Track[] = rngs.map((rng) => {
-    const state = recall ? openRecall(recall) : null;
+    const state = recallActive(recall) ? openRecall(recall) : null;
     if (state) for (const w of prompt) recallWord(state, vocab, w);
     return { rng, words: [...prompt], layout: prompt.reduce((l, w) => advanceLayout(l, vocab, w), START_LAYOUT), generated: 0, bars: 1, stoppedBy: null, recall: state };
   });

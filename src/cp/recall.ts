@@ -43,6 +43,7 @@ export interface RecallOptions {
 
 /** How far back a recalled bar may lie, in bars (drawn uniformly among those that exist). */
 export const RECALL_PERIODS: readonly number[] = Object.freeze([1, 2, 4]);
+const LONGEST_PERIOD = Math.max(...RECALL_PERIODS);
 
 /** One onset of a bar: its Beat word and the Note words struck there, in order. */
 interface Onset {
@@ -54,7 +55,7 @@ interface Onset {
 /** A track's bars so far and the bar the current one recalls. */
 export interface RecallState {
   readonly options: RecallOptions;
-  /** Completed bars (the one being written is `current`). */
+  /** The last completed bars, at most the longest of RECALL_PERIODS (the one being written is `current`). */
   readonly bars: Onset[][];
   /** The bar being written; null before the first Bar word. */
   current: Onset[] | null;
@@ -108,6 +109,7 @@ export function recallWord(state: RecallState, vocab: Vocab, word: readonly numb
     const bb = word[FAMILY_INDEX.barbeat] as number;
     if (bb === c.bar) {
       if (state.current) state.bars.push(state.current);
+      if (state.bars.length > LONGEST_PERIOD) state.bars.shift();
       state.current = [];
       state.source = null;
       if (rng && state.bars.length > 0 && rng.next() < state.options.share) {

@@ -46,6 +46,15 @@ function trainer(clips: Clip[], settings: TrainSettings, dropout?: number): Trai
   return new Trainer(new CPTransformer(cfg, new Rng(3)), clips, [], settings);
 }
 
+/** Closes the pool, then frees each trainer and its model. */
+async function closeAll(pool: TrainerPool, ...trainers: Trainer[]): Promise<void> {
+  await pool.close();
+  for (const t of trainers) {
+    t.model.dispose();
+    t.dispose();
+  }
+}
+
 function stateDiff(a: Map<string, HostTensor>, b: Map<string, HostTensor>): number {
   assert.deepEqual([...a.keys()], [...b.keys()]);
   return Math.max(...[...a].map(([k, t]) => maxAbsDiff(t.data, (b.get(k) as HostTensor).data)));
@@ -130,11 +139,7 @@ test('2 workers = 1 worker on the same batches, dropout on: the same losses, and
     assert.ok(moments <= 1e-5, `Adam moments differ by ${moments}`);
     assert.equal(two.optimizer.step, 3);
   } finally {
-    await pool.close();
-    one.model.dispose();
-    one.dispose();
-    two.model.dispose();
-    two.dispose();
+    await closeAll(pool, one, two);
   }
 });
 
@@ -162,11 +167,7 @@ test('validation with 2 workers: each replica a contiguous share of the passes, 
     assert.ok(Math.abs(b.loss - a.loss) <= 1e-12 * a.loss, `loss ${b.loss} vs ${a.loss}`);
     for (const f of FAMILIES) assert.ok(Math.abs(b.losses[f] - a.losses[f]) <= 1e-12 * Math.max(1, a.losses[f]), `${f}: ${b.losses[f]} vs ${a.losses[f]}`);
   } finally {
-    await pool.close();
-    one.model.dispose();
-    one.dispose();
-    two.model.dispose();
-    two.dispose();
+    await closeAll(pool, one, two);
   }
 });
 
@@ -186,11 +187,7 @@ test('2 workers = 1 worker without dropout when the batch is cut finer than sing
     const d = stateDiff(two.model.stateDict(), one.model.stateDict());
     assert.ok(d <= 1e-5, `weights differ by ${d}`);
   } finally {
-    await pool.close();
-    for (const t of [one, two]) {
-      t.model.dispose();
-      t.dispose();
-    }
+    await closeAll(pool, one, two);
   }
 });
 
@@ -208,9 +205,7 @@ test('the replicas stay bit-identical over several steps (weights and Adam state
     assert.equal(r0.optimizer.step, 4);
     assert.equal(r1.optimizer.step, 4);
   } finally {
-    await pool.close();
-    t.model.dispose();
-    t.dispose();
+    await closeAll(pool, t);
   }
 });
 
@@ -231,9 +226,7 @@ test('a non-finite loss in the replicas throws DivergedError and changes nothing
     assert.equal(r0.optimizer.step, 0);
     assert.equal(r1.optimizer.step, 0);
   } finally {
-    await pool.close();
-    t.model.dispose();
-    t.dispose();
+    await closeAll(pool, t);
   }
 });
 

@@ -12,7 +12,7 @@ import { readGenerationDefaults } from '../../platform/run_folder.ts';
 import { GENERATION_DEFAULTS, generationSettings } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
 import { parseChoice } from './_music_io.ts';
-import type { RecallOptions } from '../../cp/recall.ts';
+import { recallActive, type RecallOptions } from '../../cp/recall.ts';
 
 export interface SamplingCliOptions {
   temperature?: Array<[Family, number | null]>;
@@ -94,6 +94,6 @@ export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): {
 export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast, recall?: RecallOptions): string {
   const table = samplingTable(sampling);
   const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}`);
-  const bars = recall && recall.share > 0 && recall.bonus > 0 ? `; bar recall: share ${recall.share}, bonus ${recall.bonus}` : '';
+  const bars = recallActive(recall) ? `; bar recall: share ${recall.share}, bonus ${recall.bonus}` : '';
   return `guidance ${guidance}${isGuided(table, guidance) ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}${bars}`;
 }

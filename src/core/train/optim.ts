@@ -5,7 +5,7 @@
  * torch.nn.utils.clip_grad_norm_; and `namedGrads`, which gives gradients under those names. Knows nothing of
  * the model it trains: the CP trainer and the copy task both use it.
  */
-import { ADAM_KERNEL, tf, trainingKernelsActive, withTrainingProducts, type AdamStepConstants } from '../../backend.ts';
+import { ADAM_KERNEL, tf, trainingKernelsRegistered, withTrainingProducts, type AdamStepConstants } from '../../backend.ts';
 import { InputError, fmtShape } from '../../errors.ts';
 import type { HostTensor } from '../module.ts';
 
@@ -81,8 +81,8 @@ export class Adam {
    * Gradients are not disposed.
    */
   applyClipped(grads: ReadonlyMap<string, tf.Tensor>, coef: number, lr: number): void {
-    if (!(trainingKernelsActive() && tf.getKernel(ADAM_KERNEL, tf.getBackend()))) {
-      const clipped = new Map([...grads].map(([name, g]) => [name, tf.tidy(() => tf.mul(g, coef))] as const));
+    if (!trainingKernelsRegistered(ADAM_KERNEL)) {
+      const clipped = scaleGrads(grads, coef);
       try {
         this.apply(clipped, lr);
       } finally {
@@ -165,10 +165,14 @@ export function gradNorm(grads: ReadonlyMap<string, tf.Tensor>): number {
  */
 export function clipGradNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
   const norm = gradNorm(grads);
-  const coef = clipFactor(norm, maxNorm);
+  return { grads: scaleGrads(grads, clipFactor(norm, maxNorm)), norm };
+}
+
+/** Every gradient times `coef`, as new tensors (the inputs are not disposed). */
+function scaleGrads(grads: ReadonlyMap<string, tf.Tensor>, coef: number): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>();
   for (const [name, g] of grads) out.set(name, tf.tidy(() => tf.mul(g, coef)));
-  return { grads: out, norm };
+  return out;
 }
 
 /**
