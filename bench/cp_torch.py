@@ -5,7 +5,10 @@ As a benchmark:  /usr/bin/python3 bench/cp_torch.py gen SPEC.json
 SPEC.json: {"config": CPConfig as in config.json, "allowed": {type: {family: [indices]}}, "types": [type names],
             "typeAllowed": [type indices that may be sampled],
             "prime": [[8 ints], ...], "words": N, "seed": S, "sampling": {family: {"t": .., "p": ..|null}}}
-Prints one JSON line: {"words": N, "seconds": s, "words_per_s": r, "threads": n, "torch": version}.
+            optional "pieces": P (default 1)
+Times the process's first piece (cold), then P more pieces, each from a fresh state with the same seed, and
+prints one JSON line: {"words": N per piece, "seconds": the P pieces' median, "words_per_s": N / that,
+"first_seconds": s, "first_words_per_s": r, "pieces": P, "threads": n, "torch": version}.
 """
 import json
 import os
@@ -37,13 +40,16 @@ def sample(logits, t, p, allowed, rng):
 
 def bench_generate(spec):
     torch.manual_seed(spec["seed"])
-    rng = np.random.default_rng(spec["seed"])
     model = CPModel(spec["config"]).eval()
     allowed = {t: {f: np.array(v, dtype=np.int64) for f, v in fam.items()} for t, fam in spec["allowed"].items()}
     types = spec["types"]
     smp = spec["sampling"]
     all_types = np.array(spec.get("typeAllowed", list(range(len(types)))), dtype=np.int64)
-    with torch.no_grad():
+    pieces = int(spec.get("pieces", 1))
+
+    def one_piece():
+        # One piece from a fresh state, timed from its first prompt word to its last word.
+        rng = np.random.default_rng(spec["seed"])
         state = model.init_state(1)
         t0 = time.perf_counter()
         h = None
@@ -61,11 +67,16 @@ def bench_generate(spec):
                 word[i] = sample(logits[f][0].numpy(), smp[f]["t"], smp[f]["p"], allowed[types[ty]][f], rng)
             h, state = model.step(torch.tensor([word], dtype=torch.long), state)
             n += 1
-        dt = time.perf_counter() - t0
-    n_total = n + len(spec["prime"])
-    print(json.dumps({"words": n_total, "seconds": dt, "words_per_s": n_total / dt,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+        return time.perf_counter() - t0, n + len(spec["prime"])
 
+    with torch.no_grad():
+        # The first piece of the process (cold), then `pieces` more (steady): their median.
+        first, n_total = one_piece()
+        steady = sorted(one_piece()[0] for _ in range(pieces))
+        dt = steady[len(steady) // 2] if len(steady) % 2 else (steady[len(steady) // 2 - 1] + steady[len(steady) // 2]) / 2
+    print(json.dumps({"words": n_total, "seconds": dt, "words_per_s": n_total / dt,
+                      "first_seconds": first, "first_words_per_s": n_total / first, "pieces": pieces,
+                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "gen":
