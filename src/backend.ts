@@ -94,6 +94,16 @@ export function trainingKernelsRegistered(...names: string[]): boolean {
   return trainingKernelsActive() && names.every((n) => !!tf.getKernel(n, b));
 }
 
+/**
+ * Bytes of the current backend's own WebAssembly memory (tfjs-backend-wasm's heap, where every tensor of this
+ * thread lives; it grows and never shrinks), or undefined on a backend without one (cpu keeps JavaScript arrays).
+ */
+export function backendHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap?.buffer.byteLength;
+}
+
 /** True when our product runs inside the backend's own memory (placement `shared`), where EmopiaLinear can run. */
 export function productInBackendMemory(): boolean {
   return trainingKernelPlacement(tf) === 'shared';

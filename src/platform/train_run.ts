@@ -16,6 +16,7 @@ import type { TrainState } from '../cp/run_folder.ts';
 import { loadModel, loadRun, lockRun, runDirInUse, saveRun } from './run_folder.ts';
 import { DivergedError, Trainer, type StepResult, type TrainSettings, type ValidResult } from '../cp/train/trainer.ts';
 import { TrainerPool, type PoolOptions } from './train_workers.ts';
+import { describeMemory, peakMemory, threadBytes, threadMemory, type ThreadMemory } from './memory.ts';
 
 /**
  * A run's options. Those left out take their value from TRAIN_DEFAULTS (defaults.ts), as the CLI's do; a
@@ -75,6 +76,8 @@ export interface TrainProgress {
 }
 
 export interface RunResult {
+  /** Each thread's largest memory over this call's steps (one entry per worker; one for this thread alone). */
+  memory?: ThreadMemory[];
   step: number;
   totalSteps: number;
   interrupted: boolean;
@@ -223,7 +226,10 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
       }
       result.lastTrain = r;
       const wps = r.words / r.seconds;
-      log.push(JSON.stringify({ kind: 'train', step: r.step, epoch: r.epoch, loss: round(r.loss), losses: roundLosses(r.losses), lr: r.lr, gradNorm: round(r.gradNorm), words: r.words, wordsPerSec: round(wps) }));
+      const memory = pool ? pool.lastMemory : [threadMemory()];
+      if (r.step === startStep + 1) note(`memory after the first step: ${describeMemory(memory, false, pool?.sharedBytes)}`);
+      result.memory = peakMemory(result.memory, memory);
+      log.push(JSON.stringify({ kind: 'train', step: r.step, epoch: r.epoch, loss: round(r.loss), losses: roundLosses(r.losses), lr: r.lr, gradNorm: round(r.gradNorm), words: r.words, wordsPerSec: round(wps), memoryMiB: memory.map((m) => Math.round(threadBytes(m) / 2 ** 20)) }));
       opts.onProgress?.({ done: r.step - startStep, total: totalSteps - startStep, train: r });
       if (r.step % validEvery === 0 || r.step === totalSteps) {
         const v = pool ? await pool.validate() : trainer.validate();
@@ -241,6 +247,7 @@ async function runTrainingLocked(opts: RunOptions): Promise<RunResult> {
     }
     result.interrupted = Boolean(opts.stop?.stopped) && trainer.step < totalSteps;
     result.step = trainer.step;
+    if (result.memory && trainer.step > startStep + 1) note(`largest memory over the run: ${describeMemory(result.memory, true, pool?.sharedBytes)}`);
     return result;
   } finally {
     await pool?.close();

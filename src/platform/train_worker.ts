@@ -23,6 +23,7 @@ import type { WindowRef } from '../cp/train/batches.ts';
 import { familyLosses } from '../cp/train/loss.ts';
 import { DivergedError, Trainer, type TrainSettings } from '../cp/train/trainer.ts';
 import { PoolAborted, abortPool, barrier, describeError, paramLayout, poolFloats, shardRange, type PoolBuffers, type ToWorker, type FromWorker } from './train_worker_protocol.ts';
+import { threadMemory } from './memory.ts';
 
 export interface WorkerInit {
   entry: string;
@@ -228,7 +229,7 @@ port.on('message', (m: ToWorker) => {
     if (m.type === 'step') {
       try {
         const r = step(m);
-        send({ type: 'applied', loss: r.loss, losses: r.losses, lr: r.lr, gradNorm: r.gradNorm, phases });
+        send({ type: 'applied', loss: r.loss, losses: r.losses, lr: r.lr, gradNorm: r.gradNorm, phases, memory: threadMemory() });
       } catch (err) {
         if (!(err instanceof DivergedError)) throw err;
         send({ type: 'diverged', step: err.step, value: err.value, message: err.message });

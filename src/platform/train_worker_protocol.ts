@@ -5,6 +5,7 @@ import type { HostTensor } from '../core/module.ts';
 import type { WindowRef } from '../cp/train/batches.ts';
 import type { ValidResult } from '../cp/train/trainer.ts';
 import type { Family } from '../music/vocab.ts';
+import type { ThreadMemory } from './memory.ts';
 
 export type ToWorker =
   /**
@@ -17,7 +18,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; tensors: number }
-  | { type: 'applied'; loss: number; losses: Record<Family, number>; lr: number; gradNorm: number; phases: Record<string, number> }
+  | { type: 'applied'; loss: number; losses: Record<Family, number>; lr: number; gradNorm: number; phases: Record<string, number>; memory: ThreadMemory }
   | { type: 'diverged'; step: number; value: number; message: string }
   | { type: 'valid'; part: { sums: Float64Array; words: number } | undefined }
   | { type: 'state'; stateDict: Map<string, HostTensor>; optimizer: AdamState }

@@ -28,6 +28,7 @@ import type { AdamState } from '../core/train/optim.ts';
 import type { HostTensor } from '../core/module.ts';
 import type { WorkerInit } from './train_worker.ts';
 import { abortPool, paramLayout, poolBuffers, poolFloats, type FromWorker, type PoolBuffers, type ToWorker } from './train_worker_protocol.ts';
+import type { ThreadMemory } from './memory.ts';
 
 export interface PoolOptions {
   /** Worker threads (at least 2; one worker is the plain Trainer). */
@@ -73,10 +74,17 @@ export class TrainerPool {
   private closed = false;
   /** Milliseconds of the last step: the coordinator's round trip and each worker's phases (for the bench). */
   lastPhases: { roundTrip: number; workers: Array<Record<string, number>> } | undefined;
+  /** Each worker's memory at the end of the last step, in worker order. */
+  lastMemory: ThreadMemory[] = [];
 
   private readonly control: Int32Array;
 
+  /** Bytes of the memory the workers share (every worker's gradient slot, one copy of the weights and of Adam's moments). */
+  readonly sharedBytes: number;
+
   private constructor(private readonly trainer: Trainer, private readonly workers: Worker[], private readonly draws: number, buffers: PoolBuffers) {
+    this.sharedBytes = [buffers.floats instanceof SharedArrayBuffer ? buffers.floats : buffers.floats.buffer, buffers.have, buffers.sums, buffers.norms, buffers.control]
+      .reduce((n, b) => n + b.byteLength, 0);
     this.pending = workers.map(() => undefined);
     this.control = new Int32Array(buffers.control);
     workers.forEach((w, i) => {
@@ -160,6 +168,7 @@ export class TrainerPool {
       ),
     );
     this.lastPhases = { roundTrip: performance.now() - tSend, workers: applied.map((m) => (m.type === 'applied' ? m.phases : {})) };
+    this.lastMemory = applied.flatMap((m) => (m.type === 'applied' ? [m.memory] : []));
     const first = applied[0] as FromWorker;
     if (first.type === 'diverged') throw Object.assign(new DivergedError(first.step, first.value, ''), { message: first.message });
     if (first.type !== 'applied') throw this.fail(new Error(`training workers: expected an update, got '${first.type}'`));

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
-import { makeConfig } from '../../src/cp/config.ts';
+import { countParameters, makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { DivergedError, Trainer, type TrainSettings } from '../../src/cp/train/trainer.ts';
 import type { HostTensor } from '../../src/core/module.ts';
@@ -256,6 +256,33 @@ test('resume with workers is exact: 2 steps, resume, 2 more steps gives the same
   const vc = rows(c).filter((x) => x.kind === 'valid');
   assert.equal(va.length, 4);
   assert.ok(Math.abs((va[3] as { loss: number }).loss - (vc[3] as { loss: number }).loss) < 0.05, `valid loss after 4 steps ${va[3]?.loss} vs ${vc[3]?.loss}`);
+});
+
+test('each worker reports its memory: its wasm heap holds at least its replica, the log has one figure per worker, the CLI notes say it', async () => {
+  await initBackend('wasm');
+  const notes: string[] = [];
+  for (const workers of [2, 1]) {
+    notes.length = 0;
+    const out = join(tmp, `memory-${workers}`);
+    const r = await runTraining(options(out, { steps: 2, workers, note: (l) => notes.push(l) }));
+    const replicaBytes = countParameters(makeConfig('tiny', nClasses)) * 4;
+    assert.equal(r.memory?.length, workers, 'one entry per worker');
+    for (const m of r.memory ?? []) {
+      assert.ok((m.wasmHeapBytes ?? 0) >= replicaBytes, `a wasm heap of ${m.wasmHeapBytes} bytes holds a replica of ${replicaBytes}`);
+      assert.ok(m.jsHeapBytes > 0);
+    }
+    const rows = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; memoryMiB?: number[] });
+    const trainRows = rows.filter((x) => x.kind === 'train');
+    assert.equal(trainRows.length, 2);
+    for (const x of trainRows) {
+      assert.equal(x.memoryMiB?.length, workers);
+      assert.ok(x.memoryMiB?.every((v) => v >= replicaBytes / 2 ** 20));
+    }
+    const first = notes.find((l) => l.startsWith('memory after the first step: '));
+    assert.ok(first, notes.join('\n'));
+    assert.match(first, workers === 2 ? /worker 1 [\d,]+ MiB wasm heap \+ [\d,]+ MiB JavaScript heap; worker 2 .*; shared by the workers [\d,]+ MiB; the process resident [\d,]+ MiB$/ : /^memory after the first step: this thread [\d,]+ MiB wasm heap/);
+    assert.ok(notes.some((l) => /^largest memory over the run: .*resident at most [\d,]+ MiB$/.test(l)), notes.join('\n'));
+  }
 });
 
 test('a worker that throws stops the run with one error naming it; the last checkpoint stays whole and resumable', async () => {
