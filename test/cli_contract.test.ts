@@ -39,6 +39,7 @@ test('a bad emotion (or other option value) is a usage error, exit 2, in every c
     [['generate', '--emotion', 'q9', '--checkpoint', join(dir, 'none'), '-o', join(dir, 'o.mid')], 2, /^emopia: --emotion: expected Q1, Q2, Q3 or Q4, got 'q9'\n$/],
     [['generate', '--emotion', 'Q1', '--tempo-step', '0', '-o', join(dir, 'o.mid')], 2, /^emopia: --tempo-step: expected a number > 0 or none, got '0'\n$/],
     [['evaluate', '--tempo-step', 'fast'], 2, /^emopia: --tempo-step: expected a number > 0 or none, got 'fast'\n$/],
+    [['generate', '--emotion', 'Q1', '--pitch-guidance-over', 'octaves', '-o', join(dir, 'o.mid')], 2, /^emopia: --pitch-guidance-over: expected one of values\|classes, got 'octaves'\n$/],
     [['evaluate', '--emotions', 'Q1,Q9'], 2, /^emopia: --emotions: expected quadrant names Q1, Q2, Q3 or Q4 separated by commas, got 'Q9'\n$/],
     [['train', '--data', join(dir, 'none'), '--out', join(dir, 'run'), '--steps', '1', '--emotion-input', 'x'], 2, /^emopia: --emotion-input: expected one of first\|every, got 'x'\n$/],
     [['train', '--data', join(dir, 'none'), '--out', join(dir, 'run'), '--steps', '1', '--emotion-dropout', '1'], 2, /^emopia: --emotion-dropout: expected a number >= 0 <= 0.9, got '1'\n$/],

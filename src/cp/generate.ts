@@ -33,7 +33,7 @@ import { CPTransformer, NON_TYPE_FAMILIES } from './model.ts';
 import { openStepper, type EngineChoice } from './engine.ts';
 import { conditionWord } from './emotion_input.ts';
 import {
-  START_LAYOUT, advanceLayout, contrastEmotions, guideLogits, guidanceWeights, isGuided, sampleType, sampleWord, samplingRules,
+  START_LAYOUT, advanceLayout, contrastEmotions, guideByClass, guideLogits, pitchClassOf, guidanceWeights, isGuided, sampleType, sampleWord, samplingRules,
   type GuidanceContrast, type Layout, type SamplingOverrides,
 } from './sampling.ts';
 import { GENERATION_DEFAULTS } from './generation_defaults.ts';
@@ -186,6 +186,8 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const typeW = rules.table.type.guidance ?? guidance;
   const restW = guidanceWeights(vocab, NON_TYPE_FAMILIES, rules.table, guidance);
   const guided = isGuided(rules.table, guidance);
+  // Guidance on pitch over its classes (SamplingParams.guidanceOver): the pitch columns recomputed after guideLogits.
+  const pitchClasses = rules.table.pitch.guidanceOver === 'classes' ? pitchClassOf(vocab) : undefined;
   const typeEOS = vocab.encode('type', 'EOS');
   const eos = eosWord(vocab);
   const recall = opts.recall ? checkRecall(opts.recall) : undefined;
@@ -219,7 +221,12 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         return type;
       });
       if (tracks.every((t) => t.stoppedBy)) break;
-      const rl = guided ? guideLogits(stepper.restLogits(repeat(types)), B, restSize, restW, K) : stepper.restLogits(types);
+      let rl: Float32Array;
+      if (guided) {
+        const raw = stepper.restLogits(repeat(types));
+        rl = guideLogits(raw, B, restSize, restW, K);
+        if (pitchClasses) guideByClass(raw, rl, B, restSize, offsets.pitch, vocab.size('pitch'), pitchClasses, rules.table.pitch.guidance ?? guidance, K);
+      } else rl = stepper.restLogits(types);
       const next = tracks.map((t, b) => {
         if (t.stoppedBy) return eos;
         const row = b * restSize;

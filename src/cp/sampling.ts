@@ -40,7 +40,18 @@ export interface SamplingParams {
    * Unset: the piece's guidance.
    */
   guidance?: number;
+  /**
+   * Pitch only: what guidance pushes. 'values' (unset): each pitch's logit, as every other family's. 'classes':
+   * the distribution over the twelve pitch classes (guideByClass): each class's share moves as value-wise guidance
+   * would move it, while the pitches within a class keep the emotion row's own proportions, so mode and harmony
+   * are pushed and the register is left to the model (value-wise guidance on pitch also pushed the register: the
+   * calm pieces low and narrow, the happy ones high and wide, and the calm ones thinner than the real clips).
+   */
+  guidanceOver?: GuidanceOver;
 }
+
+export const GUIDANCE_OVER = ['values', 'classes'] as const;
+export type GuidanceOver = (typeof GUIDANCE_OVER)[number];
 
 /**
  * EMOPIA's table (`froward_output_sampling`), the library's default (GENERATION_DEFAULTS.sampling). The emotion
@@ -76,6 +87,9 @@ export function samplingTable(overrides: SamplingOverrides = {}): Record<Family,
     }
     if (p.guidance !== undefined && !(typeof p.guidance === 'number' && p.guidance >= 0 && Number.isFinite(p.guidance))) {
       throw new InputError(`guidance of ${f}`, `expected a number >= 0, got ${p.guidance}`);
+    }
+    if (p.guidanceOver !== undefined && !(f === 'pitch' && (GUIDANCE_OVER as readonly unknown[]).includes(p.guidanceOver))) {
+      throw new InputError(`guidanceOver of ${f}`, f === 'pitch' ? `expected ${GUIDANCE_OVER.join(' or ')}, got ${JSON.stringify(p.guidanceOver)}` : 'only the pitch family has one');
     }
     out[f] = p;
   }
@@ -138,6 +152,64 @@ export function guideLogits(l: Float32Array, B: number, width: number, w: number
     out[i] = u + wi * ((l[i] as number) - u);
   }
   return out;
+}
+
+/**
+ * Pitch-class guidance (in place on `out`, the guided rows of guideLogits): for the family at columns
+ * [at, at + size) of each of the B rows, the shift w * (emotion - twins) is taken not value by value but on the
+ * distribution over classes (`classOf[v]`, e.g. a pitch's pitch class): each value gets its emotion logit plus
+ * (w - 1) * (log P_emotion(class) - log P_twins(class)), P from the log-softmax of the emotion row and of the
+ * twins' mean row. The classes' shares move as value-wise guidance would move them, while the values within a
+ * class keep the emotion row's own proportions (for pitch: mode and harmony are pushed, register is not).
+ */
+export function guideByClass(l: Float32Array, out: Float32Array, B: number, width: number, at: number, size: number, classOf: Int32Array, w: number, twins = 1): void {
+  const n = B * width;
+  const nc = classOf.reduce((m, c) => Math.max(m, c + 1), 0);
+  const u = new Float64Array(size);
+  const lc = new Float64Array(size);
+  const lu = new Float64Array(size);
+  const C = new Float64Array(nc);
+  const U = new Float64Array(nc);
+  const logSoftmax = (x: Float64Array, o: Float64Array) => {
+    let m = -Infinity;
+    for (let v = 0; v < size; v++) if ((x[v] as number) > m) m = x[v] as number;
+    let s = 0;
+    for (let v = 0; v < size; v++) s += Math.exp((x[v] as number) - m);
+    const z = m + Math.log(s);
+    for (let v = 0; v < size; v++) o[v] = (x[v] as number) - z;
+  };
+  const classLse = (x: Float64Array, o: Float64Array) => {
+    o.fill(0);
+    for (let v = 0; v < size; v++) { const k = classOf[v] as number; o[k] = (o[k] as number) + Math.exp(x[v] as number); }
+    for (let k = 0; k < nc; k++) o[k] = Math.log(o[k] as number);
+  };
+  const c = new Float64Array(size);
+  for (let b = 0; b < B; b++) {
+    const base = b * width + at;
+    for (let v = 0; v < size; v++) {
+      c[v] = l[base + v] as number;
+      let s = 0;
+      for (let k = 1; k <= twins; k++) s += l[k * n + base + v] as number;
+      u[v] = s / twins;
+    }
+    logSoftmax(c, lc);
+    logSoftmax(u, lu);
+    classLse(lc, C);
+    classLse(lu, U);
+    for (let v = 0; v < size; v++) {
+      const k = classOf[v] as number;
+      out[base + v] = (c[v] as number) + (w - 1) * ((C[k] as number) - (U[k] as number));
+    }
+  }
+}
+
+/** The pitch class (0-11) of each pitch value; values without a pitch get classes of their own (12, 13, ...). */
+export function pitchClassOf(vocab: Vocab): Int32Array {
+  let other = 12;
+  return Int32Array.from(vocab.values('pitch'), (v) => {
+    const m = /^Note_Pitch_(\d+)$/.exec(String(v));
+    return m ? Number(m[1]) % 12 : other++;
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import { checkWords } from '../../src/music/grammar.ts';
 import { CPTransformer } from '../../src/cp/model.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 import { generate, generateBatch } from '../../src/cp/generate.ts';
-import { contrastEmotions, guideLogits, guidanceWeights, isGuided, samplingTable } from '../../src/cp/sampling.ts';
+import { contrastEmotions, guideByClass, guideLogits, guidanceWeights, isGuided, pitchClassOf, samplingTable } from '../../src/cp/sampling.ts';
 
 
 test('guideLogits: twins + w * (emotion - twins), per piece, twins averaged', () => {
@@ -66,6 +66,80 @@ test('per-family guidance: every family at w is guidance w; pitch alone guided c
   assert.deepEqual(pitch3.words.slice(0, i + FAMILY_INDEX.pitch), plain.words.slice(0, i + FAMILY_INDEX.pitch), 'before the first pitch: as plain sampling');
   assert.notDeepEqual(pitch3.words, plain.words, 'pitch guidance 30 changes the piece');
   assert.deepEqual(checkWords(vocab, pitch3.words), []);
+  model.dispose();
+});
+
+const softmax = (x: ArrayLike<number>): number[] => {
+  const m = Math.max(...Array.from(x));
+  const e = Array.from(x, (v) => Math.exp(v - m));
+  const z = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / z);
+};
+
+test('guideByClass: the classes\' shares move as P_e(k)^w / P_twins(k)^(w-1), the values within a class keep the emotion row\'s proportions', () => {
+  // One piece, a row of 3 columns (one outside the family) + a family of 5 values in classes [0, 1, 0, 1, 2].
+  const classOf = Int32Array.from([0, 1, 0, 1, 2]);
+  const rng = new Rng(4);
+  const width = 8;
+  const at = 3;
+  const twins = 3;
+  const l = Float32Array.from({ length: (1 + twins) * width }, () => rng.next() * 4 - 2);
+  const w = 3;
+  const out = guideLogits(l, 1, width, w, twins);
+  const before = Float32Array.from(out);
+  guideByClass(l, out, 1, width, at, 5, classOf, w, twins);
+  assert.deepEqual([...out.slice(0, at)], [...before.slice(0, at)], 'other columns untouched');
+  const fam = (row: Float32Array, r: number) => Array.from(row.subarray(r * width + at, r * width + at + 5));
+  const pe = softmax(fam(l, 0));
+  const twinMean = fam(l, 1).map((_, v) => (fam(l, 1)[v]! + fam(l, 2)[v]! + fam(l, 3)[v]!) / 3);
+  const pt = softmax(twinMean);
+  const pg = softmax(fam(out, 0));
+  const share = (p: number[], k: number) => p.reduce((s, x, v) => s + (classOf[v] === k ? x : 0), 0);
+  const expect = [0, 1, 2].map((k) => share(pe, k) ** w / share(pt, k) ** (w - 1));
+  const z = expect.reduce((a, b) => a + b, 0);
+  for (const k of [0, 1, 2]) assert.ok(Math.abs(share(pg, k) - expect[k]! / z) < 1e-5, `class ${k}: ${share(pg, k)} against ${expect[k]! / z}`);
+  // Within class 0 (values 0 and 2) and class 1 (values 1 and 3): the emotion row's own ratio.
+  assert.ok(Math.abs(pg[0]! / pg[2]! - pe[0]! / pe[2]!) < 1e-4);
+  assert.ok(Math.abs(pg[1]! / pg[3]! - pe[1]! / pe[3]!) < 1e-4);
+  // w = 1: the emotion row itself.
+  const one = guideLogits(l, 1, width, 1, twins);
+  guideByClass(l, one, 1, width, at, 5, classOf, 1, twins);
+  assert.deepEqual(fam(one, 0), fam(l, 0));
+  // Every value its own class: value-wise guidance, up to a constant (the same distribution).
+  const single = guideLogits(l, 1, width, w, twins);
+  guideByClass(l, single, 1, width, at, 5, Int32Array.from([0, 1, 2, 3, 4]), w, twins);
+  const pv = softmax(fam(guideLogits(l, 1, width, w, twins), 0));
+  softmax(fam(single, 0)).forEach((p, v) => assert.ok(Math.abs(p - pv[v]!) < 1e-5));
+});
+
+test('pitchClassOf and guidanceOver: pitch classes of the vocabulary; only pitch may be guided over classes', () => {
+  const pc = pitchClassOf(vocab);
+  const values = vocab.values('pitch');
+  assert.equal(pc.length, values.length);
+  assert.equal(pc[values.indexOf('Note_Pitch_60')], 0);
+  assert.equal(pc[values.indexOf('Note_Pitch_73')], 1);
+  assert.equal(pc[values.indexOf('Note_Pitch_71')], 11);
+  assert.equal(pc[values.indexOf(0)], 12, 'the padding value is a class of its own');
+  assert.equal(samplingTable({ pitch: { guidanceOver: 'classes' } }).pitch.guidanceOver, 'classes');
+  assert.throws(() => samplingTable({ chord: { guidanceOver: 'classes' } }), /^InputError: guidanceOver of chord: only the pitch family has one/);
+  assert.throws(() => samplingTable({ pitch: { guidanceOver: 'octaves' as 'classes' } }), /^InputError: guidanceOver of pitch: expected values or classes, got "octaves"/);
+});
+
+test('guidance over pitch classes in generate: grammatical and seeded; the same as value-wise until the first pitch, then its own piece', async () => {
+  await initBackend('wasm');
+  const model = tinyModel(3, { emotionScale: 30 });
+  const opts = { maxWords: 60, maxBars: 1000, stopAtEos: false, seed: 11, emotion: 'Q1' as const, guidance: 1 };
+  const values = generate(model, vocab, { ...opts, sampling: { pitch: { guidance: 4 } } });
+  const classes = generate(model, vocab, { ...opts, sampling: { pitch: { guidance: 4, guidanceOver: 'classes' } } });
+  assert.deepEqual(generate(model, vocab, { ...opts, sampling: { pitch: { guidance: 4, guidanceOver: 'classes' } } }).words, classes.words, 'seeded');
+  assert.deepEqual(checkWords(vocab, classes.words), []);
+  let firstPitch = -1;
+  for (let i = N_FAMILIES; i < values.words.length && firstPitch < 0; i += N_FAMILIES) {
+    if (vocab.values('type')[values.words[i + FAMILY_INDEX.type] as number] === 'Note') firstPitch = i + FAMILY_INDEX.pitch;
+  }
+  assert.ok(firstPitch > 0);
+  assert.deepEqual(classes.words.slice(0, firstPitch), values.words.slice(0, firstPitch));
+  assert.notDeepEqual(classes.words, values.words, 'over classes is another piece');
   model.dispose();
 });
 

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
-import { contrastEmotions, isGuided, samplingTable, type GuidanceContrast, type SamplingOverrides } from '../../cp/sampling.ts';
+import { GUIDANCE_OVER, contrastEmotions, isGuided, samplingTable, type GuidanceContrast, type GuidanceOver, type SamplingOverrides } from '../../cp/sampling.ts';
 import { readGenerationDefaults } from '../../platform/run_folder.ts';
 import { GENERATION_DEFAULTS, generationSettings } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
@@ -19,6 +19,7 @@ export interface SamplingCliOptions {
   topP?: Array<[Family, number | null]>;
   familyGuidance?: Array<[Family, number | null]>;
   tempoStep?: number | null;
+  pitchGuidanceOver?: GuidanceOver;
   guidance?: number;
   contrast?: GuidanceContrast;
   recall?: RecallOptions;
@@ -62,7 +63,7 @@ function recallOption(value: string): RecallOptions {
   return { share, bonus };
 }
 
-/** Adds --temperature, --top-p, --tempo-step, --guidance, --family-guidance, --contrast and --recall to a command. */
+/** Adds --temperature, --top-p, --tempo-step, --guidance, --family-guidance, --pitch-guidance-over, --contrast and --recall to a command. */
 export function addSamplingOptions(cmd: Command): Command {
   const d = GENERATION_DEFAULTS;
   return cmd
@@ -71,6 +72,7 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--tempo-step <x|none>', "the largest relative change of a tempo word from the piece's current tempo (0.15: within 1/1.15..1.15 times), or none for any tempo (default: the model's own, else none)", tempoStep)
     .option('--guidance <w>', `emotion guidance: 1 = plain conditional sampling, above 1 pushes each family's logits away from those of the --contrast, at ${cost('others')}x the work per word away from others, ${cost('neutral')}x away from neutral (default: the model's own, else ${d.guidance})`, parseFloatOption('guidance', 0))
     .option('--family-guidance <family=w>', "a family's own emotion guidance in place of --guidance, e.g. pitch=3 or barbeat=1 (repeatable; default: the model's own, else --guidance)", familyValue('family-guidance', (v) => v >= 0, 'a number >= 0', false))
+    .option('--pitch-guidance-over <values|classes>', "what guidance on pitch pushes: each pitch (values), or the shares of the twelve pitch classes, the register within a class left to the model (classes) (default: the model's own, else values)", parseChoice('pitch-guidance-over', GUIDANCE_OVER))
     .option('--contrast <others|neutral>', `what guidance pushes away from: the other three quadrants (others) or the no-emotion word of pre-training (neutral) (default: the model's own, else ${d.contrast})`, parseChoice('contrast', ['others', 'neutral'] as const))
     .option('--recall <share,bonus|none>', "bar recall: each new bar recalls one 1, 2 or 4 bars back with probability share, and the values it implies get bonus nats on their logits, e.g. 0.3,2.5; none: off (default: the model's own, else none)", recallOption);
 }
@@ -82,6 +84,7 @@ function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
   for (const [f, p] of opts.topP ?? []) out[f] = { ...out[f], topP: p };
   for (const [f, w] of opts.familyGuidance ?? []) out[f] = { ...out[f], guidance: w as number };
   if (opts.tempoStep !== undefined) out.tempo = { ...out.tempo, maxStep: opts.tempoStep ?? undefined };
+  if (opts.pitchGuidanceOver !== undefined) out.pitch = { ...out.pitch, guidanceOver: opts.pitchGuidanceOver };
   return out;
 }
 
@@ -93,7 +96,7 @@ export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): {
 /** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */
 export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast, recall?: RecallOptions): string {
   const table = samplingTable(sampling);
-  const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}`);
+  const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}${table[f].guidanceOver === undefined ? '' : ` over ${table[f].guidanceOver}`}`);
   const bars = recallActive(recall) ? `; bar recall: share ${recall.share}, bonus ${recall.bonus}` : '';
   return `guidance ${guidance}${isGuided(table, guidance) ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}${bars}`;
 }
