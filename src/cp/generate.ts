@@ -204,7 +204,13 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   // Each row's emotion, and the words as that row's model input (emotion_input.ts).
   const rowEmotion = [emotion, ...twinEmotions].flatMap((e) => tracks.map(() => e));
   const rowEmotionIndex = rowEmotion.map((e) => emotionWord(vocab, e)[FAMILY_INDEX.emotion] as number);
-  const feedRows = (ws: number[][]): void => stepper.feed(ws.map((w, r) => conditionWord(cfg.emotionInput, w, rowEmotionIndex[r] as number)));
+  // The rows as an array built by push, always packed (an Array.prototype.map result is holey or packed depending on
+  // V8's optimisation state, and each change of kind threw away the engines' optimised feed; vocab.ts's zeroWord).
+  const feedRows = (ws: number[][]): void => {
+    const rowsIn: number[][] = [];
+    for (let r = 0; r < ws.length; r++) rowsIn.push(conditionWord(cfg.emotionInput, ws[r] as number[], rowEmotionIndex[r] as number));
+    stepper.feed(rowsIn);
+  };
   const stepper = openStepper(model, rows, opts.engine ?? 'auto');
   try {
     prompt.forEach((w, i) => feedRows(rowEmotion.map((e) => (i === 0 ? emotionWord(vocab, e) : w))));

@@ -20,7 +20,7 @@
 import { InputError } from '../errors.ts';
 import type { Rng } from '../random.ts';
 import { typeAllowedValues, type AllowedValues } from '../music/grammar.ts';
-import { FAMILIES, FAMILY_INDEX, type Emotion, type Family, type Vocab, type WordType } from '../music/vocab.ts';
+import { FAMILIES, FAMILY_INDEX, zeroWord, type Emotion, type Family, type Vocab, type WordType } from '../music/vocab.ts';
 
 export interface SamplingParams {
   /** Divides the logits before the softmax; > 0. */
@@ -75,7 +75,14 @@ export type SamplingOverrides = Partial<Record<Family, Partial<SamplingParams>>>
 export function samplingTable(overrides: SamplingOverrides = {}): Record<Family, SamplingParams> {
   const out = {} as Record<Family, SamplingParams>;
   for (const f of FAMILIES) {
-    const p = { ...EMOPIA_SAMPLING[f], ...overrides[f] };
+    // Built field by field in one order, not by spreading EMOPIA's frozen entries (whose copies' hidden classes
+    // varied from call to call with V8's state, throwing away the sampling code optimised on an earlier table).
+    const base: Partial<SamplingParams> = EMOPIA_SAMPLING[f];
+    const o: Partial<SamplingParams> = overrides[f] ?? {};
+    const p = { temperature: ('temperature' in o ? o.temperature : base.temperature) as number, topP: ('topP' in o ? o.topP : base.topP) as number | null } as SamplingParams;
+    for (const k of ['maxStep', 'guidance', 'guidanceOver'] as const) {
+      if (k in o || base[k] !== undefined) (p as unknown as Record<string, unknown>)[k] = k in o ? o[k] : base[k];
+    }
     if (!(typeof p.temperature === 'number' && p.temperature > 0 && Number.isFinite(p.temperature))) {
       throw new InputError(`temperature of ${f}`, `expected a number > 0, got ${p.temperature}`);
     }
@@ -701,7 +708,7 @@ const DRAW_ORDER = ['barbeat', 'tempo', 'chord', 'pitch', 'duration', 'velocity'
 export function sampleWord(rules: SamplingRules, type: number, logitsOf: (f: Family, word: readonly number[]) => ArrayLike<number>, layout: Layout, rng: Rng): number[] {
   const { vocab, grammar, table } = rules;
   const typeName = vocab.values('type')[type] as WordType;
-  const word = new Array<number>(FAMILIES.length).fill(0);
+  const word = zeroWord();
   word[FAMILY_INDEX.type] = type;
   for (const f of DRAW_ORDER) {
     const ok = grammar[typeName][f];

@@ -235,7 +235,9 @@ export class Vocab {
 
   /** A readable word to its 8 indices. */
   encodeEvent(event: CompoundEvent): number[] {
-    return FAMILIES.map((f) => this.encode(f, event[f]));
+    const word = zeroWord();
+    FAMILIES.forEach((f, i) => (word[i] = this.encode(f, event[f])));
+    return word;
   }
 
   /** 8 indices (FAMILIES order) to a readable word. */
@@ -270,6 +272,16 @@ export function parseEmotion(q: string | number): Emotion {
 }
 
 /** The Emotion word that opens a piece: `[0,0,0,Emotion,0,0,0,emo]`. */
+/**
+ * A word of eight zeros, as an array literal: always a packed array of small integers in V8. Words made by
+ * `Array.prototype.map` or `new Array(8).fill(0)` came out packed or holey depending on whether the code making
+ * them was optimised yet, and each new kind made V8 throw away the optimised word loops that read them
+ * (`node --trace-deopt`: "wrong map" in the engines' feedWords and in sampleWord, several pieces into a process).
+ */
+export function zeroWord(): number[] {
+  return [0, 0, 0, 0, 0, 0, 0, 0];
+}
+
 export function emotionWord(vocab: Vocab, emotion: Emotion | EmotionName): number[] {
   return vocab.encodeEvent(makeEvent('Emotion', { emotion: parseEmotion(emotion) }));
 }
