@@ -83,11 +83,12 @@ export interface GenerateOptions {
    */
   recall?: RecallOptions;
   /**
-   * Called after each generated word with the number generated so far (the most of any piece) and each piece's
-   * words so far (prompt included, a maxBars stop's closing Bar too): the live arrays, to read during the call,
-   * not to keep or change (a page draws the piece as it is written).
+   * Called after each generated word with the number generated so far (the most of any piece), each piece's
+   * words so far (prompt included, a maxBars stop's closing Bar too: the live arrays, to read during the call,
+   * not to keep or change; a page draws the piece as it is written) and the bars begun so far (the most of any
+   * piece; at most maxBars).
    */
-  onWord?: (generated: number, pieces: ReadonlyArray<ReadonlyArray<readonly number[]>>) => void;
+  onWord?: (generated: number, pieces: ReadonlyArray<ReadonlyArray<readonly number[]>>, bars: number) => void;
 }
 
 /** Its home is sampling.ts; re-exported because GenerateOptions uses it. */
@@ -255,7 +256,9 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
         if (t.recall) recallWord(t.recall, vocab, word, t.rng);
         return word;
       });
-      opts.onWord?.(tracks.reduce((m, t) => Math.max(m, t.generated), -Infinity), tracks.map((t) => t.words));
+      if (opts.onWord) {
+        opts.onWord(tracks.reduce((m, t) => Math.max(m, t.generated), -Infinity), tracks.map((t) => t.words), tracks.reduce((m, t) => Math.max(m, t.bars), 0));
+      }
       if (tracks.every((t) => t.stoppedBy)) break;
       feedRows(repeat(next));
     }

@@ -73,6 +73,31 @@ test('emopia generate: files, determinism, prompt, and one-line errors that leav
   }
 });
 
+test('emopia generate\'s progress counts bars out of --max-bars (words beside), or words out of --max-words when given', async () => {
+  await initBackend('wasm');
+  const dir = mkdtempSync(join(tmpdir(), 'emopia-gen-progress-'));
+  try {
+    const model = tinyModel(1, { noEos: true });
+    const run = join(dir, 'run');
+    saveModel(run, model, vocab);
+    model.dispose();
+    const [bars, words] = await Promise.all([
+      runCli(['generate', '--checkpoint', run, '--emotion', 'Q2', '--seed', '3', '--max-bars', '3', '-o', join(dir, 'bars.mid')]),
+      runCli(['generate', '--checkpoint', run, '--emotion', 'Q2', '--seed', '3', '--max-words', '12', '-o', join(dir, 'words.mid')]),
+    ]);
+    assert.equal(bars.code, 0, bars.stderr);
+    assert.equal(words.code, 0, words.stderr);
+    // stderr is not a terminal here: log lines, the last one the final state.
+    const done = /bars\.mid: (\d+) words, 3 bars, \d+ notes, stopped by maxBars/.exec(bars.stderr);
+    assert.ok(done, bars.stderr);
+    const progressLines = bars.stderr.split('\n').filter((l) => l.startsWith('generate 1/1: '));
+    assert.match(progressLines.at(-1) ?? '', new RegExp(`^generate 1/1: 3/3 bars, [\\d.]+/s, ETA 0s, ${done[1]} words$`));
+    assert.match(words.stderr, /^generate 1\/1: 12\/12 words, [\d.]+\/s, ETA 0s$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('generate and evaluate show the library\'s defaults, and --guidance its contrast and cost', async () => {
   const [gen, ev] = await Promise.all([runCli(['generate', '--help']), runCli(['evaluate', '--help'])]);
   assert.equal(gen.code, 0, gen.stderr);

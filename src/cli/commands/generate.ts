@@ -91,12 +91,14 @@ export function register(program: Command): void {
         for (let first = 0; first < paths.length; first += opts.batch) {
           const group = paths.slice(first, first + opts.batch);
           const t0 = Date.now();
-          const total = opts.maxWords ?? model.config.maxLen - fed.length;
           const label = group.length > 1 ? `generate ${first + 1}-${first + group.length}/${paths.length}` : `generate ${first + 1}/${paths.length}`;
-          const progress = opts.progress ? startProgress(label, total, 'words') : null;
+          // A piece ends at --max-bars (or EOS) long before the model's length in words, so without --max-words the
+          // bar counts the bars (words beside it); with --max-words, the words.
+          const byWords = opts.maxWords !== undefined;
+          const progress = opts.progress ? (byWords ? startProgress(label, opts.maxWords as number, 'words') : startProgress(label, opts.maxBars, 'bars')) : null;
           const results = generateBatch(model, vocab, {
             emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, prompt, guidance, contrast, recall,
-            onWord: progress ? (n) => progress.update(n) : undefined,
+            onWord: progress ? (n, _pieces, bars) => (byWords ? progress.update(n) : progress.update(bars, `${n} words`)) : undefined,
           }, rngs.slice(first, first + group.length));
           progress?.stop();
           const secs = (Date.now() - t0) / 1000;
