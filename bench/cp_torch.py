@@ -12,6 +12,7 @@ prints one JSON line: {"words": N per piece, "seconds": the P pieces' median, "w
 """
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -72,8 +73,7 @@ def bench_generate(spec):
     with torch.no_grad():
         # The first piece of the process (cold), then `pieces` more (steady): their median.
         first, n_total = one_piece()
-        steady = sorted(one_piece()[0] for _ in range(pieces))
-        dt = steady[len(steady) // 2] if len(steady) % 2 else (steady[len(steady) // 2 - 1] + steady[len(steady) // 2]) / 2
+        dt = statistics.median(one_piece()[0] for _ in range(pieces))
     print(json.dumps({"words": n_total, "seconds": dt, "words_per_s": n_total / dt,
                       "first_seconds": first, "first_words_per_s": n_total / first, "pieces": pieces,
                       "threads": torch.get_num_threads(), "torch": torch.__version__}))

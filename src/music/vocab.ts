@@ -271,7 +271,6 @@ export function parseEmotion(q: string | number): Emotion {
   throw new InputError('emotion', `expected Q1, Q2, Q3 or Q4, got '${q}'`);
 }
 
-/** The Emotion word that opens a piece: `[0,0,0,Emotion,0,0,0,emo]`. */
 /**
  * A word of eight zeros, as an array literal: always a packed array of small integers in V8. Words made by
  * `Array.prototype.map` or `new Array(8).fill(0)` came out packed or holey depending on whether the code making
@@ -282,6 +281,7 @@ export function zeroWord(): number[] {
   return [0, 0, 0, 0, 0, 0, 0, 0];
 }
 
+/** The Emotion word that opens a piece: `[0,0,0,Emotion,0,0,0,emo]`. */
 export function emotionWord(vocab: Vocab, emotion: Emotion | EmotionName): number[] {
   return vocab.encodeEvent(makeEvent('Emotion', { emotion: parseEmotion(emotion) }));
 }

@@ -12,7 +12,8 @@ trap 'rm -rf "$out"' EXIT
 # -mllvm -disable-lsr: without it LLVM's loop strength reduction rewrites the product loops' pointers so that the
 # weight loads' constant offsets (+16, +32, +48 bytes) become separate i32.add instructions, which V8 executes as
 # such (a 32-bit add cannot fold into x64 addressing); with it they are load offsets: ~4% less time per word.
-FLAGS="--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -fno-builtin -ffp-contract=off -mllvm -disable-lsr -Wall -Wextra -Werror"
+# STEP_CFLAGS: extra flags for diagnostic builds only (e.g. -DSTEP_NO_SCORES, step.c); unset for the shipped module.
+FLAGS="--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -fno-builtin -ffp-contract=off -mllvm -disable-lsr -Wall -Wextra -Werror${STEP_CFLAGS:+ $STEP_CFLAGS}"
 "$CC" $FLAGS -Wl,--no-entry -Wl,--strip-all -Wl,--export=__heap_base -o "$out/step.wasm" "$here/step.c"
 version=$("$CC" --version | head -n 1)
 node "$here/embed.mjs" "$out/step.wasm" "$root/src/cp/wasm/step_binary.ts" "$FLAGS" "$version"

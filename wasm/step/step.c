@@ -475,6 +475,9 @@ static NOINLINE void linear_attention(const Model *m, float *qkv, float *S, floa
  * well; head by head, each pass would read 64 floats of every 256-float row). p holds [h][cap] scores. Each head's
  * arithmetic is the same, in the same order, as head by head.
  */
+/* Diagnostics, off in the shipped module: built with -DSTEP_NO_SCORES or -DSTEP_NO_VALUES (STEP_CFLAGS in build.sh),
+ * the scores or the value sums are left out, so that their time can be read off (README, "Performance"); the
+ * pieces are then wrong. */
 /* Rows of V per pass of the value sums below (16 rows of 256 floats: 16 KB, within L1). */
 #define VROWS 16
 static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
@@ -484,6 +487,7 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
   float scale = 1.0f / __builtin_sqrtf((float)dh);
   /* four cached rows at a time, head by head: four independent sums (dot1x4: the query's vector loaded once for
    * the four keys) instead of one chain of dependent adds per dot; each sum as dot() computes it */
+#ifndef STEP_NO_SCORES
   int j = 0;
   for (; j + 3 < T; j += 4) {
     const float *k = K + j * d;
@@ -498,6 +502,9 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
   for (; j < T; j++) {
     for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, K + j * d + hd * dh, dh) * scale;
   }
+#else
+  for (int hd = 0; hd < h; hd++) for (int j = 0; j < T; j++) p[hd * cap + j] = 0.0f * scale;
+#endif
   float inv[h];
   for (int hd = 0; hd < h; hd++) {
     float *ph = p + hd * cap;
@@ -516,6 +523,7 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
     for (; j < T; j++) sum += (ph[j] = sexp(ph[j] - max));
     inv[hd] = 1.0f / sum;
   }
+#ifndef STEP_NO_VALUES
   if (dh % 32 == 0) {
     /* 32 outputs of a head at a time, their sums in eight registers over the rows j (the same sums in the
      * same order as the row-by-row axpy below: 0 + p_0 v_0 + p_1 v_1 + ...), instead of loading and storing
@@ -568,6 +576,9 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
       for (int hd = 0; hd < h; hd++) axpy(out + hd * dh, p[hd * cap + j], v + hd * dh, dh);
     }
   }
+#else
+  for (int c = 0; c < d; c++) out[c] = 0;
+#endif
   for (int hd = 0; hd < h; hd++) {
     for (int c = 0; c < dh; c++) out[hd * dh + c] *= inv[hd];
   }
