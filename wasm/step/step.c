@@ -27,7 +27,7 @@ typedef struct {
   const float *n1_g, *n1_b;
   const float *n2_g, *n2_b;
   float n1_eps, n2_eps;
-  float *sa; /* linear: S [B][h][dv][dk] (row j holds sum v_j phi(k)); softmax: keys [B][cap][d] */
+  float *sa; /* linear: S [B][h][dv][dk] (row j holds sum v_j phi(k)); softmax: keys [B][cap/KROWS][d][KROWS] */
   float *sb; /* linear: z [B][h][dk]; softmax: values [B][cap][d] */
   int cap;   /* softmax: rows per sequence of sa and sb */
 } Layer;
@@ -78,14 +78,31 @@ static inline int pad16(int n) { return (n + 15) & ~15; }
 /*
  * One output block of 16 for one row. Every output is bias + x[0] w[0] + x[1] w[1] + ... in this order, as in
  * block2, so that a row's result does not depend on the other rows of the batch (a piece generated in a batch
- * equals the piece generated alone, to the bit).
+ * equals the piece generated alone, to the bit). Two inputs per iteration, each broadcast by one load32_splat: the
+ * same adds in the same order, one loop step per two; 2-4% less time per word than one input per iteration
+ * (linear attention, fastest of 8 pieces per position, three alternated pairs). Four per iteration was much slower
+ * under V8, as was a second output block's four sums in the same loop (a standalone matrix-vector test: the product
+ * runs at the same ~65 GB/s of weights whether they sit in L1, L2 or L3, so it is bound by its instructions and
+ * add chains, not by memory).
  */
 static inline void block1(const float *x, int in, const float *W, const float *b, int blk, float *y) {
   const float *w = W + (long)blk * in * 16;
   f4 a0 = wasm_v128_load(b + blk * 16), a1 = wasm_v128_load(b + blk * 16 + 4);
   f4 a2 = wasm_v128_load(b + blk * 16 + 8), a3 = wasm_v128_load(b + blk * 16 + 12);
-  for (int k = 0; k < in; k++, w += 16) {
-    f4 s = wasm_f32x4_splat(x[k]);
+  int k = 0;
+  for (; k + 1 < in; k += 2, w += 32) {
+    f4 s = wasm_v128_load32_splat(x + k), t = wasm_v128_load32_splat(x + k + 1);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(w + 12)));
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(t, wasm_v128_load(w + 16)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(t, wasm_v128_load(w + 20)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(t, wasm_v128_load(w + 24)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(t, wasm_v128_load(w + 28)));
+  }
+  for (; k < in; k++, w += 16) {
+    f4 s = wasm_v128_load32_splat(x + k);
     a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
     a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
     a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
@@ -470,37 +487,51 @@ static NOINLINE void linear_attention(const Model *m, float *qkv, float *S, floa
 }
 
 /*
- * Softmax: appends k, v at row t of the cache, then out = softmax(q K^T / sqrt dh) V per head. The cache is read
- * row by row, every head of a row at once (one sequential pass over K, one over V, which the hardware prefetches
- * well; head by head, each pass would read 64 floats of every 256-float row). p holds [h][cap] scores. Each head's
- * arithmetic is the same, in the same order, as head by head.
+ * Softmax: appends k, v at position t of the cache, then out = softmax(q K^T / sqrt dh) V per head. Keys are kept in
+ * blocks of KROWS positions, column by column ([cap/KROWS][d][KROWS]), so that a head's scores for a block are a
+ * small matrix-vector product like the weights' (the query's value broadcast, KROWS keys' values loaded at once, no
+ * horizontal sums); values stay row by row ([cap][d]) and are summed VROWS rows at a time. p holds [h][cap] scores.
+ * Measured against keys row by row with four dot products at a time (the fastest of 8 pieces per position, one
+ * core, three alternated pairs): 325-338 against 346-382 us per word at 250-300 words, 294-303 against 305-324
+ * over the first 300 (README, "Performance").
  */
 /* Diagnostics, off in the shipped module: built with -DSTEP_NO_SCORES or -DSTEP_NO_VALUES (STEP_CFLAGS in build.sh),
  * the scores or the value sums are left out, so that their time can be read off (README, "Performance"); the
  * pieces are then wrong. */
 /* Rows of V per pass of the value sums below (16 rows of 256 floats: 16 KB, within L1). */
 #define VROWS 16
+/* Positions per block of the key cache: keys [cap/KROWS][d][KROWS] (cap a multiple of KROWS). */
+#define KROWS 16
 static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *K, float *V, int t, int cap, float *p, float *out) {
   int d = m->d, h = m->h, dh = d / h, T = t + 1;
-  __builtin_memcpy(K + t * d, qkv + d, d * sizeof(float));
+  /* the key of position t into its block: column c at kb[16 c] */
+  float *kb = K + (long)(t & ~(KROWS - 1)) * d + (t & (KROWS - 1));
+  for (int c = 0; c < d; c++) kb[KROWS * c] = qkv[d + c];
   __builtin_memcpy(V + t * d, qkv + 2 * d, d * sizeof(float));
   float scale = 1.0f / __builtin_sqrtf((float)dh);
-  /* four cached rows at a time, head by head: four independent sums (dot1x4: the query's vector loaded once for
-   * the four keys) instead of one chain of dependent adds per dot; each sum as dot() computes it */
+  f4 sc = wasm_f32x4_splat(scale);
 #ifndef STEP_NO_SCORES
-  int j = 0;
-  for (; j + 3 < T; j += 4) {
-    const float *k = K + j * d;
+  /* 16 positions' scores of a head at once, in four registers, over the head's dh columns: each score is
+   * q_0 k_0 + q_1 k_1 + ... in this order (then times scale), as the matrix products sum, with no horizontal sums.
+   * Scores of a block's positions past t are computed from whatever the cache holds there and never read. */
+  for (int j0 = 0; j0 < T; j0 += KROWS) {
+    const float *blk = K + (long)j0 * d;
     for (int hd = 0; hd < h; hd++) {
-      float r[4];
-      const float *kh = k + hd * dh;
-      dot1x4(qkv + hd * dh, kh, kh + d, kh + 2 * d, kh + 3 * d, dh, r);
-      float *ph = p + hd * cap + j;
-      for (int i = 0; i < 4; i++) ph[i] = r[i] * scale;
+      const float *q = qkv + hd * dh, *k = blk + hd * dh * KROWS;
+      f4 a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (int i = 0; i < dh; i++, k += KROWS) {
+        f4 s = wasm_v128_load32_splat(q + i);
+        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(k)));
+        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(k + 4)));
+        a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(k + 8)));
+        a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(k + 12)));
+      }
+      float *ph = p + hd * cap + j0;
+      wasm_v128_store(ph, wasm_f32x4_mul(a0, sc));
+      wasm_v128_store(ph + 4, wasm_f32x4_mul(a1, sc));
+      wasm_v128_store(ph + 8, wasm_f32x4_mul(a2, sc));
+      wasm_v128_store(ph + 12, wasm_f32x4_mul(a3, sc));
     }
-  }
-  for (; j < T; j++) {
-    for (int hd = 0; hd < h; hd++) p[hd * cap + j] = dot(qkv + hd * dh, K + j * d + hd * dh, dh) * scale;
   }
 #else
   for (int hd = 0; hd < h; hd++) for (int j = 0; j < T; j++) p[hd * cap + j] = 0.0f * scale;

@@ -371,9 +371,14 @@ export class WasmStepper implements EngineCore {
     return at;
   }
 
-  /** Softmax: every layer's key/value cache and the scores rows moved to `cap` rows per sequence (old rows kept). */
-  private growCache(cap: number): void {
+  /**
+   * Softmax: every layer's key/value cache and the scores rows moved to `rows` rows per sequence, rounded up to a
+   * multiple of 16 (old rows kept). Keys are stored in blocks of 16 positions ([cap/16][d][16], step.c's KROWS), so
+   * a sequence's first `old` rows are its first `old * d` floats in either layout.
+   */
+  private growCache(rows: number): void {
     const { batch: B, d } = this;
+    const cap = pad16(rows);
     const old = this.cap;
     for (let i = 0; i < this.w.layers.length; i++) {
       const base = (this.layers + i * LAYER.size * 4) / 4;
