@@ -81,9 +81,9 @@ static inline int pad16(int n) { return (n + 15) & ~15; }
  * equals the piece generated alone, to the bit). Two inputs per iteration, each broadcast by one load32_splat: the
  * same adds in the same order, one loop step per two; 2-4% less time per word than one input per iteration
  * (linear attention, fastest of 8 pieces per position, three alternated pairs). Four per iteration was much slower
- * under V8, as was a second output block's four sums in the same loop (a standalone matrix-vector test: the product
- * runs at the same ~65 GB/s of weights whether they sit in L1, L2 or L3, so it is bound by its instructions and
- * add chains, not by memory).
+ * under V8, as was a second output block's four sums in the same loop (scripts/matvec_probe.ts, which also shows the
+ * product running at the same rate whether the weights fit L2 or sit in L3: bound by its instructions and add
+ * chains, not by memory).
  */
 static inline void block1(const float *x, int in, const float *W, const float *b, int blk, float *y) {
   const float *w = W + (long)blk * in * 16;
@@ -158,7 +158,8 @@ static NOINLINE void matvec(int B, const float *x, int ldx, int in, const float 
 /*
  * The same products with W stored as IEEE half-precision bits (same packed layout, 16 halves per row of a block),
  * used when every weight of the model is exactly a half (the shipped model is stored as F16): half the bytes to
- * read per word, and the step is bound by reading the weights.
+ * read per word; a large model's step is bound by reading its weights (the `small` one's, 13 MB, by the product's
+ * instructions: scripts/matvec_probe.ts).
  *
  * Widening without a table: a half's bits h placed at bits 31 (sign) and 27..13 (exponent, mantissa) of an f32
  * are the f32 w 2^-112 exactly (half normals land on f32 normals, half subnormals on f32 subnormals). Read as four
