@@ -101,7 +101,7 @@ export {
   type RunPartNames,
 } from './cp/run_folder.ts';
 export { CPTransformer, familyIds, NON_TYPE_FAMILIES, type NonTypeFamily } from './cp/model.ts';
-export { openStepper, checkIncremental, ENGINES, ENGINE_NAMES, type Stepper, type EngineName, type EngineChoice } from './cp/engine.ts';
+export { openStepper, checkIncremental, autoEngines, ENGINES, ENGINE_NAMES, type Stepper, type EngineName, type EngineChoice } from './cp/engine.ts';
 export { causalLinearAttention, LINEAR_EPS } from './cp/attention.ts';
 export { conditionInputs, conditionWord } from './cp/emotion_input.ts';
 export {

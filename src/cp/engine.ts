@@ -433,14 +433,28 @@ export function attentionCheckTol(backend: string = tf.getBackend()): number {
   return backend === 'wasm' ? ATTENTION_CHECK_TOL : ATTENTION_CHECK_TOL_OTHER_BACKENDS;
 }
 
+/** The engines `auto` may pick here, for one sequence or several (wasm alone wherever its kernel compiles). */
+export function autoEngines(): EngineName[] {
+  return [...new Set([autoEngine(1), autoEngine(2)])];
+}
+
 /**
- * Checks a loaded model on the backend: every engine's step-by-step type logits over `fed` (one sequence of
- * words) must equal one full forward pass within `tol` (default: `attentionCheckTol()`). Returns each engine's
- * largest difference; throws an InputError naming the first engine beyond `tol`.
+ * Checks a loaded model on the backend: each of `engines`' step-by-step type logits over `fed` (one sequence of
+ * words) must equal one full forward pass within `tol` (default: `attentionCheckTol()`). Returns each checked
+ * engine's largest difference; throws an InputError naming the first engine beyond `tol`. `emopia generate` checks
+ * `autoEngines()`, the engines that will generate (each engine opened costs tens of ms, the wasm one's packing is
+ * reused by the generation); the default, every engine, is for tests and tools.
  */
-export function checkIncremental(model: CPTransformer, fed: readonly (readonly number[])[], tol = attentionCheckTol()): Record<EngineName, number> {
+export function checkIncremental(
+  model: CPTransformer,
+  fed: readonly (readonly number[])[],
+  tol = attentionCheckTol(),
+  engines: readonly EngineName[] = ENGINE_NAMES,
+): Partial<Record<EngineName, number>> {
   const T = fed.length;
   if (T < 1) throw new InputError('attention check', 'expected at least one word, got none');
+  if (engines.length === 0) throw new UsageError('attention check', 'expected at least one engine, got none');
+  for (const e of engines) if (!ENGINE_NAMES.includes(e)) throw new UsageError('attention check', `expected engines among ${ENGINE_NAMES.join(', ')}, got '${String(e)}'`);
   const full = tf.tidy(() => {
     const x = tf.tensor3d(fed.flatMap((w) => [...w]), [1, T, N_FAMILIES], 'int32'); // (1, T, 8)
     return model.typeLogits(model.forwardHidden(x)).reshape([T, -1]); // (T, n_type)
@@ -448,8 +462,8 @@ export function checkIncremental(model: CPTransformer, fed: readonly (readonly n
   const want = full.dataSync() as Float32Array;
   full.dispose();
   const nType = want.length / T;
-  const diffs = {} as Record<EngineName, number>;
-  for (const engine of ENGINE_NAMES) {
+  const diffs: Partial<Record<EngineName, number>> = {};
+  for (const engine of engines) {
     let d = 0;
     const s = openStepper(model, 1, engine);
     try {
@@ -463,8 +477,8 @@ export function checkIncremental(model: CPTransformer, fed: readonly (readonly n
     }
     diffs[engine] = d;
   }
-  for (const engine of ENGINE_NAMES) {
-    const d = diffs[engine];
+  for (const engine of engines) {
+    const d = diffs[engine] as number;
     if (!(d <= tol)) throw new InputError('attention check', `${engine} step-by-step logits differ from the full pass by ${d} (expected <= ${tol}); the model or backend is unusable`);
   }
   return diffs;

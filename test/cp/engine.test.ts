@@ -11,7 +11,7 @@ import { Rng } from '../../src/random.ts';
 import { FAMILIES, FAMILY_INDEX, Vocab, type Family } from '../../src/music/vocab.ts';
 import { makeConfig } from '../../src/cp/config.ts';
 import { CPTransformer, NON_TYPE_FAMILIES } from '../../src/cp/model.ts';
-import { ENGINE_NAMES, checkIncremental, openStepper, type EngineName } from '../../src/cp/engine.ts';
+import { ENGINE_NAMES, autoEngines, checkIncremental, openStepper, type EngineName } from '../../src/cp/engine.ts';
 import { erf } from '../../src/cp/fast_step.ts';
 import { generate, generateBatch } from '../../src/cp/generate.ts';
 import { assertClose } from '../helpers/close.ts';
@@ -148,7 +148,17 @@ test('checkIncremental: every engine within 1e-4 of the full pass on a healthy m
     const before = tf.memory().numTensors;
     const diffs = checkIncremental(model, fed);
     assert.deepEqual(Object.keys(diffs), ENGINE_NAMES);
-    for (const engine of ENGINE_NAMES) assert.ok(diffs[engine] >= 0 && diffs[engine] <= 1e-4, `${attention} ${engine}: ${diffs[engine]}`);
+    for (const engine of ENGINE_NAMES) {
+      const d = diffs[engine] as number;
+      assert.ok(d >= 0 && d <= 1e-4, `${attention} ${engine}: ${d}`);
+    }
+    // Only the engines asked for (emopia generate asks for autoEngines(): wasm here), each the same difference.
+    const some = checkIncremental(model, fed, undefined, ['wasm']);
+    assert.deepEqual(some, { wasm: diffs.wasm });
+    assert.deepEqual(autoEngines(), ['wasm']);
+    assert.throws(() => checkIncremental(model, fed, -1, ['fast', 'wasm']), (e) => e instanceof InputError && /^attention check: fast step-by-step/.test(e.message));
+    assert.throws(() => checkIncremental(model, fed, undefined, []), UsageError);
+    assert.throws(() => checkIncremental(model, fed, undefined, ['gpu' as EngineName]), (e) => e instanceof UsageError && /got 'gpu'/.test(e.message));
     // A tolerance below every difference (here negative) must fail, naming the first engine of the table.
     assert.throws(() => checkIncremental(model, fed, -1), (e) => e instanceof InputError && /^attention check: tensor step-by-step logits differ/.test(e.message));
     assert.throws(() => checkIncremental(model, []), InputError);

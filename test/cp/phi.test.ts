@@ -69,7 +69,7 @@ test('near-eps normaliser: every engine equals the full pass within 1e-4 (exp(x)
     s.dispose();
   }
   const diffs = checkIncremental(model, words);
-  for (const engine of ENGINE_NAMES) assert.ok(diffs[engine] <= 1e-4, `${engine}: ${diffs[engine]}`);
+  for (const engine of ENGINE_NAMES) assert.ok((diffs[engine] as number) <= 1e-4, `${engine}: ${diffs[engine]}`);
   model.dispose();
 });
 

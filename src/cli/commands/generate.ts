@@ -18,7 +18,7 @@ import { loadModel } from '../../platform/run_folder.ts';
 import { resolveCheckpoint } from '../../platform/default_model.ts';
 import { generateBatch, promptFor } from '../../cp/generate.ts';
 import { GENERATION_DEFAULTS } from '../../cp/generation_defaults.ts';
-import { checkIncremental } from '../../cp/engine.ts';
+import { autoEngines, checkIncremental } from '../../cp/engine.ts';
 import { Rng } from '../../random.ts';
 import { parseBackend, parseEmotionOption, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
@@ -67,7 +67,7 @@ export function register(program: Command): void {
   addSamplingOptions(cmd)
     .option('--prompt <in.mid>', 'continue this MIDI: its words are the prompt, fed behind the requested emotion word')
     .option('--backend <name>', 'wasm (default), cpu, or tensorflow', parseBackend, 'wasm')
-    .option('--attention-check <mode>', "'step' (default): check the loaded model's step-by-step logits against a full pass on the prompt; 'none': skip", parseChoice('attention-check', ['step', 'none'] as const), 'step')
+    .option('--attention-check <mode>', "'step' (default): check the generating engine's step-by-step logits against a full pass on the prompt; 'none': skip", parseChoice('attention-check', ['step', 'none'] as const), 'step')
     .option('--no-progress', 'no progress output')
     .action(async (opts: GenerateCliOptions) => {
       const checkpoint = resolveCheckpoint(opts.checkpoint);
@@ -85,7 +85,7 @@ export function register(program: Command): void {
           prompt = scoreToWords(score, vocab, { emotion }, opts.prompt).words;
         }
         const fed = promptFor(vocab, emotion, prompt);
-        if (opts.attentionCheck === 'step') checkIncremental(model, fed.slice(0, Math.min(fed.length, 64)));
+        if (opts.attentionCheck === 'step') checkIncremental(model, fed.slice(0, Math.min(fed.length, 64)), undefined, autoEngines());
         const master = new Rng(opts.seed);
         const rngs = paths.map(() => master.fork()); // piece i depends only on the seed and i
         for (let first = 0; first < paths.length; first += opts.batch) {
