@@ -37,7 +37,7 @@ import {
   type GuidanceContrast, type Layout, type SamplingOverrides,
 } from './sampling.ts';
 import { GENERATION_DEFAULTS } from './generation_defaults.ts';
-import { checkRecall, openRecall, recallActive, recallLogits, recallWord, type RecallOptions, type RecallState } from './recall.ts';
+import { openRecall, recallFor, recallActive, recallLogits, recallWord, type RecallOptions, type RecallState } from './recall.ts';
 
 /** Defaults: GENERATION_DEFAULTS (generation_defaults.ts). */
 export interface GenerateOptions {
@@ -191,7 +191,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const pitchClasses = rules.table.pitch.guidanceOver === 'classes' ? pitchClassOf(vocab) : undefined;
   const typeEOS = vocab.encode('type', 'EOS');
   const eos = eosWord(vocab);
-  const recall = opts.recall ? checkRecall(opts.recall) : undefined;
+  const recall = opts.recall ? recallFor(opts.recall, emotion) : undefined; // this quadrant's share
   const tracks: Track[] = rngs.map((rng) => {
     const state = recallActive(recall) ? openRecall(recall) : null;
     if (state) for (const w of prompt) recallWord(state, vocab, w);

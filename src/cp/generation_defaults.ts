@@ -11,7 +11,7 @@
 import { InputError } from '../errors.ts';
 import { FAMILIES } from '../music/vocab.ts';
 import { EMOPIA_SAMPLING, samplingTable, type GuidanceContrast, type SamplingOverrides } from './sampling.ts';
-import { checkRecall, type RecallOptions } from './recall.ts';
+import { checkRecall, type RecallOptions, type RecallShare } from './recall.ts';
 
 /** The library's defaults for generating (generate.ts, `emopia generate`) and evaluating (`emopia evaluate`). */
 export const GENERATION_DEFAULTS = Object.freeze({
@@ -81,8 +81,8 @@ export function parseGenerationDefaults(json: unknown, what: string): Generation
   let recall: RecallOptions | undefined;
   if (o.recall !== undefined) {
     const r = o.recall as { share?: unknown; bonus?: unknown } | null;
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InputError(what, `expected "recall" to be {share, bonus}, got ${JSON.stringify(o.recall)}`);
-    recall = checkRecall({ share: r.share as number, bonus: r.bonus as number }, `${what}: "recall"`);
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InputError(what, `expected "recall" to be {share, bonus} (share a number or {Q1, Q2, Q3, Q4}), got ${JSON.stringify(o.recall)}`);
+    recall = checkRecall({ share: r.share as RecallShare, bonus: r.bonus as number }, `${what}: "recall"`);
   }
   return { sampling, ...(guidance === undefined ? {} : { guidance }), ...(contrast === undefined ? {} : { contrast }), ...(recall === undefined ? {} : { recall }) };
 }

@@ -7,7 +7,7 @@ import { checkWords } from '../../src/music/grammar.ts';
 import { generate } from '../../src/cp/generate.ts';
 import { parseGenerationDefaults } from '../../src/cp/generation_defaults.ts';
 import { START_LAYOUT, advanceLayout } from '../../src/cp/sampling.ts';
-import { openRecall, recallLogits, recalledValues, recallWord } from '../../src/cp/recall.ts';
+import { checkRecall, openRecall, recallActive, recallFor, recallLogits, recalledValues, recallWord } from '../../src/cp/recall.ts';
 import { Rng } from '../../src/random.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 
@@ -120,5 +120,29 @@ test('recall options: checked in generation.json and in generate', async () => {
   await initBackend('wasm');
   const model = tinyModel(5);
   assert.throws(() => generate(model, vocab, { emotion: 'Q1', maxWords: 5, recall: { share: 0.5, bonus: -1 } }), /expected a bonus >= 0, got -1/);
+  model.dispose();
+});
+
+test('recall share per quadrant: each piece takes its requested quadrant\'s share; checked in generation.json', async () => {
+  const perQ = { Q1: 0, Q2: 0.5, Q3: 1, Q4: 0.25 };
+  assert.deepEqual(recallFor({ share: perQ, bonus: 30 }, 2), { share: 0.5, bonus: 30 });
+  assert.deepEqual(recallFor({ share: perQ, bonus: 30 }, 3), { share: 1, bonus: 30 });
+  assert.deepEqual(recallFor({ share: 0.2, bonus: 30 }, 4), { share: 0.2, bonus: 30 });
+  assert.equal(recallActive({ share: { Q1: 0, Q2: 0, Q3: 0, Q4: 0 }, bonus: 30 }), false);
+  assert.equal(recallActive({ share: { Q1: 0, Q2: 0, Q3: 0.1, Q4: 0 }, bonus: 30 }), true);
+  assert.deepEqual(parseGenerationDefaults({ recall: { share: perQ, bonus: 30 } }, 'g.json').recall, { share: perQ, bonus: 30 });
+  assert.throws(() => parseGenerationDefaults({ recall: { share: { Q1: 0.1, Q2: 0.1, Q3: 0.1 }, bonus: 30 } }, 'g.json'),
+    /^InputError: g\.json: "recall": expected a share for each of Q1, Q2, Q3, Q4, got \{"Q1":0.1,"Q2":0.1,"Q3":0.1\}/);
+  assert.throws(() => parseGenerationDefaults({ recall: { share: { ...perQ, Q5: 0.1 }, bonus: 30 } }, 'g.json'), /expected a share for each of Q1, Q2, Q3, Q4/);
+  assert.throws(() => parseGenerationDefaults({ recall: { share: { ...perQ, Q2: 2 }, bonus: 30 } }, 'g.json'), /expected a share in \[0, 1\] for Q2, got 2/);
+  assert.throws(() => checkRecall({ share: { ...perQ, Q4: 'x' as unknown as number }, bonus: 1 }), /for Q4, got "x"/);
+  // generate: a Q2 piece with the per-quadrant shares is the piece with Q2's share alone, and so for Q1 (share 0: off).
+  await initBackend('wasm');
+  const model = tinyModel(5, { noEos: true });
+  const opts = { maxBars: 6, maxWords: 400, seed: 11 };
+  const q2 = generate(model, vocab, { ...opts, emotion: 'Q2', recall: { share: perQ, bonus: 1e4 } });
+  assert.deepEqual(q2.words, generate(model, vocab, { ...opts, emotion: 'Q2', recall: { share: 0.5, bonus: 1e4 } }).words);
+  assert.notDeepEqual(q2.words, generate(model, vocab, { ...opts, emotion: 'Q2' }).words, 'recall changed the Q2 piece');
+  assert.deepEqual(generate(model, vocab, { ...opts, emotion: 'Q1', recall: { share: perQ, bonus: 1e4 } }).words, generate(model, vocab, { ...opts, emotion: 'Q1' }).words);
   model.dispose();
 });

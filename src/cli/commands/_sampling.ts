@@ -97,6 +97,7 @@ export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): {
 export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast, recall?: RecallOptions): string {
   const table = samplingTable(sampling);
   const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}${table[f].guidanceOver === undefined ? '' : ` over ${table[f].guidanceOver}`}`);
-  const bars = recallActive(recall) ? `; bar recall: share ${recall.share}, bonus ${recall.bonus}` : '';
+  const share = (r: RecallOptions): string => (typeof r.share === 'number' ? `${r.share}` : Object.entries(r.share).map(([q, v]) => `${q} ${v}`).join(' '));
+  const bars = recallActive(recall) ? `; bar recall: share ${share(recall)}, bonus ${recall.bonus}` : '';
   return `guidance ${guidance}${isGuided(table, guidance) ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}${bars}`;
 }
