@@ -46,6 +46,8 @@ export async function buildWeb(out = WEB_DIST): Promise<string> {
       setup(b) {
         // The library imports the tfjs umbrella; the page takes only the parts it runs (web/tfjs_lite.ts).
         b.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: join(ROOT, 'web', 'tfjs_lite.ts') }));
+        // src/tfjs_load.ts loads tfjs with Node's require; the page takes its browser form (package.json "browser").
+        b.onResolve({ filter: /\/tfjs_load\.ts$/ }, () => ({ path: join(ROOT, 'src', 'tfjs_load_browser.ts') }));
       },
     }],
   });

@@ -9,13 +9,30 @@
  * Backends: `wasm` (default: XNNPACK, single-threaded in Node), `cpu` (plain JS, slower, always available),
  * `tensorflow` (only when the user has installed `@tensorflow/tfjs-node` themselves).
  */
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import type * as Tfjs from '@tensorflow/tfjs';
+import { tfjs } from './tfjs_load.ts';
 import {
   fmaWantedFromEnv, registerTrainingKernels, trainingKernelPlacement, trainingKernelsActive as kernelsActiveOn, withTrainingProducts,
 } from './kernels/register.ts';
 
-export { tf, withTrainingProducts };
+export { withTrainingProducts };
+
+/** TensorFlow.js (src/tfjs_load.ts loads it, with the wasm backend), and below, the tfjs types named as `tf.X`. */
+export const tf: typeof Tfjs = tfjs;
+
+/** Types only (no code), merged with the value `tf` above. */
+export declare namespace tf {
+  export type Rank = Tfjs.Rank;
+  export type Tensor<R extends Tfjs.Rank = Tfjs.Rank> = Tfjs.Tensor<R>;
+  export type Scalar = Tfjs.Scalar;
+  export type Tensor1D = Tfjs.Tensor1D;
+  export type Tensor2D = Tfjs.Tensor2D;
+  export type Tensor3D = Tfjs.Tensor3D;
+  export type Tensor4D = Tfjs.Tensor4D;
+  export type Variable<R extends Tfjs.Rank = Tfjs.Rank> = Tfjs.Variable<R>;
+  export type Optimizer = Tfjs.Optimizer;
+  export type GradSaveFunc = Tfjs.GradSaveFunc;
+}
 /** The clipped-Adam kernel on a shared memory, for data-parallel training's sharded update (src/kernels/adam.ts). */
 export { adamKernel, sharedArena, type AdamKernel, type AdamStepConstants } from './kernels/adam.ts';
 /** The keep threshold of the dropout kernel (src/kernels/dropout.ts), for core/ops.ts's dropout. */

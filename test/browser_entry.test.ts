@@ -13,8 +13,15 @@ import * as node from '../src/index.ts';
 /** npm packages that run in a browser: tfjs and its wasm backend (MIDI bytes are read and written by our own smf.ts). */
 const BROWSER_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm'];
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** package.json's "browser" map (a bundler for the browser takes the value's file where the key's is imported). */
+const BROWSER_MAP = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { browser: Record<string, string> }).browser;
+const asBrowser = (file: string): string => {
+  const to = BROWSER_MAP[`./${relative(ROOT, file)}`];
+  return to === undefined ? file : join(ROOT, to);
+};
 
-/** Every source file reachable from `entry` through relative imports, with the packages each imports. */
+/** Every source file reachable from `entry` through relative imports (as a browser bundle has them), with the packages each imports. */
 function importGraph(entry: string): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   const todo = [entry];
@@ -24,7 +31,7 @@ function importGraph(entry: string): Map<string, string[]> {
     const text = readFileSync(file, 'utf8');
     const specs = [...text.matchAll(/(?:from|import) '([^']+)'/g)].map((x) => x[1] as string);
     graph.set(file, specs.filter((m) => !m.startsWith('.')));
-    for (const m of specs) if (m.startsWith('.')) todo.push(join(dirname(file), m));
+    for (const m of specs) if (m.startsWith('.')) todo.push(asBrowser(join(dirname(file), m)));
   }
   return graph;
 }
@@ -37,6 +44,7 @@ test('src/browser.ts reaches no Node built-in, no Node-only package and no Node 
     const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
     assert.doesNotMatch(code, /\bprocess\.|\bBuffer\b|\brequire\(/, `${name} uses a Node global`);
   }
+  assert.ok(graph.has(join(SRC, 'tfjs_load_browser.ts')) && !graph.has(join(SRC, 'tfjs_load.ts')), 'the browser takes tfjs_load_browser.ts for tfjs_load.ts');
   for (const f of ['cp/run_folder.ts', 'cp/generate.ts', 'music/midi_io.ts', 'music/cp_tokenizer.ts', 'music/dataset.ts', 'music/chords.ts', 'errors.ts', 'random.ts', 'evaluate/conditioning.ts', 'core/transformer.ts']) {
     assert.ok(graph.has(join(SRC, f)), `the walk reaches ${f}`);
   }
