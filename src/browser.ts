@@ -135,7 +135,7 @@ export {
   type SamplingParams,
   type SamplingOverrides,
 } from './cp/sampling.ts';
-export { GENERATION_DEFAULTS, parseGenerationDefaults, mergeSampling, generationSettings, type GenerationDefaults } from './cp/generation_defaults.ts';
+export { GENERATION_DEFAULTS, parseGenerationDefaults, mergeSampling, generationSettings, checkQuadrantSampling, samplingForQuadrant, type GenerationDefaults, type QuadrantSampling } from './cp/generation_defaults.ts';
 export { generate, generateBatch, promptFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
 export { RECALL_PERIODS, openRecall, recallFor, recallWord, recalledValues, recallLogits, type PieceRecall, type RecallOptions, type RecallShare, type RecallState } from './cp/recall.ts';
 export { maskedCrossEntropy, maskedCrossEntropySum } from './core/train/loss.ts';

@@ -36,7 +36,7 @@ import {
   START_LAYOUT, advanceLayout, contrastEmotions, guideByClass, guideLogits, pitchClassOf, guidanceWeights, isGuided, sampleType, sampleWord, samplingRules,
   type GuidanceContrast, type Layout, type SamplingOverrides,
 } from './sampling.ts';
-import { GENERATION_DEFAULTS } from './generation_defaults.ts';
+import { GENERATION_DEFAULTS, samplingForQuadrant, type QuadrantSampling } from './generation_defaults.ts';
 import { openRecall, recallFor, recallActive, recallLogits, recallWord, type RecallOptions, type RecallState } from './recall.ts';
 
 /** Defaults: GENERATION_DEFAULTS (generation_defaults.ts). */
@@ -51,6 +51,8 @@ export interface GenerateOptions {
   maxWords?: number;
   /** Per-family temperature / top-p overriding EMOPIA's table. */
   sampling?: SamplingOverrides;
+  /** Overrides over `sampling` for the requested quadrant only (a model's generation.json "quadrantSampling"). */
+  quadrantSampling?: QuadrantSampling;
   /**
    * Words to continue (flat n*8, FAMILIES order), e.g. a MIDI file's words. The prompt fed to the model is the
    * requested emotion's word followed by these (a leading Emotion word and a trailing EOS removed), or by a Bar
@@ -171,7 +173,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   if (!(maxWords === Infinity || (Number.isInteger(maxWords) && maxWords >= 1))) throw new InputError('maxWords', `expected an integer >= 1, got ${maxWords}`);
   const guidance = opts.guidance ?? GENERATION_DEFAULTS.guidance;
   if (!(Number.isFinite(guidance) && guidance >= 0)) throw new InputError('guidance', `expected a number >= 0, got ${guidance}`);
-  const rules = samplingRules(vocab, opts.sampling ?? {}, opts.stopAtEos ?? GENERATION_DEFAULTS.stopAtEos);
+  const rules = samplingRules(vocab, samplingForQuadrant(opts.sampling ?? {}, opts.quadrantSampling, emotion), opts.stopAtEos ?? GENERATION_DEFAULTS.stopAtEos);
   const prompt = promptFor(vocab, emotion, opts.prompt);
   // The last prompt word must leave room for the words to come and the EOS word (which is never fed).
   if (prompt.length >= cfg.maxLen) throw new InputError('prompt', `${prompt.length} words do not fit the model's maxLen of ${cfg.maxLen}`);

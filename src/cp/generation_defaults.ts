@@ -9,7 +9,7 @@
  *   3. the command line's flags, family by family (`generationSettings`).
  */
 import { InputError } from '../errors.ts';
-import { FAMILIES } from '../music/vocab.ts';
+import { EMOTIONS, FAMILIES, type Emotion, type EmotionName } from '../music/vocab.ts';
 import { EMOPIA_SAMPLING, samplingTable, type GuidanceContrast, type SamplingOverrides } from './sampling.ts';
 import { checkRecall, type RecallOptions, type RecallShare } from './recall.ts';
 
@@ -52,12 +52,14 @@ export interface GenerationDefaults {
   guidance?: number;
   contrast?: GuidanceContrast;
   recall?: RecallOptions;
+  /** Sampling overrides for pieces of one requested quadrant, over `sampling` (GenerateOptions.quadrantSampling). */
+  quadrantSampling?: QuadrantSampling;
 }
 
 /** Validates a parsed generation.json; `what` names it in errors. */
 export function parseGenerationDefaults(json: unknown, what: string): GenerationDefaults {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(what, `expected an object {sampling?, guidance?, contrast?, recall?}, got ${JSON.stringify(json)}`);
-  const o = json as { sampling?: unknown; guidance?: unknown; contrast?: unknown; recall?: unknown };
+  const o = json as { sampling?: unknown; guidance?: unknown; contrast?: unknown; recall?: unknown; quadrantSampling?: unknown };
   const sampling = (o.sampling ?? {}) as SamplingOverrides;
   if (typeof sampling !== 'object' || sampling === null || Array.isArray(sampling)) throw new InputError(what, `expected "sampling" to be an object of families, got ${JSON.stringify(o.sampling)}`);
   for (const [f, p] of Object.entries(sampling)) {
@@ -84,7 +86,19 @@ export function parseGenerationDefaults(json: unknown, what: string): Generation
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InputError(what, `expected "recall" to be {share, bonus} (share a number or {Q1, Q2, Q3, Q4}), got ${JSON.stringify(o.recall)}`);
     recall = checkRecall({ share: r.share as RecallShare, bonus: r.bonus as number }, `${what}: "recall"`);
   }
-  return { sampling, ...(guidance === undefined ? {} : { guidance }), ...(contrast === undefined ? {} : { contrast }), ...(recall === undefined ? {} : { recall }) };
+  let quadrantSampling: QuadrantSampling | undefined;
+  if (o.quadrantSampling !== undefined) {
+    try {
+      quadrantSampling = checkQuadrantSampling(o.quadrantSampling, sampling);
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(what, `"quadrantSampling": ${err.message}`);
+      throw err;
+    }
+  }
+  return {
+    sampling, ...(guidance === undefined ? {} : { guidance }), ...(contrast === undefined ? {} : { contrast }), ...(recall === undefined ? {} : { recall }),
+    ...(quadrantSampling === undefined ? {} : { quadrantSampling }),
+  };
 }
 
 /** `over` on top of `base`, family by family and field by field. */
@@ -103,5 +117,50 @@ export function generationSettings(model: GenerationDefaults, over: Partial<Gene
     guidance: over.guidance ?? model.guidance ?? GENERATION_DEFAULTS.guidance,
     contrast: over.contrast ?? model.contrast ?? GENERATION_DEFAULTS.contrast,
     recall: over.recall ?? model.recall ?? { ...GENERATION_DEFAULTS.recall },
+    quadrantSampling: withoutOverridden(model.quadrantSampling ?? {}, over.sampling ?? {}),
   };
+}
+
+/**
+ * Per-quadrant sampling overrides: for pieces requested in a quadrant, its entry's fields go over the piece's
+ * sampling table (e.g. the shipped model's weaker guidance on pitch for Q1 and Q4, whose pieces it made fuller than
+ * the real clips in Q1 and thinner in Q4).
+ */
+export type QuadrantSampling = Partial<Record<EmotionName, SamplingOverrides>>;
+
+/** Checks per-quadrant overrides: keys Q1-Q4, each a sampling override that is valid over `base`. */
+export function checkQuadrantSampling(json: unknown, base: SamplingOverrides = {}): QuadrantSampling {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError('quadrantSampling', `expected an object of quadrants Q1-Q4, got ${JSON.stringify(json)}`);
+  const out: QuadrantSampling = {};
+  for (const [q, over] of Object.entries(json)) {
+    if (!(q in EMOTIONS)) throw new InputError('quadrantSampling', `unknown quadrant '${q}' (expected Q1, Q2, Q3 or Q4)`);
+    if (typeof over !== 'object' || over === null || Array.isArray(over)) throw new InputError('quadrantSampling', `expected families for ${q}, got ${JSON.stringify(over)}`);
+    samplingTable(over as SamplingOverrides); // throws on an unknown family or a bad value
+    samplingTable(mergeSampling(base, over as SamplingOverrides));
+    out[q as EmotionName] = over as SamplingOverrides;
+  }
+  return out;
+}
+
+/** The overrides of the quadrant `emotion` (1-4) over `sampling`. */
+export function samplingForQuadrant(sampling: SamplingOverrides, quadrants: QuadrantSampling | undefined, emotion: Emotion): SamplingOverrides {
+  const name = (Object.keys(EMOTIONS) as EmotionName[]).find((q) => EMOTIONS[q] === emotion);
+  const over = name ? quadrants?.[name] : undefined;
+  return over ? mergeSampling(sampling, over) : sampling;
+}
+
+/** `quadrants` without the fields the command line (`flags`) set for a family: a flag wins over the model's own. */
+function withoutOverridden(quadrants: QuadrantSampling, flags: SamplingOverrides): QuadrantSampling {
+  const out: QuadrantSampling = {};
+  for (const [q, over] of Object.entries(quadrants) as Array<[EmotionName, SamplingOverrides]>) {
+    const kept: SamplingOverrides = {};
+    for (const f of FAMILIES) {
+      const entry = over[f];
+      if (!entry) continue;
+      const left = Object.fromEntries(Object.entries(entry).filter(([k]) => !(flags[f] && k in (flags[f] as object))));
+      if (Object.keys(left).length) kept[f] = left;
+    }
+    if (Object.keys(kept).length) out[q] = kept;
+  }
+  return out;
 }
