@@ -18,6 +18,9 @@
 
 typedef v128_t f4;
 
+/* a += s * (the four floats at p): one multiply-add of the products' and the attention's inner loops */
+#define MA(a, s, p) a = wasm_f32x4_add(a, wasm_f32x4_mul(s, wasm_v128_load(p)))
+
 /* One encoder layer: packed weights (W [P(out)/16][in][16], bias [P(out)]), norms, attention state. */
 typedef struct {
   const float *qkv_w, *qkv_b; /* (d -> 3d): query, key, value projections fused */
@@ -92,21 +95,21 @@ static inline void block1(const float *x, int in, const float *W, const float *b
   int k = 0;
   for (; k + 1 < in; k += 2, w += 32) {
     f4 s = wasm_v128_load32_splat(x + k), t = wasm_v128_load32_splat(x + k + 1);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(w + 12)));
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(t, wasm_v128_load(w + 16)));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(t, wasm_v128_load(w + 20)));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(t, wasm_v128_load(w + 24)));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(t, wasm_v128_load(w + 28)));
+    MA(a0, s, w);
+    MA(a1, s, w + 4);
+    MA(a2, s, w + 8);
+    MA(a3, s, w + 12);
+    MA(a0, t, w + 16);
+    MA(a1, t, w + 20);
+    MA(a2, t, w + 24);
+    MA(a3, t, w + 28);
   }
   for (; k < in; k++, w += 16) {
     f4 s = wasm_v128_load32_splat(x + k);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(w)));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(w + 4)));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(w + 8)));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(w + 12)));
+    MA(a0, s, w);
+    MA(a1, s, w + 4);
+    MA(a2, s, w + 8);
+    MA(a3, s, w + 12);
   }
   float *o = y + blk * 16;
   wasm_v128_store(o, a0);
@@ -522,10 +525,10 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
       f4 a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
       for (int i = 0; i < dh; i++, k += KROWS) {
         f4 s = wasm_v128_load32_splat(q + i);
-        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(k)));
-        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(k + 4)));
-        a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(k + 8)));
-        a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(k + 12)));
+        MA(a0, s, k);
+        MA(a1, s, k + 4);
+        MA(a2, s, k + 8);
+        MA(a3, s, k + 12);
       }
       float *ph = p + hd * cap + j0;
       wasm_v128_store(ph, wasm_f32x4_mul(a0, sc));
@@ -581,14 +584,14 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
           const float *v = V + j0 * d + c0;
           for (int j = j0; j < j1; j++, v += d) {
             f4 s = wasm_v128_load32_splat(ph + j);
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(v)));
-            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(v + 4)));
-            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(v + 8)));
-            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(v + 12)));
-            a4 = wasm_f32x4_add(a4, wasm_f32x4_mul(s, wasm_v128_load(v + 16)));
-            a5 = wasm_f32x4_add(a5, wasm_f32x4_mul(s, wasm_v128_load(v + 20)));
-            a6 = wasm_f32x4_add(a6, wasm_f32x4_mul(s, wasm_v128_load(v + 24)));
-            a7 = wasm_f32x4_add(a7, wasm_f32x4_mul(s, wasm_v128_load(v + 28)));
+            MA(a0, s, v);
+            MA(a1, s, v + 4);
+            MA(a2, s, v + 8);
+            MA(a3, s, v + 12);
+            MA(a4, s, v + 16);
+            MA(a5, s, v + 20);
+            MA(a6, s, v + 24);
+            MA(a7, s, v + 28);
           }
           wasm_v128_store(o, a0);
           wasm_v128_store(o + 4, a1);
