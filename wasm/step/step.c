@@ -20,6 +20,12 @@ typedef v128_t f4;
 
 /* a += s * (the four floats at p): one multiply-add of the products' and the attention's inner loops */
 #define MA(a, s, p) a = wasm_f32x4_add(a, wasm_f32x4_mul(s, wasm_v128_load(p)))
+/* the same for 16 floats at p into four sums */
+#define MA4(a, b, c, e, s, p) \
+  MA(a, s, p);                 \
+  MA(b, s, (p) + 4);           \
+  MA(c, s, (p) + 8);           \
+  MA(e, s, (p) + 12)
 
 /* One encoder layer: packed weights (W [P(out)/16][in][16], bias [P(out)]), norms, attention state. */
 typedef struct {
@@ -95,21 +101,12 @@ static inline void block1(const float *x, int in, const float *W, const float *b
   int k = 0;
   for (; k + 1 < in; k += 2, w += 32) {
     f4 s = wasm_v128_load32_splat(x + k), t = wasm_v128_load32_splat(x + k + 1);
-    MA(a0, s, w);
-    MA(a1, s, w + 4);
-    MA(a2, s, w + 8);
-    MA(a3, s, w + 12);
-    MA(a0, t, w + 16);
-    MA(a1, t, w + 20);
-    MA(a2, t, w + 24);
-    MA(a3, t, w + 28);
+    MA4(a0, a1, a2, a3, s, w);
+    MA4(a0, a1, a2, a3, t, w + 16);
   }
   for (; k < in; k++, w += 16) {
     f4 s = wasm_v128_load32_splat(x + k);
-    MA(a0, s, w);
-    MA(a1, s, w + 4);
-    MA(a2, s, w + 8);
-    MA(a3, s, w + 12);
+    MA4(a0, a1, a2, a3, s, w);
   }
   float *o = y + blk * 16;
   wasm_v128_store(o, a0);
@@ -525,10 +522,7 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
       f4 a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
       for (int i = 0; i < dh; i++, k += KROWS) {
         f4 s = wasm_v128_load32_splat(q + i);
-        MA(a0, s, k);
-        MA(a1, s, k + 4);
-        MA(a2, s, k + 8);
-        MA(a3, s, k + 12);
+        MA4(a0, a1, a2, a3, s, k);
       }
       float *ph = p + hd * cap + j0;
       wasm_v128_store(ph, wasm_f32x4_mul(a0, sc));
@@ -584,14 +578,8 @@ static NOINLINE void softmax_attention(const Model *m, const float *qkv, float *
           const float *v = V + j0 * d + c0;
           for (int j = j0; j < j1; j++, v += d) {
             f4 s = wasm_v128_load32_splat(ph + j);
-            MA(a0, s, v);
-            MA(a1, s, v + 4);
-            MA(a2, s, v + 8);
-            MA(a3, s, v + 12);
-            MA(a4, s, v + 16);
-            MA(a5, s, v + 20);
-            MA(a6, s, v + 24);
-            MA(a7, s, v + 28);
+            MA4(a0, a1, a2, a3, s, v);
+            MA4(a4, a5, a6, a7, s, v + 16);
           }
           wasm_v128_store(o, a0);
           wasm_v128_store(o + 4, a1);
