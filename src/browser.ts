@@ -135,9 +135,9 @@ export {
   type SamplingParams,
   type SamplingOverrides,
 } from './cp/sampling.ts';
-export { GENERATION_DEFAULTS, parseGenerationDefaults, mergeSampling, generationSettings, checkQuadrantSampling, samplingForQuadrant, type GenerationDefaults, type QuadrantSampling } from './cp/generation_defaults.ts';
+export { GENERATION_DEFAULTS, parseGenerationDefaults, mergeSampling, generationSettings, checkPerQuadrant, settingsForQuadrant, type GenerationDefaults, type PerQuadrant, type QuadrantSettings } from './cp/generation_defaults.ts';
 export { generate, generateBatch, promptFor, type GenerateOptions, type GenerateResult, type StopReason } from './cp/generate.ts';
-export { RECALL_PERIODS, openRecall, recallFor, recallWord, recalledValues, recallLogits, type PieceRecall, type RecallOptions, type RecallShare, type RecallState } from './cp/recall.ts';
+export { RECALL_PERIODS, openRecall, recallWord, recalledValues, recallLogits, type RecallOptions, type RecallState } from './cp/recall.ts';
 export { maskedCrossEntropy, maskedCrossEntropySum } from './core/train/loss.ts';
 export { Adam, clipGradNorm, namedGrads, type AdamOptions, type AdamState } from './core/train/optim.ts';
 export { learningRate, cosineLearningRate, type ScheduleConfig, type CosineScheduleConfig } from './core/train/schedule.ts';

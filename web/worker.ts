@@ -73,7 +73,7 @@ async function runGenerate(req: GenerateRequest): Promise<void> {
     guidance: settings.guidance,
     contrast: settings.contrast,
     recall: settings.recall,
-    quadrantSampling: settings.quadrantSampling,
+    perQuadrant: settings.perQuadrant,
     onWord: (generated, pieces) => {
       const words = pieces[0] ?? [];
       const now = performance.now();

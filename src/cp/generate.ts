@@ -36,8 +36,8 @@ import {
   START_LAYOUT, advanceLayout, contrastEmotions, guideByClass, guideLogits, pitchClassOf, guidanceWeights, isGuided, sampleType, sampleWord, samplingRules,
   type GuidanceContrast, type Layout, type SamplingOverrides,
 } from './sampling.ts';
-import { GENERATION_DEFAULTS, samplingForQuadrant, type QuadrantSampling } from './generation_defaults.ts';
-import { openRecall, recallFor, recallActive, recallLogits, recallWord, type RecallOptions, type RecallState } from './recall.ts';
+import { GENERATION_DEFAULTS, settingsForQuadrant, type PerQuadrant } from './generation_defaults.ts';
+import { checkRecall, openRecall, recallActive, recallLogits, recallWord, type RecallOptions, type RecallState } from './recall.ts';
 
 /** Defaults: GENERATION_DEFAULTS (generation_defaults.ts). */
 export interface GenerateOptions {
@@ -51,8 +51,8 @@ export interface GenerateOptions {
   maxWords?: number;
   /** Per-family temperature / top-p overriding EMOPIA's table. */
   sampling?: SamplingOverrides;
-  /** Overrides over `sampling` for the requested quadrant only (a model's generation.json "quadrantSampling"). */
-  quadrantSampling?: QuadrantSampling;
+  /** Sampling and recall for the requested quadrant only, over `sampling` and `recall` (a model's generation.json "perQuadrant"). */
+  perQuadrant?: PerQuadrant;
   /**
    * Words to continue (flat n*8, FAMILIES order), e.g. a MIDI file's words. The prompt fed to the model is the
    * requested emotion's word followed by these (a leading Emotion word and a trailing EOS removed), or by a Bar
@@ -173,7 +173,8 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   if (!(maxWords === Infinity || (Number.isInteger(maxWords) && maxWords >= 1))) throw new InputError('maxWords', `expected an integer >= 1, got ${maxWords}`);
   const guidance = opts.guidance ?? GENERATION_DEFAULTS.guidance;
   if (!(Number.isFinite(guidance) && guidance >= 0)) throw new InputError('guidance', `expected a number >= 0, got ${guidance}`);
-  const rules = samplingRules(vocab, samplingForQuadrant(opts.sampling ?? {}, opts.quadrantSampling, emotion), opts.stopAtEos ?? GENERATION_DEFAULTS.stopAtEos);
+  const own = settingsForQuadrant(opts.sampling ?? {}, opts.recall, opts.perQuadrant, emotion); // this quadrant's sampling and recall
+  const rules = samplingRules(vocab, own.sampling, opts.stopAtEos ?? GENERATION_DEFAULTS.stopAtEos);
   const prompt = promptFor(vocab, emotion, opts.prompt);
   // The last prompt word must leave room for the words to come and the EOS word (which is never fed).
   if (prompt.length >= cfg.maxLen) throw new InputError('prompt', `${prompt.length} words do not fit the model's maxLen of ${cfg.maxLen}`);
@@ -193,7 +194,7 @@ export function generateBatch(model: CPTransformer, vocab: Vocab, opts: Generate
   const pitchClasses = rules.table.pitch.guidanceOver === 'classes' ? pitchClassOf(vocab) : undefined;
   const typeEOS = vocab.encode('type', 'EOS');
   const eos = eosWord(vocab);
-  const recall = opts.recall ? recallFor(opts.recall, emotion) : undefined; // this quadrant's share
+  const recall = own.recall ? checkRecall(own.recall) : undefined;
   const tracks: Track[] = rngs.map((rng) => {
     const state = recallActive(recall) ? openRecall(recall) : null;
     if (state) for (const w of prompt) recallWord(state, vocab, w);

@@ -11,7 +11,7 @@
 import { InputError } from '../errors.ts';
 import { EMOTIONS, FAMILIES, type Emotion, type EmotionName } from '../music/vocab.ts';
 import { EMOPIA_SAMPLING, samplingTable, type GuidanceContrast, type SamplingOverrides } from './sampling.ts';
-import { checkRecall, type RecallOptions, type RecallShare } from './recall.ts';
+import { checkRecall, type RecallOptions } from './recall.ts';
 
 /** The library's defaults for generating (generate.ts, `emopia generate`) and evaluating (`emopia evaluate`). */
 export const GENERATION_DEFAULTS = Object.freeze({
@@ -52,14 +52,14 @@ export interface GenerationDefaults {
   guidance?: number;
   contrast?: GuidanceContrast;
   recall?: RecallOptions;
-  /** Sampling overrides for pieces of one requested quadrant, over `sampling` (GenerateOptions.quadrantSampling). */
-  quadrantSampling?: QuadrantSampling;
+  /** Settings for pieces of one requested quadrant, over the others (GenerateOptions.perQuadrant). */
+  perQuadrant?: PerQuadrant;
 }
 
 /** Validates a parsed generation.json; `what` names it in errors. */
 export function parseGenerationDefaults(json: unknown, what: string): GenerationDefaults {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(what, `expected an object {sampling?, guidance?, contrast?, recall?}, got ${JSON.stringify(json)}`);
-  const o = json as { sampling?: unknown; guidance?: unknown; contrast?: unknown; recall?: unknown; quadrantSampling?: unknown };
+  const o = json as { sampling?: unknown; guidance?: unknown; contrast?: unknown; recall?: unknown; perQuadrant?: unknown };
   const sampling = (o.sampling ?? {}) as SamplingOverrides;
   if (typeof sampling !== 'object' || sampling === null || Array.isArray(sampling)) throw new InputError(what, `expected "sampling" to be an object of families, got ${JSON.stringify(o.sampling)}`);
   for (const [f, p] of Object.entries(sampling)) {
@@ -83,21 +83,21 @@ export function parseGenerationDefaults(json: unknown, what: string): Generation
   let recall: RecallOptions | undefined;
   if (o.recall !== undefined) {
     const r = o.recall as { share?: unknown; bonus?: unknown } | null;
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InputError(what, `expected "recall" to be {share, bonus} (share a number or {Q1, Q2, Q3, Q4}), got ${JSON.stringify(o.recall)}`);
-    recall = checkRecall({ share: r.share as RecallShare, bonus: r.bonus as number }, `${what}: "recall"`);
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InputError(what, `expected "recall" to be {share, bonus}, got ${JSON.stringify(o.recall)}`);
+    recall = checkRecall({ share: r.share as number, bonus: r.bonus as number }, `${what}: "recall"`);
   }
-  let quadrantSampling: QuadrantSampling | undefined;
-  if (o.quadrantSampling !== undefined) {
+  let perQuadrant: PerQuadrant | undefined;
+  if (o.perQuadrant !== undefined) {
     try {
-      quadrantSampling = checkQuadrantSampling(o.quadrantSampling, sampling);
+      perQuadrant = checkPerQuadrant(o.perQuadrant, sampling, recall);
     } catch (err) {
-      if (err instanceof InputError) throw new InputError(what, `"quadrantSampling": ${err.message}`);
+      if (err instanceof InputError) throw new InputError(what, `"perQuadrant": ${err.message}`);
       throw err;
     }
   }
   return {
     sampling, ...(guidance === undefined ? {} : { guidance }), ...(contrast === undefined ? {} : { contrast }), ...(recall === undefined ? {} : { recall }),
-    ...(quadrantSampling === undefined ? {} : { quadrantSampling }),
+    ...(perQuadrant === undefined ? {} : { perQuadrant }),
   };
 }
 
@@ -117,49 +117,78 @@ export function generationSettings(model: GenerationDefaults, over: Partial<Gene
     guidance: over.guidance ?? model.guidance ?? GENERATION_DEFAULTS.guidance,
     contrast: over.contrast ?? model.contrast ?? GENERATION_DEFAULTS.contrast,
     recall: over.recall ?? model.recall ?? { ...GENERATION_DEFAULTS.recall },
-    quadrantSampling: withoutOverridden(model.quadrantSampling ?? {}, over.sampling ?? {}),
+    perQuadrant: withoutOverridden(model.perQuadrant ?? {}, over),
   };
 }
 
 /**
- * Per-quadrant sampling overrides: for pieces requested in a quadrant, its entry's fields go over the piece's
- * sampling table (e.g. the shipped model's weaker guidance on pitch for Q1 and Q4, whose pieces it made fuller than
- * the real clips in Q1 and thinner in Q4).
+ * Settings for pieces requested in one quadrant, over the piece's own: sampling fields (family by family, field by
+ * field) and recall's (e.g. the shipped model's weaker guidance on pitch for Q1 and Q4, and a recall share per
+ * quadrant, as the real clips repeat least in Q3 and most in Q2).
  */
-export type QuadrantSampling = Partial<Record<EmotionName, SamplingOverrides>>;
+export interface QuadrantSettings {
+  sampling?: SamplingOverrides;
+  recall?: Partial<RecallOptions>;
+}
+export type PerQuadrant = Partial<Record<EmotionName, QuadrantSettings>>;
 
-/** Checks per-quadrant overrides: keys Q1-Q4, each a sampling override that is valid over `base`. */
-export function checkQuadrantSampling(json: unknown, base: SamplingOverrides = {}): QuadrantSampling {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError('quadrantSampling', `expected an object of quadrants Q1-Q4, got ${JSON.stringify(json)}`);
-  const out: QuadrantSampling = {};
-  for (const [q, over] of Object.entries(json)) {
-    if (!(q in EMOTIONS)) throw new InputError('quadrantSampling', `unknown quadrant '${q}' (expected Q1, Q2, Q3 or Q4)`);
-    if (typeof over !== 'object' || over === null || Array.isArray(over)) throw new InputError('quadrantSampling', `expected families for ${q}, got ${JSON.stringify(over)}`);
-    samplingTable(over as SamplingOverrides); // throws on an unknown family or a bad value
-    samplingTable(mergeSampling(base, over as SamplingOverrides));
-    out[q as EmotionName] = over as SamplingOverrides;
+/** Checks per-quadrant settings: keys Q1-Q4, each {sampling?, recall?} valid over `sampling` and `recall`. */
+export function checkPerQuadrant(json: unknown, sampling: SamplingOverrides = {}, recall?: RecallOptions): PerQuadrant {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError('perQuadrant', `expected an object of quadrants Q1-Q4, got ${JSON.stringify(json)}`);
+  const out: PerQuadrant = {};
+  for (const [q, entry] of Object.entries(json)) {
+    if (!(q in EMOTIONS)) throw new InputError('perQuadrant', `unknown quadrant '${q}' (expected Q1, Q2, Q3 or Q4)`);
+    const e = entry as { sampling?: unknown; recall?: unknown } | null;
+    if (typeof e !== 'object' || e === null || Array.isArray(e) || Object.keys(e).some((k) => k !== 'sampling' && k !== 'recall')) {
+      throw new InputError('perQuadrant', `expected {sampling?, recall?} for ${q}, got ${JSON.stringify(entry)}`);
+    }
+    const settings: QuadrantSettings = {};
+    if (e.sampling !== undefined) {
+      if (typeof e.sampling !== 'object' || e.sampling === null || Array.isArray(e.sampling)) throw new InputError('perQuadrant', `expected families in ${q}'s "sampling", got ${JSON.stringify(e.sampling)}`);
+      samplingTable(e.sampling as SamplingOverrides); // throws on an unknown family or a bad value
+      samplingTable(mergeSampling(sampling, e.sampling as SamplingOverrides));
+      settings.sampling = e.sampling as SamplingOverrides;
+    }
+    if (e.recall !== undefined) {
+      if (typeof e.recall !== 'object' || e.recall === null || Array.isArray(e.recall)) throw new InputError('perQuadrant', `expected {share?, bonus?} in ${q}'s "recall", got ${JSON.stringify(e.recall)}`);
+      checkRecall({ share: 0, bonus: 0, ...recall, ...(e.recall as Partial<RecallOptions>) }, `${q}'s "recall"`);
+      settings.recall = e.recall as Partial<RecallOptions>;
+    }
+    out[q as EmotionName] = settings;
   }
   return out;
 }
 
-/** The overrides of the quadrant `emotion` (1-4) over `sampling`. */
-export function samplingForQuadrant(sampling: SamplingOverrides, quadrants: QuadrantSampling | undefined, emotion: Emotion): SamplingOverrides {
+/** The sampling and recall of a piece requested in quadrant `emotion` (1-4): its quadrant's settings over `sampling` and `recall`. */
+export function settingsForQuadrant(
+  sampling: SamplingOverrides,
+  recall: RecallOptions | undefined,
+  perQuadrant: PerQuadrant | undefined,
+  emotion: Emotion,
+): { sampling: SamplingOverrides; recall: RecallOptions | undefined } {
   const name = (Object.keys(EMOTIONS) as EmotionName[]).find((q) => EMOTIONS[q] === emotion);
-  const over = name ? quadrants?.[name] : undefined;
-  return over ? mergeSampling(sampling, over) : sampling;
+  const q = name ? perQuadrant?.[name] : undefined;
+  if (!q) return { sampling, recall };
+  return {
+    sampling: q.sampling ? mergeSampling(sampling, q.sampling) : sampling,
+    recall: q.recall ? { share: 0, bonus: 0, ...recall, ...q.recall } : recall,
+  };
 }
 
-/** `quadrants` without the fields the command line (`flags`) set for a family: a flag wins over the model's own. */
-function withoutOverridden(quadrants: QuadrantSampling, flags: SamplingOverrides): QuadrantSampling {
-  const out: QuadrantSampling = {};
-  for (const [q, over] of Object.entries(quadrants) as Array<[EmotionName, SamplingOverrides]>) {
-    const kept: SamplingOverrides = {};
+/** `perQuadrant` without what the command line (`flags`) set: a flag wins over the model's own, field by field. */
+function withoutOverridden(perQuadrant: PerQuadrant, flags: Partial<GenerationDefaults>): PerQuadrant {
+  const out: PerQuadrant = {};
+  for (const [q, settings] of Object.entries(perQuadrant) as Array<[EmotionName, QuadrantSettings]>) {
+    const kept: QuadrantSettings = {};
+    const sampling: SamplingOverrides = {};
     for (const f of FAMILIES) {
-      const entry = over[f];
+      const entry = settings.sampling?.[f];
       if (!entry) continue;
-      const left = Object.fromEntries(Object.entries(entry).filter(([k]) => !(flags[f] && k in (flags[f] as object))));
-      if (Object.keys(left).length) kept[f] = left;
+      const left = Object.fromEntries(Object.entries(entry).filter(([k]) => !(flags.sampling?.[f] && k in (flags.sampling[f] as object))));
+      if (Object.keys(left).length) sampling[f] = left;
     }
+    if (Object.keys(sampling).length) kept.sampling = sampling;
+    if (settings.recall && flags.recall === undefined) kept.recall = settings.recall;
     if (Object.keys(kept).length) out[q] = kept;
   }
   return out;

@@ -25,32 +25,19 @@
  * Between the two, where the model disagrees strongly the bar goes its own way, and the bonus follows from wherever
  * the bar is (the implied values are always read at the current position).
  *
- * The share may be given per quadrant (`{Q1, Q2, Q3, Q4}`): the real clips repeat least in Q3 (12% of bars) and most
- * in Q2 (21%), and one share served every quadrant badly (README of models/default, "Repetition"). A piece uses its
- * requested quadrant's share (`recallFor`).
- *
  * Randomness: the track's rng, drawn once or twice per Bar word, and only when recall is on (share > 0): without
  * recall the random stream, and so every seeded piece, is what it was.
  */
 import { InputError } from '../errors.ts';
-import { EMOTIONS, FAMILY_INDEX, type Emotion, type EmotionName, type Family, type Vocab } from '../music/vocab.ts';
+import { FAMILY_INDEX, type Family, type Vocab } from '../music/vocab.ts';
 import type { Rng } from '../random.ts';
 import type { Layout } from './sampling.ts';
 
-/** A recall share: one for every quadrant, or one per requested quadrant. */
-export type RecallShare = number | Readonly<Record<EmotionName, number>>;
-
 /** How often a bar recalls an earlier one, and how hard. */
 export interface RecallOptions {
-  /** Probability in [0, 1] that a new bar recalls an earlier bar (0: off), or such a probability per quadrant. */
-  share: RecallShare;
-  /** Logit bonus (nats, >= 0) for the values the recalled bar implies. */
-  bonus: number;
-}
-
-/** Recall for one piece: its quadrant's share. */
-export interface PieceRecall {
+  /** Probability in [0, 1] that a new bar recalls an earlier bar (0: off). */
   share: number;
+  /** Logit bonus (nats, >= 0) for the values the recalled bar implies. */
   bonus: number;
 }
 
@@ -67,7 +54,7 @@ interface Onset {
 
 /** A track's bars so far and the bar the current one recalls. */
 export interface RecallState {
-  readonly options: PieceRecall;
+  readonly options: RecallOptions;
   /** The last completed bars, at most the longest of RECALL_PERIODS (the one being written is `current`). */
   readonly bars: Onset[][];
   /** The bar being written; null before the first Bar word. */
@@ -76,46 +63,21 @@ export interface RecallState {
   source: readonly Onset[] | null;
 }
 
-const QUADRANT_NAMES = Object.keys(EMOTIONS) as EmotionName[];
-
-/** Checks `options`; `what` names them in errors. A per-quadrant share needs exactly Q1-Q4. */
+/** Checks `options`; `what` names them in errors. */
 export function checkRecall(options: RecallOptions, what = 'recall'): RecallOptions {
   const { share, bonus } = options;
-  const checkShare = (v: unknown, where: string): number => {
-    if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new InputError(what, `expected a share in [0, 1]${where}, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  let checked: RecallShare;
-  if (typeof share === 'object' && share !== null && !Array.isArray(share)) {
-    const keys = Object.keys(share);
-    const odd = keys.filter((k) => !(QUADRANT_NAMES as string[]).includes(k));
-    if (odd.length || keys.length !== QUADRANT_NAMES.length) {
-      throw new InputError(what, `expected a share for each of ${QUADRANT_NAMES.join(', ')}, got ${JSON.stringify(share)}`);
-    }
-    checked = Object.freeze(Object.fromEntries(QUADRANT_NAMES.map((q) => [q, checkShare(share[q], ` for ${q}`)]))) as Record<EmotionName, number>;
-  } else checked = checkShare(share, '');
+  if (!(typeof share === 'number' && share >= 0 && share <= 1)) throw new InputError(what, `expected a share in [0, 1], got ${share}`);
   if (!(typeof bonus === 'number' && Number.isFinite(bonus) && bonus >= 0)) throw new InputError(what, `expected a bonus >= 0, got ${bonus}`);
-  return { share: checked, bonus };
-}
-
-/** The recall of a piece requested in quadrant `emotion` (1-4): its share (checked). */
-export function recallFor(options: RecallOptions, emotion: Emotion): PieceRecall {
-  const { share, bonus } = checkRecall(options);
-  if (typeof share === 'number') return { share, bonus };
-  const q = QUADRANT_NAMES.find((n) => EMOTIONS[n] === emotion);
-  if (!q) throw new InputError('recall', `expected a quadrant 1-4 for a per-quadrant share, got ${emotion}`);
-  return { share: share[q], bonus };
+  return { share, bonus };
 }
 
 /** A fresh state (no bars yet). */
-export function openRecall(options: PieceRecall): RecallState {
-  const { share, bonus } = checkRecall(options);
-  return { options: { share: share as number, bonus }, bars: [], current: null, source: null };
+export function openRecall(options: RecallOptions): RecallState {
+  return { options: checkRecall(options), bars: [], current: null, source: null };
 }
 
-/** True when recall can change anything (a share above 0 in some quadrant, and a bonus above 0). */
-export const recallActive = (options: RecallOptions | undefined): options is RecallOptions =>
-  !!options && options.bonus > 0 && (typeof options.share === 'number' ? options.share > 0 : Object.values(options.share).some((v) => v > 0));
+/** True when recall can change anything (share and bonus above 0). */
+export const recallActive = (options: RecallOptions | undefined): options is RecallOptions => !!options && options.share > 0 && options.bonus > 0;
 
 /** Per vocabulary: the Bar index, each bar-beat index's position (-1 for non-Beats), the type indices. */
 interface Codes {

@@ -14,7 +14,7 @@ import { generateBatch, type GuidanceContrast } from '../cp/generate.ts';
 import type { CPTransformer } from '../cp/model.ts';
 import type { SamplingOverrides } from '../cp/sampling.ts';
 import type { RecallOptions } from '../cp/recall.ts';
-import type { QuadrantSampling } from '../cp/generation_defaults.ts';
+import type { PerQuadrant } from '../cp/generation_defaults.ts';
 import { wordsToScore } from '../music/cp_tokenizer.ts';
 import type { Vocab } from '../music/vocab.ts';
 import { Rng } from '../random.ts';
@@ -39,8 +39,8 @@ export interface EvaluateOptions {
   contrast?: GuidanceContrast;
   /** Bar recall (generate.ts `recall`; default none). */
   recall?: RecallOptions;
-  /** Per-quadrant sampling overrides (generate.ts `quadrantSampling`). */
-  quadrantSampling?: QuadrantSampling;
+  /** Per-quadrant settings (generate.ts `perQuadrant`). */
+  perQuadrant?: PerQuadrant;
   /** Called after each piece: requested quadrant, index within it, pieces done, total, classified name or null. */
   onPiece?: (info: { quadrant: number; index: number; done: number; total: number; classified: string | null; words: number }) => void;
   /** Pieces generated together in one batch (default 1); results agree across batch sizes up to float rounding. */
@@ -97,7 +97,7 @@ export function evaluateConditioning(model: CPTransformer, vocab: Vocab, classif
     const seeds = Array.from({ length: opts.perEmotion }, () => Math.floor(master.next() * 4294967296));
     for (let k0 = 0; k0 < seeds.length; k0 += batch) {
       const chunk = seeds.slice(k0, k0 + batch);
-      const gen = { emotion: q, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling: opts.sampling, guidance: opts.guidance, contrast: opts.contrast, recall: opts.recall, quadrantSampling: opts.quadrantSampling, onWord: opts.onWord };
+      const gen = { emotion: q, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling: opts.sampling, guidance: opts.guidance, contrast: opts.contrast, recall: opts.recall, perQuadrant: opts.perQuadrant, onWord: opts.onWord };
       generateBatch(model, vocab, gen, chunk.map((s) => new Rng(s))).forEach((r, c) => {
         const { score } = wordsToScore(r.words, vocab);
         const measured = score.notes.length ? measure(classifier, score) : null;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend.ts';
 import { midiToScore } from '../../src/music/midi_io.ts';
 import { saveModel, readGenerationDefaults } from '../../src/platform/run_folder.ts';
-import { GENERATION_DEFAULTS, checkQuadrantSampling, generationSettings, mergeSampling, parseGenerationDefaults, samplingForQuadrant } from '../../src/cp/generation_defaults.ts';
+import { GENERATION_DEFAULTS, checkPerQuadrant, generationSettings, mergeSampling, parseGenerationDefaults, settingsForQuadrant } from '../../src/cp/generation_defaults.ts';
 import { EMOPIA_SAMPLING } from '../../src/cp/sampling.ts';
 import { generate } from '../../src/cp/generate.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -36,37 +36,46 @@ test('generationSettings: flags over the model\'s generation.json over the libra
   assert.equal(GENERATION_DEFAULTS.sampling, EMOPIA_SAMPLING);
   assert.deepEqual([GENERATION_DEFAULTS.guidance, GENERATION_DEFAULTS.contrast, GENERATION_DEFAULTS.maxBars, GENERATION_DEFAULTS.evaluateMaxBars], [1, 'others', 32, 16]);
   assert.ok(Object.isFrozen(GENERATION_DEFAULTS) && Object.isFrozen(GENERATION_DEFAULTS.quadrants));
-  assert.deepEqual(generationSettings({ sampling: {} }), { sampling: {}, guidance: 1, contrast: 'others', recall: { share: 0, bonus: 0 }, quadrantSampling: {} });
+  assert.deepEqual(generationSettings({ sampling: {} }), { sampling: {}, guidance: 1, contrast: 'others', recall: { share: 0, bonus: 0 }, perQuadrant: {} });
   const model = { sampling: { velocity: { temperature: 1 } }, guidance: 2 };
-  assert.deepEqual(generationSettings(model), { sampling: { velocity: { temperature: 1 } }, guidance: 2, contrast: 'others', recall: { share: 0, bonus: 0 }, quadrantSampling: {} });
+  assert.deepEqual(generationSettings(model), { sampling: { velocity: { temperature: 1 } }, guidance: 2, contrast: 'others', recall: { share: 0, bonus: 0 }, perQuadrant: {} });
   assert.deepEqual(
     generationSettings(model, { sampling: { velocity: { topP: null } }, guidance: 1, contrast: 'neutral' }),
-    { sampling: { velocity: { temperature: 1, topP: null } }, guidance: 1, contrast: 'neutral', recall: { share: 0, bonus: 0 }, quadrantSampling: {} },
+    { sampling: { velocity: { temperature: 1, topP: null } }, guidance: 1, contrast: 'neutral', recall: { share: 0, bonus: 0 }, perQuadrant: {} },
   );
-  assert.deepEqual(generationSettings({ sampling: {}, contrast: 'neutral' }, { guidance: undefined }), { sampling: {}, guidance: 1, contrast: 'neutral', recall: { share: 0, bonus: 0 }, quadrantSampling: {} });
+  assert.deepEqual(generationSettings({ sampling: {}, contrast: 'neutral' }, { guidance: undefined }), { sampling: {}, guidance: 1, contrast: 'neutral', recall: { share: 0, bonus: 0 }, perQuadrant: {} });
   // recall: the flag's over the model's over none
   const withRecall = { sampling: {}, recall: { share: 0.3, bonus: 2 } };
   assert.deepEqual(generationSettings(withRecall).recall, { share: 0.3, bonus: 2 });
   assert.deepEqual(generationSettings(withRecall, { recall: { share: 0, bonus: 0 } }).recall, { share: 0, bonus: 0 });
 });
 
-test('quadrantSampling: per-quadrant overrides over the sampling, checked; a flag on a family field wins over them', () => {
-  const json = { sampling: { pitch: { guidance: 5 }, chord: { guidance: 5 } }, quadrantSampling: { Q1: { pitch: { guidance: 3 } }, Q4: { pitch: { guidance: 2, temperature: 0.9 } } } };
+test('perQuadrant: per-quadrant sampling over the sampling, checked; a flag on a family field, or --recall, wins over them', () => {
+  const json = {
+    sampling: { pitch: { guidance: 5 }, chord: { guidance: 5 } }, recall: { share: 0.15, bonus: 30 },
+    perQuadrant: { Q1: { sampling: { pitch: { guidance: 3 } } }, Q4: { sampling: { pitch: { guidance: 2, temperature: 0.9 } }, recall: { share: 0.1 } } },
+  };
   const model = parseGenerationDefaults(json, 'g.json');
-  assert.deepEqual(model.quadrantSampling, json.quadrantSampling);
-  assert.deepEqual(samplingForQuadrant(model.sampling, model.quadrantSampling, 1), { pitch: { guidance: 3 }, chord: { guidance: 5 } });
-  assert.deepEqual(samplingForQuadrant(model.sampling, model.quadrantSampling, 2), model.sampling);
-  assert.deepEqual(samplingForQuadrant(model.sampling, model.quadrantSampling, 4), { pitch: { guidance: 2, temperature: 0.9 }, chord: { guidance: 5 } });
+  assert.deepEqual(model.perQuadrant, json.perQuadrant);
+  const samplingOf = (s: ReturnType<typeof generationSettings>, q: 1 | 2 | 3 | 4) => settingsForQuadrant(s.sampling, s.recall, s.perQuadrant, q).sampling;
+  const m = generationSettings(model);
+  assert.deepEqual(samplingOf(m, 1), { pitch: { guidance: 3 }, chord: { guidance: 5 } });
+  assert.deepEqual(samplingOf(m, 2), model.sampling);
+  assert.deepEqual(samplingOf(m, 4), { pitch: { guidance: 2, temperature: 0.9 }, chord: { guidance: 5 } });
+  assert.deepEqual(settingsForQuadrant(m.sampling, m.recall, m.perQuadrant, 4).recall, { share: 0.1, bonus: 30 });
   // --family-guidance pitch=4 on the command line: every quadrant's pitch guidance is the flag's; Q4 keeps its temperature.
   const s = generationSettings(model, { sampling: { pitch: { guidance: 4 } } });
-  assert.deepEqual(s.quadrantSampling, { Q4: { pitch: { temperature: 0.9 } } });
-  assert.deepEqual(samplingForQuadrant(s.sampling, s.quadrantSampling, 1), { pitch: { guidance: 4 }, chord: { guidance: 5 } });
-  assert.deepEqual(samplingForQuadrant(s.sampling, s.quadrantSampling, 4), { pitch: { guidance: 4, temperature: 0.9 }, chord: { guidance: 5 } });
-  assert.throws(() => parseGenerationDefaults({ quadrantSampling: { Q5: {} } }, 'g.json'), /^InputError: g\.json: "quadrantSampling": .*unknown quadrant 'Q5' \(expected Q1, Q2, Q3 or Q4\)/);
-  assert.throws(() => parseGenerationDefaults({ quadrantSampling: { Q1: { pitch: { guidance: -1 } } } }, 'g.json'), /^InputError: g\.json: "quadrantSampling": .*expected a number >= 0, got -1/);
-  assert.throws(() => parseGenerationDefaults({ quadrantSampling: { Q1: { melody: {} } } }, 'g.json'), /unknown family 'melody'/);
-  assert.throws(() => parseGenerationDefaults({ quadrantSampling: [] }, 'g.json'), /expected an object of quadrants Q1-Q4, got \[\]/);
-  assert.throws(() => checkQuadrantSampling({ Q2: 3 }), /expected families for Q2, got 3/);
+  assert.deepEqual(s.perQuadrant, { Q4: { sampling: { pitch: { temperature: 0.9 } }, recall: { share: 0.1 } } });
+  assert.deepEqual(samplingOf(s, 1), { pitch: { guidance: 4 }, chord: { guidance: 5 } });
+  assert.deepEqual(samplingOf(s, 4), { pitch: { guidance: 4, temperature: 0.9 }, chord: { guidance: 5 } });
+  // --recall on the command line: every quadrant's recall is the flag's.
+  const r = generationSettings(model, { recall: { share: 0.3, bonus: 2 } });
+  assert.deepEqual(settingsForQuadrant(r.sampling, r.recall, r.perQuadrant, 4).recall, { share: 0.3, bonus: 2 });
+  assert.throws(() => parseGenerationDefaults({ perQuadrant: { Q5: {} } }, 'g.json'), /^InputError: g\.json: "perQuadrant": .*unknown quadrant 'Q5' \(expected Q1, Q2, Q3 or Q4\)/);
+  assert.throws(() => parseGenerationDefaults({ perQuadrant: { Q1: { sampling: { pitch: { guidance: -1 } } } } }, 'g.json'), /^InputError: g\.json: "perQuadrant": .*expected a number >= 0, got -1/);
+  assert.throws(() => parseGenerationDefaults({ perQuadrant: { Q1: { sampling: { melody: {} } } } }, 'g.json'), /unknown family 'melody'/);
+  assert.throws(() => parseGenerationDefaults({ perQuadrant: [] }, 'g.json'), /expected an object of quadrants Q1-Q4, got \[\]/);
+  assert.throws(() => checkPerQuadrant({ Q2: { sampling: 3 } }), /expected families in Q2's "sampling", got 3/);
 });
 
 test('emopia generate uses the run folder\'s generation.json unless a flag overrides it', async () => {
@@ -95,15 +104,15 @@ test('emopia generate uses the run folder\'s generation.json unless a flag overr
   }
 });
 
-test('generate with quadrantSampling: a piece of that quadrant is the piece with the overrides in its sampling; other quadrants unchanged', async () => {
+test('generate with perQuadrant sampling: a piece of that quadrant is the piece with the overrides in its sampling; other quadrants unchanged', async () => {
   await initBackend('wasm');
   const model = tinyModel(5, { noEos: true });
   const sampling = { pitch: { guidance: 3 }, velocity: { guidance: 2 } };
-  const quadrantSampling = { Q3: { pitch: { guidance: 1.5, temperature: 0.3 } } };
+  const perQuadrant = { Q3: { sampling: { pitch: { guidance: 1.5, temperature: 0.3 } } } };
   const base = { maxBars: 6, maxWords: 300, seed: 5 };
-  const q3 = generate(model, vocab, { ...base, emotion: 'Q3', sampling, quadrantSampling });
+  const q3 = generate(model, vocab, { ...base, emotion: 'Q3', sampling, perQuadrant });
   assert.deepEqual(q3.words, generate(model, vocab, { ...base, emotion: 'Q3', sampling: { pitch: { guidance: 1.5, temperature: 0.3 }, velocity: { guidance: 2 } } }).words);
   assert.notDeepEqual(q3.words, generate(model, vocab, { ...base, emotion: 'Q3', sampling }).words, 'the override changed the Q3 piece');
-  assert.deepEqual(generate(model, vocab, { ...base, emotion: 'Q2', sampling, quadrantSampling }).words, generate(model, vocab, { ...base, emotion: 'Q2', sampling }).words);
+  assert.deepEqual(generate(model, vocab, { ...base, emotion: 'Q2', sampling, perQuadrant }).words, generate(model, vocab, { ...base, emotion: 'Q2', sampling }).words);
   model.dispose();
 });

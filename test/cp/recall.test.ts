@@ -5,9 +5,9 @@ import { initBackend } from '../../src/backend.ts';
 import { FAMILY_INDEX, N_FAMILIES } from '../../src/music/vocab.ts';
 import { checkWords } from '../../src/music/grammar.ts';
 import { generate } from '../../src/cp/generate.ts';
-import { parseGenerationDefaults } from '../../src/cp/generation_defaults.ts';
+import { checkPerQuadrant, parseGenerationDefaults, settingsForQuadrant } from '../../src/cp/generation_defaults.ts';
 import { START_LAYOUT, advanceLayout } from '../../src/cp/sampling.ts';
-import { checkRecall, openRecall, recallActive, recallFor, recallLogits, recalledValues, recallWord } from '../../src/cp/recall.ts';
+import { openRecall, recallActive, recallLogits, recalledValues, recallWord } from '../../src/cp/recall.ts';
 import { Rng } from '../../src/random.ts';
 import { tinyModel, vocab } from '../helpers/tiny_model.ts';
 
@@ -123,26 +123,28 @@ test('recall options: checked in generation.json and in generate', async () => {
   model.dispose();
 });
 
-test('recall share per quadrant: each piece takes its requested quadrant\'s share; checked in generation.json', async () => {
-  const perQ = { Q1: 0, Q2: 0.5, Q3: 1, Q4: 0.25 };
-  assert.deepEqual(recallFor({ share: perQ, bonus: 30 }, 2), { share: 0.5, bonus: 30 });
-  assert.deepEqual(recallFor({ share: perQ, bonus: 30 }, 3), { share: 1, bonus: 30 });
-  assert.deepEqual(recallFor({ share: 0.2, bonus: 30 }, 4), { share: 0.2, bonus: 30 });
-  assert.equal(recallActive({ share: { Q1: 0, Q2: 0, Q3: 0, Q4: 0 }, bonus: 30 }), false);
-  assert.equal(recallActive({ share: { Q1: 0, Q2: 0, Q3: 0.1, Q4: 0 }, bonus: 30 }), true);
-  assert.deepEqual(parseGenerationDefaults({ recall: { share: perQ, bonus: 30 } }, 'g.json').recall, { share: perQ, bonus: 30 });
-  assert.throws(() => parseGenerationDefaults({ recall: { share: { Q1: 0.1, Q2: 0.1, Q3: 0.1 }, bonus: 30 } }, 'g.json'),
-    /^InputError: g\.json: "recall": expected a share for each of Q1, Q2, Q3, Q4, got \{"Q1":0.1,"Q2":0.1,"Q3":0.1\}/);
-  assert.throws(() => parseGenerationDefaults({ recall: { share: { ...perQ, Q5: 0.1 }, bonus: 30 } }, 'g.json'), /expected a share for each of Q1, Q2, Q3, Q4/);
-  assert.throws(() => parseGenerationDefaults({ recall: { share: { ...perQ, Q2: 2 }, bonus: 30 } }, 'g.json'), /expected a share in \[0, 1\] for Q2, got 2/);
-  assert.throws(() => checkRecall({ share: { ...perQ, Q4: 'x' as unknown as number }, bonus: 1 }), /for Q4, got "x"/);
+test('recall share per quadrant (perQuadrant): each piece takes its requested quadrant\'s share; checked in generation.json', async () => {
+  const base = { share: 0.2, bonus: 30 };
+  const perQ = { Q1: { recall: { share: 0 } }, Q2: { recall: { share: 0.5 } }, Q3: { recall: { share: 1 } }, Q4: { recall: { share: 0.25 } } };
+  assert.deepEqual(settingsForQuadrant({}, base, perQ, 2).recall, { share: 0.5, bonus: 30 });
+  assert.deepEqual(settingsForQuadrant({}, base, perQ, 3).recall, { share: 1, bonus: 30 });
+  assert.deepEqual(settingsForQuadrant({}, base, {}, 4).recall, { share: 0.2, bonus: 30 });
+  assert.equal(recallActive(settingsForQuadrant({}, base, perQ, 1).recall), false);
+  assert.equal(recallActive(settingsForQuadrant({}, { share: 0, bonus: 30 }, { Q3: { recall: { share: 0.1 } } }, 3).recall), true);
+  assert.deepEqual(parseGenerationDefaults({ recall: base, perQuadrant: perQ }, 'g.json').perQuadrant, perQ);
+  assert.throws(() => parseGenerationDefaults({ recall: base, perQuadrant: { Q5: { recall: { share: 0.1 } } } }, 'g.json'),
+    /^InputError: g\.json: "perQuadrant": .*unknown quadrant 'Q5' \(expected Q1, Q2, Q3 or Q4\)/);
+  assert.throws(() => parseGenerationDefaults({ recall: base, perQuadrant: { Q1: { recall: { share: 0.1 }, melody: 1 } } }, 'g.json'), /expected \{sampling\?, recall\?\} for Q1/);
+  assert.throws(() => parseGenerationDefaults({ recall: base, perQuadrant: { Q2: { recall: { share: 2 } } } }, 'g.json'), /Q2's "recall": expected a share in \[0, 1\], got 2/);
+  assert.throws(() => checkPerQuadrant({ Q4: { recall: { share: 'x' } } }, {}, base), /Q4's "recall": expected a share in \[0, 1\], got x/);
   // generate: a Q2 piece with the per-quadrant shares is the piece with Q2's share alone, and so for Q1 (share 0: off).
   await initBackend('wasm');
   const model = tinyModel(5, { noEos: true });
   const opts = { maxBars: 6, maxWords: 400, seed: 11 };
-  const q2 = generate(model, vocab, { ...opts, emotion: 'Q2', recall: { share: perQ, bonus: 1e4 } });
+  const strong = { share: 0.2, bonus: 1e4 };
+  const q2 = generate(model, vocab, { ...opts, emotion: 'Q2', recall: strong, perQuadrant: perQ });
   assert.deepEqual(q2.words, generate(model, vocab, { ...opts, emotion: 'Q2', recall: { share: 0.5, bonus: 1e4 } }).words);
   assert.notDeepEqual(q2.words, generate(model, vocab, { ...opts, emotion: 'Q2' }).words, 'recall changed the Q2 piece');
-  assert.deepEqual(generate(model, vocab, { ...opts, emotion: 'Q1', recall: { share: perQ, bonus: 1e4 } }).words, generate(model, vocab, { ...opts, emotion: 'Q1' }).words);
+  assert.deepEqual(generate(model, vocab, { ...opts, emotion: 'Q1', recall: strong, perQuadrant: perQ }).words, generate(model, vocab, { ...opts, emotion: 'Q1' }).words);
   model.dispose();
 });

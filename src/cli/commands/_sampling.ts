@@ -9,7 +9,7 @@ import { UsageError } from '../../errors.ts';
 import { FAMILIES, type Family } from '../../music/vocab.ts';
 import { GUIDANCE_OVER, contrastEmotions, isGuided, samplingTable, type GuidanceContrast, type GuidanceOver, type SamplingOverrides } from '../../cp/sampling.ts';
 import { readGenerationDefaults } from '../../platform/run_folder.ts';
-import { GENERATION_DEFAULTS, generationSettings, type QuadrantSampling } from '../../cp/generation_defaults.ts';
+import { GENERATION_DEFAULTS, generationSettings, type PerQuadrant } from '../../cp/generation_defaults.ts';
 import { parseFloatOption } from '../options.ts';
 import { parseChoice } from './_music_io.ts';
 import { recallActive, type RecallOptions } from '../../cp/recall.ts';
@@ -89,17 +89,21 @@ function samplingOverrides(opts: SamplingCliOptions): SamplingOverrides {
 }
 
 /** The sampling to use with the run folder `checkpoint`: its generation.json, then the command line on top. */
-export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number; contrast: GuidanceContrast; recall: RecallOptions; quadrantSampling: QuadrantSampling } {
+export function resolveSampling(opts: SamplingCliOptions, checkpoint: string): { sampling: SamplingOverrides; guidance: number; contrast: GuidanceContrast; recall: RecallOptions; perQuadrant: PerQuadrant } {
   return generationSettings(readGenerationDefaults(checkpoint), { sampling: samplingOverrides(opts), guidance: opts.guidance, contrast: opts.contrast, recall: opts.recall });
 }
 
 /** One line for reports: guidance and the families whose sampling differs from EMOPIA's table. */
-export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast, recall?: RecallOptions, quadrantSampling: QuadrantSampling = {}): string {
+export function describeSampling(sampling: SamplingOverrides, guidance: number, contrast: GuidanceContrast, recall?: RecallOptions, perQuadrant: PerQuadrant = {}): string {
   const table = samplingTable(sampling);
   const changed = FAMILIES.filter((f) => sampling[f]).map((f) => `${f} t=${table[f].temperature} top-p=${table[f].topP ?? 'none'}${table[f].maxStep === undefined ? '' : ` max-step=${table[f].maxStep}`}${table[f].guidance === undefined ? '' : ` guidance=${table[f].guidance}`}${table[f].guidanceOver === undefined ? '' : ` over ${table[f].guidanceOver}`}`);
-  const share = (r: RecallOptions): string => (typeof r.share === 'number' ? `${r.share}` : Object.entries(r.share).map(([q, v]) => `${q} ${v}`).join(' '));
-  const bars = recallActive(recall) ? `; bar recall: share ${share(recall)}, bonus ${recall.bonus}` : '';
-  const perQ = Object.entries(quadrantSampling).map(([q, over]) => `${q} ${Object.entries(over as SamplingOverrides).map(([f, p]) => `${f} ${Object.entries(p as object).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`).join(', ')}`);
+  const bars = recallActive(recall) ? `; bar recall: share ${recall.share}, bonus ${recall.bonus}` : '';
+  const fields = (o: object): string => Object.entries(o).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+  const perQ = Object.entries(perQuadrant).map(([q, e]) => {
+    const parts = Object.entries(e?.sampling ?? {}).map(([f, p]) => `${f} ${fields(p as object)}`);
+    if (e?.recall) parts.push(`recall ${fields(e.recall)}`);
+    return `${q} ${parts.join(', ')}`;
+  });
   const quadrants = perQ.length ? `; per quadrant: ${perQ.join('; ')}` : '';
   return `guidance ${guidance}${isGuided(table, guidance) ? ` away from ${contrast}` : ''}; sampling: EMOPIA's table${changed.length ? ` except ${changed.join(', ')}` : ''}${bars}${quadrants}`;
 }

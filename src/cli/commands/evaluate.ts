@@ -203,7 +203,7 @@ export function register(program: Command): void {
     .action(async (opts: EvaluateCliOptions) => {
       const quadrants = parseQuadrants(opts.emotions);
       const checkpoint = resolveCheckpoint(opts.checkpoint);
-      const { sampling, guidance, contrast, recall, quadrantSampling } = resolveSampling(opts, checkpoint);
+      const { sampling, guidance, contrast, recall, perQuadrant } = resolveSampling(opts, checkpoint);
       const classifier = loadClassifier(opts.classifier);
       const realDir = opts.real ?? process.env.EMOPIA_DIR;
       // Every input is read before any work: the model (a missing or bad run folder fails at once), then the real
@@ -220,7 +220,7 @@ export function register(program: Command): void {
         let done = 0;
         let info = '';
         result = evaluateConditioning(model, vocab, classifier, {
-          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch, guidance, contrast, sampling, recall, quadrantSampling,
+          quadrants, perEmotion: opts.perEmotion, seed: opts.seed, maxBars: opts.maxBars, maxWords: opts.maxWords, batch: opts.batch, guidance, contrast, sampling, recall, perQuadrant,
           onWord: (n) => bar?.update(done, `${info}generating: ${n} words`),
           onPiece: (p) => {
             done = p.done;
@@ -246,7 +246,7 @@ export function register(program: Command): void {
           structure: { grid, generated: structure, real: real?.structure ?? null, ...cmp },
           pieces,
         }, null, 1)}\n`);
-      } else process.stdout.write(report(result, real, cmp, grid, shown, describeSampling(sampling, guidance, contrast, recall, quadrantSampling)));
+      } else process.stdout.write(report(result, real, cmp, grid, shown, describeSampling(sampling, guidance, contrast, recall, perQuadrant)));
       if (opts.svg) process.stderr.write(`emopia evaluate: wrote ${opts.svg}\n`);
     });
 }

@@ -75,7 +75,7 @@ export function register(program: Command): void {
       const emotionName = `Q${emotion}`;
       const paths = outputPaths(opts.output, opts.num, emotionName, opts.seed);
       for (const p of paths) refuseOverwritingInput(p, [opts.prompt]);
-      const { sampling, guidance, contrast, recall, quadrantSampling } = resolveSampling(opts, checkpoint);
+      const { sampling, guidance, contrast, recall, perQuadrant } = resolveSampling(opts, checkpoint);
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
       try {
@@ -97,7 +97,7 @@ export function register(program: Command): void {
           const byWords = opts.maxWords !== undefined;
           const progress = opts.progress ? (byWords ? startProgress(label, opts.maxWords as number, 'words') : startProgress(label, opts.maxBars, 'bars')) : null;
           const results = generateBatch(model, vocab, {
-            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, quadrantSampling, prompt, guidance, contrast, recall,
+            emotion, maxBars: opts.maxBars, maxWords: opts.maxWords, sampling, perQuadrant, prompt, guidance, contrast, recall,
             onWord: progress ? (n, _pieces, bars) => (byWords ? progress.update(n) : progress.update(bars, `${n} words`)) : undefined,
           }, rngs.slice(first, first + group.length));
           progress?.stop();
