@@ -1,0 +1,283 @@
+/**
+ * A learned downbeat tagger over the tracked beats (experimental): per-beat features (the chroma and bass chroma of
+ * the beat's span, onset strength at four subdivisions, note count, the hand cues of downbeats.ts, chroma
+ * similarity to the beats around) go through a small non-causal dilated convolutional network (residual blocks of
+ * kernel 3, dilations 1..32: about 127 beats of context on each side) that gives each beat the log-odds of being an
+ * annotated downbeat. Plain TypeScript (no tfjs), deterministic; the weights are fitted by scripts/beats_tagger.ts.
+ */
+import { beatFeatures, chooseMeter, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
+import type { OnsetEvent } from './onsets.ts';
+
+/** Chroma blocks (rotated together under transposition): the span's chroma, then the bass chroma. */
+export const CHROMA_AT = 0;
+export const BASS_CHROMA_AT = 12;
+export const TAGGER_FEATURES = 53;
+
+export interface TaggerWeights {
+  /** Channels. */
+  c: number;
+  /** Dilations of the residual blocks. */
+  dilations: readonly number[];
+  /** Input projection, TAGGER_FEATURES x c (row-major), and its bias (c). */
+  inW: readonly number[];
+  inB: readonly number[];
+  /** Each block: (3 c) x c weights (the taps at t - d, t, t + d stacked) and c biases. */
+  blocks: readonly { w: readonly number[]; b: readonly number[] }[];
+  /** Outputs per beat: 1 (the downbeat log-odds) or K (logits of the bar positions 0..K-1). */
+  classes: number;
+  /** Output: c x classes weights (row-major) and classes biases. */
+  outW: readonly number[];
+  outB: readonly number[];
+}
+
+function zscoreInPlace(rows: Float32Array[], k: number): void {
+  const n = rows.length;
+  if (n === 0) return;
+  let mean = 0;
+  for (const r of rows) mean += r[k] as number;
+  mean /= n;
+  let v = 0;
+  for (const r of rows) v += ((r[k] as number) - mean) ** 2;
+  const sd = Math.sqrt(v / n);
+  for (const r of rows) r[k] = sd > 1e-9 ? ((r[k] as number) - mean) / sd : 0;
+}
+
+/** The tagger's input features of each beat (TAGGER_FEATURES values); `events` sorted by time. */
+export function taggerFeatures(beats: readonly number[], events: readonly OnsetEvent[], strengths: readonly number[]): Float32Array[] {
+  const n = beats.length;
+  const hand = beatFeatures(beats, events, strengths);
+  const rows: Float32Array[] = [];
+  const ibis: number[] = [];
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    const b = beats[i] as number;
+    const ibi = i + 1 < n ? (beats[i + 1] as number) - b : i > 0 ? b - (beats[i - 1] as number) : 0.5;
+    ibis.push(ibi);
+    const w = 0.12 * ibi;
+    while (e < events.length && (events[e] as OnsetEvent).time < b - w) e++;
+    const r = new Float32Array(TAGGER_FEATURES);
+    const sub = [0, 0, 0, 0];
+    let count = 0;
+    let low = 128;
+    let chromaSum = 0;
+    let bassSum = 0;
+    for (let k = e; k < events.length; k++) {
+      const ev = events[k] as OnsetEvent;
+      if (ev.time >= b + ibi - w) break;
+      const s = strengths[k] as number;
+      for (let c = 0; c < 12; c++) {
+        r[CHROMA_AT + c] = (r[CHROMA_AT + c] as number) + (ev.chroma[c] as number);
+        chromaSum += ev.chroma[c] as number;
+      }
+      const pc = ((ev.low % 12) + 12) % 12;
+      const bw = s * Math.max(0.1, (72 - ev.low) / 24);
+      r[BASS_CHROMA_AT + pc] = (r[BASS_CHROMA_AT + pc] as number) + bw;
+      bassSum += bw;
+      const q = Math.min(3, Math.max(0, Math.floor((ev.time - (b - ibi / 8)) / (ibi / 4))));
+      sub[q] = (sub[q] as number) + s;
+      count += ev.size;
+      if (ev.time <= b + w) low = Math.min(low, ev.low);
+    }
+    if (chromaSum > 0) for (let c = 0; c < 12; c++) r[CHROMA_AT + c] = (r[CHROMA_AT + c] as number) / chromaSum;
+    if (bassSum > 0) for (let c = 0; c < 12; c++) r[BASS_CHROMA_AT + c] = (r[BASS_CHROMA_AT + c] as number) / bassSum;
+    for (let q = 0; q < 4; q++) r[24 + q] = Math.log1p(sub[q] as number);
+    r[28] = Math.log1p(count);
+    r[29] = hand.bass[i] as number;
+    r[30] = hand.harmony[i] as number;
+    r[31] = hand.harmony1[i] as number;
+    r[32] = hand.harmony4[i] as number;
+    r[33] = Math.log1p(hand.size[i] as number);
+    r[34] = hand.accent[i] as number;
+    r[35] = hand.length[i] as number;
+    r[36] = low < 128 ? (low - 60) / 12 : 0;
+    r[37] = low < 128 ? 1 : 0;
+    rows.push(r);
+  }
+  const sortedIbi = [...ibis].sort((a, b) => a - b);
+  const med = sortedIbi[sortedIbi.length >> 1] ?? 0.5;
+  const cos = (i: number, j: number): number => {
+    const a = rows[i];
+    const b = rows[j];
+    if (a === undefined || b === undefined) return 0;
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let c = 0; c < 12; c++) {
+      ab += (a[c] as number) * (b[c] as number);
+      aa += (a[c] as number) ** 2;
+      bb += (b[c] as number) ** 2;
+    }
+    return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+  };
+  const lags = [-8, -4, -2, -1, 1, 2, 4, 8];
+  for (let i = 0; i < n; i++) {
+    const r = rows[i] as Float32Array;
+    r[38] = Math.log(Math.max(1e-3, ibis[i] as number) / med);
+    lags.forEach((l, k) => {
+      r[39 + k] = cos(i, i + l);
+    });
+  }
+  // 47: where in the piece the beat is (0 at the start, 1 at the end).
+  for (let i = 0; i < n; i++) (rows[i] as Float32Array)[47] = n > 1 ? i / (n - 1) : 0;
+  for (const k of [24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 38]) zscoreInPlace(rows, k);
+  // 48: the hand score of downbeats.ts (its default weights over the z-scored cues).
+  for (let i = 0; i < n; i++) {
+    const r = rows[i] as Float32Array;
+    r[48] = (r[29] as number) + (r[30] as number) + 0.5 * (r[34] as number) + 0.5 * (r[35] as number);
+  }
+  // 49-52: the hand reading's position in the bar (one-hot; the hand meter and Viterbi of downbeats.ts).
+  const scores = downbeatScores(hand, DEFAULT_DOWNBEAT);
+  const meter = chooseMeter(scores, DEFAULT_DOWNBEAT).meter;
+  const down = new Set(decodeDownbeats(scores, meter, DEFAULT_DOWNBEAT.jump));
+  let k = -1;
+  for (let i = 0; i < n; i++) {
+    k = down.has(i) ? 0 : k >= 0 ? k + 1 : -1;
+    if (k >= 0 && k < 4) (rows[i] as Float32Array)[49 + k] = 1;
+  }
+  return rows;
+}
+
+/** The network's raw outputs for `x` (taggerFeatures rows): `classes` values per beat. */
+export function taggerOutputs(x: readonly Float32Array[], w: TaggerWeights): number[][] {
+  const n = x.length;
+  const C = w.c;
+  let h: Float32Array[] = x.map((row) => {
+    const o = new Float32Array(C);
+    for (let j = 0; j < C; j++) o[j] = w.inB[j] as number;
+    for (let k = 0; k < TAGGER_FEATURES; k++) {
+      const v = row[k] as number;
+      if (v === 0) continue;
+      const base = k * C;
+      for (let j = 0; j < C; j++) o[j] = (o[j] as number) + v * (w.inW[base + j] as number);
+    }
+    return o;
+  });
+  w.dilations.forEach((d, bi) => {
+    const blk = w.blocks[bi];
+    if (blk === undefined) return;
+    const next: Float32Array[] = [];
+    for (let t = 0; t < n; t++) {
+      const o = new Float32Array(C);
+      for (let j = 0; j < C; j++) o[j] = blk.b[j] as number;
+      for (let tap = 0; tap < 3; tap++) {
+        const src = h[t + (tap - 1) * d];
+        if (src === undefined) continue;
+        for (let k = 0; k < C; k++) {
+          const v = src[k] as number;
+          if (v === 0) continue;
+          const base = (tap * C + k) * C;
+          for (let j = 0; j < C; j++) o[j] = (o[j] as number) + v * (blk.w[base + j] as number);
+        }
+      }
+      const cur = h[t] as Float32Array;
+      for (let j = 0; j < C; j++) o[j] = (cur[j] as number) + Math.max(0, o[j] as number);
+      next.push(o);
+    }
+    h = next;
+  });
+  const K = w.classes;
+  return h.map((row) => {
+    const o = new Array<number>(K);
+    for (let q = 0; q < K; q++) {
+      let s = w.outB[q] as number;
+      for (let j = 0; j < C; j++) s += (row[j] as number) * (w.outW[j * K + q] as number);
+      o[q] = s;
+    }
+    return o;
+  });
+}
+
+/** Per-beat log-probabilities of the bar positions 0..classes-1 (classes > 1), log-softmax of the outputs. */
+export function taggerLogProbs(x: readonly Float32Array[], w: TaggerWeights): number[][] {
+  return taggerOutputs(x, w).map((o) => {
+    const m = Math.max(...o);
+    const lse = m + Math.log(o.reduce((a, v) => a + Math.exp(v - m), 0));
+    return o.map((v) => v - lse);
+  });
+}
+
+/** The network's per-beat downbeat log-odds. */
+export function taggerLogits(x: readonly Float32Array[], w: TaggerWeights): number[] {
+  if (w.classes === 1) return taggerOutputs(x, w).map((o) => o[0] as number);
+  return taggerLogProbs(x, w).map((lp) => {
+    const p0 = Math.exp(lp[0] as number);
+    return Math.log(Math.max(1e-9, p0)) - Math.log(Math.max(1e-9, 1 - p0));
+  });
+}
+
+/** The tagger's weights as stored (tagger_weights.ts): every array as base64 of little-endian IEEE half floats. */
+export interface PackedTagger {
+  c: number;
+  dilations: readonly number[];
+  classes: number;
+  inW: string;
+  inB: string;
+  blocks: readonly { w: string; b: string }[];
+  outW: string;
+  outB: string;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function base64Bytes(s: string): Uint8Array {
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    const v = B64.indexOf(clean.charAt(i));
+    if (v < 0) throw new Error(`tagger weights: bad base64 character at ${i}`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
+/** The value of the IEEE half float with bits `h`. */
+export function fromHalf(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m !== 0 ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** The bits of the IEEE half float nearest `v` (finite weights only; subnormals kept). */
+export function toHalf(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const e = ((x >>> 23) & 0xff) - 127 + 15;
+  const m = x & 0x7fffff;
+  if (e >= 31) return sign | 0x7bff;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    return sign | ((((m | 0x800000) >>> (1 - e)) + 0x1000) >>> 13);
+  }
+  return (sign | (e << 10) | (m >>> 13)) + ((m & 0x1000) !== 0 ? 1 : 0);
+}
+
+function halves(s: string): number[] {
+  const b = base64Bytes(s);
+  const out: number[] = [];
+  for (let i = 0; i + 1 < b.length; i += 2) out.push(fromHalf((b[i] as number) | ((b[i + 1] as number) << 8)));
+  return out;
+}
+
+export function unpackTagger(p: PackedTagger): TaggerWeights {
+  return { c: p.c, dilations: p.dilations, classes: p.classes, inW: halves(p.inW), inB: halves(p.inB), blocks: p.blocks.map((b) => ({ w: halves(b.w), b: halves(b.b) })), outW: halves(p.outW), outB: halves(p.outB) };
+}
+
+/** The mean downbeat log-odds of an ensemble of taggers over the tracked `beats`. */
+export function taggerDownbeatLogits(beats: readonly number[], events: readonly OnsetEvent[], strengths: readonly number[], models: readonly TaggerWeights[]): number[] {
+  const x = taggerFeatures(beats, events, strengths);
+  const out = new Array<number>(beats.length).fill(0);
+  for (const w of models) taggerLogits(x, w).forEach((v, i) => (out[i] = (out[i] as number) + v / models.length));
+  return out;
+}
