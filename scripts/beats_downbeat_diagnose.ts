@@ -7,33 +7,13 @@
 // and the Viterbi decoding (decodeDownbeats, same jump cost) of perfect scores (the annotated downbeats).
 import { performance } from 'node:perf_hooks';
 import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
-import { evaluationRendering } from '../src/music/beats/evaluate.ts';
+import { annotatedBarPositions, evaluationRendering } from '../src/music/beats/evaluate.ts';
 import { trackBeats } from '../src/music/beats/track.ts';
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
 import { decodeDownbeats, DEFAULT_DOWNBEAT } from '../src/music/beats/downbeats.ts';
-import type { BeatGrid } from '../src/music/beat_grid.ts';
 
 const dir = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : '../shared/data/pop909';
 const listSongs = process.argv.includes('--songs');
-
-/** The annotated bar position of each tracked beat (-1 when no annotated beat is within a fifth of a beat). */
-function barPositions(beats: readonly number[], ref: BeatGrid): number[] {
-  const down = new Set(ref.downbeats);
-  const pos: number[] = [];
-  let k = -1;
-  for (const b of ref.beats) {
-    k = down.has(b) ? 0 : k >= 0 ? k + 1 : -1;
-    pos.push(k);
-  }
-  const out: number[] = [];
-  let j = 0;
-  beats.forEach((b, i) => {
-    while (j + 1 < ref.beats.length && Math.abs((ref.beats[j + 1] as number) - b) < Math.abs((ref.beats[j] as number) - b)) j++;
-    const ibi = i + 1 < beats.length ? (beats[i + 1] as number) - b : b - (beats[i - 1] as number);
-    out.push(Math.abs((ref.beats[j] as number) - b) < 0.2 * ibi ? (pos[j] as number) : -1);
-  });
-  return out;
-}
 
 const t0 = performance.now();
 const classes: Record<string, { songs: number; loss: number }> = {};
@@ -44,7 +24,7 @@ for (const id of songs) {
   const perf = evaluationRendering(piece, 1);
   const t = trackBeats(perf.score);
   const ref = perf.grid;
-  const pos = barPositions(t.beats, ref);
+  const pos = annotatedBarPositions(t.beats, ref);
   const dF = beatFMeasure(ref.downbeats, t.downbeats);
   const bF = beatFMeasure(ref.beats, t.beats);
   let constant = 0;

@@ -26,7 +26,7 @@ import { Rng } from '../src/random.ts';
 import type { BeatGrid } from '../src/music/beat_grid.ts';
 import { decodeBarPositions, decodeDownbeats, downbeatScores, beatFeatures, DEFAULT_DOWNBEAT } from '../src/music/beats/downbeats.ts';
 import { DEFAULT_STRENGTH, eventStrength } from '../src/music/beats/envelope.ts';
-import { evaluationRendering } from '../src/music/beats/evaluate.ts';
+import { annotatedBarPositions, evaluationRendering } from '../src/music/beats/evaluate.ts';
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
 import { onsetEvents } from '../src/music/beats/onsets.ts';
 import { jitterNotes, randomWarp, renderPerformance } from '../src/music/beats/render.ts';
@@ -38,25 +38,6 @@ import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
 const TRAIN_SEEDS = [201, 202, 203];
 const JITTER: Record<number, number> = { 201: 0, 202: 0.01, 203: 0.02 };
 const F = TAGGER_FEATURES;
-
-/** The annotated bar position of each tracked beat (-1 when no annotated beat is within a fifth of a beat). */
-function barPositions(beats: readonly number[], ref: BeatGrid): number[] {
-  const down = new Set(ref.downbeats);
-  const pos: number[] = [];
-  let k = -1;
-  for (const b of ref.beats) {
-    k = down.has(b) ? 0 : k >= 0 ? k + 1 : -1;
-    pos.push(k);
-  }
-  const out: number[] = [];
-  let j = 0;
-  beats.forEach((b, i) => {
-    while (j + 1 < ref.beats.length && Math.abs((ref.beats[j + 1] as number) - b) < Math.abs((ref.beats[j] as number) - b)) j++;
-    const ibi = i + 1 < beats.length ? (beats[i + 1] as number) - b : b - (beats[i - 1] as number);
-    out.push(Math.abs((ref.beats[j] as number) - b) < 0.2 * ibi ? (pos[j] as number) : -1);
-  });
-  return out;
-}
 
 interface Rendering {
   song: number;
@@ -99,7 +80,7 @@ function collect(dir: string, cache: string): { renderings: Rendering[]; x: Floa
       const t = trackBeats(p.score);
       const fallback = t.fallback !== undefined;
       const { x, hand } = fallback ? { x: [], hand: [] } : inputs(p.score, t.beats);
-      meta.push({ song, seed: p.seed, beats: t.beats, refDownbeats: p.grid.downbeats, meter: t.meter, downbeats: t.downbeats, fallback, hand, pos: fallback ? [] : barPositions(t.beats, p.grid), at });
+      meta.push({ song, seed: p.seed, beats: t.beats, refDownbeats: p.grid.downbeats, meter: t.meter, downbeats: t.downbeats, fallback, hand, pos: fallback ? [] : annotatedBarPositions(t.beats, p.grid), at });
       for (const r of x) chunks.push(r);
       at += x.length;
     }

@@ -5,7 +5,7 @@
  * how the period relates to the piece's onset rate and note lengths), and a linear score fitted on POP909's dev
  * songs (scripts/beats_fit.ts, a conditional logit: the softmax over one piece's candidates) picks one.
  */
-import { beatFeatures, chooseMeter, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
+import { beatFeatures, chooseMeter, chromaCosine, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
 import { decodeBeats, DEFAULT_DP, type DpOptions } from './dp.ts';
 import { FPS } from './envelope.ts';
 import type { OnsetEvent } from './onsets.ts';
@@ -157,16 +157,9 @@ function midHarmony(beats: readonly number[], events: readonly OnsetEvent[]): nu
       const into = ev.time < mid - w ? x : y;
       for (let c = 0; c < 12; c++) into[c] = (into[c] as number) + (ev.chroma[c] as number);
     }
-    let xy = 0;
-    let xx = 0;
-    let yy = 0;
-    for (let c = 0; c < 12; c++) {
-      xy += (x[c] as number) * (y[c] as number);
-      xx += (x[c] as number) ** 2;
-      yy += (y[c] as number) ** 2;
-    }
-    if (xx > 0 && yy > 0) {
-      sum += 1 - xy / Math.sqrt(xx * yy);
+    const cos = chromaCosine(x, y);
+    if (cos !== undefined) {
+      sum += 1 - cos;
       n++;
     }
   }

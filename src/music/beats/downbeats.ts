@@ -35,7 +35,8 @@ export interface BeatFeatures {
   length: number[];
 }
 
-function cosineDistance(a: Float64Array, b: Float64Array): number {
+/** The cosine of two chroma vectors (their first 12 values), undefined when either is all zero. */
+export function chromaCosine(a: ArrayLike<number>, b: ArrayLike<number>): number | undefined {
   let ab = 0;
   let aa = 0;
   let bb = 0;
@@ -44,7 +45,12 @@ function cosineDistance(a: Float64Array, b: Float64Array): number {
     aa += (a[k] as number) ** 2;
     bb += (b[k] as number) ** 2;
   }
-  return aa > 0 && bb > 0 ? 1 - ab / Math.sqrt(aa * bb) : 0;
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : undefined;
+}
+
+function cosineDistance(a: Float64Array, b: Float64Array): number {
+  const c = chromaCosine(a, b);
+  return c === undefined ? 0 : 1 - c;
 }
 
 /** Per-beat features; `events` sorted by time, `strengths` their onset strengths. */
@@ -161,7 +167,19 @@ export function decodeDownbeats(scores: readonly number[], meter: 3 | 4, jump: n
   const n = scores.length;
   if (n === 0) return [];
   const mean = scores.reduce((a, b) => a + b, 0) / n;
-  const emit = (i: number, k: number): number => (k === 0 ? (scores[i] as number) - mean : 0);
+  return viterbiBar(n, meter, jump, (i, k) => (k === 0 ? (scores[i] as number) - mean : 0));
+}
+
+/**
+ * The same Viterbi path with an emission for every position in the bar: `logp[i][k]` scores beat i at position k
+ * (e.g. the log-probabilities of a tagger over positions 0..meter-1). Returns the downbeat indices.
+ */
+export function decodeBarPositions(logp: readonly (readonly number[])[], meter: 3 | 4, jump: number): number[] {
+  return viterbiBar(logp.length, meter, jump, (i, k) => (logp[i]?.[k] as number | undefined) ?? 0);
+}
+
+function viterbiBar(n: number, meter: 3 | 4, jump: number, emit: (i: number, k: number) => number): number[] {
+  if (n === 0) return [];
   let v = Array.from({ length: meter }, (_, k) => emit(0, k));
   const back = new Int8Array(n * meter);
   for (let i = 1; i < n; i++) {

@@ -149,3 +149,26 @@ export function summarize(results: readonly PieceResult[]): Summary {
     ms: { mean: ms.mean, median: ms.median, max: results.reduce((m, r) => Math.max(m, r.ms), 0) },
   };
 }
+
+/**
+ * The annotated bar position of each tracked beat (0 = an annotated downbeat, 1, 2, ... the beats after it; -1 when
+ * no annotated beat is within a fifth of a beat, or before the first annotated downbeat): the labels of
+ * scripts/beats_tagger.ts and scripts/beats_downbeat_diagnose.ts.
+ */
+export function annotatedBarPositions(beats: readonly number[], ref: BeatGrid): number[] {
+  const down = new Set(ref.downbeats);
+  const pos: number[] = [];
+  let k = -1;
+  for (const b of ref.beats) {
+    k = down.has(b) ? 0 : k >= 0 ? k + 1 : -1;
+    pos.push(k);
+  }
+  const out: number[] = [];
+  let j = 0;
+  beats.forEach((b, i) => {
+    while (j + 1 < ref.beats.length && Math.abs((ref.beats[j + 1] as number) - b) < Math.abs((ref.beats[j] as number) - b)) j++;
+    const ibi = i + 1 < beats.length ? (beats[i + 1] as number) - b : b - (beats[i - 1] as number);
+    out.push(Math.abs((ref.beats[j] as number) - b) < 0.2 * ibi ? (pos[j] as number) : -1);
+  });
+  return out;
+}

@@ -5,7 +5,7 @@
  * kernel 3, dilations 1..32: about 127 beats of context on each side) that gives each beat the log-odds of being an
  * annotated downbeat. Plain TypeScript (no tfjs), deterministic; the weights are fitted by scripts/beats_tagger.ts.
  */
-import { beatFeatures, chooseMeter, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
+import { beatFeatures, chooseMeter, chromaCosine, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
 import type { OnsetEvent } from './onsets.ts';
 
 /** Chroma blocks (rotated together under transposition): the span's chroma, then the bass chroma. */
@@ -98,16 +98,7 @@ export function taggerFeatures(beats: readonly number[], events: readonly OnsetE
   const cos = (i: number, j: number): number => {
     const a = rows[i];
     const b = rows[j];
-    if (a === undefined || b === undefined) return 0;
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let c = 0; c < 12; c++) {
-      ab += (a[c] as number) * (b[c] as number);
-      aa += (a[c] as number) ** 2;
-      bb += (b[c] as number) ** 2;
-    }
-    return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+    return a === undefined || b === undefined ? 0 : (chromaCosine(a.subarray(CHROMA_AT), b.subarray(CHROMA_AT)) ?? 0);
   };
   const lags = [-8, -4, -2, -1, 1, 2, 4, 8];
   for (let i = 0; i < n; i++) {
