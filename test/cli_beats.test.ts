@@ -34,6 +34,18 @@ test('beats --json prints one object with beats, downbeats, meter, tempo curve a
   assert.match(text.stdout, /tempo: 100\.\d BPM median/);
 });
 
+test('beats --downbeats tagger places the same downbeats on a steady piece; hand is the default', async () => {
+  const p = steadyPiece({ bpm: 90, meter: 4, bars: 12 });
+  const file = join(dir, 'steady90.mid');
+  writeFileSync(file, scoreToMidi(p.score));
+  const [byDefault, hand, tagger] = await Promise.all([[], ['--downbeats', 'hand'], ['--downbeats', 'tagger']].map((extra) => runCli(['beats', file, '--json', ...extra])));
+  for (const r of [byDefault, hand, tagger]) assert.equal(r?.code, 0, r?.stderr);
+  const down = (r: typeof hand): number[] => (JSON.parse(r?.stdout ?? '') as { downbeats: number[] }).downbeats;
+  assert.deepEqual(down(byDefault), down(hand));
+  assert.equal(down(tagger).length, 12);
+  down(tagger).forEach((d, i) => assert.ok(Math.abs(d - (p.downbeats[i] as number)) < 0.02, `tagger downbeat ${i}: ${d}`));
+});
+
 test('a sparse piece gets the file grid and a one-line warning, exit 0', async () => {
   const s = emptyScore();
   s.tempos = [{ tick: 0, bpm: 120 }];
@@ -59,6 +71,7 @@ test('beats errors: missing file and no notes exit 1, bad usage exits 2, one lin
     [['beats'], 2, /missing required argument/],
     [['beats', 'evaluate'], 2, /expected --data/],
     [['beats', 'evaluate', '--data', dir, '--split', 'train'], 2, /--split: expected one of dev\|test\|all/],
+    [['beats', join(dir, 'nope.mid'), '--downbeats', 'learned'], 2, /--downbeats: expected one of hand\|tagger/],
     [['beats', 'evaluate', '--data', dir], 1, /no POP909 song/],
   ];
   const results = await Promise.all(cases.map(([args]) => runCli(args)));

@@ -113,7 +113,7 @@ test('generate and evaluate show the library\'s defaults, and --guidance its con
   assert.match(e, new RegExp(`--per-emotion <n> (?:(?! --).)*\\(default: ${d.perEmotion}\\)`));
   assert.match(e, /--emotions <list> (?:(?! --).)*\(default: "Q1,Q2,Q3,Q4"\)/);
   for (const help of [g, e]) {
-    assert.match(help, /away from those of the --contrast, at 4x the work per word away from others, 2x away from neutral \(default: the model's own, else 1\)/);
+    assert.match(help, /away from those of the --contrast, below 1 pulls them towards it \(0.5: halfway\), at 4x the work per word away from others, 2x away from neutral \(default: the model's own, else 1\)/);
     assert.match(help, /\(default: the model's own, else others\)/);
   }
 });
