@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, tf } from '../src/backend.ts';
+import { float32ToFloat16 } from '../src/io/safetensors.ts';
 import { Rng } from '../src/random.ts';
 import type { BeatGrid } from '../src/music/beat_grid.ts';
 import { decodeBarPositions, decodeDownbeats, downbeatScores, beatFeatures, DEFAULT_DOWNBEAT } from '../src/music/beats/downbeats.ts';
@@ -30,7 +31,7 @@ import { annotatedBarPositions, evaluationRendering } from '../src/music/beats/e
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
 import { onsetEvents } from '../src/music/beats/onsets.ts';
 import { jitterNotes, randomWarp, renderPerformance } from '../src/music/beats/render.ts';
-import { BASS_CHROMA_AT, CHROMA_AT, TAGGER_FEATURES, taggerFeatures, taggerLogits, taggerLogProbs, toHalf, unpackTagger, type PackedTagger, type TaggerWeights } from '../src/music/beats/tagger.ts';
+import { BASS_CHROMA_AT, CHROMA_AT, TAGGER_FEATURES, taggerFeatures, taggerLogits, taggerLogProbs, unpackTagger, type PackedTagger, type TaggerWeights } from '../src/music/beats/tagger.ts';
 import { trackBeats } from '../src/music/beats/track.ts';
 import type { Score } from '../src/music/score.ts';
 import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
@@ -287,7 +288,7 @@ function measure(data: { x: Float32Array }, evals: Rendering[], ws: TaggerWeight
 function pack(w: TaggerWeights): PackedTagger {
   const b64 = (xs: readonly number[]): string => {
     const buf = Buffer.alloc(2 * xs.length);
-    xs.forEach((v, k) => buf.writeUInt16LE(toHalf(v), 2 * k));
+    float32ToFloat16(xs).forEach((h, k) => buf.writeUInt16LE(h, 2 * k));
     return buf.toString('base64');
   };
   return { c: w.c, dilations: [...w.dilations], classes: w.classes, inW: b64(w.inW), inB: b64(w.inB), blocks: w.blocks.map((b) => ({ w: b64(b.w), b: b64(b.b) })), outW: b64(w.outW), outB: b64(w.outB) };

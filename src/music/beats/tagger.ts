@@ -6,6 +6,7 @@
  * annotated downbeat. Plain TypeScript (no tfjs), deterministic; the weights are fitted by scripts/beats_tagger.ts.
  */
 import { beatFeatures, chooseMeter, chromaCosine, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
+import { float16ToFloat32 } from '../../io/safetensors.ts';
 import type { OnsetEvent } from './onsets.ts';
 
 /** Chroma blocks (rotated together under transposition): the span's chroma, then the bass chroma. */
@@ -229,36 +230,11 @@ function base64Bytes(s: string): Uint8Array {
   return out;
 }
 
-/** The value of the IEEE half float with bits `h`. */
-export function fromHalf(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m !== 0 ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** The bits of the IEEE half float nearest `v` (finite weights only; subnormals kept). */
-export function toHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const e = ((x >>> 23) & 0xff) - 127 + 15;
-  const m = x & 0x7fffff;
-  if (e >= 31) return sign | 0x7bff;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    return sign | ((((m | 0x800000) >>> (1 - e)) + 0x1000) >>> 13);
-  }
-  return (sign | (e << 10) | (m >>> 13)) + ((m & 0x1000) !== 0 ? 1 : 0);
-}
-
 function halves(s: string): number[] {
   const b = base64Bytes(s);
-  const out: number[] = [];
-  for (let i = 0; i + 1 < b.length; i += 2) out.push(fromHalf((b[i] as number) | ((b[i + 1] as number) << 8)));
-  return out;
+  const bits = new Uint16Array(b.length >> 1);
+  for (let i = 0; i < bits.length; i++) bits[i] = (b[2 * i] as number) | ((b[2 * i + 1] as number) << 8);
+  return Array.from(float16ToFloat32(bits));
 }
 
 export function unpackTagger(p: PackedTagger): TaggerWeights {
