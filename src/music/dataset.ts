@@ -83,6 +83,8 @@ export interface GridRecord {
   clipsWithPickup: number;
   /** `--grid beats`: clips too short or sparse to track, tokenized on their file's own grid instead. */
   clipsOnFileGrid?: number;
+  /** `--grid beats --downbeats tagger`: the downbeats came from the learned tagger (absent: the hand cues). */
+  downbeats?: 'tagger';
 }
 
 const CLIP_NAME = /^(Q[1-4])_(.+)_(\d+)$/;

@@ -34,7 +34,7 @@ import { checkBeatGrid, type BeatGrid } from './beat_grid.ts';
 import { secondsAt } from './time_map.ts';
 import { sortNotes, tempoBin, type Score, type TempoChange } from './score.ts';
 import { GRID, TEMPO_BINS } from './vocab.ts';
-import { trackBeats, type BeatTracking } from './beats/track.ts';
+import { trackBeats, type BeatTracking, type DownbeatModel } from './beats/track.ts';
 
 const BEAT = GRID.ticksPerBeat;
 const BAR = GRID.ticksPerBar;
@@ -248,8 +248,9 @@ export function regrid(score: Score, grid: BeatGrid & { meter?: 3 | 4 }, opts: R
 /**
  * The one place where `--grid beats` gets its beats: the beat grid of a score as the beat tracker finds it
  * (`encode --grid beats`, `dataset build --grid beats`), with its `meter` (which `regrid` uses) and, for a piece
- * too short or sparse to track, the `fallback` reason (the grid is then the file's own).
+ * too short or sparse to track, the `fallback` reason (the grid is then the file's own). `downbeatModel` places its
+ * downbeats (`--downbeats hand|tagger`, track.ts; default hand, as the shipped beat-true data).
  */
-export function trackedBeatGrid(score: Score): BeatTracking {
-  return trackBeats(score);
+export function trackedBeatGrid(score: Score, downbeatModel: DownbeatModel = 'hand'): BeatTracking {
+  return trackBeats(score, { downbeatModel });
 }

@@ -9,6 +9,7 @@ import { readInputFile, readJsonInput } from './read.ts';
 import type { TokenizeOptions } from '../music/cp_tokenizer.ts';
 import { parseBeatAnnotations } from '../music/beat_grid.ts';
 import { trackedBeatGrid } from '../music/regrid.ts';
+import type { DownbeatModel } from '../music/beats/track.ts';
 import {
   baseName,
   encodeFile,
@@ -68,14 +69,16 @@ export const GRID_MODES = ['file', 'beats', 'annotations'] as const;
 export type GridMode = (typeof GRID_MODES)[number];
 
 /**
- * The beat grids of `--grid MODE [--annotations DIR]`: undefined for `file`; the tracker for `beats`; for
+ * The beat grids of `--grid MODE [--annotations DIR] [--downbeats hand|tagger]`: undefined for `file`; the tracker
+ * for `beats` (its downbeats from `downbeats`, default hand); for
  * `annotations`, POP909's layout `DIR/<stem>/beat_midi.txt` for a file `<stem>.mid` (a file without one is an
  * InputError naming it). UsageError when `--annotations` and `--grid annotations` do not come together.
  */
-export function beatGridSource(mode: GridMode, annotations?: string): BeatGridSource | undefined {
+export function beatGridSource(mode: GridMode, annotations?: string, downbeats?: DownbeatModel): BeatGridSource | undefined {
   if (mode !== 'annotations' && annotations !== undefined) throw new UsageError('--annotations', `only with --grid annotations, got --grid ${mode}`);
+  if (mode !== 'beats' && downbeats !== undefined) throw new UsageError('--downbeats', `only with --grid beats, got --grid ${mode}`);
   if (mode === 'file') return undefined;
-  if (mode === 'beats') return (score) => trackedBeatGrid(score);
+  if (mode === 'beats') return (score) => trackedBeatGrid(score, downbeats);
   if (annotations === undefined) throw new UsageError('--grid annotations', 'expected --annotations DIR (a folder of <stem>/beat_midi.txt)');
   let st;
   try {
@@ -102,6 +105,8 @@ export interface DatasetBuildOptions extends Omit<TokenizeOptions, 'emotion'>, R
   grid?: GridMode;
   /** The annotations folder of `grid: 'annotations'`. */
   annotations?: string;
+  /** What places the tracker's downbeats with `grid: 'beats'` (default hand; trackBeats' downbeatModel). */
+  downbeats?: DownbeatModel;
   /** 'full' (default), 'observed', or a vocabulary to use. */
   vocab?: 'full' | 'observed' | Vocab;
   /** Fraction of songs held out for validation (default 0.1). */
@@ -161,7 +166,7 @@ export interface BuildResult {
 export async function buildDataset(midiDir: string, outDir: string, opts: DatasetBuildOptions = {}): Promise<BuildResult> {
   checkDatasetOutput(outDir);
   const gridMode = opts.grid ?? 'file';
-  const beats = beatGridSource(gridMode, opts.annotations);
+  const beats = beatGridSource(gridMode, opts.annotations, opts.downbeats);
   const files = listMidiFiles(midiDir);
   if (files.length === 0) throw new InputError(midiDir, 'no .mid or .midi files in this folder');
   const grid = Vocab.fullGrid();
@@ -241,6 +246,7 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
       clipsIn3: kept.filter((e) => e.regrid?.meter === 3).length,
       clipsWithPickup: kept.filter((e) => (e.regrid?.pickupBeats ?? 0) > 0).length,
       ...(gridMode === 'beats' ? { clipsOnFileGrid: kept.filter((e) => e.regrid?.fallback !== undefined).length } : {}),
+      ...(opts.downbeats === 'tagger' ? { downbeats: 'tagger' as const } : {}),
     };
     index.grid = record;
   }

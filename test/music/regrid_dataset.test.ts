@@ -100,6 +100,10 @@ test('CLI contract of --grid: a bad value or a missing --annotations is exit 2, 
     [['dataset', 'build', FIXTURES, '-o', join(dir, 'x'), '--grid', 'bars'], 2, /^emopia: --grid: expected one of file\|beats\|annotations, got 'bars'\n$/],
     [['encode', mid, '--grid', 'annotations'], 2, /^emopia: --grid annotations: expected --annotations DIR/],
     [['encode', mid, '--annotations', ANNOTATIONS], 2, /^emopia: --annotations: only with --grid annotations, got --grid file\n$/],
+    [['encode', mid, '--downbeats', 'tagger'], 2, /^emopia: --downbeats: only with --grid beats, got --grid file\n$/],
+    [['dataset', 'build', FIXTURES, '-o', join(dir, 'x'), '--grid', 'annotations', '--annotations', ANNOTATIONS, '--downbeats', 'tagger'], 2, /^emopia: --downbeats: only with --grid beats, got --grid annotations\n$/],
+    [['encode', mid, '--grid', 'beats', '--downbeats', 'learned'], 2, /^emopia: --downbeats: expected one of hand\|tagger, got 'learned'\n$/],
+    [['evaluate', '--grid', 'file', '--downbeats', 'tagger'], 2, /^emopia: --downbeats: only with --grid beats, got --grid file\n$/],
     [['encode', mid, '--grid', 'annotations', '--annotations', dir], 1, /^emopia: .*101\.mid: no beat annotations: expected .*101[\\/]beat_midi\.txt\n$/],
     [['encode', mid, '--grid', 'annotations', '--annotations', join(dir, 'none')], 1, /^emopia: .*none: no such folder, expected a folder of beat annotations/],
   ];
@@ -117,10 +121,12 @@ test('--grid beats through the CLI: tracked beats, the grid recorded; a piece to
   const s = emptyScore();
   s.notes = [{ pitch: 60, velocity: 80, start: 0, end: 480 }, { pitch: 64, velocity: 80, start: 960, end: 1440 }];
   writeFileSync(sparse, scoreToMidi(s));
-  const [enc, few, built] = await Promise.all([
+  const [enc, few, built, encTagger, builtTagger] = await Promise.all([
     runCli(['encode', join(FIXTURES, '101.mid'), '--grid', 'beats']),
     runCli(['encode', sparse, '--grid', 'beats']),
     runCli(['dataset', 'build', FIXTURES, '-o', join(dir, 'tracked'), '--grid', 'beats', '--valid', '0']),
+    runCli(['encode', join(FIXTURES, '101.mid'), '--grid', 'beats', '--downbeats', 'tagger']),
+    runCli(['dataset', 'build', FIXTURES, '-o', join(dir, 'tracked-tagger'), '--grid', 'beats', '--downbeats', 'tagger', '--valid', '0']),
   ]);
   assert.equal(enc.code, 0, enc.stderr);
   assert.equal(enc.stderr, '');
@@ -135,4 +141,15 @@ test('--grid beats through the CLI: tracked beats, the grid recorded; a piece to
   assert.equal(index.grid?.mode, 'beats');
   assert.equal(index.grid?.clipsOnFileGrid, 0);
   assert.equal(index.clips.length, 2);
+  assert.equal((index.grid as { downbeats?: string } | undefined)?.downbeats, undefined);
+  // --downbeats tagger: the same beats (only the downbeats may move), and the choice recorded.
+  assert.equal(encTagger.code, 0, encTagger.stderr);
+  const tagged = JSON.parse(encTagger.stdout) as { grid?: { mode: string; downbeats?: string }; words: unknown[] };
+  assert.equal(tagged.grid?.mode, 'beats');
+  assert.equal(tagged.grid?.downbeats, 'tagger');
+  assert.equal(builtTagger.code, 0, builtTagger.stderr);
+  assert.match(builtTagger.stdout, /grid: beats \(downbeats by the tagger\)/);
+  const indexTagger = JSON.parse(readFileSync(join(dir, 'tracked-tagger', 'index.json'), 'utf8')) as { grid?: { downbeats?: string }; clips: unknown[] };
+  assert.equal(indexTagger.grid?.downbeats, 'tagger');
+  assert.equal(indexTagger.clips.length, 2);
 });

@@ -15,12 +15,9 @@ import { trackBeats, DOWNBEAT_MODELS, type BeatTracking, type DownbeatModel } fr
 import { pop909Songs, readPop909Song, DEV_LAST_SONG, type Pop909Split } from '../../platform/beats_pop909.ts';
 import { parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { parseChoice, readInput } from './_music_io.ts';
+import { DOWNBEATS_HELP, parseChoice, readInput } from './_music_io.ts';
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
-
-const DOWNBEATS_HELP =
-  "what places the downbeats: hand (the hand-weighted cues that the shipped beat-true data was built with) or tagger (a learned tagger over the tracked beats: downbeat F 0.733 against 0.715 on POP909's test split, about 4x the time) (default: hand)";
 
 /** The JSON object printed by `emopia beats --json` (times rounded to milliseconds). */
 export function trackingJson(t: BeatTracking): Record<string, unknown> {

@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import { datasetStats, type DatasetStats, type WordStructureStats } from '../../music/dataset.ts';
 import { buildDataset, GRID_MODES, readDataset, type GridMode } from '../../platform/dataset.ts';
-import { FAMILIES, Vocab, type TokenizeOptions } from '../../music/index.ts';
+import { DOWNBEAT_MODELS, FAMILIES, Vocab, type DownbeatModel, type TokenizeOptions } from '../../music/index.ts';
 import { parseFloatOption, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { parseChoice, readJsonFile } from './_music_io.ts';
+import { DOWNBEATS_HELP, parseChoice, readJsonFile } from './_music_io.ts';
 import { registerDatasetExport } from './dataset_export.ts';
 
 interface BuildCliOptions {
@@ -17,6 +17,7 @@ interface BuildCliOptions {
   chords: NonNullable<TokenizeOptions['chords']>;
   grid: GridMode;
   annotations?: string;
+  downbeats?: DownbeatModel;
 }
 
 export function register(program: Command): void {
@@ -32,6 +33,7 @@ export function register(program: Command): void {
     .option('--chords <mode>', 'chords: auto, recognise, markers, none', parseChoice('chords', ['auto', 'recognise', 'markers', 'none'] as const), 'auto')
     .option('--grid <mode>', 'beats to tokenize on: file (the files\' tick grid), beats (tracked), annotations (--annotations DIR)', parseChoice('grid', GRID_MODES), 'file')
     .option('--annotations <dir>', 'with --grid annotations: a folder of <stem>/beat_midi.txt (POP909\'s layout)')
+    .option('--downbeats <model>', `with --grid beats: ${DOWNBEATS_HELP}`, parseChoice('downbeats', DOWNBEAT_MODELS))
     .action(async (dir: string, opts: BuildCliOptions) => {
       const vocab = opts.vocab === 'full' || opts.vocab === 'observed' ? opts.vocab : Vocab.fromJSON(readJsonFile(opts.vocab), opts.vocab);
       let progress: ReturnType<typeof startProgress> | undefined;
@@ -45,6 +47,7 @@ export function register(program: Command): void {
           chords: opts.chords,
           grid: opts.grid,
           annotations: opts.annotations,
+          ...(opts.downbeats === undefined ? {} : { downbeats: opts.downbeats }),
           onProgress: (done, total) => (progress ??= startProgress('dataset build', total, 'files')).update(done),
           onSkip: (file, reason) => {
             skipped.push(file);
@@ -60,7 +63,7 @@ export function register(program: Command): void {
           `files skipped: ${s.skipped}${s.skipped ? ' (listed with their reasons in index.json)' : ''}`,
         ];
         const g = index.grid;
-        if (g) out.push(`grid: ${g.mode}${g.annotations !== undefined ? ` from ${g.annotations}` : ''}; ${g.stretchedBars} bars stretched onto the bar lines, ${g.clipsIn3} clips in 3/4, ${g.clipsWithPickup} with a pickup${g.clipsOnFileGrid ? `, ${g.clipsOnFileGrid} too short or sparse to track (on their file's grid)` : ''}`);
+        if (g) out.push(`grid: ${g.mode}${g.annotations !== undefined ? ` from ${g.annotations}` : ''}${g.downbeats === 'tagger' ? ' (downbeats by the tagger)' : ''}; ${g.stretchedBars} bars stretched onto the bar lines, ${g.clipsIn3} clips in 3/4, ${g.clipsWithPickup} with a pickup${g.clipsOnFileGrid ? `, ${g.clipsOnFileGrid} too short or sparse to track (on their file's grid)` : ''}`);
         if (s.skipped) out.push(...index.skipped.map((x) => `  skipped ${x.file}: ${x.reason}`));
         process.stdout.write(`${out.join('\n')}\n`);
       } catch (err) {

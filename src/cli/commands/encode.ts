@@ -1,9 +1,9 @@
 /** `emopia encode IN.mid [-o OUT.json]`: a MIDI file to EMOPIA compound words. */
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic.ts';
-import { encodeFile, wordsToEvents, type Emotion, type TokenizeOptions } from '../../music/index.ts';
+import { DOWNBEAT_MODELS, encodeFile, wordsToEvents, type DownbeatModel, type Emotion, type TokenizeOptions } from '../../music/index.ts';
 import { beatGridSource, GRID_MODES, type GridMode } from '../../platform/dataset.ts';
-import { loadVocab, parseChoice, parseEmotionOption, readInput, refuseOverwritingInput, wordsJson } from './_music_io.ts';
+import { DOWNBEATS_HELP, loadVocab, parseChoice, parseEmotionOption, readInput, refuseOverwritingInput, wordsJson } from './_music_io.ts';
 
 interface EncodeCliOptions {
   output?: string;
@@ -13,6 +13,7 @@ interface EncodeCliOptions {
   chords: NonNullable<TokenizeOptions['chords']>;
   grid: GridMode;
   annotations?: string;
+  downbeats?: DownbeatModel;
 }
 
 export function register(program: Command): void {
@@ -27,9 +28,10 @@ export function register(program: Command): void {
     .option('--chords <mode>', 'chords: auto (markers if any, else recognise), recognise, markers, none', parseChoice('chords', ['auto', 'recognise', 'markers', 'none'] as const), 'auto')
     .option('--grid <mode>', 'beats to tokenize on: file (the file\'s tick grid), beats (tracked), annotations (--annotations DIR)', parseChoice('grid', GRID_MODES), 'file')
     .option('--annotations <dir>', 'with --grid annotations: a folder of <stem>/beat_midi.txt (POP909\'s layout)')
+    .option('--downbeats <model>', `with --grid beats: ${DOWNBEATS_HELP}`, parseChoice('downbeats', DOWNBEAT_MODELS))
     .action((input: string, opts: EncodeCliOptions) => {
       if (opts.output !== undefined) refuseOverwritingInput(opts.output, [input, opts.vocab]);
-      const beats = beatGridSource(opts.grid, opts.annotations);
+      const beats = beatGridSource(opts.grid, opts.annotations, opts.downbeats);
       const vocab = loadVocab(opts.vocab);
       // The same reading and encoding as `dataset build`, in the requested vocabulary.
       const { emotion, words, stats, info, regrid } = encodeFile(readInput(input), input, { emotion: opts.emotion, pedal: opts.pedal, chords: opts.chords, beats }, vocab);
@@ -39,7 +41,7 @@ export function register(program: Command): void {
         emotion,
         stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated },
         // Only beat-true words say which grid they are on (`--grid file` output is as it always was).
-        ...(regrid ? { grid: { mode: opts.grid, ...regrid } } : {}),
+        ...(regrid ? { grid: { mode: opts.grid, ...(opts.downbeats === 'tagger' ? { downbeats: 'tagger' } : {}), ...regrid } } : {}),
       });
       if (opts.output) {
         writeFileAtomic(opts.output, text);

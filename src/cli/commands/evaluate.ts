@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { initBackend, type BackendName } from '../../backend.ts';
-import { InputError } from '../../errors.ts';
+import { InputError, UsageError } from '../../errors.ts';
 import { writeFileAtomic } from '../../platform/atomic.ts';
 import { loadModel } from '../../platform/run_folder.ts';
 import { resolveCheckpoint } from '../../platform/default_model.ts';
@@ -21,6 +21,7 @@ import { pieceStats, STAT_KEYS, STAT_LABELS, summarizeStats, type PieceStats, ty
 import { statsChartSvg } from '../../classify/svg.ts';
 import { classifierScore, quantizedScore } from '../../classify/timing.ts';
 import { regrid, trackedBeatGrid } from '../../music/regrid.ts';
+import { DOWNBEAT_MODELS, type DownbeatModel } from '../../music/beats/track.ts';
 import type { Score } from '../../music/score.ts';
 import {
   compareStructure, STRUCTURE_KEYS, STRUCTURE_LABELS, structureStats, summarizeStructure,
@@ -28,7 +29,7 @@ import {
 } from '../../evaluate/structure.ts';
 import { parseBackend, parseEmotionList, parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { parseChoice, readInput } from './_music_io.ts';
+import { DOWNBEATS_HELP, parseChoice, readInput } from './_music_io.ts';
 import { addSamplingOptions, describeSampling, resolveSampling, type SamplingCliOptions } from './_sampling.ts';
 import { samplingTable } from '../../cp/sampling.ts';
 import { GENERATION_DEFAULTS } from '../../cp/generation_defaults.ts';
@@ -43,6 +44,7 @@ interface EvaluateCliOptions extends SamplingCliOptions {
   classifier: string;
   real?: string;
   grid: RealGrid;
+  downbeats?: DownbeatModel;
   json: boolean;
   svg?: string;
   backend: BackendName;
@@ -64,12 +66,12 @@ export type RealGrid = (typeof REAL_GRIDS)[number];
 /**
  * One real clip's structure as the structure statistics see it: the one place where the real clips' grid is
  * chosen. The clip is read, re-timed onto the tracked beats for `beats` (the file's own grid for a clip the
- * tracker cannot follow), and quantized as the compound words see it (`quantizedScore`). Throws InputError for
+ * tracker cannot follow; its downbeats from `downbeats`), and quantized as the compound words see it (`quantizedScore`). Throws InputError for
  * a clip that is not MIDI or has no note in range.
  */
-export function realClipScore(file: string, grid: RealGrid = 'file', score: Score = midiToScore(readInput(file), file)): Score {
+export function realClipScore(file: string, grid: RealGrid = 'file', score: Score = midiToScore(readInput(file), file), downbeats: DownbeatModel = 'hand'): Score {
   if (grid === 'file') return quantizedScore(score, file);
-  if (grid === 'beats') return quantizedScore(regrid(score, trackedBeatGrid(score), {}, file).score, file);
+  if (grid === 'beats') return quantizedScore(regrid(score, trackedBeatGrid(score, downbeats), {}, file).score, file);
   throw new InputError(file, `unknown grid '${String(grid)}', expected one of ${REAL_GRIDS.join(', ')}`);
 }
 
@@ -89,7 +91,7 @@ interface RealStats {
  * Statistics and structure of the real clips per quadrant (named Q<k>_...): the statistics as the classifier sees
  * a clip (`classifierScore`, EMOPIA's grid), the structure on `grid` (`realClipScore`).
  */
-function realStats(dir: string, progress: boolean, grid: RealGrid = 'file'): RealStats {
+function realStats(dir: string, progress: boolean, grid: RealGrid = 'file', downbeats: DownbeatModel = 'hand'): RealStats {
   const files = listMidiFiles(dir).filter((f) => emotionFromName(f) !== 0);
   if (files.length === 0) throw new InputError(dir, 'no MIDI files named Q1_... to Q4_... (expected EMOPIA clips)');
   const per: Record<string, PieceStats[]> = { Q1: [], Q2: [], Q3: [], Q4: [] };
@@ -100,7 +102,7 @@ function realStats(dir: string, progress: boolean, grid: RealGrid = 'file'): Rea
     try {
       const score = midiToScore(readInput(f), f);
       per[`Q${emotionFromName(f)}`]!.push(pieceStats(classifierScore(score, f)));
-      perStructure[`Q${emotionFromName(f)}`]!.push(structureStats(realClipScore(f, grid, score)));
+      perStructure[`Q${emotionFromName(f)}`]!.push(structureStats(realClipScore(f, grid, score, downbeats)));
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       skipped++;
@@ -195,6 +197,7 @@ export function register(program: Command): void {
     .option('--classifier <dir|file>', 'emotion classifier', DEFAULT_CLASSIFIER_DIR)
     .option('--real <dir>', 'real EMOPIA clips for the statistics (default $EMOPIA_DIR)')
     .option('--grid <mode>', "the real clips' grid for the structure statistics: beats (tracked, as a beat-true model learned) or file (the files' nominal 120 BPM ticks)", parseChoice('grid', REAL_GRIDS), 'beats')
+    .option('--downbeats <model>', `the real clips' downbeats with --grid beats: ${DOWNBEATS_HELP}`, parseChoice('downbeats', DOWNBEAT_MODELS))
     .option('--json', 'print the results as JSON')
     .option('--svg <file>', 'write an SVG chart of the statistics per quadrant')
     .option('--batch <n>', 'pieces generated together (faster; the same pieces up to float rounding)', parseIntOption('batch', 1, 256), GENERATION_DEFAULTS.batch)
@@ -202,6 +205,7 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress output')
     .action(async (opts: EvaluateCliOptions) => {
       const quadrants = parseQuadrants(opts.emotions);
+      if (opts.downbeats !== undefined && opts.grid !== 'beats') throw new UsageError('--downbeats', `only with --grid beats, got --grid ${opts.grid}`);
       const checkpoint = resolveCheckpoint(opts.checkpoint);
       const { sampling, guidance, contrast, recall, perQuadrant } = resolveSampling(opts, checkpoint);
       const classifier = loadClassifier(opts.classifier);
@@ -211,7 +215,7 @@ export function register(program: Command): void {
       await initBackend(opts.backend);
       const { model, vocab } = loadModel(checkpoint);
       const grid = opts.grid;
-      const real = realDir ? realStats(realDir, opts.progress, grid) : null;
+      const real = realDir ? realStats(realDir, opts.progress, grid, opts.downbeats) : null;
       // The shipped model is named as the package names it, not by where this machine installed it.
       const shown = opts.checkpoint ?? 'models/default';
       let result: EvaluationResult;
