@@ -26,7 +26,7 @@ import { float32ToFloat16 } from '../src/io/safetensors.ts';
 import { Rng } from '../src/random.ts';
 import type { BeatGrid } from '../src/music/beat_grid.ts';
 import { decodeBarPositions, decodeDownbeats, downbeatScores, beatFeatures, DEFAULT_DOWNBEAT } from '../src/music/beats/downbeats.ts';
-import { DEFAULT_STRENGTH, eventStrength } from '../src/music/beats/envelope.ts';
+import { eventStrengths } from '../src/music/beats/envelope.ts';
 import { annotatedBarPositions, evaluationRendering } from '../src/music/beats/evaluate.ts';
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
 import { onsetEvents } from '../src/music/beats/onsets.ts';
@@ -58,10 +58,9 @@ interface Rendering {
 
 function inputs(score: Score, beats: readonly number[]): { x: Float32Array[]; hand: number[] } {
   const events = onsetEvents(score).filter((e) => e.time >= 0);
-  const raw = events.map((e) => eventStrength(e, DEFAULT_STRENGTH));
-  const mean = raw.reduce((s, v) => s + v, 0) / Math.max(1, raw.length);
-  const strengths = raw.map((s) => (mean > 0 ? s / mean : 1));
-  return { x: taggerFeatures(beats, events, strengths), hand: downbeatScores(beatFeatures(beats, events, strengths), DEFAULT_DOWNBEAT) };
+  const strengths = eventStrengths(events);
+  const cues = beatFeatures(beats, events, strengths);
+  return { x: taggerFeatures(beats, events, strengths, cues), hand: downbeatScores(cues, DEFAULT_DOWNBEAT) };
 }
 
 function collect(dir: string, cache: string): { renderings: Rendering[]; x: Float32Array } {

@@ -151,7 +151,7 @@ export function checkPerQuadrant(json: unknown, sampling: SamplingOverrides = {}
     }
     if (e.recall !== undefined) {
       if (typeof e.recall !== 'object' || e.recall === null || Array.isArray(e.recall)) throw new InputError('perQuadrant', `expected {share?, bonus?} in ${q}'s "recall", got ${JSON.stringify(e.recall)}`);
-      checkRecall({ share: 0, bonus: 0, ...recall, ...(e.recall as Partial<RecallOptions>) }, `${q}'s "recall"`);
+      checkRecall(recallOver(recall, e.recall as Partial<RecallOptions>), `${q}'s "recall"`);
       settings.recall = e.recall as Partial<RecallOptions>;
     }
     out[q as EmotionName] = settings;
@@ -166,13 +166,17 @@ export function settingsForQuadrant(
   perQuadrant: PerQuadrant | undefined,
   emotion: Emotion,
 ): { sampling: SamplingOverrides; recall: RecallOptions | undefined } {
-  const name = (Object.keys(EMOTIONS) as EmotionName[]).find((q) => EMOTIONS[q] === emotion);
-  const q = name ? perQuadrant?.[name] : undefined;
+  const q = emotion === 0 ? undefined : perQuadrant?.[`Q${emotion}`];
   if (!q) return { sampling, recall };
   return {
     sampling: q.sampling ? mergeSampling(sampling, q.sampling) : sampling,
-    recall: q.recall ? { share: 0, bonus: 0, ...recall, ...q.recall } : recall,
+    recall: q.recall ? recallOver(recall, q.recall) : recall,
   };
+}
+
+/** A quadrant's recall fields over the piece's recall (none: share and bonus 0). */
+function recallOver(recall: RecallOptions | undefined, fields: Partial<RecallOptions>): RecallOptions {
+  return { share: 0, bonus: 0, ...recall, ...fields };
 }
 
 /** `perQuadrant` without what the command line (`flags`) set: a flag wins over the model's own, field by field. */

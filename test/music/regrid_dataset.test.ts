@@ -147,6 +147,8 @@ test('--grid beats through the CLI: tracked beats, the grid recorded; a piece to
   const tagged = JSON.parse(encTagger.stdout) as { grid?: { mode: string; downbeats?: string }; words: unknown[] };
   assert.equal(tagged.grid?.mode, 'beats');
   assert.equal(tagged.grid?.downbeats, 'tagger');
+  // Song 101's fixture is one where the models disagree: the same notes, other bar lines.
+  assert.notDeepEqual(tagged.words, (JSON.parse(enc.stdout) as { words: unknown[] }).words);
   assert.equal(builtTagger.code, 0, builtTagger.stderr);
   assert.match(builtTagger.stdout, /grid: beats \(downbeats by the tagger\)/);
   const indexTagger = JSON.parse(readFileSync(join(dir, 'tracked-tagger', 'index.json'), 'utf8')) as { grid?: { downbeats?: string }; clips: unknown[] };

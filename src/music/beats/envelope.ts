@@ -23,6 +23,13 @@ export function eventStrength(e: OnsetEvent, w: StrengthWeights = DEFAULT_STRENG
   return w.loudness * Math.sqrt(e.loudness) + (e.low < w.bassPitch ? w.bass : 0) + w.length * Math.min(e.longest, 1);
 }
 
+/** Every event's strength, scaled to a mean of 1 (all 1 when every strength is 0). */
+export function eventStrengths(events: readonly OnsetEvent[], w: StrengthWeights = DEFAULT_STRENGTH): number[] {
+  const raw = events.map((e) => eventStrength(e, w));
+  const mean = raw.reduce((s, x) => s + x, 0) / Math.max(1, raw.length);
+  return raw.map((s) => (mean > 0 ? s / mean : 1));
+}
+
 const KERNEL = [0.25, 0.6, 1, 0.6, 0.25];
 
 /** The envelope over frames 0 .. nFrames-1 (frame f is time f / FPS); events outside are ignored. */

@@ -5,7 +5,7 @@
  * kernel 3, dilations 1..32: about 127 beats of context on each side) that gives each beat the log-odds of being an
  * annotated downbeat. Plain TypeScript (no tfjs), deterministic; the weights are fitted by scripts/beats_tagger.ts.
  */
-import { beatFeatures, chooseMeter, chromaCosine, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT } from './downbeats.ts';
+import { beatFeatures, chooseMeter, chromaCosine, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT, type BeatFeatures } from './downbeats.ts';
 import { float16ToFloat32 } from '../../io/safetensors.ts';
 import type { OnsetEvent } from './onsets.ts';
 
@@ -43,10 +43,17 @@ function zscoreInPlace(rows: Float32Array[], k: number): void {
   for (const r of rows) r[k] = sd > 1e-9 ? ((r[k] as number) - mean) / sd : 0;
 }
 
-/** The tagger's input features of each beat (TAGGER_FEATURES values); `events` sorted by time. */
-export function taggerFeatures(beats: readonly number[], events: readonly OnsetEvent[], strengths: readonly number[]): Float32Array[] {
+/**
+ * The tagger's input features of each beat (TAGGER_FEATURES values); `events` sorted by time; `hand` the hand cues of
+ * the same beats (downbeats.ts beatFeatures), when the caller has them already.
+ */
+export function taggerFeatures(
+  beats: readonly number[],
+  events: readonly OnsetEvent[],
+  strengths: readonly number[],
+  hand: BeatFeatures = beatFeatures(beats, events, strengths),
+): Float32Array[] {
   const n = beats.length;
-  const hand = beatFeatures(beats, events, strengths);
   const rows: Float32Array[] = [];
   const ibis: number[] = [];
   let e = 0;
@@ -113,9 +120,10 @@ export function taggerFeatures(beats: readonly number[], events: readonly OnsetE
   for (let i = 0; i < n; i++) (rows[i] as Float32Array)[47] = n > 1 ? i / (n - 1) : 0;
   for (const k of [24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 38]) zscoreInPlace(rows, k);
   // 48: the hand score of downbeats.ts (its default weights over the z-scored cues).
+  const hw = DEFAULT_DOWNBEAT;
   for (let i = 0; i < n; i++) {
     const r = rows[i] as Float32Array;
-    r[48] = (r[29] as number) + (r[30] as number) + 0.5 * (r[34] as number) + 0.5 * (r[35] as number);
+    r[48] = hw.bass * (r[29] as number) + hw.harmony * (r[30] as number) + hw.accent * (r[34] as number) + hw.length * (r[35] as number);
   }
   // 49-52: the hand reading's position in the bar (one-hot; the hand meter and Viterbi of downbeats.ts).
   const scores = downbeatScores(hand, DEFAULT_DOWNBEAT);
@@ -241,9 +249,15 @@ export function unpackTagger(p: PackedTagger): TaggerWeights {
   return { c: p.c, dilations: p.dilations, classes: p.classes, inW: halves(p.inW), inB: halves(p.inB), blocks: p.blocks.map((b) => ({ w: halves(b.w), b: halves(b.b) })), outW: halves(p.outW), outB: halves(p.outB) };
 }
 
-/** The mean downbeat log-odds of an ensemble of taggers over the tracked `beats`. */
-export function taggerDownbeatLogits(beats: readonly number[], events: readonly OnsetEvent[], strengths: readonly number[], models: readonly TaggerWeights[]): number[] {
-  const x = taggerFeatures(beats, events, strengths);
+/** The mean downbeat log-odds of an ensemble of taggers over the tracked `beats` (`hand`: as taggerFeatures). */
+export function taggerDownbeatLogits(
+  beats: readonly number[],
+  events: readonly OnsetEvent[],
+  strengths: readonly number[],
+  models: readonly TaggerWeights[],
+  hand?: BeatFeatures,
+): number[] {
+  const x = taggerFeatures(beats, events, strengths, hand);
   const out = new Array<number>(beats.length).fill(0);
   for (const w of models) taggerLogits(x, w).forEach((v, i) => (out[i] = (out[i] as number) + v / models.length));
   return out;

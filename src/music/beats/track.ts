@@ -19,7 +19,7 @@ import { chooseMeter, beatFeatures, decodeDownbeats, downbeatScores, DEFAULT_DOW
 import { pickCandidate, tempoCandidates, type Candidate } from './candidates.ts';
 import { DEFAULT_DP, type DpOptions } from './dp.ts';
 import { TEMPO_WEIGHTS } from './fitted.ts';
-import { DEFAULT_STRENGTH, eventStrength, FPS, onsetEnvelope, type StrengthWeights } from './envelope.ts';
+import { DEFAULT_STRENGTH, eventStrengths, FPS, onsetEnvelope, type StrengthWeights } from './envelope.ts';
 import { fileGrid } from './file_grid.ts';
 import { onsetEvents, type OnsetEvent } from './onsets.ts';
 import { taggerDownbeatLogits, unpackTagger, type TaggerWeights } from './tagger.ts';
@@ -141,9 +141,7 @@ function prepare(score: Score, options: TrackOptions): Prepared | BeatTracking {
   if (last - first < MIN_SECONDS) return fallbackTo(score, `too short to track: ${(last - first).toFixed(2)} s of onsets, at least ${MIN_SECONDS} s needed; the file's own grid is used`);
   if (last - first > maxSeconds) return fallbackTo(score, `too long to track: ${(last - first).toFixed(0)} s of onsets, the limit is ${maxSeconds} s; the file's own grid is used`);
 
-  const raw = events.map((e) => eventStrength(e, strengthW));
-  const mean = raw.reduce((s, x) => s + x, 0) / raw.length;
-  const strengths = raw.map((s) => (mean > 0 ? s / mean : 1));
+  const strengths = eventStrengths(events, strengthW);
   const est = estimatePeriod(events, strengths, tempoOpts);
   if (est === null) return fallbackTo(score, "no periodicity in the onsets; the file's own grid is used");
 
@@ -179,9 +177,10 @@ export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracki
   const chosen = candidates[pickCandidate(candidates, options.tempoWeights ?? TEMPO_WEIGHTS)] as Candidate;
   const beats = chosen.beats;
 
-  const scores = downbeatScores(beatFeatures(beats, events, strengths), downW);
+  const cues = beatFeatures(beats, events, strengths);
+  const scores = downbeatScores(cues, downW);
   const choice = chooseMeter(scores, downW);
-  const emission = options.downbeatModel === 'tagger' ? taggerDownbeatLogits(beats, events, strengths, shippedTaggers()) : scores;
+  const emission = options.downbeatModel === 'tagger' ? taggerDownbeatLogits(beats, events, strengths, shippedTaggers(), cues) : scores;
   const downbeats = decodeDownbeats(emission, choice.meter, downW.jump).map((i) => beats[i] as number);
   const meterEvidence = { three: choice.three, four: choice.four, combTriple: p.meterComb.triple, combDuple: p.meterComb.duple };
   return { beats, downbeats, meter: choice.meter, tempo: localTempo(beats), confidence: gridConfidence(beats, events, strengths), meterEvidence };
