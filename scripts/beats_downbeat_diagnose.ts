@@ -1,6 +1,6 @@
 // Where the downbeat tracker loses on POP909's dev songs (dev only):
 //   node --import tsx scripts/beats_downbeat_diagnose.ts [POP909_DIR] [--songs]
-// Each song is rendered as `beats evaluate` does (seed 1) and tracked; every tracked beat is matched to an annotated
+// Each song is rendered as `beats evaluate` does (seed 1) and tracked (the hand cues' downbeats); every tracked beat is matched to an annotated
 // beat (within a fifth of a beat) and labelled with that beat's position in its annotated bar (0 = downbeat). A song
 // whose tracked downbeats are mostly at one wrong position is "off by 1/2/3 beats"; "beats" when its beat F is below
 // 0.8 (a tempo error). Two upper bounds on the same tracked beats: the best constant phase (every 3rd or 4th beat),
@@ -22,7 +22,7 @@ const songs = pop909Songs(dir, 'dev');
 for (const id of songs) {
   const piece = readPop909Song(dir, id);
   const perf = evaluationRendering(piece, 1);
-  const t = trackBeats(perf.score);
+  const t = trackBeats(perf.score, { downbeatModel: 'hand' });
   const ref = perf.grid;
   const pos = annotatedBarPositions(t.beats, ref);
   const dF = beatFMeasure(ref.downbeats, t.downbeats);

@@ -1,7 +1,7 @@
 /**
  * Fits the downbeat tagger (src/music/beats/tagger.ts) on POP909's dev songs only (1-300), and measures it on dev
  * halves (odd and even songs): each song is rendered as `beats evaluate` does (seed 1) and with seeded warps and
- * timing jitter (seeds 201-203, 0/10/20 ms, as scripts/beats_fit.ts), tracked (trackBeats), and each tracked beat
+ * timing jitter (seeds 201-203, 0/10/20 ms, as scripts/beats_fit.ts; --renderings N: seeds 201..200+N), tracked (trackBeats, hand downbeats), and each tracked beat
  * is labelled with its annotated bar position (0 = downbeat, -1 = no annotated beat within a fifth of a beat,
  * masked out). The network is trained with tfjs (masked logistic loss, Adam, seeded initialisation and windows,
  * random key transposition of the chroma blocks) on windows of WINDOW beats; the held-out half is scored with the
@@ -9,14 +9,15 @@
  * of the seed-1 renderings, for the hand score, the tagger's log-odds and their sum.
  *
  *   node --import tsx scripts/beats_tagger.ts POP909_DIR [--cache DIR] [--fit none|odd|even|q1|q0|all] [--seed N]
- *     [--steps N] [--ensemble K] [--every N] [--hyper JSON] [--write]
+ *     [--steps N] [--ensemble K] [--every N] [--hyper JSON] [--renderings N] [--save FILE] [--write]
  *
  * The renderings' features are cached in DIR (default beats_tagger in the system's temporary folder; delete it after changing tagger.ts's
  * features). --fit none prints the hand score's figures; --fit odd trains on the odd dev songs and reports the even
  * ones (and vice versa), every N steps with --every and for each ensemble size; q1 / q0 fit on songs 1 / 0 (mod 4)
  * and report 3 / 2 (mod 4); --fit all trains on every dev song and, with --write, writes
  * src/music/beats/tagger_weights.ts. The shipped weights: --fit all --seed 1 --ensemble 5 --steps 400
- * --hyper '{"lr":0.001}' --write. Deterministic for a given seed and cache.
+ * --hyper '{"lr":0.001}' --write. Deterministic for a given seed and cache. --save FILE writes the fitted ensemble
+ * (packed, as JSON) for scripts/beats_tagger_decode.ts; --renderings needs its own --cache.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,8 +37,9 @@ import { trackBeats } from '../src/music/beats/track.ts';
 import type { Score } from '../src/music/score.ts';
 import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
 
-const TRAIN_SEEDS = [201, 202, 203];
-const JITTER: Record<number, number> = { 201: 0, 202: 0.01, 203: 0.02 };
+/** The training renderings' seeds (--renderings N: 201 .. 200+N, default 3) and their timing jitter (0, 10, 20 ms in turn). */
+const trainSeeds = (n: number): number[] => Array.from({ length: n }, (_, i) => 201 + i);
+const jitterOf = (seed: number): number => [0, 0.01, 0.02][(seed - 201) % 3] as number;
 const F = TAGGER_FEATURES;
 
 interface Rendering {
@@ -63,21 +65,21 @@ function inputs(score: Score, beats: readonly number[]): { x: Float32Array[]; ha
   return { x: taggerFeatures(beats, events, strengths, cues), hand: downbeatScores(cues, DEFAULT_DOWNBEAT) };
 }
 
-function collect(dir: string, cache: string): { renderings: Rendering[]; x: Float32Array } {
+function collect(dir: string, cache: string, renderings: number): { renderings: Rendering[]; x: Float32Array } {
   const meta: Rendering[] = [];
   const chunks: Float32Array[] = [];
   let at = 0;
   for (const song of pop909Songs(dir, 'dev')) {
     const piece = readPop909Song(dir, song);
     const perfs: { seed: number; score: Score; grid: BeatGrid }[] = [{ seed: 1, ...evaluationRendering(piece, 1) }];
-    for (const seed of TRAIN_SEEDS) {
+    for (const seed of trainSeeds(renderings)) {
       const rng = new Rng(seed * 100_003 + song);
       const whole = renderPerformance(piece.score, piece.grid, randomWarp(rng));
-      const jitter = JITTER[seed] ?? 0;
+      const jitter = jitterOf(seed);
       perfs.push({ seed, score: jitter > 0 ? jitterNotes(whole.score, rng, jitter, 12) : whole.score, grid: whole.grid });
     }
     for (const p of perfs) {
-      const t = trackBeats(p.score);
+      const t = trackBeats(p.score, { downbeatModel: 'hand' });
       const fallback = t.fallback !== undefined;
       const { x, hand } = fallback ? { x: [], hand: [] } : inputs(p.score, t.beats);
       meta.push({ song, seed: p.seed, beats: t.beats, refDownbeats: p.grid.downbeats, meter: t.meter, downbeats: t.downbeats, fallback, hand, pos: fallback ? [] : annotatedBarPositions(t.beats, p.grid), at });
@@ -116,9 +118,20 @@ interface Hyper {
   classes: number;
   /** Decay of the weights' moving average. */
   ema: number;
+  /**
+   * 1: a tracked beat inside the annotated span with no annotated beat near it (an off-beat of a song tracked at
+   * twice its tempo) is a negative example; 0: it is masked out like the rest of the unlabelled beats.
+   */
+  unmatched: number;
+  /**
+   * 1: leave out of the training the songs whose notes sit a beat after the annotated downbeats (more than half of
+   * the hand cues' downbeats of the song's seed-1 rendering fall on annotated beat 2), where the annotations and
+   * every cue disagree.
+   */
+  dropLate: number;
 }
 
-const HYPER: Hyper = { c: 32, dilations: [1, 2, 4, 8, 16, 32], window: 256, batch: 16, steps: 1500, lr: 2e-3, l2: 1e-4, dropout: 0, drop: [], ema: 0.99, classes: 1 };
+const HYPER: Hyper = { c: 32, dilations: [1, 2, 4, 8, 16, 32], window: 256, batch: 16, steps: 1500, lr: 2e-3, l2: 1e-4, dropout: 0, drop: [], ema: 0.99, classes: 1, unmatched: 0, dropLate: 0 };
 
 function fit(data: { renderings: Rendering[]; x: Float32Array }, train: Rendering[], hp: Hyper, seed: number, every = 0, onCheck?: (w: TaggerWeights, step: number) => void): TaggerWeights {
   const rng = new Rng(seed);
@@ -138,7 +151,18 @@ function fit(data: { renderings: Rendering[]; x: Float32Array }, train: Renderin
   const weights: tf.Variable[] = [inW, ...blocks.map((b) => b.w), outW];
   const opt = tf.train.adam(hp.lr);
   const L = hp.window;
-  const usable = train.filter((r) => r.pos.length > 0);
+  const late = new Set(
+    data.renderings
+      .filter((r) => r.seed === 1 && !r.fallback && hp.dropLate > 0)
+      .filter((r) => {
+        const index = new Map(r.beats.map((b, i) => [b, i]));
+        const atTwo = r.downbeats.filter((d) => r.pos[index.get(d) ?? -1] === 1).length;
+        return atTwo > 0.5 * r.downbeats.length;
+      })
+      .map((r) => r.song),
+  );
+  if (late.size > 0) console.error(`left out: ${late.size} songs a beat late`);
+  const usable = train.filter((r) => r.pos.length > 0 && !late.has(r.song));
   // Sample renderings in proportion to their length.
   const cum: number[] = [];
   let total = 0;
@@ -192,7 +216,9 @@ function fit(data: { renderings: Rendering[]; x: Float32Array }, train: Renderin
         const p = r.pos[start + t] as number;
         vb[b * L + t] = 1;
         if (K === 1) {
-          mb[b * L + t] = p >= 0 ? 1 : 0;
+          const beat = r.beats[start + t] as number;
+          const inside = beat > (r.refDownbeats[0] ?? Infinity) && beat < (r.refDownbeats[r.refDownbeats.length - 1] ?? -Infinity);
+          mb[b * L + t] = p >= 0 || (hp.unmatched > 0 && inside) ? 1 : 0;
           yb[b * L + t] = p === 0 ? 1 : 0;
         } else {
           mb[b * L + t] = p >= 0 && p < K ? 1 : 0;
@@ -324,7 +350,7 @@ const cache = opt('--cache') ?? join(tmpdir(), 'beats_tagger');
 const which = opt('--fit') ?? 'odd';
 const seed = Number(opt('--seed') ?? 1);
 const hp: Hyper = { ...HYPER, ...(opt('--steps') ? { steps: Number(opt('--steps')) } : {}), ...(opt('--hyper') ? JSON.parse(opt('--hyper') as string) : {}) };
-const data = existsSync(join(cache, 'x.bin')) ? load(cache) : collect(dir, cache);
+const data = existsSync(join(cache, 'x.bin')) ? load(cache) : collect(dir, cache, Number(opt('--renderings') ?? 3));
 await initBackend('wasm');
 const isOdd = (r: Rendering): boolean => r.song % 2 === 1;
 const evalsOf = (pred: (r: Rendering) => boolean): Rendering[] => data.renderings.filter((r) => r.seed === 1 && pred(r));
@@ -352,6 +378,8 @@ if (which === 'q1' || which === 'q0') {
     if (which !== 'all' && e > 0) measure(data, heldOut, models, `held out, ensemble of ${e + 1}`);
   }
   const w = models;
+  const save = opt('--save');
+  if (save !== undefined) writeFileSync(save, JSON.stringify(w.map(pack)));
   if (which !== 'all') measure(data, evalsOf((r) => (which === 'odd' ? !isOdd(r) : isOdd(r))), w, which === 'odd' ? 'even (held out)' : 'odd (held out)');
   measure(data, evalsOf((r) => (which === 'odd' ? isOdd(r) : which === 'even' ? !isOdd(r) : true)), w, `${which} (fitted)`);
   if (which === 'all' && args.includes('--write')) {

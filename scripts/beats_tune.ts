@@ -1,4 +1,6 @@
 // Tuning helper (dev split only): node --import tsx scripts/beats_tune.ts POP909_DIR '{"tempo":{...}}' [every]
+// (trackBeats' options; the downbeats are the tagger's unless they say "downbeatModel": "hand", which the hand
+// cues' weights under "downbeat" need)
 import { performance } from 'node:perf_hooks';
 import { evaluatePiece, summarize } from '../src/music/beats/evaluate.ts';
 import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';

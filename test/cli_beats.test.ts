@@ -35,7 +35,7 @@ test('beats --json prints one object with beats, downbeats, meter, tempo curve a
   assert.match(text.stdout, /tempo: 100\.\d BPM median/);
 });
 
-test('beats --downbeats tagger places the same downbeats on a steady piece; hand is the default', async () => {
+test('beats --downbeats hand places the same downbeats on a steady piece; the tagger is the default', async () => {
   const p = steadyPiece({ bpm: 90, meter: 4, bars: 12 });
   const file = join(dir, 'steady90.mid');
   writeFileSync(file, scoreToMidi(p.score));
@@ -46,10 +46,10 @@ test('beats --downbeats tagger places the same downbeats on a steady piece; hand
   const [byDefault, hand, tagger, songDefault, songHand, songTagger] = await Promise.all(runs.map((args) => runCli(['beats', ...args, '--json'])));
   for (const r of [byDefault, hand, tagger, songDefault, songHand, songTagger]) assert.equal(r?.code, 0, r?.stderr);
   const down = (r: typeof hand): number[] => (JSON.parse(r?.stdout ?? '') as { downbeats: number[] }).downbeats;
-  assert.deepEqual(down(byDefault), down(hand));
-  assert.equal(down(tagger).length, 12);
-  down(tagger).forEach((d, i) => assert.ok(Math.abs(d - (p.downbeats[i] as number)) < 0.02, `tagger downbeat ${i}: ${d}`));
-  assert.deepEqual(down(songDefault), down(songHand));
+  assert.deepEqual(down(byDefault), down(tagger));
+  assert.equal(down(hand).length, 12);
+  down(hand).forEach((d, i) => assert.ok(Math.abs(d - (p.downbeats[i] as number)) < 0.02, `hand downbeat ${i}: ${d}`));
+  assert.deepEqual(down(songDefault), down(songTagger));
   assert.notDeepEqual(down(songTagger), down(songHand));
 });
 

@@ -83,8 +83,11 @@ export interface GridRecord {
   clipsWithPickup: number;
   /** `--grid beats`: clips too short or sparse to track, tokenized on their file's own grid instead. */
   clipsOnFileGrid?: number;
-  /** `--grid beats --downbeats tagger`: the downbeats came from the learned tagger (absent: the hand cues). */
-  downbeats?: 'tagger';
+  /**
+   * `--grid beats`: what placed the downbeats, the learned tagger or the hand cues (`--downbeats`). Absent in sets
+   * built while the hand cues were the default, which used them.
+   */
+  downbeats?: 'hand' | 'tagger';
 }
 
 const CLIP_NAME = /^(Q[1-4])_(.+)_(\d+)$/;

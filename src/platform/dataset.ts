@@ -9,7 +9,7 @@ import { readInputFile, readJsonInput } from './read.ts';
 import type { TokenizeOptions } from '../music/cp_tokenizer.ts';
 import { parseBeatAnnotations } from '../music/beat_grid.ts';
 import { trackedBeatGrid } from '../music/regrid.ts';
-import type { DownbeatModel } from '../music/beats/track.ts';
+import { DEFAULT_DOWNBEAT_MODEL, type DownbeatModel } from '../music/beats/track.ts';
 import {
   baseName,
   encodeFile,
@@ -70,7 +70,7 @@ export type GridMode = (typeof GRID_MODES)[number];
 
 /**
  * The beat grids of `--grid MODE [--annotations DIR] [--downbeats hand|tagger]`: undefined for `file`; the tracker
- * for `beats` (its downbeats from `downbeats`, default hand); for
+ * for `beats` (its downbeats from `downbeats`, default DEFAULT_DOWNBEAT_MODEL, the tagger); for
  * `annotations`, POP909's layout `DIR/<stem>/beat_midi.txt` for a file `<stem>.mid` (a file without one is an
  * InputError naming it). UsageError when `--annotations` and `--grid annotations` do not come together.
  */
@@ -105,7 +105,7 @@ export interface DatasetBuildOptions extends Omit<TokenizeOptions, 'emotion'>, R
   grid?: GridMode;
   /** The annotations folder of `grid: 'annotations'`. */
   annotations?: string;
-  /** What places the tracker's downbeats with `grid: 'beats'` (default hand; trackBeats' downbeatModel). */
+  /** What places the tracker's downbeats with `grid: 'beats'` (default the tagger; trackBeats' downbeatModel). */
   downbeats?: DownbeatModel;
   /** 'full' (default), 'observed', or a vocabulary to use. */
   vocab?: 'full' | 'observed' | Vocab;
@@ -246,7 +246,7 @@ export async function buildDataset(midiDir: string, outDir: string, opts: Datase
       clipsIn3: kept.filter((e) => e.regrid?.meter === 3).length,
       clipsWithPickup: kept.filter((e) => (e.regrid?.pickupBeats ?? 0) > 0).length,
       ...(gridMode === 'beats' ? { clipsOnFileGrid: kept.filter((e) => e.regrid?.fallback !== undefined).length } : {}),
-      ...(opts.downbeats === 'tagger' ? { downbeats: 'tagger' as const } : {}),
+      ...(gridMode === 'beats' ? { downbeats: opts.downbeats ?? DEFAULT_DOWNBEAT_MODEL } : {}),
     };
     index.grid = record;
   }

@@ -121,37 +121,43 @@ test('--grid beats through the CLI: tracked beats, the grid recorded; a piece to
   const s = emptyScore();
   s.notes = [{ pitch: 60, velocity: 80, start: 0, end: 480 }, { pitch: 64, velocity: 80, start: 960, end: 1440 }];
   writeFileSync(sparse, scoreToMidi(s));
-  const [enc, few, built, encTagger, builtTagger] = await Promise.all([
+  const [enc, few, built, encHand, builtHand, encTagger] = await Promise.all([
     runCli(['encode', join(FIXTURES, '101.mid'), '--grid', 'beats']),
     runCli(['encode', sparse, '--grid', 'beats']),
     runCli(['dataset', 'build', FIXTURES, '-o', join(dir, 'tracked'), '--grid', 'beats', '--valid', '0']),
+    runCli(['encode', join(FIXTURES, '101.mid'), '--grid', 'beats', '--downbeats', 'hand']),
+    runCli(['dataset', 'build', FIXTURES, '-o', join(dir, 'tracked-hand'), '--grid', 'beats', '--downbeats', 'hand', '--valid', '0']),
     runCli(['encode', join(FIXTURES, '101.mid'), '--grid', 'beats', '--downbeats', 'tagger']),
-    runCli(['dataset', 'build', FIXTURES, '-o', join(dir, 'tracked-tagger'), '--grid', 'beats', '--downbeats', 'tagger', '--valid', '0']),
   ]);
   assert.equal(enc.code, 0, enc.stderr);
   assert.equal(enc.stderr, '');
-  const words = JSON.parse(enc.stdout) as { grid?: { mode: string; meter: number; fallback?: string } };
+  const words = JSON.parse(enc.stdout) as { grid?: { mode: string; meter: number; fallback?: string; downbeats?: string }; words: unknown[] };
   assert.equal(words.grid?.mode, 'beats');
+  assert.equal(words.grid?.downbeats, 'tagger');
   assert.equal(words.grid?.fallback, undefined);
   assert.equal(few.code, 0, few.stderr);
   assert.match(few.stderr, /^emopia encode: warning: .*sparse\.mid: too sparse to track: .*the file's own grid is used\n$/);
   assert.equal((JSON.parse(few.stdout) as { grid?: { fallback?: string } }).grid?.fallback?.startsWith('too sparse'), true);
   assert.equal(built.code, 0, built.stderr);
-  const index = JSON.parse(readFileSync(join(dir, 'tracked', 'index.json'), 'utf8')) as { grid?: { mode: string; clipsOnFileGrid?: number }; clips: unknown[] };
+  const index = JSON.parse(readFileSync(join(dir, 'tracked', 'index.json'), 'utf8')) as { grid?: { mode: string; clipsOnFileGrid?: number; downbeats?: string }; clips: unknown[] };
   assert.equal(index.grid?.mode, 'beats');
   assert.equal(index.grid?.clipsOnFileGrid, 0);
   assert.equal(index.clips.length, 2);
-  assert.equal((index.grid as { downbeats?: string } | undefined)?.downbeats, undefined);
-  // --downbeats tagger: the same beats (only the downbeats may move), and the choice recorded.
+  assert.equal(index.grid?.downbeats, 'tagger');
+  assert.match(built.stdout, /grid: beats \(downbeats by tagger\)/);
+  // The tagger is the default: naming it changes nothing.
   assert.equal(encTagger.code, 0, encTagger.stderr);
-  const tagged = JSON.parse(encTagger.stdout) as { grid?: { mode: string; downbeats?: string }; words: unknown[] };
-  assert.equal(tagged.grid?.mode, 'beats');
-  assert.equal(tagged.grid?.downbeats, 'tagger');
+  assert.deepEqual(JSON.parse(encTagger.stdout), JSON.parse(enc.stdout));
+  // --downbeats hand: the same beats (only the downbeats may move), and the choice recorded.
+  assert.equal(encHand.code, 0, encHand.stderr);
+  const hand = JSON.parse(encHand.stdout) as { grid?: { mode: string; downbeats?: string }; words: unknown[] };
+  assert.equal(hand.grid?.mode, 'beats');
+  assert.equal(hand.grid?.downbeats, 'hand');
   // Song 101's fixture is one where the models disagree: the same notes, other bar lines.
-  assert.notDeepEqual(tagged.words, (JSON.parse(enc.stdout) as { words: unknown[] }).words);
-  assert.equal(builtTagger.code, 0, builtTagger.stderr);
-  assert.match(builtTagger.stdout, /grid: beats \(downbeats by the tagger\)/);
-  const indexTagger = JSON.parse(readFileSync(join(dir, 'tracked-tagger', 'index.json'), 'utf8')) as { grid?: { downbeats?: string }; clips: unknown[] };
-  assert.equal(indexTagger.grid?.downbeats, 'tagger');
-  assert.equal(indexTagger.clips.length, 2);
+  assert.notDeepEqual(hand.words, words.words);
+  assert.equal(builtHand.code, 0, builtHand.stderr);
+  assert.match(builtHand.stdout, /grid: beats \(downbeats by hand\)/);
+  const indexHand = JSON.parse(readFileSync(join(dir, 'tracked-hand', 'index.json'), 'utf8')) as { grid?: { downbeats?: string }; clips: unknown[] };
+  assert.equal(indexHand.grid?.downbeats, 'hand');
+  assert.equal(indexHand.clips.length, 2);
 });

@@ -63,7 +63,7 @@ export function register(program: Command): void {
           `files skipped: ${s.skipped}${s.skipped ? ' (listed with their reasons in index.json)' : ''}`,
         ];
         const g = index.grid;
-        if (g) out.push(`grid: ${g.mode}${g.annotations !== undefined ? ` from ${g.annotations}` : ''}${g.downbeats === 'tagger' ? ' (downbeats by the tagger)' : ''}; ${g.stretchedBars} bars stretched onto the bar lines, ${g.clipsIn3} clips in 3/4, ${g.clipsWithPickup} with a pickup${g.clipsOnFileGrid ? `, ${g.clipsOnFileGrid} too short or sparse to track (on their file's grid)` : ''}`);
+        if (g) out.push(`grid: ${g.mode}${g.annotations !== undefined ? ` from ${g.annotations}` : ''}${g.mode === 'beats' ? ` (downbeats by ${g.downbeats ?? 'hand'})` : ''}; ${g.stretchedBars} bars stretched onto the bar lines, ${g.clipsIn3} clips in 3/4, ${g.clipsWithPickup} with a pickup${g.clipsOnFileGrid ? `, ${g.clipsOnFileGrid} too short or sparse to track (on their file's grid)` : ''}`);
         if (s.skipped) out.push(...index.skipped.map((x) => `  skipped ${x.file}: ${x.reason}`));
         process.stdout.write(`${out.join('\n')}\n`);
       } catch (err) {

@@ -1,7 +1,7 @@
 /** `emopia encode IN.mid [-o OUT.json]`: a MIDI file to EMOPIA compound words. */
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic.ts';
-import { DOWNBEAT_MODELS, encodeFile, wordsToEvents, type DownbeatModel, type Emotion, type TokenizeOptions } from '../../music/index.ts';
+import { DEFAULT_DOWNBEAT_MODEL, DOWNBEAT_MODELS, encodeFile, wordsToEvents, type DownbeatModel, type Emotion, type TokenizeOptions } from '../../music/index.ts';
 import { beatGridSource, GRID_MODES, type GridMode } from '../../platform/dataset.ts';
 import { DOWNBEATS_HELP, loadVocab, parseChoice, parseEmotionOption, readInput, refuseOverwritingInput, wordsJson } from './_music_io.ts';
 
@@ -41,7 +41,7 @@ export function register(program: Command): void {
         emotion,
         stats: { ...stats, drumNotesDropped: info.drumNotesDropped, restrikes: info.restrikes, unterminated: info.unterminated },
         // Only beat-true words say which grid they are on (`--grid file` output is as it always was).
-        ...(regrid ? { grid: { mode: opts.grid, ...(opts.downbeats === 'tagger' ? { downbeats: 'tagger' } : {}), ...regrid } } : {}),
+        ...(regrid ? { grid: { mode: opts.grid, ...(opts.grid === 'beats' ? { downbeats: opts.downbeats ?? DEFAULT_DOWNBEAT_MODEL } : {}), ...regrid } } : {}),
       });
       if (opts.output) {
         writeFileAtomic(opts.output, text);

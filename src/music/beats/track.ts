@@ -5,9 +5,9 @@
  * Method (chosen by measurement on POP909 renderings, see `emopia beats evaluate`): the notes become onset events
  * (onsets.ts) and an onset-strength envelope (envelope.ts); the beat period comes from a histogram of inter-onset
  * intervals with a comb over its multiples and a tempo prior (tempo.ts); Ellis's dynamic programme places the beats
- * (dp.ts), which are then moved onto the strongest onset close to them; downbeats and the meter come from bass,
- * harmonic change, accents and long notes at the beats (downbeats.ts); with `downbeatModel: 'tagger'` the downbeats'
- * Viterbi path reads the log-odds of a learned tagger over the tracked beats instead (tagger.ts).
+ * (dp.ts), which are then moved onto the strongest onset close to them; the meter comes from bass, harmonic change,
+ * accents and long notes at the beats (downbeats.ts); the downbeats are a Viterbi path over the log-odds of a learned
+ * tagger over the tracked beats (tagger.ts), or with `downbeatModel: 'hand'` over those cues' score.
  *
  * Bounded on any input: the work is linear in the notes plus the piece's length in 10 ms frames, and a piece longer
  * than `maxSeconds` (default 1 hour), with fewer than 8 onset events, shorter than 4 s or without a periodicity
@@ -60,6 +60,8 @@ export interface MeterEvidence {
 /** What places the downbeats (TrackOptions.downbeatModel). */
 export const DOWNBEAT_MODELS = ['hand', 'tagger'] as const;
 export type DownbeatModel = (typeof DOWNBEAT_MODELS)[number];
+/** The downbeat model used when none is named. */
+export const DEFAULT_DOWNBEAT_MODEL: DownbeatModel = 'tagger';
 
 export interface TrackOptions {
   /** Pieces longer than this (seconds, from the first to the last onset) fall back to the file's grid. */
@@ -71,10 +73,10 @@ export interface TrackOptions {
   /** Move each beat to the strongest onset within this many seconds (0 turns it off; default 0.04). */
   snap?: number;
   /**
-   * What places the downbeats (the meter is chosen from the hand score either way): 'hand' (default), the hand
-   * score of downbeats.ts, which the shipped beat-true data and model were built with; 'tagger', the learned
+   * What places the downbeats (the meter is chosen from the hand score either way): 'tagger' (default), the learned
    * tagger's log-odds (tagger.ts, weights in tagger_weights.ts: downbeat F 0.733 against 0.715 on POP909's test
-   * split, about 4x the tracking time).
+   * split); 'hand', the hand score of downbeats.ts, about 4x faster, which the shipped model's beat-true EMOPIA
+   * data was built with.
    */
   downbeatModel?: DownbeatModel;
   /** Weights of the tempo candidates' features (candidates.ts CANDIDATE_FEATURES; default the fitted TEMPO_WEIGHTS). */
@@ -180,7 +182,7 @@ export function trackBeats(score: Score, options: TrackOptions = {}): BeatTracki
   const cues = beatFeatures(beats, events, strengths);
   const scores = downbeatScores(cues, downW);
   const choice = chooseMeter(scores, downW);
-  const emission = options.downbeatModel === 'tagger' ? taggerDownbeatLogits(beats, events, strengths, shippedTaggers(), cues) : scores;
+  const emission = (options.downbeatModel ?? DEFAULT_DOWNBEAT_MODEL) === 'tagger' ? taggerDownbeatLogits(beats, events, strengths, shippedTaggers(), cues) : scores;
   const downbeats = decodeDownbeats(emission, choice.meter, downW.jump).map((i) => beats[i] as number);
   const meterEvidence = { three: choice.three, four: choice.four, combTriple: p.meterComb.triple, combDuple: p.meterComb.duple };
   return { beats, downbeats, meter: choice.meter, tempo: localTempo(beats), confidence: gridConfidence(beats, events, strengths), meterEvidence };
