@@ -311,9 +311,9 @@ function measure(data: { x: Float32Array }, evals: Rendering[], ws: TaggerWeight
 }
 
 function pack(w: TaggerWeights): PackedTagger {
-  const b64 = (xs: readonly number[]): string => {
+  const b64 = (xs: ArrayLike<number>): string => {
     const buf = Buffer.alloc(2 * xs.length);
-    float32ToFloat16(xs).forEach((h, k) => buf.writeUInt16LE(h, 2 * k));
+    float32ToFloat16(Float32Array.from(xs)).forEach((h, k) => buf.writeUInt16LE(h, 2 * k));
     return buf.toString('base64');
   };
   return { c: w.c, dilations: [...w.dilations], classes: w.classes, inW: b64(w.inW), inB: b64(w.inB), blocks: w.blocks.map((b) => ({ w: b64(b.w), b: b64(b.b) })), outW: b64(w.outW), outB: b64(w.outB) };

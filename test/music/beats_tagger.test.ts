@@ -15,7 +15,7 @@ test('the shipped tagger unpacks to weights of the sizes its shape says', () => 
     assert.equal(w.blocks.length, w.dilations.length);
     for (const b of w.blocks) assert.equal(b.w.length, 3 * w.c * w.c);
     assert.equal(w.outW.length, w.c * w.classes);
-    assert.ok([...w.inW, ...w.outW].every(Number.isFinite));
+    assert.ok([...Array.from(w.inW), ...Array.from(w.outW)].every(Number.isFinite));
   }
 });
 

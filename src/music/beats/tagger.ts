@@ -20,15 +20,15 @@ export interface TaggerWeights {
   /** Dilations of the residual blocks. */
   dilations: readonly number[];
   /** Input projection, TAGGER_FEATURES x c (row-major), and its bias (c). */
-  inW: readonly number[];
-  inB: readonly number[];
+  inW: ArrayLike<number>;
+  inB: ArrayLike<number>;
   /** Each block: (3 c) x c weights (the taps at t - d, t, t + d stacked) and c biases. */
-  blocks: readonly { w: readonly number[]; b: readonly number[] }[];
+  blocks: readonly { w: ArrayLike<number>; b: ArrayLike<number> }[];
   /** Outputs per beat: 1 (the downbeat log-odds) or K (logits of the bar positions 0..K-1). */
   classes: number;
   /** Output: c x classes weights (row-major) and classes biases. */
-  outW: readonly number[];
-  outB: readonly number[];
+  outW: ArrayLike<number>;
+  outB: ArrayLike<number>;
 }
 
 function zscoreInPlace(rows: Float32Array[], k: number): void {
@@ -137,54 +137,76 @@ export function taggerFeatures(
   return rows;
 }
 
+/** `w` (rows x cols, row-major) transposed to cols x rows, as float32, cached per weight array. */
+const transposed = new WeakMap<object, Float32Array>();
+function transpose(w: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const key = w as object;
+  let t = transposed.get(key);
+  if (t === undefined) {
+    t = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c] as number;
+    transposed.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * One output channel's dot product over `len` values: `src[s..s+len) . w[o..o+len)`, summed in four interleaved
+ * partial sums (so that the adds do not wait on one another).
+ */
+function dot(src: Float32Array, s: number, w: Float32Array, o: number, len: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let k = 0;
+  for (; k + 3 < len; k += 4) {
+    a0 += (src[s + k] as number) * (w[o + k] as number);
+    a1 += (src[s + k + 1] as number) * (w[o + k + 1] as number);
+    a2 += (src[s + k + 2] as number) * (w[o + k + 2] as number);
+    a3 += (src[s + k + 3] as number) * (w[o + k + 3] as number);
+  }
+  for (; k < len; k++) a0 += (src[s + k] as number) * (w[o + k] as number);
+  return a0 + a1 + a2 + a3;
+}
+
 /** The network's raw outputs for `x` (taggerFeatures rows): `classes` values per beat. */
 export function taggerOutputs(x: readonly Float32Array[], w: TaggerWeights): number[][] {
   const n = x.length;
   const C = w.c;
-  let h: Float32Array[] = x.map((row) => {
-    const o = new Float32Array(C);
-    for (let j = 0; j < C; j++) o[j] = w.inB[j] as number;
-    for (let k = 0; k < TAGGER_FEATURES; k++) {
-      const v = row[k] as number;
-      if (v === 0) continue;
-      const base = k * C;
-      for (let j = 0; j < C; j++) o[j] = (o[j] as number) + v * (w.inW[base + j] as number);
-    }
-    return o;
-  });
+  const F = TAGGER_FEATURES;
+  // Activations are flat n x C float32 arrays; each output is a dot product with a row of the transposed weights.
+  const input = new Float32Array(n * F); // [n, F]
+  x.forEach((row, t) => input.set(row.subarray(0, F), t * F));
+  const inT = transpose(w.inW, F, C); // [C, F]
+  let h = new Float32Array(n * C); // [n, C]
+  for (let t = 0; t < n; t++) for (let j = 0; j < C; j++) h[t * C + j] = (w.inB[j] as number) + dot(input, t * F, inT, j * F, F);
   w.dilations.forEach((d, bi) => {
     const blk = w.blocks[bi];
     if (blk === undefined) return;
-    const next: Float32Array[] = [];
+    const wT = transpose(blk.w, 3 * C, C); // [C, 3C]: for output j, the taps t - d, t, t + d
+    const o = new Float32Array(n * C); // [n, C]
     for (let t = 0; t < n; t++) {
-      const o = new Float32Array(C);
-      for (let j = 0; j < C; j++) o[j] = blk.b[j] as number;
-      for (let tap = 0; tap < 3; tap++) {
-        const src = h[t + (tap - 1) * d];
-        if (src === undefined) continue;
-        for (let k = 0; k < C; k++) {
-          const v = src[k] as number;
-          if (v === 0) continue;
-          const base = (tap * C + k) * C;
-          for (let j = 0; j < C; j++) o[j] = (o[j] as number) + v * (blk.w[base + j] as number);
+      for (let j = 0; j < C; j++) {
+        let s = blk.b[j] as number;
+        for (let tap = 0; tap < 3; tap++) {
+          const src = t + (tap - 1) * d;
+          if (src >= 0 && src < n) s += dot(h, src * C, wT, j * 3 * C + tap * C, C);
         }
+        o[t * C + j] = (h[t * C + j] as number) + Math.max(0, s); // residual
       }
-      const cur = h[t] as Float32Array;
-      for (let j = 0; j < C; j++) o[j] = (cur[j] as number) + Math.max(0, o[j] as number);
-      next.push(o);
     }
-    h = next;
+    h = o;
   });
   const K = w.classes;
-  return h.map((row) => {
+  const outT = transpose(w.outW, C, K); // [K, C]
+  const out: number[][] = [];
+  for (let t = 0; t < n; t++) {
     const o = new Array<number>(K);
-    for (let q = 0; q < K; q++) {
-      let s = w.outB[q] as number;
-      for (let j = 0; j < C; j++) s += (row[j] as number) * (w.outW[j * K + q] as number);
-      o[q] = s;
-    }
-    return o;
-  });
+    for (let q = 0; q < K; q++) o[q] = (w.outB[q] as number) + dot(h, t * C, outT, q * C, C);
+    out.push(o);
+  }
+  return out;
 }
 
 /** Per-beat log-probabilities of the bar positions 0..classes-1 (classes > 1), log-softmax of the outputs. */
@@ -238,11 +260,11 @@ function base64Bytes(s: string): Uint8Array {
   return out;
 }
 
-function halves(s: string): number[] {
+function halves(s: string): Float32Array {
   const b = base64Bytes(s);
   const bits = new Uint16Array(b.length >> 1);
   for (let i = 0; i < bits.length; i++) bits[i] = (b[2 * i] as number) | ((b[2 * i + 1] as number) << 8);
-  return Array.from(float16ToFloat32(bits));
+  return float16ToFloat32(bits);
 }
 
 export function unpackTagger(p: PackedTagger): TaggerWeights {

@@ -75,7 +75,7 @@ export interface TrackOptions {
   /**
    * What places the downbeats (the meter is chosen from the hand score either way): 'tagger' (default), the learned
    * tagger's log-odds (tagger.ts, weights in tagger_weights.ts: downbeat F 0.733 against 0.715 on POP909's test
-   * split); 'hand', the hand score of downbeats.ts, about 4x faster, which the shipped model's beat-true EMOPIA
+   * split); 'hand', the hand score of downbeats.ts, about 2.5x faster, which the shipped model's beat-true EMOPIA
    * data was built with.
    */
   downbeatModel?: DownbeatModel;
