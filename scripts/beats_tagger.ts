@@ -19,8 +19,7 @@
  * --hyper '{"lr":0.001}' --write. Deterministic for a given seed and cache. --save FILE writes the fitted ensemble
  * (packed, as JSON) for scripts/beats_tagger_decode.ts; --renderings needs its own --cache.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, tf } from '../src/backend.ts';
 import { float32ToFloat16 } from '../src/io/safetensors.ts';
@@ -36,27 +35,13 @@ import { BASS_CHROMA_AT, CHROMA_AT, TAGGER_FEATURES, taggerFeatures, taggerLogit
 import { trackBeats } from '../src/music/beats/track.ts';
 import type { Score } from '../src/music/score.ts';
 import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
+import { DEFAULT_CACHE, loadCache, type Rendering } from './beats_tagger_cache.ts';
 
 /** The training renderings' seeds (--renderings N: 201 .. 200+N, default 3) and their timing jitter (0, 10, 20 ms in turn). */
 const trainSeeds = (n: number): number[] => Array.from({ length: n }, (_, i) => 201 + i);
 const jitterOf = (seed: number): number => [0, 0.01, 0.02][(seed - 201) % 3] as number;
 const F = TAGGER_FEATURES;
 
-interface Rendering {
-  song: number;
-  /** 1 for the evaluation rendering, else the training seed. */
-  seed: number;
-  beats: number[];
-  refDownbeats: number[];
-  meter: 3 | 4;
-  /** The tracker's own downbeats (the fallback grid's, when it fell back). */
-  downbeats: number[];
-  fallback: boolean;
-  hand: number[];
-  pos: number[];
-  /** Offset of its rows in the feature file. */
-  at: number;
-}
 
 function inputs(score: Score, beats: readonly number[]): { x: Float32Array[]; hand: number[] } {
   const events = onsetEvents(score).filter((e) => e.time >= 0);
@@ -96,11 +81,6 @@ function collect(dir: string, cache: string, renderings: number): { renderings: 
   return { renderings: meta, x: all };
 }
 
-function load(cache: string): { renderings: Rendering[]; x: Float32Array } {
-  const buf = readFileSync(join(cache, 'x.bin'));
-  const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  return { renderings: JSON.parse(readFileSync(join(cache, 'meta.json'), 'utf8')), x };
-}
 
 interface Hyper {
   c: number;
@@ -346,11 +326,11 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const dir = args[0] ?? '../shared/data/pop909';
-const cache = opt('--cache') ?? join(tmpdir(), 'beats_tagger');
+const cache = opt('--cache') ?? DEFAULT_CACHE;
 const which = opt('--fit') ?? 'odd';
 const seed = Number(opt('--seed') ?? 1);
 const hp: Hyper = { ...HYPER, ...(opt('--steps') ? { steps: Number(opt('--steps')) } : {}), ...(opt('--hyper') ? JSON.parse(opt('--hyper') as string) : {}) };
-const data = existsSync(join(cache, 'x.bin')) ? load(cache) : collect(dir, cache, Number(opt('--renderings') ?? 3));
+const data = existsSync(join(cache, 'x.bin')) ? loadCache(cache) : collect(dir, cache, Number(opt('--renderings') ?? 3));
 await initBackend('wasm');
 const isOdd = (r: Rendering): boolean => r.song % 2 === 1;
 const evalsOf = (pred: (r: Rendering) => boolean): Rendering[] => data.renderings.filter((r) => r.seed === 1 && pred(r));

@@ -13,35 +13,22 @@
  * the log-odds averaged over key transpositions of the chroma.
  */
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BASS_CHROMA_AT, CHROMA_AT, TAGGER_FEATURES as F, taggerLogits, unpackTagger, type PackedTagger, type TaggerWeights } from '../src/music/beats/tagger.ts';
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
 import { decodeDownbeats } from '../src/music/beats/downbeats.ts';
+import { DEFAULT_CACHE, loadCache, type Rendering } from './beats_tagger_cache.ts';
 
-interface Rendering {
-  song: number;
-  seed: number;
-  beats: number[];
-  refDownbeats: number[];
-  meter: 3 | 4;
-  downbeats: number[];
-  fallback: boolean;
-  pos: number[];
-  at: number;
-}
 
 const args = process.argv.slice(2);
 const ci = args.indexOf('--cache');
-const cache = ci >= 0 ? (args[ci + 1] as string) : join(tmpdir(), 'beats_tagger');
+const cache = ci >= 0 ? (args[ci + 1] as string) : DEFAULT_CACHE;
 const [oddFile, evenFile] = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--cache');
 if (oddFile === undefined || evenFile === undefined) throw new Error('usage: beats_tagger_decode.ts ODD.json EVEN.json [--cache DIR]');
 const ensemble = (f: string): TaggerWeights[] => (JSON.parse(readFileSync(f, 'utf8')) as PackedTagger[]).map(unpackTagger);
 const fittedOnOdd = ensemble(oddFile);
 const fittedOnEven = ensemble(evenFile);
-const buf = readFileSync(join(cache, 'x.bin'));
-const X = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-const evals = (JSON.parse(readFileSync(join(cache, 'meta.json'), 'utf8')) as Rendering[]).filter((r) => r.seed === 1);
+const { renderings, x: X } = loadCache(cache);
+const evals = renderings.filter((r) => r.seed === 1);
 
 /** Downbeat indices and score of the best path with bars of `m` beats (a jump to another position costs `jump`). */
 function viterbi(e: readonly number[], m: number, jump: number): { down: number[]; score: number } {
