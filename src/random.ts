@@ -65,16 +65,33 @@ export class Rng {
   }
 }
 
-/** Float32Array of `n` samples from U(lo, hi). */
+/**
+ * The generator to build a model with whose weights are loaded right after (a strict loadStateDict): uniformArray and
+ * normalArray give zeros from it without drawing, because those values are never read (drawing the 3.5M initial
+ * values of the default model cost 30-60 ms of every start-up). Any other draw from it is a bug and throws.
+ */
+export class LoadingRng extends Rng {
+  constructor() {
+    super(0);
+  }
+
+  override next(): number {
+    throw new Error('LoadingRng: a model built for loading drew a random number; use a seeded Rng');
+  }
+}
+
+/** Float32Array of `n` samples from U(lo, hi) (zeros from a LoadingRng). */
 export function uniformArray(rng: Rng, n: number, lo: number, hi: number): Float32Array {
   const out = new Float32Array(n);
+  if (rng instanceof LoadingRng) return out;
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rng.next();
   return out;
 }
 
-/** Float32Array of `n` samples from N(0, std^2). */
+/** Float32Array of `n` samples from N(0, std^2) (zeros from a LoadingRng). */
 export function normalArray(rng: Rng, n: number, std = 1): Float32Array {
   const out = new Float32Array(n);
+  if (rng instanceof LoadingRng) return out;
   for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
   return out;
 }

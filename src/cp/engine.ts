@@ -73,7 +73,7 @@ export interface StepWeights {
   model: CPTransformer;
   emb: Record<Family, Float32Array>; // (V_f, e_f) each, scaled by sqrt(e_f) (each made when first read)
   inLinear: Affine; // (sum e_f, d)
-  pe: Float32Array; // (maxLen, d): the sinusoidal table
+  pe: (pos: number) => Float32Array; // (d,): row `pos` of the sinusoidal table
   layers: StepLayerWeights[];
   norm: LayerNorm; // the encoder's final LayerNorm
   typeHead: Affine; // (d, n_type)
@@ -128,7 +128,7 @@ export function prepareStepWeights(model: CPTransformer): StepWeights {
     model,
     emb,
     inLinear: affine(model.inLinear),
-    pe: model.peTable,
+    pe: (pos) => model.positionRow(pos),
     layers: model.transformerEncoder.layers.items.map((l) => {
       const qkv = fused([l.attention.queryProjection, l.attention.keyProjection, l.attention.valueProjection]);
       return {
@@ -202,7 +202,7 @@ class TensorEngine implements EngineCore {
     const E = w.inLinear.w.shape[0];
     let x = tf.tidy(() => {
       const e = tf.fused.matMul({ a: tf.tensor2d(emb, [B, E]), b: w.inLinear.w, bias: w.inLinear.b }); // (B, d)
-      return tf.add(e, tf.tensor2d(w.pe.subarray(pos * d, (pos + 1) * d), [1, d])); // (B, d)
+      return tf.add(e, tf.tensor2d(w.pe(pos), [1, d])); // (B, d)
     });
     w.layers.forEach((L, i) => {
       const a = this.attend(x, L, i); // (B, d)

@@ -94,7 +94,8 @@ export class FastStepper implements EngineCore {
     const B = this.batch;
     const d = this.cfg.dModel;
     let x = run(this.w.inLinear, emb, B); // (B, d)
-    for (let r = 0; r < B; r++) for (let i = 0; i < d; i++) x[r * d + i] = (x[r * d + i] as number) + (this.w.pe[pos * d + i] as number);
+    const pe = this.w.pe(pos); // (d,)
+    for (let r = 0; r < B; r++) for (let i = 0; i < d; i++) x[r * d + i] = (x[r * d + i] as number) + (pe[i] as number);
     this.w.layers.forEach((L: StepLayerWeights, li) => {
       const { norm1, norm2 } = this.norms[li] as { norm1: HostNorm; norm2: HostNorm };
       const a = run(L.out, this.attend(run(L.qkv, x, B), this.states[li] as HostLayerState), B); // (B, d)

@@ -106,11 +106,8 @@ export class CPTransformer extends Module {
   readonly inLinear: Linear;
   readonly transformerEncoder: Encoder;
   readonly projectConcatType: Linear;
-  /**
-   * The sinusoidal table [maxLen, d] in host memory (a buffer, not a parameter); rows are uploaded as needed,
-   * because slicing one row out of a large wasm tensor costs milliseconds per call.
-   */
-  readonly peTable: Float32Array;
+  /** The rows of the sinusoidal table computed so far (positionRows). */
+  private pe: Float32Array = new Float32Array(0);
 
   /** Builds the model with PyTorch's default initialisation drawn from `rng` (default seed 0). */
   constructor(config: CPConfig, rng: Rng = new Rng(0)) {
@@ -124,7 +121,25 @@ export class CPTransformer extends Module {
     this.projectConcatType = this.addChild('project_concat_type', new Linear(cfg.dModel + cfg.embSizes.type, cfg.dModel, rng));
     // EMOPIA's order: tempo, chord, barbeat, type, pitch, duration, velocity, emotion.
     for (const f of FAMILIES) this.proj[f] = this.addChild(`proj_${f}`, new Linear(cfg.dModel, cfg.nClasses[f], rng));
-    this.peTable = sinusoidalTable(cfg.maxLen, cfg.dModel);
+  }
+
+  /**
+   * The first `n` rows of the sinusoidal table [maxLen, d], in host memory (a buffer, not a parameter; rows are
+   * uploaded as needed, because slicing one row out of a large wasm tensor costs milliseconds per call). Computed on
+   * demand, doubling up to maxLen: a row's values do not depend on the table's length, and the whole 8192-row
+   * table cost about 30 ms of every start-up, when generation reads a few hundred rows.
+   */
+  positionRows(n: number): Float32Array {
+    const { maxLen, dModel: d } = this.config;
+    if (!(Number.isInteger(n) && n >= 0 && n <= maxLen)) throw new InputError('positions', `expected 0..${maxLen} rows of the positional table, got ${n}`);
+    if (this.pe.length < n * d) this.pe = sinusoidalTable(Math.min(maxLen, Math.max(n, 2 * (this.pe.length / d), 256)), d); // (rows, d)
+    return this.pe.subarray(0, n * d);
+  }
+
+  /** Row `pos` of the sinusoidal table (d values). */
+  positionRow(pos: number): Float32Array {
+    const d = this.config.dModel;
+    return this.positionRows(pos + 1).subarray(pos * d);
   }
 
   /** Names of state-dict entries that EMOPIA checkpoints carry but this model does not use as parameters. */
@@ -170,7 +185,7 @@ export class CPTransformer extends Module {
     return tf.tidy(() => {
       const e = this.embed(words); // (B, T, d)
       const d = this.config.dModel;
-      const pos = tf.tensor2d(this.peTable.subarray(0, T * d), [T, d]); // (T, d)
+      const pos = tf.tensor2d(this.positionRows(T), [T, d]); // (T, d)
       let x = dropout(tf.add(e, pos), this.config.dropout, rng); // (B, T, d)
       for (const layer of this.transformerEncoder.layers.items) x = layer.forward(x, rng); // (B, T, d)
       return this.transformerEncoder.norm.forward(x); // (B, T, d)

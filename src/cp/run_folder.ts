@@ -21,7 +21,7 @@
  */
 import { InputError } from '../errors.ts';
 import { parseSafetensors, safetensorsFromStateDict, stateDictFromSafetensors, type ParsedSafetensors } from '../io/safetensors.ts';
-import { Rng } from '../random.ts';
+import { LoadingRng } from '../random.ts';
 import { FAMILIES, Vocab } from '../music/vocab.ts';
 import { type CPConfig, validateConfig } from './config.ts';
 import { CPTransformer } from './model.ts';
@@ -111,9 +111,9 @@ function parseFloats(bytes: Uint8Array, what: string, dtypes: readonly string[])
 export function modelFromParts(parts: ModelParts, names: PartNames = DEFAULT_NAMES): { model: CPTransformer; config: CPConfig; vocab: Vocab } {
   const { config, vocab } = metaFromParts(parts.config, parts.vocab, names);
   const sd = stateDictFromSafetensors(parseFloats(parts.weights, names.weights, FLOAT_DTYPES));
-  const model = new CPTransformer(config, new Rng(0));
+  const model = new CPTransformer(config, new LoadingRng()); // every weight is loaded next (strict)
   try {
-    model.loadStateDict(sd);
+    model.loadStateDict(sd, { strict: true });
   } catch (err) {
     model.dispose();
     if (err instanceof InputError) throw new InputError(names.weights, err.message);

@@ -101,7 +101,7 @@ export function exportRunToTorch(runDir: string, outPath: string): { tensors: nu
   const { model, config } = loadModel(runDir);
   try {
     const sd = model.stateDict();
-    sd.set('pos_emb.pe', { shape: [1, config.maxLen, config.dModel], data: model.peTable });
+    sd.set('pos_emb.pe', { shape: [1, config.maxLen, config.dModel], data: model.positionRows(config.maxLen) });
     writeFileAtomic(outPath, writeTorchStateDict(sd), { what: '-o' });
     return { tensors: sd.size, parameters: model.numParameters() };
   } finally {

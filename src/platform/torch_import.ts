@@ -16,7 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, fmtShape } from '../errors.ts';
-import { Rng } from '../random.ts';
+import { LoadingRng } from '../random.ts';
 import { describe, PyTuple, unpickle, type PyKey, type PyValue } from '../io/pickle.ts';
 import { readTorchStateDict, type TorchStateDict } from '../io/torch_zip.ts';
 import { toFloat32, type HostTensor, type SafeTensor } from '../io/safetensors.ts';
@@ -158,7 +158,7 @@ export async function importCheckpoint(req: ImportRequest): Promise<ImportResult
   checkVocab(req.config ?? `${req.vocab} against the checkpoint`, config, vocab);
   const pe = sd.tensors.get('pos_emb.pe');
   if (pe && (pe.shape.length !== 3 || pe.shape[2] !== config.dModel)) throw new InputError(req.checkpoint, `'pos_emb.pe': expected shape [1,*,${config.dModel}], got ${fmtShape(pe.shape)}`);
-  const model = new CPTransformer(config, new Rng(0));
+  const model = new CPTransformer(config, new LoadingRng()); // every weight is loaded next (strict)
   try {
     try {
       model.loadStateDict(hostStateDict(sd, req.checkpoint));

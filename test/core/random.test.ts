@@ -4,7 +4,7 @@
 // probability below 1e-6 (and the seeds are fixed, so the outcome never changes between runs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, normalArray, uniformArray } from '../../src/random.ts';
+import { LoadingRng, Rng, normalArray, uniformArray } from '../../src/random.ts';
 
 const draw = (rng: Rng, n: number) => Array.from({ length: n }, () => rng.next());
 
@@ -90,4 +90,14 @@ test('shuffle: a permutation in place, fixed by the seed, and every order reacha
   assert.equal(seen.size, 6, 'all 3! orders');
   for (const [order, count] of seen) assert.ok(Math.abs(count - 1000) < 5 * Math.sqrt(1000 * (5 / 6)), `${order}: ${count}`);
   assert.deepEqual(new Rng(1).shuffle([]), []);
+});
+
+test('LoadingRng: uniformArray and normalArray give zeros without drawing; any other draw throws', () => {
+  const rng = new LoadingRng();
+  assert.deepEqual(Array.from(uniformArray(rng, 4, -1, 1)), [0, 0, 0, 0]);
+  assert.deepEqual(Array.from(normalArray(rng, 3, 2)), [0, 0, 0]);
+  assert.throws(() => rng.next(), /LoadingRng: a model built for loading drew a random number/);
+  assert.throws(() => rng.normal(), /LoadingRng/);
+  // A seeded Rng is untouched by the check: the same draws as before.
+  assert.deepEqual(Array.from(uniformArray(new Rng(5), 3, 0, 1)), Array.from(Float32Array.from(draw(new Rng(5), 3))));
 });

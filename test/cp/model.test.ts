@@ -11,6 +11,7 @@ import { FAMILIES, type Family } from '../../src/music/vocab.ts';
 import { EMOPIA_CLASSES, countParameters, makeConfig, type AttentionKind, type CPConfig } from '../../src/cp/config.ts';
 import { causalLinearAttention, LINEAR_EPS } from '../../src/cp/attention.ts';
 import { CPTransformer, familyIds } from '../../src/cp/model.ts';
+import { sinusoidalTable } from '../../src/core/positional.ts';
 import { assertClose, maxAbsDiff } from '../helpers/close.ts';
 
 const TINY_CLASSES: Record<Family, number> = { tempo: 7, chord: 9, barbeat: 5, type: 4, pitch: 11, duration: 6, velocity: 5, emotion: 5 };
@@ -184,4 +185,22 @@ test('bad arguments to the attention and the model are one-line input errors', a
   assert.throws(() => model.forwardHidden(w), (e) => e instanceof InputError && /^words: expected int32 \[B,T,8\], got \[1,3,7\]$/.test(e.message));
   tf.dispose(w);
   model.dispose();
+});
+
+test('positionRows: rows computed on demand are the full sinusoidal table\'s, whatever order they are asked in', async () => {
+  await initBackend('cpu');
+  const cfg = { ...tinyConfig('softmax'), maxLen: 600 };
+  const d = cfg.dModel;
+  const full = sinusoidalTable(cfg.maxLen, d);
+  const model = new CPTransformer(cfg, new Rng(1));
+  try {
+    assert.deepEqual(Array.from(model.positionRow(3)), Array.from(full.subarray(3 * d, 4 * d)));
+    assert.deepEqual(Array.from(model.positionRows(300)), Array.from(full.subarray(0, 300 * d))); // grown once
+    assert.deepEqual(Array.from(model.positionRow(599)), Array.from(full.subarray(599 * d))); // grown to maxLen
+    assert.equal(model.positionRows(0).length, 0);
+    assert.throws(() => model.positionRow(600), /expected 0\.\.600 rows of the positional table, got 601/);
+    assert.throws(() => model.positionRows(-1), InputError);
+  } finally {
+    model.dispose();
+  }
 });

@@ -427,8 +427,7 @@ export class WasmStepper implements EngineCore {
   /** The softmax cache grown for position `pos`, and the positional row written. */
   private before(pos: number): void {
     if (this.softmax && pos >= this.cap) this.growCache(Math.min(Math.max(2 * this.cap, pos + 1), this.w.config.maxLen));
-    const d = this.d;
-    this.f32.set(this.w.pe.subarray(pos * d, (pos + 1) * d), this.slot(MODEL.pe) / 4);
+    this.f32.set(this.w.pe(pos), this.slot(MODEL.pe) / 4);
   }
 
   /** Rows of n values out of a padded [B][pad16(n)] buffer. */
