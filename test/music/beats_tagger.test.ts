@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { decodeBarPositions, decodeDownbeats } from '../../src/music/beats/downbeats.ts';
 import { TAGGER_FEATURES, unpackTagger } from '../../src/music/beats/tagger.ts';
 import { PACKED_TAGGERS } from '../../src/music/beats/tagger_weights.ts';
-import { trackBeats } from '../../src/music/beats/track.ts';
+import { DEFAULT_DOWNBEAT_MODEL, trackBeats } from '../../src/music/beats/track.ts';
+import { midiToScore } from '../../src/music/midi_io.ts';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { steadyPiece } from './_beats.ts';
 
 test('the shipped tagger unpacks to weights of the sizes its shape says', () => {
@@ -32,4 +35,14 @@ test('the tagger and the hand score both find the downbeats of a steady 4/4 piec
     assert.equal(t.downbeats.length, p.downbeats.length, downbeatModel);
     t.downbeats.forEach((d, i) => assert.ok(Math.abs(d - (p.downbeats[i] as number)) < 0.02, `${downbeatModel} downbeat ${i}: ${d}`));
   }
+});
+
+test('trackBeats without a downbeat model uses the tagger (DEFAULT_DOWNBEAT_MODEL): POP909 song 101, where the two disagree', () => {
+  const score = midiToScore(new Uint8Array(readFileSync(fileURLToPath(new URL('../fixtures/pop909/101.mid', import.meta.url)))), '101.mid');
+  const byDefault = trackBeats(score);
+  assert.equal(DEFAULT_DOWNBEAT_MODEL, 'tagger');
+  assert.deepEqual(byDefault.downbeats, trackBeats(score, { downbeatModel: 'tagger' }).downbeats);
+  const hand = trackBeats(score, { downbeatModel: 'hand' });
+  assert.deepEqual(hand.beats, byDefault.beats, 'the same beats: only the downbeats depend on the model');
+  assert.notDeepEqual(hand.downbeats, byDefault.downbeats);
 });
