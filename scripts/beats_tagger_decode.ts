@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { BASS_CHROMA_AT, CHROMA_AT, TAGGER_FEATURES as F, taggerLogits, unpackTagger, type PackedTagger, type TaggerWeights } from '../src/music/beats/tagger.ts';
 import { beatFMeasure } from '../src/music/beats/metrics.ts';
-import { decodeDownbeats } from '../src/music/beats/downbeats.ts';
+import { barPath, decodeDownbeats } from '../src/music/beats/downbeats.ts';
 import { DEFAULT_CACHE, loadCache, type Rendering } from './beats_tagger_cache.ts';
 
 
@@ -30,32 +30,10 @@ const fittedOnEven = ensemble(evenFile);
 const { renderings, x: X } = loadCache(cache);
 const evals = renderings.filter((r) => r.seed === 1);
 
-/** Downbeat indices and score of the best path with bars of `m` beats (a jump to another position costs `jump`). */
+/** The Viterbi path of downbeats.ts (barPath) over the log-odds `e` with bars of `m` beats: downbeat indices and score. */
 function viterbi(e: readonly number[], m: number, jump: number): { down: number[]; score: number } {
-  const n = e.length;
-  let v = Array.from({ length: m }, (_, k) => (k === 0 ? (e[0] as number) : 0));
-  const back = new Int16Array(n * m);
-  for (let i = 1; i < n; i++) {
-    let best = 0;
-    for (let k = 1; k < m; k++) if ((v[k] as number) > (v[best] as number)) best = k;
-    const next = new Array<number>(m);
-    for (let j = 0; j < m; j++) {
-      const prev = (j + m - 1) % m;
-      const jumped = (v[best] as number) - jump > (v[prev] as number);
-      next[j] = (jumped ? (v[best] as number) - jump : (v[prev] as number)) + (j === 0 ? (e[i] as number) : 0);
-      back[i * m + j] = jumped ? best : prev;
-    }
-    v = next;
-  }
-  let s = 0;
-  for (let k = 1; k < m; k++) if ((v[k] as number) > (v[s] as number)) s = k;
-  const score = v[s] as number;
-  const down: number[] = [];
-  for (let i = n - 1; i >= 0; i--) {
-    if (s === 0) down.push(i);
-    s = back[i * m + s] as number;
-  }
-  return { down: down.reverse(), score };
+  const p = barPath(e.length, m, jump, (i, k) => (k === 0 ? (e[i] as number) : 0));
+  return { down: p.downbeats, score: p.score };
 }
 
 /** The held-out ensemble's mean log-odds, the chroma blocks rotated by each of `rotations` and averaged. */
@@ -94,7 +72,6 @@ function halves(label: string, decode: (r: Rendering, e: number[]) => number[]):
 }
 
 halves('shipped decoding (decodeDownbeats: bars of the hand meter, jump 8)', (r, e) => decodeDownbeats(e, r.meter, 8));
-halves('the same by this script\'s Viterbi', (r, e) => viterbi(centred(e), r.meter, 8).down);
 for (const bias of [-1, -0.5, 0, 0.5, 1, 1.5]) {
   halves(`bar length by path score, bias ${bias}`, (r, e) => {
     const b = e.map((x) => x + bias);

@@ -34,7 +34,7 @@ import { checkBeatGrid, type BeatGrid } from './beat_grid.ts';
 import { secondsAt } from './time_map.ts';
 import { sortNotes, tempoBin, type Score, type TempoChange } from './score.ts';
 import { GRID, TEMPO_BINS } from './vocab.ts';
-import { DEFAULT_DOWNBEAT_MODEL, trackBeats, type BeatTracking, type DownbeatModel } from './beats/track.ts';
+import { trackBeats, type BeatTracking, type DownbeatModel } from './beats/track.ts';
 
 const BEAT = GRID.ticksPerBeat;
 const BAR = GRID.ticksPerBar;
@@ -251,6 +251,6 @@ export function regrid(score: Score, grid: BeatGrid & { meter?: 3 | 4 }, opts: R
  * too short or sparse to track, the `fallback` reason (the grid is then the file's own). `downbeatModel` places its
  * downbeats (`--downbeats hand|tagger`, track.ts; default the tagger; the shipped model's beat-true EMOPIA data was built with hand).
  */
-export function trackedBeatGrid(score: Score, downbeatModel: DownbeatModel = DEFAULT_DOWNBEAT_MODEL): BeatTracking {
+export function trackedBeatGrid(score: Score, downbeatModel?: DownbeatModel): BeatTracking {
   return trackBeats(score, { downbeatModel });
 }

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.ts';
 import { midiToScore } from '../../music/midi_io.ts';
 import { evaluatePiece, summarize, type PieceResult, type Summary } from '../../music/beats/evaluate.ts';
-import { trackBeats, DEFAULT_DOWNBEAT_MODEL, DOWNBEAT_MODELS, type BeatTracking, type DownbeatModel } from '../../music/beats/track.ts';
+import { trackBeats, DOWNBEAT_MODELS, type BeatTracking, type DownbeatModel } from '../../music/beats/track.ts';
 import { pop909Songs, readPop909Song, DEV_LAST_SONG, type Pop909Split } from '../../platform/beats_pop909.ts';
 import { parseIntOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
@@ -88,7 +88,7 @@ export function register(program: Command): void {
     .action((input: string, opts: { json?: boolean; downbeats?: DownbeatModel }) => {
       const score = midiToScore(readInput(input), input);
       if (score.notes.length === 0) throw new InputError(input, 'no notes to track');
-      const t = trackBeats(score, { downbeatModel: opts.downbeats ?? DEFAULT_DOWNBEAT_MODEL });
+      const t = trackBeats(score, { downbeatModel: opts.downbeats });
       if (t.fallback !== undefined) process.stderr.write(`emopia beats: warning: ${input}: ${t.fallback}\n`);
       process.stdout.write(opts.json ? `${JSON.stringify(trackingJson(t))}\n` : trackingText(input, t));
     });
@@ -106,7 +106,7 @@ export function register(program: Command): void {
     .action((opts: EvaluateCliOptions, cmd: Command) => {
       // `--json` after `evaluate` may be taken by the parent command, which has the same option.
       const json = opts.json === true || cmd.parent?.opts<{ json?: boolean }>().json === true;
-      const downbeatModel = opts.downbeats ?? cmd.parent?.opts<{ downbeats?: DownbeatModel }>().downbeats ?? DEFAULT_DOWNBEAT_MODEL;
+      const downbeatModel = opts.downbeats ?? cmd.parent?.opts<{ downbeats?: DownbeatModel }>().downbeats;
       if (opts.data === undefined) throw new UsageError('beats evaluate', 'expected --data POP909_DIR (the folder with NNN.mid and annotations/)');
       const data = opts.data;
       const songs = pop909Songs(data, opts.split).slice(0, opts.limit ?? Infinity);

@@ -21,7 +21,7 @@ import { pieceStats, STAT_KEYS, STAT_LABELS, summarizeStats, type PieceStats, ty
 import { statsChartSvg } from '../../classify/svg.ts';
 import { classifierScore, quantizedScore } from '../../classify/timing.ts';
 import { regrid, trackedBeatGrid } from '../../music/regrid.ts';
-import { DEFAULT_DOWNBEAT_MODEL, DOWNBEAT_MODELS, type DownbeatModel } from '../../music/beats/track.ts';
+import { DOWNBEAT_MODELS, type DownbeatModel } from '../../music/beats/track.ts';
 import type { Score } from '../../music/score.ts';
 import {
   compareStructure, STRUCTURE_KEYS, STRUCTURE_LABELS, structureStats, summarizeStructure,
@@ -69,7 +69,7 @@ export type RealGrid = (typeof REAL_GRIDS)[number];
  * tracker cannot follow; its downbeats from `downbeats`), and quantized as the compound words see it (`quantizedScore`). Throws InputError for
  * a clip that is not MIDI or has no note in range.
  */
-export function realClipScore(file: string, grid: RealGrid = 'file', score: Score = midiToScore(readInput(file), file), downbeats: DownbeatModel = DEFAULT_DOWNBEAT_MODEL): Score {
+export function realClipScore(file: string, grid: RealGrid = 'file', score: Score = midiToScore(readInput(file), file), downbeats?: DownbeatModel): Score {
   if (grid === 'file') return quantizedScore(score, file);
   if (grid === 'beats') return quantizedScore(regrid(score, trackedBeatGrid(score, downbeats), {}, file).score, file);
   throw new InputError(file, `unknown grid '${String(grid)}', expected one of ${REAL_GRIDS.join(', ')}`);
@@ -91,7 +91,7 @@ interface RealStats {
  * Statistics and structure of the real clips per quadrant (named Q<k>_...): the statistics as the classifier sees
  * a clip (`classifierScore`, EMOPIA's grid), the structure on `grid` (`realClipScore`).
  */
-function realStats(dir: string, progress: boolean, grid: RealGrid = 'file', downbeats: DownbeatModel = DEFAULT_DOWNBEAT_MODEL): RealStats {
+function realStats(dir: string, progress: boolean, grid: RealGrid = 'file', downbeats?: DownbeatModel): RealStats {
   const files = listMidiFiles(dir).filter((f) => emotionFromName(f) !== 0);
   if (files.length === 0) throw new InputError(dir, 'no MIDI files named Q1_... to Q4_... (expected EMOPIA clips)');
   const per: Record<string, PieceStats[]> = { Q1: [], Q2: [], Q3: [], Q4: [] };

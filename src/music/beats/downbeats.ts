@@ -167,7 +167,7 @@ export function decodeDownbeats(scores: readonly number[], meter: 3 | 4, jump: n
   const n = scores.length;
   if (n === 0) return [];
   const mean = scores.reduce((a, b) => a + b, 0) / n;
-  return viterbiBar(n, meter, jump, (i, k) => (k === 0 ? (scores[i] as number) - mean : 0));
+  return barPath(n, meter, jump, (i, k) => (k === 0 ? (scores[i] as number) - mean : 0)).downbeats;
 }
 
 /**
@@ -175,21 +175,26 @@ export function decodeDownbeats(scores: readonly number[], meter: 3 | 4, jump: n
  * (e.g. the log-probabilities of a tagger over positions 0..meter-1). Returns the downbeat indices.
  */
 export function decodeBarPositions(logp: readonly (readonly number[])[], meter: 3 | 4, jump: number): number[] {
-  return viterbiBar(logp.length, meter, jump, (i, k) => (logp[i]?.[k] as number | undefined) ?? 0);
+  return barPath(logp.length, meter, jump, (i, k) => (logp[i]?.[k] as number | undefined) ?? 0).downbeats;
 }
 
-function viterbiBar(n: number, meter: 3 | 4, jump: number, emit: (i: number, k: number) => number): number[] {
-  if (n === 0) return [];
-  let v = Array.from({ length: meter }, (_, k) => emit(0, k));
-  const back = new Int8Array(n * meter);
+/**
+ * The Viterbi path over positions 0..bar-1 in a bar of `bar` beats (2..127): each of the `n` beats moves to the next
+ * position for free or jumps to any other at cost `jump`; `emit(i, k)` scores beat i at position k. Returns the
+ * downbeat indices (position 0) and the path's score.
+ */
+export function barPath(n: number, bar: number, jump: number, emit: (i: number, k: number) => number): { downbeats: number[]; score: number } {
+  if (n === 0) return { downbeats: [], score: 0 };
+  let v = Array.from({ length: bar }, (_, k) => emit(0, k));
+  const back = new Int8Array(n * bar);
   for (let i = 1; i < n; i++) {
-    const next: number[] = new Array(meter).fill(-Infinity);
-    for (let j = 0; j < meter; j++) {
-      for (let k = 0; k < meter; k++) {
-        const c = (v[k] as number) - (j === (k + 1) % meter ? 0 : jump);
+    const next: number[] = new Array(bar).fill(-Infinity);
+    for (let j = 0; j < bar; j++) {
+      for (let k = 0; k < bar; k++) {
+        const c = (v[k] as number) - (j === (k + 1) % bar ? 0 : jump);
         if (c > (next[j] as number)) {
           next[j] = c;
-          back[i * meter + j] = k;
+          back[i * bar + j] = k;
         }
       }
       next[j] = (next[j] as number) + emit(i, j);
@@ -197,11 +202,12 @@ function viterbiBar(n: number, meter: 3 | 4, jump: number, emit: (i: number, k: 
     v = next;
   }
   let state = 0;
-  for (let k = 1; k < meter; k++) if ((v[k] as number) > (v[state] as number)) state = k;
+  for (let k = 1; k < bar; k++) if ((v[k] as number) > (v[state] as number)) state = k;
+  const score = v[state] as number;
   const down: number[] = [];
   for (let i = n - 1; i >= 0; i--) {
     if (state === 0) down.push(i);
-    state = back[i * meter + state] as number;
+    state = back[i * bar + state] as number;
   }
-  return down.reverse();
+  return { downbeats: down.reverse(), score };
 }
