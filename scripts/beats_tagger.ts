@@ -1,6 +1,7 @@
 /**
- * Fits the downbeat tagger (src/music/beats/tagger.ts) on POP909's dev songs only (1-300), and measures it on dev
- * halves (odd and even songs): each song is rendered as `beats evaluate` does (seed 1) and with seeded warps and
+ * Fits the downbeat tagger (src/music/beats/tagger.ts) on POP909 songs (the dev songs 1-300 unless --songs says
+ * otherwise; the shipped weights on 1-600, so that 601-909 stay unseen), and measures it on dev halves (odd and even
+ * songs) or on the songs --eval names: each song is rendered as `beats evaluate` does (seed 1) and with seeded warps and
  * timing jitter (seeds 201-203, 0/10/20 ms, as scripts/beats_fit.ts; --renderings N: seeds 201..200+N), tracked (trackBeats, hand downbeats), and each tracked beat
  * is labelled with its annotated bar position (0 = downbeat, -1 = no annotated beat within a fifth of a beat,
  * masked out). The network is trained with tfjs (masked logistic loss, Adam, seeded initialisation and windows,
@@ -8,15 +9,19 @@
  * plain-TypeScript forward pass and the Viterbi of downbeats.ts (jump 8, the hand meter), as downbeat F-measure
  * of the seed-1 renderings, for the hand score, the tagger's log-odds and their sum.
  *
- *   node --import tsx scripts/beats_tagger.ts POP909_DIR [--cache DIR] [--fit none|odd|even|q1|q0|all] [--seed N]
+ *   node --import tsx scripts/beats_tagger.ts POP909_DIR [--cache DIR] [--songs A-B] [--fit none|odd|even|q1|q0|all] [--seed N]
  *     [--steps N] [--ensemble K] [--every N] [--hyper JSON] [--renderings N] [--save FILE] [--write]
+ *   node --import tsx scripts/beats_tagger.ts POP909_DIR --cache DIR --songs 1-600 --train 4:0,1,2 --eval '4:3@1-300;4:3@301-600' ...
  *
  * The renderings' features are cached in DIR (default beats_tagger in the system's temporary folder; delete it after changing tagger.ts's
  * features). --fit none prints the hand score's figures; --fit odd trains on the odd dev songs and reports the even
  * ones (and vice versa), every N steps with --every and for each ensemble size; q1 / q0 fit on songs 1 / 0 (mod 4)
- * and report 3 / 2 (mod 4); --fit all trains on every dev song and, with --write, writes
- * src/music/beats/tagger_weights.ts. The shipped weights: --fit all --seed 1 --ensemble 5 --steps 400
- * --hyper '{"lr":0.001}' --write. Deterministic for a given seed and cache. --save FILE writes the fitted ensemble
+ * and report 3 / 2 (mod 4); --fit all trains on every song of the cache and, with --write, writes
+ * src/music/beats/tagger_weights.ts. --songs A-B collects songs A..B into the cache (default the dev songs, 1-300;
+ * the dev halves and q1/q0 assume them). --train M:r1,r2[@A-B] fits on the songs whose number mod M is r1 or r2 (within
+ * A..B) and --eval (the same form, several separated by ';') measures the songs named: a learning curve or a
+ * held-out check on any part of the cache. The shipped weights: --songs 1-600 --fit all --seed 1 --ensemble 5
+ * --steps 400 --hyper '{"lr":0.001,"c":48}' --write (their file's header has the command). Deterministic for a given seed and cache. --save FILE writes the fitted ensemble
  * (packed, as JSON) for scripts/beats_tagger_decode.ts; --renderings needs its own --cache.
  */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -34,7 +39,7 @@ import { jitterNotes, randomWarp, renderPerformance } from '../src/music/beats/r
 import { BASS_CHROMA_AT, CHROMA_AT, TAGGER_FEATURES, taggerFeatures, taggerLogits, taggerLogProbs, unpackTagger, type PackedTagger, type TaggerWeights } from '../src/music/beats/tagger.ts';
 import { trackBeats } from '../src/music/beats/track.ts';
 import type { Score } from '../src/music/score.ts';
-import { pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
+import { DEV_LAST_SONG, pop909Songs, readPop909Song } from '../src/platform/beats_pop909.ts';
 import { DEFAULT_CACHE, loadCache, type Rendering } from './beats_tagger_cache.ts';
 
 /** The training renderings' seeds (--renderings N: 201 .. 200+N, default 3) and their timing jitter (0, 10, 20 ms in turn). */
@@ -50,11 +55,11 @@ function inputs(score: Score, beats: readonly number[]): { x: Float32Array[]; ha
   return { x: taggerFeatures(beats, events, strengths, cues), hand: downbeatScores(cues, DEFAULT_DOWNBEAT) };
 }
 
-function collect(dir: string, cache: string, renderings: number): { renderings: Rendering[]; x: Float32Array } {
+function collect(dir: string, cache: string, renderings: number, songs: [number, number] = [1, DEV_LAST_SONG]): { renderings: Rendering[]; x: Float32Array } {
   const meta: Rendering[] = [];
   const chunks: Float32Array[] = [];
   let at = 0;
-  for (const song of pop909Songs(dir, 'dev')) {
+  for (const song of pop909Songs(dir, 'all').filter((s) => s >= songs[0] && s <= songs[1])) {
     const piece = readPop909Song(dir, song);
     const perfs: { seed: number; score: Score; grid: BeatGrid }[] = [{ seed: 1, ...evaluationRendering(piece, 1) }];
     for (const seed of trainSeeds(renderings)) {
@@ -304,16 +309,19 @@ function roundTrip(w: TaggerWeights): TaggerWeights {
   return unpackTagger(pack(w));
 }
 
-function weightsFile(ws: TaggerWeights[], seed: number, hp: Hyper): string {
+function weightsFile(ws: TaggerWeights[], seed: number, hp: Hyper, songs: readonly [number, number]): string {
   const packed = ws.map(pack);
   return [
     '/**',
     " * The downbeat tagger's weights (src/music/beats/tagger.ts; an ensemble whose log-odds are averaged; arrays as",
-    " * base64 half floats), fitted on POP909's dev songs (1-300) by",
-    ` *   node --import tsx scripts/beats_tagger.ts POP909_DIR --fit all --seed ${seed} --ensemble ${ws.length} --steps ${hp.steps} --hyper '${JSON.stringify(hp)}' --write`,
-    ' * Generated; do not edit.',
+    ` * base64 half floats), fitted on POP909's songs ${songs[0]}-${songs[1]} by`,
+    ` *   node --import tsx scripts/beats_tagger.ts POP909_DIR --songs ${songs[0]}-${songs[1]} --fit all --seed ${seed} --ensemble ${ws.length} --steps ${hp.steps} --hyper '${JSON.stringify(hp)}' --write`,
+    ' * (with a --cache of its own). Generated; do not edit.',
     ' */',
     "import type { PackedTagger } from './tagger.ts';",
+    '',
+    `/** The POP909 songs (first and last number) the tagger was fitted on: its downbeat figures on them are not held out. */`,
+    `export const TAGGER_SONGS: readonly [number, number] = [${songs[0]}, ${songs[1]}];`,
     '',
     `export const PACKED_TAGGERS: readonly PackedTagger[] = ${JSON.stringify(packed, null, 1)};`,
     '',
@@ -330,13 +338,39 @@ const cache = opt('--cache') ?? DEFAULT_CACHE;
 const which = opt('--fit') ?? 'odd';
 const seed = Number(opt('--seed') ?? 1);
 const hp: Hyper = { ...HYPER, ...(opt('--steps') ? { steps: Number(opt('--steps')) } : {}), ...(opt('--hyper') ? JSON.parse(opt('--hyper') as string) : {}) };
-const data = existsSync(join(cache, 'x.bin')) ? loadCache(cache) : collect(dir, cache, Number(opt('--renderings') ?? 3));
+const songRange = (opt('--songs') ?? `1-${DEV_LAST_SONG}`).split('-').map(Number) as [number, number];
+const data = existsSync(join(cache, 'x.bin')) ? loadCache(cache) : collect(dir, cache, Number(opt('--renderings') ?? 3), songRange);
+{
+  // A cache collected for other songs would silently fit on them: it must hold exactly the songs asked for.
+  const cached = new Set(data.renderings.map((r) => r.song));
+  const wanted = pop909Songs(dir, 'all').filter((s) => s >= songRange[0] && s <= songRange[1]);
+  if (cached.size !== wanted.length || wanted.some((s) => !cached.has(s))) {
+    throw new Error(`the cache ${cache} holds ${cached.size} songs, not the ${wanted.length} of ${songRange.join('-')}: give each --songs its own --cache`);
+  }
+}
 await initBackend('wasm');
 const isOdd = (r: Rendering): boolean => r.song % 2 === 1;
 const evalsOf = (pred: (r: Rendering) => boolean): Rendering[] => data.renderings.filter((r) => r.seed === 1 && pred(r));
 const every = Number(opt('--every') ?? 0);
 const ensemble = Number(opt('--ensemble') ?? 1);
-if (which === 'q1' || which === 'q0') {
+/** Songs by residue and range: 'M:c1,c2' (song % M in {c1, c2}), optionally '@A-B' (songs A..B). */
+const modSet = (spec: string): ((r: Rendering) => boolean) => {
+  const [mod, range] = spec.split('@');
+  const [m, classes] = (mod ?? '').split(':');
+  const keep = new Set((classes ?? '').split(',').map(Number));
+  const [a, b] = (range ?? '1-9999').split('-').map(Number) as [number, number];
+  return (r) => keep.has(r.song % Number(m)) && r.song >= a && r.song <= b;
+};
+if (opt('--train') !== undefined) {
+  // A learning curve: fit on the songs of some residues and measure others, e.g. --train 4:0,1,2 --eval 4:3.
+  const inTrain = modSet(opt('--train') as string);
+  const train = data.renderings.filter(inTrain);
+  const evalSpecs = (opt('--eval') ?? '2:0').split(';');
+  console.error(`fitting on songs ${opt('--train')}: ${new Set(train.map((r) => r.song)).size} songs, ${train.length} renderings, ${JSON.stringify(hp)}, seed ${seed}`);
+  const models: TaggerWeights[] = [];
+  for (let e = 0; e < ensemble; e++) models.push(fit(data, train, hp, seed + e));
+  for (const spec of evalSpecs) measure(data, evalsOf(modSet(spec)), models, `${spec} held out, ensemble of ${ensemble}`);
+} else if (which === 'q1' || which === 'q0') {
   // Model selection inside one half: fit on songs = 1 (mod 4) and measure on 3 (mod 4), or 0 and 2 (mod 4).
   const r0 = which === 'q1' ? 1 : 0;
   const train = data.renderings.filter((r) => r.song % 4 === r0);
@@ -350,7 +384,7 @@ if (which === 'q1' || which === 'q0') {
   measure(data, evalsOf(() => true), null, 'all dev');
 } else {
   const train = data.renderings.filter((r) => (which === 'all' ? true : which === 'odd' ? isOdd(r) : !isOdd(r)));
-  console.error(`fitting on ${which} dev songs: ${train.length} renderings, ${JSON.stringify(hp)}, seed ${seed}`);
+  console.error(`fitting on ${which} songs of the cache (${new Set(train.map((r) => r.song)).size}): ${train.length} renderings, ${JSON.stringify(hp)}, seed ${seed}`);
   const heldOut = evalsOf((r) => (which === 'odd' ? !isOdd(r) : isOdd(r)));
   const models: TaggerWeights[] = [];
   for (let e = 0; e < ensemble; e++) {
@@ -364,7 +398,7 @@ if (which === 'q1' || which === 'q0') {
   measure(data, evalsOf((r) => (which === 'odd' ? isOdd(r) : which === 'even' ? !isOdd(r) : true)), w, `${which} (fitted)`);
   if (which === 'all' && args.includes('--write')) {
     const file = new URL('../src/music/beats/tagger_weights.ts', import.meta.url).pathname;
-    writeFileSync(`${file}.tmp`, weightsFile(w, seed, hp));
+    writeFileSync(`${file}.tmp`, weightsFile(w, seed, hp, songRange));
     renameSync(`${file}.tmp`, file);
   }
 }

@@ -80,6 +80,8 @@ test('beats errors: missing file and no notes exit 1, bad usage exits 2, one lin
     [['beats', 'evaluate', '--data', dir, '--split', 'train'], 2, /--split: expected one of dev\|test\|all/],
     [['beats', join(dir, 'nope.mid'), '--downbeats', 'learned'], 2, /--downbeats: expected one of hand\|tagger/],
     [['beats', 'evaluate', '--data', dir], 1, /no POP909 song/],
+    [['beats', 'evaluate', '--data', dir, '--songs', '9-3'], 2, /--songs: expected a range FIRST-LAST of positive integers \(e\.g\. 601-909\), got '9-3'/],
+    [['beats', 'evaluate', '--data', fileURLToPath(new URL('./fixtures/pop909', import.meta.url)), '--split', 'dev', '--songs', '200-300'], 1, /no annotated song numbered 200-300 in the dev split/],
   ];
   const results = await Promise.all(cases.map(([args]) => runCli(args)));
   results.forEach((r, i) => {
@@ -108,4 +110,19 @@ test('beats evaluate --excerpt 30 --json reports the excerpt and each song\'s an
   assert.equal(o.excerpt, 30);
   assert.ok(o.songs.every((s) => (s.refMeter === 3 || s.refMeter === 4) && (s.meter === 3 || s.meter === 4)));
   assert.equal(o.summary.meterAccuracy, o.songs.filter((s) => s.meter === s.refMeter).length / 2);
+});
+
+test('beats evaluate --songs picks songs by number and says how many the downbeat tagger was fitted on', async () => {
+  const fixtures = fileURLToPath(new URL('./fixtures/pop909', import.meta.url));
+  const args = ['beats', 'evaluate', '--data', fixtures, '--split', 'dev', '--songs', '102-102', '--no-progress'];
+  const [json, hand, text] = await Promise.all([runCli([...args, '--json']), runCli([...args, '--json', '--downbeats', 'hand']), runCli(args)]);
+  for (const r of [json, hand, text]) assert.equal(r.code, 0, r.stderr);
+  const o = JSON.parse(json.stdout) as { range: number[]; taggerFitted: number; songs: Array<{ id: number }> };
+  assert.deepEqual(o.range, [102, 102]);
+  assert.deepEqual(o.songs.map((s) => s.id), [102]);
+  // Song 102 is among the tagger's training songs (TAGGER_SONGS); with the hand cues nothing was fitted on it.
+  assert.equal(o.taggerFitted, 1);
+  assert.equal((JSON.parse(hand.stdout) as { taggerFitted: number }).taggerFitted, 0);
+  assert.match(text.stdout, /dev \(seed 1, songs 102-102\): 1 songs/);
+  assert.match(text.stdout, /note: the downbeat tagger was fitted on 1 of these songs \(POP909 1-\d+\); their downbeat F is not held out/);
 });

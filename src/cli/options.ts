@@ -35,6 +35,17 @@ export function parseIntList(name: string, min = 0) {
     });
 }
 
+/** "601-909" -> [601, 909] (an inclusive range of positive integers, first <= last). */
+export function parseRangeOption(name: string) {
+  return (value: string): [number, number] => {
+    const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(value);
+    const a = Number(m?.[1]);
+    const b = Number(m?.[2]);
+    if (m === null || a < 1 || b < a) throw new UsageError(`--${name}`, `expected a range FIRST-LAST of positive integers (e.g. 601-909), got '${value}'`);
+    return [a, b];
+  };
+}
+
 export function parseBackend(value: string): BackendName {
   if (!(BACKENDS as readonly string[]).includes(value)) {
     throw new UsageError('--backend', `expected one of ${BACKENDS.join('|')}, got '${value}'`);

@@ -11,9 +11,10 @@ import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.ts';
 import { midiToScore } from '../../music/midi_io.ts';
 import { evaluatePiece, summarize, type PieceResult, type Summary } from '../../music/beats/evaluate.ts';
-import { trackBeats, DOWNBEAT_MODELS, type BeatTracking, type DownbeatModel } from '../../music/beats/track.ts';
+import { trackBeats, DEFAULT_DOWNBEAT_MODEL, DOWNBEAT_MODELS, type BeatTracking, type DownbeatModel } from '../../music/beats/track.ts';
+import { TAGGER_SONGS } from '../../music/beats/tagger_weights.ts';
 import { pop909Songs, readPop909Song, DEV_LAST_SONG, type Pop909Split } from '../../platform/beats_pop909.ts';
-import { parseIntOption } from '../options.ts';
+import { parseIntOption, parseRangeOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 import { DOWNBEATS_HELP, parseChoice, readInput } from './_music_io.ts';
 
@@ -72,6 +73,7 @@ interface EvaluateCliOptions {
   split: Pop909Split;
   seed: number;
   limit?: number;
+  songs?: [number, number];
   excerpt?: number;
   json?: boolean;
   downbeats?: DownbeatModel;
@@ -98,9 +100,10 @@ export function register(program: Command): void {
     .option('--data <dir>', 'POP909 folder (NNN.mid and annotations/NNN/beat_midi.txt)')
     .option('--split <name>', 'dev|test|all', parseChoice('split', ['dev', 'test', 'all'] as const), 'test')
     .option('--seed <n>', 'seed of the renderings (lead-in and tempo drift)', parseIntOption('seed', 0), 1)
+    .option('--songs <first-last>', 'only the songs so numbered within the split (e.g. 601-909, the songs the downbeat tagger was not fitted on)', parseRangeOption('songs'))
     .option('--limit <n>', 'only the first n songs of the split', parseIntOption('limit', 1))
     .option('--excerpt <seconds>', 'track only a seeded window of this many seconds of each song (like an EMOPIA clip)', parseIntOption('excerpt', 5))
-    .option('--json', 'print one JSON object: {split, seed, excerpt?, summary, songs: [...]}')
+    .option('--json', 'print one JSON object: {split, seed, range?, excerpt?, taggerFitted (songs the downbeat tagger was fitted on), summary, songs: [...]}')
     .option('--downbeats <model>', DOWNBEATS_HELP, parseChoice('downbeats', DOWNBEAT_MODELS))
     .option('--no-progress', 'no progress output')
     .action((opts: EvaluateCliOptions, cmd: Command) => {
@@ -109,7 +112,11 @@ export function register(program: Command): void {
       const downbeatModel = opts.downbeats ?? cmd.parent?.opts<{ downbeats?: DownbeatModel }>().downbeats;
       if (opts.data === undefined) throw new UsageError('beats evaluate', 'expected --data POP909_DIR (the folder with NNN.mid and annotations/)');
       const data = opts.data;
-      const songs = pop909Songs(data, opts.split).slice(0, opts.limit ?? Infinity);
+      const [first, last] = opts.songs ?? [1, Infinity];
+      const songs = pop909Songs(data, opts.split)
+        .filter((s) => s >= first && s <= last)
+        .slice(0, opts.limit ?? Infinity);
+      if (songs.length === 0) throw new InputError(data, `no annotated song numbered ${first}-${last} in the ${opts.split} split`);
       const progress = opts.progress ? startProgress('beats evaluate', songs.length, 'songs') : null;
       const results: PieceResult[] = [];
       songs.forEach((song, i) => {
@@ -118,7 +125,13 @@ export function register(program: Command): void {
       });
       progress?.stop();
       const summary = summarize(results);
-      if (json) process.stdout.write(`${JSON.stringify({ split: opts.split, seed: opts.seed, ...(opts.excerpt === undefined ? {} : { excerpt: opts.excerpt }), summary, songs: results })}\n`);
-      else process.stdout.write(summaryText(`${opts.split} (seed ${opts.seed}${opts.excerpt === undefined ? '' : `, ${opts.excerpt} s excerpts`})`, summary));
+      // The tagger's downbeats on songs it was fitted on are not a held-out figure: say how many there are.
+      const taggerFitted = (downbeatModel ?? DEFAULT_DOWNBEAT_MODEL) === 'tagger' ? songs.filter((s) => s >= TAGGER_SONGS[0] && s <= TAGGER_SONGS[1]).length : 0;
+      const range = opts.songs === undefined ? '' : `, songs ${first}-${last}`;
+      if (json) process.stdout.write(`${JSON.stringify({ split: opts.split, seed: opts.seed, ...(opts.songs === undefined ? {} : { range: opts.songs }), ...(opts.excerpt === undefined ? {} : { excerpt: opts.excerpt }), taggerFitted, summary, songs: results })}\n`);
+      else {
+        process.stdout.write(summaryText(`${opts.split} (seed ${opts.seed}${range}${opts.excerpt === undefined ? '' : `, ${opts.excerpt} s excerpts`})`, summary));
+        if (taggerFitted > 0) process.stdout.write(`  note: the downbeat tagger was fitted on ${taggerFitted} of these songs (POP909 ${TAGGER_SONGS[0]}-${TAGGER_SONGS[1]}); their downbeat F is not held out\n`);
+      }
     });
 }
