@@ -100,7 +100,7 @@ export function register(program: Command): void {
     .option('--data <dir>', 'POP909 folder (NNN.mid and annotations/NNN/beat_midi.txt)')
     .option('--split <name>', 'dev|test|all', parseChoice('split', ['dev', 'test', 'all'] as const), 'test')
     .option('--seed <n>', 'seed of the renderings (lead-in and tempo drift)', parseIntOption('seed', 0), 1)
-    .option('--songs <first-last>', 'only the songs so numbered within the split (e.g. 601-909, the songs the downbeat tagger was not fitted on)', parseRangeOption('songs'))
+    .option('--songs <first-last>', `only the songs so numbered within the split (e.g. ${TAGGER_SONGS[1] + 1}-909, the songs the downbeat tagger was not fitted on)`, parseRangeOption('songs'))
     .option('--limit <n>', 'only the first n songs of the split', parseIntOption('limit', 1))
     .option('--excerpt <seconds>', 'track only a seeded window of this many seconds of each song (like an EMOPIA clip)', parseIntOption('excerpt', 5))
     .option('--json', 'print one JSON object: {split, seed, range?, excerpt?, taggerFitted (songs the downbeat tagger was fitted on), summary, songs: [...]}')
