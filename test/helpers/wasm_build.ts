@@ -1,5 +1,6 @@
 /**
- * The check every committed wasm module gets: the generated `src/kernels/<module>_wasm.ts` is exactly what
+ * The check every committed wasm module gets: the generated `src/kernels/<module>_wasm.ts` (or `generated`, a path
+ * from the repository's root) is exactly what
  * `wasm/<dir>/build.sh` makes of its C source, where the compiler named in the module's header is installed
  * (skipped, saying how to rebuild, where it is not: a fresh CI machine has no clang). A module that needs one
  * clang (the fused product: clang-19) passes its name as `compilers`.
@@ -24,8 +25,8 @@ function installedClang(compilers: readonly string[]): string {
   return '';
 }
 
-export function assertCommittedWasm(t: TestContext, dir: string, module: string, compilers: readonly string[] = ['clang-14', 'clang']): void {
-  const committed = readFileSync(fileURLToPath(new URL(`../../src/kernels/${module}_wasm.ts`, import.meta.url)), 'utf8');
+export function assertCommittedWasm(t: TestContext, dir: string, module: string, compilers: readonly string[] = ['clang-14', 'clang'], generated = `src/kernels/${module}_wasm.ts`): void {
+  const committed = readFileSync(fileURLToPath(new URL(`../../${generated}`, import.meta.url)), 'utf8');
   const compiler = /^\/\/ Compiler: (.*)$/m.exec(committed)?.[1];
   assert.ok(compiler, 'the generated module names its compiler');
   const installed = installedClang(compilers);

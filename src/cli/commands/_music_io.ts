@@ -51,7 +51,7 @@ export function loadVocab(path: string | undefined): Vocab {
 
 /** `--downbeats <model>` (beats, encode, dataset build, evaluate): what places the tracked downbeats. */
 export const DOWNBEATS_HELP =
-  "what places the tracked downbeats: tagger (a learned tagger over the tracked beats: downbeat F 0.753 against 0.711 on the POP909 songs it was not fitted on) or hand (the hand-weighted cues, about 6x faster, that the shipped model's beat-true EMOPIA data was built with) (default: tagger)";
+  "what places the tracked downbeats: tagger (a learned tagger over the tracked beats: downbeat F 0.753 against 0.711 on the POP909 songs it was not fitted on) or hand (the hand-weighted cues, about 2x faster, that the shipped model's beat-true EMOPIA data was built with) (default: tagger)";
 
 export function parseChoice<T extends string>(name: string, choices: readonly T[]) {
   return (value: string): T => {

@@ -8,6 +8,7 @@
 import { beatFeatures, chooseMeter, chromaCosine, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT, type BeatFeatures } from './downbeats.ts';
 import { float16ToFloat32 } from '../../io/safetensors.ts';
 import type { OnsetEvent } from './onsets.ts';
+import { wasmTaggerOutputs, type PlacedNetwork } from './tagger_wasm.ts';
 
 /** Chroma blocks (rotated together under transposition): the span's chroma, then the bass chroma. */
 export const CHROMA_AT = 0;
@@ -170,8 +171,41 @@ function dot(src: Float32Array, s: number, w: Float32Array, o: number, len: numb
   return a0 + a1 + a2 + a3;
 }
 
-/** The network's raw outputs for `x` (taggerFeatures rows): `classes` values per beat. */
+/** The network as the WebAssembly kernel takes it (tagger_wasm.ts), cached per weights. */
+const networks = new WeakMap<TaggerWeights, PlacedNetwork>();
+function network(w: TaggerWeights): PlacedNetwork {
+  let p = networks.get(w);
+  if (p === undefined) {
+    const C = w.c;
+    p = {
+      c: C,
+      dilations: w.dilations,
+      classes: w.classes,
+      inT: transpose(w.inW, TAGGER_FEATURES, C),
+      inB: Float32Array.from(w.inB),
+      blocks: w.blocks.map((b) => ({ wT: transpose(b.w, 3 * C, C), b: Float32Array.from(b.b) })),
+      outT: transpose(w.outW, C, w.classes),
+      outB: Float32Array.from(w.outB),
+    };
+    networks.set(w, p);
+  }
+  return p;
+}
+
+/**
+ * The network's raw outputs for `x` (taggerFeatures rows): `classes` values per beat. On the WebAssembly kernel
+ * where it runs (tagger_wasm.ts; the same numbers to the last bit), else in TypeScript (taggerOutputsTs).
+ */
 export function taggerOutputs(x: readonly Float32Array[], w: TaggerWeights): number[][] {
+  const n = x.length;
+  const F = TAGGER_FEATURES;
+  const input = new Float32Array(n * F); // [n, F]
+  x.forEach((row, t) => input.set(row.subarray(0, F), t * F));
+  return wasmTaggerOutputs(input, n, F, network(w)) ?? taggerOutputsTs(x, w);
+}
+
+/** taggerOutputs in plain TypeScript. */
+export function taggerOutputsTs(x: readonly Float32Array[], w: TaggerWeights): number[][] {
   const n = x.length;
   const C = w.c;
   const F = TAGGER_FEATURES;

@@ -75,7 +75,7 @@ export interface TrackOptions {
   /**
    * What places the downbeats (the meter is chosen from the hand score either way): 'tagger' (default), the learned
    * tagger's log-odds (tagger.ts, weights in tagger_weights.ts: downbeat F 0.753 against 0.711 on the POP909 songs
-   * it was not fitted on, 601-909); 'hand', the hand score of downbeats.ts, about 6x faster, which the shipped
+   * it was not fitted on, 601-909); 'hand', the hand score of downbeats.ts, about 2x faster, which the shipped
    * model's beat-true EMOPIA data was built with.
    */
   downbeatModel?: DownbeatModel;
