@@ -9,6 +9,7 @@
  * falls back to the host engines when it does not (no SIMD, or a refused compile).
  */
 import { UsageError } from '../../errors.ts';
+import { base64Bytes } from '../../io/base64.ts';
 import { STEP_WASM_BASE64 } from './step_binary.ts';
 
 /** What the engine calls; checked against the module's exports when it loads. */
@@ -43,10 +44,7 @@ export const STEP_EXPORTS = {
 
 /** The module's bytes, decoded from base64. */
 export function stepWasmBytes(): Uint8Array<ArrayBuffer> {
-  const s = atob(STEP_WASM_BASE64);
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
+  return base64Bytes(STEP_WASM_BASE64);
 }
 
 let compiled: WebAssembly.Module | null = null;

@@ -6,6 +6,7 @@
  * annotated downbeat. Plain TypeScript (no tfjs), deterministic; the weights are fitted by scripts/beats_tagger.ts.
  */
 import { beatFeatures, chooseMeter, chromaCosine, decodeDownbeats, downbeatScores, DEFAULT_DOWNBEAT, type BeatFeatures } from './downbeats.ts';
+import { base64Bytes } from '../../io/base64.ts';
 import { float16ToFloat32 } from '../../io/safetensors.ts';
 import type { OnsetEvent } from './onsets.ts';
 import { wasmTaggerOutputs, type PlacedNetwork } from './tagger_wasm.ts';
@@ -197,21 +198,28 @@ function network(w: TaggerWeights): PlacedNetwork {
  * where it runs (tagger_wasm.ts; the same numbers to the last bit), else in TypeScript (taggerOutputsTs).
  */
 export function taggerOutputs(x: readonly Float32Array[], w: TaggerWeights): number[][] {
-  const n = x.length;
-  const F = TAGGER_FEATURES;
-  const input = new Float32Array(n * F); // [n, F]
-  x.forEach((row, t) => input.set(row.subarray(0, F), t * F));
-  return wasmTaggerOutputs(input, n, F, network(w)) ?? taggerOutputsTs(x, w);
+  const input = flatRows(x); // [n, F]
+  return wasmTaggerOutputs(input, x.length, TAGGER_FEATURES, network(w)) ?? flatOutputs(input, x.length, w);
 }
 
 /** taggerOutputs in plain TypeScript. */
 export function taggerOutputsTs(x: readonly Float32Array[], w: TaggerWeights): number[][] {
-  const n = x.length;
+  return flatOutputs(flatRows(x), x.length, w);
+}
+
+/** The feature rows as one flat n x F array. */
+function flatRows(x: readonly Float32Array[]): Float32Array {
+  const F = TAGGER_FEATURES;
+  const input = new Float32Array(x.length * F); // [n, F]
+  x.forEach((row, t) => input.set(row.subarray(0, F), t * F));
+  return input;
+}
+
+/** The network in TypeScript on the flat features `input` (n x F). */
+function flatOutputs(input: Float32Array, n: number, w: TaggerWeights): number[][] {
   const C = w.c;
   const F = TAGGER_FEATURES;
   // Activations are flat n x C float32 arrays; each output is a dot product with a row of the transposed weights.
-  const input = new Float32Array(n * F); // [n, F]
-  x.forEach((row, t) => input.set(row.subarray(0, F), t * F));
   const inT = transpose(w.inW, F, C); // [C, F]
   let h = new Float32Array(n * C); // [n, C]
   for (let t = 0; t < n; t++) for (let j = 0; j < C; j++) h[t * C + j] = (w.inB[j] as number) + dot(input, t * F, inT, j * F, F);
@@ -271,27 +279,6 @@ export interface PackedTagger {
   blocks: readonly { w: string; b: string }[];
   outW: string;
   outB: string;
-}
-
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-function base64Bytes(s: string): Uint8Array {
-  const clean = s.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (let i = 0; i < clean.length; i++) {
-    const v = B64.indexOf(clean.charAt(i));
-    if (v < 0) throw new Error(`tagger weights: bad base64 character at ${i}`);
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-    }
-  }
-  return out;
 }
 
 function halves(s: string): Float32Array {

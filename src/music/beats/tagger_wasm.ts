@@ -6,6 +6,7 @@
  * TypeScript. One instance per process: each model's transposed weights are copied into its memory once, then each
  * call places its features and activations above them.
  */
+import { base64Bytes } from '../../io/base64.ts';
 import { TAGGER_WASM_BASE64 } from './tagger_binary.ts';
 
 /** What the network needs, as tagger.ts keeps it: row-major float32 arrays, the input and output weights transposed. */
@@ -37,10 +38,7 @@ let kernel: Kernel | null | undefined;
 function load(): Kernel | null {
   if (kernel !== undefined) return kernel;
   try {
-    const s = atob(TAGGER_WASM_BASE64);
-    const bytes = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Record<string, unknown>;
+    const e = new WebAssembly.Instance(new WebAssembly.Module(base64Bytes(TAGGER_WASM_BASE64)), {}).exports as Record<string, unknown>;
     const fn = (name: string) => e[name] as (...args: number[]) => void;
     kernel = {
       memory: e['memory'] as WebAssembly.Memory,
